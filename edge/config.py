@@ -1,0 +1,412 @@
+"""The line configuration: one TOML file per line, validated into typed models.
+
+A technician writes ``line.toml``; :func:`load_config` turns it into a :class:`LineConfig`
+or raises :class:`~lineside.errors.ConfigError` naming the file, the key path and what was
+expected, for every problem at once::
+
+    line.toml: devices[1].url: unsupported scheme 'ftp' (expected tcp, serial, usb, cups, file)
+
+Secrets (broker and server credentials) are never written in the file: the file names an
+environment variable or a file that holds them.
+
+>>> cfg = parse_config('''
+... [line]
+... site = "factory-1"
+... line_id = "L1"
+... site_gln = "8934567000017"
+... company_prefix = "8934567"
+... [broker]
+... url = "mqtt://127.0.0.1:1883"
+... [outbox]
+... path = "journal.db"
+... ''', source="line.toml")
+>>> cfg.line.line_id, cfg.timing.verify_window_ms
+('L1', 800)
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lineside.contract import IDENTIFIER
+from lineside.errors import ConfigError
+
+PRINTER_SCHEMES = ("tcp", "serial", "usb", "cups", "file")
+SCANNER_SCHEMES = ("serial", "tcp", "tcp-listen", "hid", "camera", "camera+rtsp")
+BROKER_SCHEMES = ("mqtt", "mqtts")
+
+
+def _check_url(url: str, schemes: tuple[str, ...]) -> str:
+    scheme = urlsplit(url).scheme
+    if not scheme:
+        raise ValueError(f"{url!r} has no scheme (expected {', '.join(schemes)})")
+    if scheme not in schemes:
+        raise ValueError(f"unsupported scheme {scheme!r} (expected {', '.join(schemes)})")
+    return url
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LineSection(_Model):
+    """Who and where this line is."""
+
+    site: str = Field(pattern=IDENTIFIER.pattern)
+    line_id: str = Field(pattern=IDENTIFIER.pattern)
+    site_gln: str = Field(pattern=r"^\d{13}$")
+    company_prefix: str = Field(pattern=r"^\d{6,12}$")
+    name: str = ""
+    #: Resolver stem of the Digital Links printed in QR codes.
+    resolver: str = "https://id.gs1.org"
+    #: SSCC extension digit used for cases (pallets use ``extension + 1`` modulo 10).
+    sscc_extension: int = Field(default=0, ge=0, le=9)
+
+
+class _Secret(_Model):
+    """A credential read from an environment variable or a file, never inline."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    def read(self) -> str | None:
+        """The secret's value, or ``None`` when neither source is set or present."""
+        if self.env is not None and self.env in os.environ:
+            return os.environ[self.env]
+        if self.file is not None:
+            try:
+                return self.file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
+        return None
+
+
+class BrokerSection(_Model):
+    """The MQTT broker the agent publishes to."""
+
+    url: str
+    client_id: str | None = None
+    username: _Secret | None = None
+    password: _Secret | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("username", "password"):
+                if isinstance(data.get(key), str):
+                    raise ValueError(
+                        f"{key}: inline secrets are not allowed; "
+                        f'use {key} = {{ env = "VAR" }} or {{ file = "/path" }}'
+                    )
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _check_url(url, BROKER_SCHEMES)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+
+class ServerSection(_Model):
+    """The central server (serial blocks over HTTP)."""
+
+    url: str
+    token: _Secret | None = None
+    block_size: int = Field(default=1000, ge=1, le=100_000)
+
+
+class PrinterLanguage(enum.StrEnum):
+    ZPL = "zpl"
+    ESCPOS = "escpos"
+
+
+class PrinterDevice(_Model):
+    """A label printer."""
+
+    kind: Literal["printer"]
+    id: str = Field(pattern=IDENTIFIER.pattern)
+    role: Literal["unit_printer", "case_printer"]
+    url: str
+    language: PrinterLanguage = PrinterLanguage.ZPL
+    #: Labels the agent may have sent but not yet seen printed.
+    max_in_flight: int = Field(default=8, ge=1, le=256)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _check_url(url, PRINTER_SCHEMES)
+
+
+class ScannerDevice(_Model):
+    """A barcode scanner or camera."""
+
+    kind: Literal["scanner"]
+    id: str = Field(pattern=IDENTIFIER.pattern)
+    role: Literal["verify_scanner", "case_scanner", "manual_scanner"]
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _check_url(url, SCANNER_SCHEMES)
+
+
+Device = Annotated[PrinterDevice | ScannerDevice, Field(discriminator="kind")]
+
+
+class SimulatedReject(_Model):
+    """A reject output that only records what it would have done (tests, dry runs)."""
+
+    kind: Literal["simulated"] = "simulated"
+
+
+class SerialRelayReject(_Model):
+    """A relay board on a serial line: ``on`` bytes, wait ``pulse_ms``, ``off`` bytes."""
+
+    kind: Literal["serial_relay"]
+    url: str
+    on: str = Field(default="A0 01 01 A2", description="hex bytes")
+    off: str = Field(default="A0 01 00 A1", description="hex bytes")
+    pulse_ms: int = Field(default=200, ge=1, le=10_000)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _check_url(url, ("serial", "tcp"))
+
+    @field_validator("on", "off")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        try:
+            bytes.fromhex(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not hex bytes such as 'A0 01 01 A2'") from exc
+        return value
+
+
+class GpioReject(_Model):
+    """A GPIO line driven through a sysfs-style value file (``/sys/class/gpio/gpio17/value``)."""
+
+    kind: Literal["gpio"]
+    value_path: Path
+    active_high: bool = True
+    pulse_ms: int = Field(default=200, ge=1, le=10_000)
+
+
+RejectOutputConfig = Annotated[
+    SimulatedReject | SerialRelayReject | GpioReject, Field(discriminator="kind")
+]
+
+
+class LabelsSection(_Model):
+    """Label template files by name (a work order names its templates)."""
+
+    templates: dict[str, Path] = Field(default_factory=dict)
+
+
+class TimingSection(_Model):
+    verify_window_ms: int = Field(default=800, ge=10, le=60_000)
+    #: Units printed but not yet verified; lets the line run faster than one round trip.
+    max_in_flight: int = Field(default=16, ge=1, le=1024)
+    #: Serials allocated (durably) ahead of printing, in one transaction.
+    allocation_batch: int = Field(default=32, ge=1, le=10_000)
+
+
+class PolicySection(_Model):
+    #: This many rejects in a row pause the line with an alarm.
+    max_consecutive_rejects: int = Field(default=5, ge=1, le=1000)
+    #: Raise an alarm when fewer serials than this remain in the reserve.
+    serials_low_water: int = Field(default=500, ge=0)
+
+
+class OutboxSection(_Model):
+    path: Path
+    disk_budget_mb: float = Field(default=512.0, gt=0)
+    alarm_at_percent: float = Field(default=80.0, gt=0, le=100)
+
+
+class WebSection(_Model):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    language: Literal["vi", "en"] = "vi"
+
+
+PIN_SCHEME = "scrypt"
+
+
+def hash_pin(pin: str, *, salt: bytes | None = None) -> str:
+    """Hash an operator PIN for the config file (scrypt, random salt).
+
+    >>> h = hash_pin("1234", salt=bytes(16))
+    >>> h.startswith("scrypt$16384$8$1$") and verify_pin("1234", h) and not verify_pin("1235", h)
+    True
+    """
+    if not pin.isdigit() or not 4 <= len(pin) <= 12:
+        raise ConfigError("PIN must be 4 to 12 digits")
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=16384, r=8, p=1, dklen=32)
+    return f"{PIN_SCHEME}$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def verify_pin(pin: str, pin_hash: str) -> bool:
+    """Whether ``pin`` matches a hash made by :func:`hash_pin` (constant-time compare)."""
+    try:
+        scheme, n, r, p, salt, digest = pin_hash.split("$")
+        if scheme != PIN_SCHEME:
+            return False
+        actual = hashlib.scrypt(
+            pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual.hex(), digest)
+
+
+class Operator(_Model):
+    name: str = Field(min_length=1, max_length=100)
+    pin_hash: str
+
+    @field_validator("pin_hash")
+    @classmethod
+    def _pin_hash(cls, value: str) -> str:
+        parts = value.split("$")
+        if len(parts) != 6 or parts[0] != PIN_SCHEME:
+            raise ValueError(
+                "expected a hash made by 'lineside edge hash-pin' (scrypt$...), never a plain PIN"
+            )
+        return value
+
+
+class LineConfig(_Model):
+    """The whole configuration of one line's agent."""
+
+    line: LineSection
+    broker: BrokerSection
+    server: ServerSection | None = None
+    devices: tuple[Device, ...] = ()
+    reject: RejectOutputConfig = Field(default_factory=SimulatedReject)
+    labels: LabelsSection = Field(default_factory=LabelsSection)
+    timing: TimingSection = Field(default_factory=TimingSection)
+    policy: PolicySection = Field(default_factory=PolicySection)
+    outbox: OutboxSection
+    web: WebSection = Field(default_factory=WebSection)
+    operators: tuple[Operator, ...] = ()
+
+    @model_validator(mode="after")
+    def _roles(self) -> LineConfig:
+        seen: set[str] = set()
+        for device in self.devices:
+            if device.id in seen:
+                raise ValueError(f"device id {device.id!r} is used twice")
+            seen.add(device.id)
+        for role in ("unit_printer", "verify_scanner", "case_printer", "case_scanner"):
+            if sum(1 for d in self.devices if d.role == role) > 1:
+                raise ValueError(f"more than one device has role {role!r}")
+        return self
+
+    def device(self, role: str) -> PrinterDevice | ScannerDevice | None:
+        """The device with ``role``, or ``None``."""
+        return next((d for d in self.devices if d.role == role), None)
+
+    def operator_for_pin(self, pin: str) -> Operator | None:
+        """The operator whose PIN this is, or ``None``."""
+        return next((op for op in self.operators if verify_pin(pin, op.pin_hash)), None)
+
+
+_UNION_TAGS = {"printer", "scanner", "simulated", "serial_relay", "gpio"}
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in _UNION_TAGS or part.startswith("function-"):
+            # pydantic puts the discriminator's value in the location; the file has no such key.
+            continue
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _describe(error: Any) -> str:
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    elif error["type"] == "union_tag_invalid":
+        expected = error["ctx"]["expected_tags"]
+        message = f"unknown kind {error['input'].get('kind')!r} (expected {expected})"
+    elif error["type"] == "union_tag_not_found":
+        message = "'kind' is missing"
+    return message
+
+
+def parse_config(
+    text: str, *, source: str = "line.toml", base_dir: Path | None = None
+) -> LineConfig:
+    """Parse a configuration from TOML text; relative paths are resolved against ``base_dir``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    try:
+        config = LineConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [
+            f"{source}: {_key_path(e['loc']) or '(top level)'}: {_describe(e)}"
+            for e in exc.errors()
+        ]
+        raise ConfigError("\n".join(lines)) from exc
+    if base_dir is not None:
+        config = _resolve_paths(config, base_dir)
+    return config
+
+
+def _resolve_paths(config: LineConfig, base: Path) -> LineConfig:
+    def resolve(path: Path) -> Path:
+        return path if path.is_absolute() else base / path
+
+    outbox = config.outbox.model_copy(update={"path": resolve(config.outbox.path)})
+    labels = LabelsSection(templates={k: resolve(v) for k, v in config.labels.templates.items()})
+    return config.model_copy(update={"outbox": outbox, "labels": labels})
+
+
+def load_config(path: str | Path) -> LineConfig:
+    """Load and validate a line configuration file.
+
+    Raises :class:`ConfigError` with one line per problem, each naming the file and key.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 (byte {exc.start})") from exc
+    return parse_config(text, source=path.name, base_dir=path.parent)

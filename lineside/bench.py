@@ -1,0 +1,59 @@
+"""Shared shape of benchmark results.
+
+Every benchmark (``lineside bench print|decode|line|ingest|e2e``) returns a list of
+:class:`Figure`. A figure is always measured side by side with its baseline in the same
+run, so the ratio is meaningful on a shared, noisy machine where absolute numbers are not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One measured figure, with an optional baseline measured in the same run.
+
+    >>> f = Figure("zpl_labels_per_s", 12000.0, "labels/s", target=5000.0,
+    ...            baseline_name="escpos_lib_labels_per_s", baseline=3000.0)
+    >>> f.ratio
+    4.0
+    >>> f.meets_target
+    True
+    """
+
+    name: str
+    value: float
+    unit: str
+    target: float | None = None
+    #: True when smaller is better (latencies, memory growth).
+    lower_is_better: bool = False
+    baseline_name: str | None = None
+    baseline: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        """``value / baseline`` (or the inverse when lower is better), ``None`` without one."""
+        if self.baseline is None or self.baseline == 0 or self.value == 0:
+            return None
+        if self.lower_is_better:
+            return self.baseline / self.value
+        return self.value / self.baseline
+
+    @property
+    def meets_target(self) -> bool | None:
+        """Whether the target is met, ``None`` when the figure has no target."""
+        if self.target is None:
+            return None
+        if self.lower_is_better:
+            return self.value <= self.target
+        return self.value >= self.target
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The figure as JSON-ready data, with its ratio and target verdict."""
+        data = asdict(self)
+        data["ratio"] = self.ratio
+        data["meets_target"] = self.meets_target
+        return data

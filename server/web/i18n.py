@@ -1,0 +1,143 @@
+"""Words of the public pages in Vietnamese (the default) and English.
+
+>>> pick_language("en", None)
+'en'
+>>> pick_language(None, "en-US,en;q=0.9")
+'en'
+>>> pick_language(None, "fr-FR, vi;q=0.5")
+'vi'
+>>> Messages.for_language("en")["status_recalled"]
+'Recalled'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final, Literal
+
+Language = Literal["vi", "en"]
+LANGUAGES: Final[tuple[Language, ...]] = ("vi", "en")
+DEFAULT_LANGUAGE: Final[Language] = "vi"
+
+_VI: Final[Mapping[str, str]] = {
+    "title": "Kiểm tra nguồn gốc sản phẩm",
+    "status_genuine": "Chính hãng",
+    "status_genuine_detail": "Mã này đã được đăng ký và kích hoạt trên dây chuyền đóng gói.",
+    "status_unknown": "Mã không xác định",
+    "status_unknown_detail": "Không tìm thấy mã này trong hệ thống truy xuất nguồn gốc. "
+    "Sản phẩm có thể không chính hãng.",
+    "status_recalled": "Đã thu hồi",
+    "status_recalled_detail": "Lô hàng này đang bị thu hồi. Không sử dụng sản phẩm.",
+    "status_expired": "Đã hết hạn",
+    "status_expired_detail": "Sản phẩm đã quá hạn sử dụng.",
+    "status_voided": "Mã đã bị hủy",
+    "status_voided_detail": "Nhãn mang mã này đã bị hủy trên dây chuyền; sản phẩm không hợp lệ.",
+    "product": "Sản phẩm",
+    "producer": "Nhà sản xuất",
+    "address": "Địa chỉ",
+    "tax_id": "Mã số thuế",
+    "origin": "Xuất xứ",
+    "gtin": "Mã GTIN",
+    "lot": "Số lô",
+    "serial": "Số sê-ri",
+    "production_date": "Ngày sản xuất",
+    "expiry_date": "Hạn sử dụng",
+    "ocop": "Sản phẩm OCOP",
+    "stars": "sao",
+    "certificate": "Giấy chứng nhận",
+    "valid_until": "Hiệu lực đến",
+    "stages": "Hành trình sản phẩm",
+    "scan_count": "Mã này đã được quét {count} lần.",
+    "clone_warning": "Cảnh báo: mã được quét nhiều lần có thể là mã bị sao chép. "
+    "Hãy kiểm tra bao bì cẩn thận.",
+    "recall_reason": "Lý do thu hồi",
+    "language": "English",
+    "not_found_title": "Không tìm thấy mã",
+    "step_commissioning": "Đóng gói và dán nhãn",
+    "step_packing": "Đóng thùng",
+    "step_shipping": "Xuất hàng",
+    "step_receiving": "Nhận hàng",
+    "step_inspecting": "Kiểm tra",
+    "step_decommissioning": "Hủy mã",
+    "step_destroying": "Tiêu hủy",
+    "step_other": "Sự kiện",
+}
+
+_EN: Final[Mapping[str, str]] = {
+    "title": "Product origin check",
+    "status_genuine": "Genuine",
+    "status_genuine_detail": "This code was registered and commissioned on the packing line.",
+    "status_unknown": "Unknown code",
+    "status_unknown_detail": "This code is not in the traceability system. "
+    "The product may not be genuine.",
+    "status_recalled": "Recalled",
+    "status_recalled_detail": "This lot is being recalled. Do not use the product.",
+    "status_expired": "Expired",
+    "status_expired_detail": "The product is past its expiry date.",
+    "status_voided": "Voided code",
+    "status_voided_detail": "The label with this code was voided on the line; "
+    "the product is not valid.",
+    "product": "Product",
+    "producer": "Producer",
+    "address": "Address",
+    "tax_id": "Tax ID",
+    "origin": "Origin",
+    "gtin": "GTIN",
+    "lot": "Lot",
+    "serial": "Serial",
+    "production_date": "Production date",
+    "expiry_date": "Expiry date",
+    "ocop": "OCOP product",
+    "stars": "stars",
+    "certificate": "Certificate",
+    "valid_until": "Valid until",
+    "stages": "Product journey",
+    "scan_count": "This code has been scanned {count} times.",
+    "clone_warning": "Warning: a code scanned many times may have been copied. "
+    "Check the packaging carefully.",
+    "recall_reason": "Recall reason",
+    "language": "Tiếng Việt",
+    "not_found_title": "Code not found",
+    "step_commissioning": "Packed and labelled",
+    "step_packing": "Packed into a case",
+    "step_shipping": "Shipped",
+    "step_receiving": "Received",
+    "step_inspecting": "Inspected",
+    "step_decommissioning": "Code voided",
+    "step_destroying": "Destroyed",
+    "step_other": "Event",
+}
+
+
+class Messages:
+    """Lookup of the words of one language."""
+
+    @staticmethod
+    def for_language(language: Language) -> Mapping[str, str]:
+        """The messages of ``language``."""
+        return _EN if language == "en" else _VI
+
+
+def pick_language(query: str | None, accept_language: str | None) -> Language:
+    """``?lang=`` first, then the first supported language in Accept-Language, else Vietnamese.
+
+    Accept-Language weights are honoured (``q=``); unknown languages are ignored.
+    """
+    if query in LANGUAGES:
+        return "en" if query == "en" else "vi"
+    if accept_language:
+        ranked: list[tuple[float, int, str]] = []
+        for position, part in enumerate(accept_language.split(",")):
+            tag, _, params = part.strip().partition(";")
+            weight = 1.0
+            params = params.strip()
+            if params.startswith("q="):
+                try:
+                    weight = float(params[2:])
+                except ValueError:
+                    weight = 0.0
+            ranked.append((-weight, position, tag.strip().lower().split("-")[0]))
+        for negative_weight, _, primary in sorted(ranked):
+            if negative_weight < 0 and primary in LANGUAGES:
+                return "en" if primary == "en" else "vi"
+    return DEFAULT_LANGUAGE
