@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from lineside import __version__
+from lineside.cli import bench
 
 app = typer.Typer(
     name="lineside",
@@ -16,6 +17,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(bench.app)
 
 
 def _version(value: bool) -> None:

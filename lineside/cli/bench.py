@@ -1,0 +1,171 @@
+"""``lineside bench``: every benchmark, one JSON report with baselines and ratios.
+
+Each figure is measured side by side with its baseline in the same run (see
+:class:`lineside.bench.Figure`), because on a shared machine only ratios are stable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lineside import __version__
+from lineside.bench import Figure
+
+app = typer.Typer(
+    name="bench",
+    help="Run benchmarks (print, decode, line, ingest, e2e) and write a JSON report.",
+    invoke_without_command=True,
+)
+
+Suite = Callable[[bool], list[Figure]]
+
+
+def _print_suite(quick: bool) -> list[Figure]:
+    from edge.printers.bench import bench_print
+
+    return bench_print(seconds=0.5 if quick else 2.0)
+
+
+def _decode_suite(quick: bool) -> list[Figure]:
+    from edge.scanners.bench import bench_decode, bench_framing
+
+    return [*bench_decode(frames=6 if quick else 30), *bench_framing()]
+
+
+def _line_suite(quick: bool) -> list[Figure]:
+    from edge.bench import bench_line
+
+    return bench_line(units=500 if quick else 5000)
+
+
+def _ingest_suite(quick: bool) -> list[Figure]:
+    from server.bench import bench_ingest, bench_trace
+
+    return [
+        *bench_ingest(events=2000 if quick else 20000),
+        *bench_trace(events=20_000 if quick else 1_000_000),
+    ]
+
+
+def _e2e_suite(quick: bool) -> list[Figure]:
+    from lineside.demo import bench_end_to_end
+
+    return bench_end_to_end(units=300 if quick else 3000)
+
+
+SUITES: dict[str, Suite] = {
+    "print": _print_suite,
+    "decode": _decode_suite,
+    "line": _line_suite,
+    "ingest": _ingest_suite,
+    "e2e": _e2e_suite,
+}
+
+QuickOption = Annotated[bool, typer.Option("--quick", help="Smaller runs, for a smoke test.")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Where to write the JSON report.", dir_okay=False)
+]
+
+
+def run_suites(names: list[str], quick: bool) -> dict[str, Any]:
+    """Run the named suites and return the report (figures, errors, machine)."""
+    report: dict[str, Any] = {
+        "lineside": __version__,
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "quick": quick,
+        "suites": {},
+    }
+    for name in names:
+        started = time.perf_counter()
+        entry: dict[str, Any] = {}
+        try:
+            entry["figures"] = [figure.to_json_dict() for figure in SUITES[name](quick)]
+        except Exception as exc:  # one failing suite must not hide the others
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+        entry["seconds"] = round(time.perf_counter() - started, 2)
+        report["suites"][name] = entry
+    return report
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def render_table(report: dict[str, Any], console: Console) -> None:
+    """Print the report as a short human-readable table."""
+    table = Table(title="Lineside benchmarks")
+    for column in ("suite", "figure", "value", "unit", "target", "baseline", "ratio", "ok"):
+        table.add_column(column)
+    for suite, entry in report["suites"].items():
+        if "error" in entry:
+            table.add_row(suite, "[red]failed[/red]", entry["error"], "", "", "", "", "✗")
+            continue
+        for fig in entry["figures"]:
+            verdict = {True: "✓", False: "✗", None: ""}[fig["meets_target"]]
+            baseline = "-"
+            if fig["baseline"] is not None:
+                baseline = f"{fig['baseline_name']}={_fmt(fig['baseline'])}"
+            table.add_row(
+                suite,
+                fig["name"],
+                _fmt(fig["value"]),
+                fig["unit"],
+                _fmt(fig["target"]),
+                baseline,
+                _fmt(fig["ratio"]),
+                verdict,
+            )
+    console.print(table)
+
+
+def _run(names: list[str], quick: bool, out: Path | None) -> None:
+    report = run_suites(names, quick)
+    target = out or Path("bench-report.json")
+    target.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    console = Console()
+    render_table(report, console)
+    console.print(f"Report written to {target}")
+    if any("error" in entry for entry in report["suites"].values()):
+        raise typer.Exit(1)
+
+
+@app.callback()
+def _all(ctx: typer.Context, quick: QuickOption = False, out: OutOption = None) -> None:
+    """Without a sub-command, run every suite."""
+    if ctx.invoked_subcommand is None:
+        _run(list(SUITES), quick, out)
+
+
+def _register(name: str, help_text: str) -> None:
+    def command(quick: QuickOption = False, out: OutOption = None) -> None:
+        _run([name], quick, out)
+
+    command.__doc__ = help_text
+    app.command(name)(command)
+
+
+_register("print", "Labels generated per second (ZPL, ESC/POS) and through TCP.")
+_register("decode", "Camera frames decoded with zxing-cpp vs pyzbar; serial framing rate.")
+_register("line", "The line engine against simulators and Mosquitto: units/s, latency, memory.")
+_register("ingest", "Server ingestion into PostgreSQL and SQLite vs naive; trace latency.")
+_register("e2e", "Allocation to stored-at-server, everything on one host.")
