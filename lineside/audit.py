@@ -10,7 +10,7 @@ The module is storage-agnostic: the edge journal and the server database both ke
 >>> first = AuditRecord.create(None, at=t, actor="op-7", role="operator",
 ...                            action="void", target="serial:Ab3xKm9pQr7t", reason="smudged")
 >>> second = AuditRecord.create(first, at=t, actor="admin", role="administrator",
-...                             action="recall", target="lot:08934567890128/L42", reason="mould")
+...                             action="recall", target="lot:08934567890120/L42", reason="mould")
 >>> verify_chain([first, second])
 []
 >>> edited = first.model_copy(update={"reason": "nothing happened"})

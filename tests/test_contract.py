@@ -50,7 +50,7 @@ def _event(**overrides: Any) -> dict[str, Any]:
         "eventTimeZoneOffset": "+07:00",
         "action": "ADD",
         "bizStep": "commissioning",
-        "epcList": ["https://id.gs1.org/01/08934567890128/21/Ab3xKm9pQr7t"],
+        "epcList": ["https://id.gs1.org/01/08934567890120/21/Ab3xKm9pQr7t"],
     }
     event.update(overrides)
     return event
@@ -59,7 +59,7 @@ def _event(**overrides: Any) -> dict[str, Any]:
 def _order() -> WorkOrder:
     return WorkOrder(
         id="WO-2026-0042",
-        product=ProductInfo(gtin="08934567890128", name_vi="Miến dong Côn Minh"),
+        product=ProductInfo(gtin="08934567890120", name_vi="Miến dong Côn Minh"),
         lot="L2611A",
         production_date=date(2026, 11, 28),
         expiry_date=date(2027, 11, 28),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from lineside import __version__
-from lineside.cli import bench
+from lineside.cli import bench, codes, edge, epcis, server
 
 app = typer.Typer(
     name="lineside",
@@ -19,6 +19,10 @@ app = typer.Typer(
 )
 
 app.add_typer(bench.app)
+app.add_typer(codes.app)
+app.add_typer(edge.app)
+app.add_typer(epcis.app)
+app.add_typer(server.app)
 
 
 def _version(value: bool) -> None:

@@ -97,9 +97,7 @@ class Sscc:
         return cls(_verify("SSCC", text.strip(), (18,)))
 
     @classmethod
-    def build(
-        cls, company_prefix: str, serial_reference: int | str, extension: int = 0
-    ) -> Sscc:
+    def build(cls, company_prefix: str, serial_reference: int | str, extension: int = 0) -> Sscc:
         """Build an SSCC from its GS1 Company Prefix, serial reference and extension digit.
 
         The serial reference is zero-padded to fill the 16 digits after the extension

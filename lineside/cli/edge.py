@@ -1,0 +1,187 @@
+"""``lineside edge``: check a line's configuration, load work orders, run the agent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from lineside.contract import WorkOrder
+from lineside.errors import ConfigError, LinesideError
+
+app = typer.Typer(
+    name="edge", help="The line agent: configuration, work orders, running.", no_args_is_help=True
+)
+order_app = typer.Typer(name="order", help="Work orders on this line.", no_args_is_help=True)
+app.add_typer(order_app)
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _config(path: Path):  # type: ignore[no-untyped-def]
+    from edge.config import load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+
+
+@app.command("check-config")
+def check_config(
+    file: Annotated[Path, typer.Argument(help="The line's TOML configuration.")],
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Validate a line configuration; every problem is named with its key path."""
+    from edge.config import load_config
+
+    try:
+        cfg = load_config(file)
+    except ConfigError as exc:
+        if as_json:
+            console.print_json(json.dumps({"ok": False, "errors": str(exc).splitlines()}))
+        else:
+            errors.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {"ok": True, "line": cfg.line.line_id, "devices": [d.id for d in cfg.devices]}
+            )
+        )
+        return
+    console.print(
+        f"[green]OK[/green] {file.name}: line {cfg.line.site}/{cfg.line.line_id}, "
+        f"{len(cfg.devices)} devices, reject output {cfg.reject.kind}"
+    )
+    for device in cfg.devices:
+        console.print(f"  {device.role:15} {device.id:20} {device.url}", markup=False)
+
+
+@app.command("hash-pin")
+def hash_pin_command(
+    pin: str = typer.Option(
+        ...,
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help="The operator's PIN (4-12 digits).",
+    ),
+) -> None:
+    """Print the hash of an operator PIN for the [[operators]] section."""
+    from edge.config import hash_pin
+
+    try:
+        console.print(hash_pin(pin), markup=False)
+    except ConfigError as exc:
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+
+
+def read_work_order(file: Path) -> WorkOrder:
+    """A work order from a TOML or JSON file; raises ``ConfigError`` naming file and key."""
+    try:
+        raw = file.read_bytes()
+        data = tomllib.loads(raw.decode()) if file.suffix == ".toml" else json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{file.name}: cannot read work order: {exc}") from exc
+    try:
+        return WorkOrder.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{file.name}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        ]
+        raise ConfigError("\n".join(problems)) from exc
+
+
+@order_app.command("load")
+def order_load(
+    file: Annotated[Path, typer.Argument(help="Work order (TOML or JSON).")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="The line's configuration.")],
+) -> None:
+    """Load a work order into the line's journal (the agent starts it from the screen)."""
+    from edge.journal import Journal, WorkOrderState
+
+    cfg = _config(config)
+    try:
+        order = read_work_order(file)
+    except ConfigError as exc:
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    journal = Journal.open(cfg.outbox.path)
+    try:
+        open_orders = [o for o, _ in journal.open_work_orders() if o.id != order.id]
+        if open_orders:
+            errors.print(
+                f"work order {open_orders[0].id!r} is still open on this line; close it first",
+                markup=False,
+            )
+            raise typer.Exit(1)
+        journal.save_work_order(order, WorkOrderState.LOADED)
+    finally:
+        journal.close()
+    console.print(
+        f"loaded work order {order.id}: {order.quantity} x {order.product.gtin} lot {order.lot}",
+        markup=False,
+    )
+
+
+@app.command("report")
+def report(
+    work_order: Annotated[str, typer.Argument(help="Work order id.")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="The line's configuration.")],
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show a closed work order's reconciliation report (exit 1 if it does not balance)."""
+    from edge.engine import report_json, report_text
+    from edge.journal import Journal
+    from lineside.contract import ReconciliationReport
+
+    cfg = _config(config)
+    journal = Journal.open(cfg.outbox.path)
+    try:
+        body = journal.report(work_order)
+    finally:
+        journal.close()
+    if body is None:
+        errors.print(f"no reconciliation report for work order {work_order!r}", markup=False)
+        raise typer.Exit(2)
+    rep = ReconciliationReport.model_validate_json(body)
+    console.print(report_json(rep) if as_json else report_text(rep), markup=False)
+    if not rep.balanced:
+        raise typer.Exit(1)
+
+
+@app.command("run")
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The line's configuration.")],
+    simulate: bool = typer.Option(False, "--simulate", help="Use the simulated line."),
+    miss: float = typer.Option(0.0, help="Simulated camera: probability of no read."),
+    garbage: float = typer.Option(0.0, help="Simulated camera: probability of garbage."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run the agent until SIGTERM (graceful: finishes units in flight, flushes the outbox)."""
+    from edge.agent import Agent, SimulationOptions
+    from edge.linesim import ReadScript
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    cfg = _config(config)
+    options = SimulationOptions(script=ReadScript(miss=miss, garbage=garbage)) if simulate else None
+    try:
+        agent = Agent(cfg, simulate=options)
+        asyncio.run(agent.run())
+    except LinesideError as exc:
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc

@@ -1,0 +1,160 @@
+"""``lineside scanner``: watch a scanner's reads live, run the calibration self-test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from edge.scanners import ScannerStatus, ScanRead, open_scanner
+from edge.scanners.selftest import CALIBRATION_MESSAGE, check_calibration
+from lineside.errors import ConfigError, DeviceError
+
+app = typer.Typer(
+    name="scanner",
+    help="Barcode scanners: print reads live, run the calibration self-test.",
+    no_args_is_help=True,
+)
+
+URL_HELP = (
+    "Scanner URL: serial:///dev/ttyACM0, tcp://host:port, tcp-listen://0.0.0.0:port, "
+    "hid:///dev/input/eventN, camera://0, camera:///path/video.mp4"
+)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    return typer.Exit(code)
+
+
+def _shown(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="backslashreplace").replace("\x1d", "<GS>")
+
+
+def read_to_json(read: ScanRead) -> dict[str, Any]:
+    """One read as JSON-ready data (what ``listen --json`` prints per line)."""
+    return {
+        "device_id": read.device_id,
+        "wall_time": read.wall_time.isoformat(),
+        "monotonic": read.monotonic,
+        "symbology": read.symbology,
+        "raw": read.raw.decode("utf-8", errors="backslashreplace"),
+        "ok": read.ok,
+        "error": read.error,
+        "result": read.result.to_json_dict() if read.result is not None else None,
+    }
+
+
+@app.command("listen")
+def listen_command(
+    url: Annotated[str, typer.Argument(help=URL_HELP)],
+    device_id: Annotated[str, typer.Option("--device-id", help="Name in the output.")] = "scanner",
+    count: Annotated[
+        int, typer.Option("--count", min=0, help="Stop after N reads (0: never).")
+    ] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per read.")] = False,
+) -> None:
+    """Print every read, parsed, as it arrives (Ctrl+C to stop)."""
+    try:
+        scanner = open_scanner(url, device_id)
+    except (ConfigError, DeviceError) as exc:
+        raise _fail(str(exc)) from None
+    console = Console()
+
+    async def listen() -> None:
+        seen = 0
+        async with contextlib.aclosing(scanner.events()) as events:
+            async for event in events:
+                if isinstance(event, ScannerStatus):
+                    if not as_json:
+                        retry = f" (retry in {event.retry_in:.1f} s)" if event.retry_in else ""
+                        console.print(
+                            f"[dim]{event.state.value}: {escape(event.detail)}{retry}[/dim]",
+                            highlight=False,
+                        )
+                    continue
+                seen += 1
+                if as_json:
+                    typer.echo(json.dumps(read_to_json(event), ensure_ascii=False))
+                elif event.result is not None:
+                    result = event.result
+                    body = (
+                        result.message.as_bracketed() if result.message is not None else result.text
+                    )
+                    console.print(
+                        f"[green]{escape(result.symbology or '-')}[/green] "
+                        f"{escape(result.symbology_name or '')} {escape(body)}",
+                        highlight=False,
+                    )
+                else:
+                    console.print(
+                        f"[red]bad read[/red] {escape(_shown(event.raw))}: "
+                        f"{escape(event.error or '')}",
+                        highlight=False,
+                    )
+                if count and seen >= count:
+                    return
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(listen())
+
+
+@app.command("selftest")
+def selftest_command(
+    url: Annotated[str, typer.Argument(help=URL_HELP)],
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1.0, help="Seconds to wait for the scan.")
+    ] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Ask for a scan of the calibration code and say what did not survive (exit 1)."""
+    try:
+        scanner = open_scanner(url, "selftest")
+    except (ConfigError, DeviceError) as exc:
+        raise _fail(str(exc)) from None
+    console = Console(stderr=as_json)
+    console.print(
+        f"Scan the calibration label now: GS1 DataMatrix {escape(CALIBRATION_MESSAGE)}",
+        highlight=False,
+    )
+
+    async def first_read() -> ScanRead | None:
+        async with contextlib.aclosing(scanner.reads()) as reads:
+            try:
+                async with asyncio.timeout(timeout):
+                    async for read in reads:
+                        return read
+            except TimeoutError:
+                return None
+        return None
+
+    read = asyncio.run(first_read())
+    if read is None:
+        raise _fail(f"no read within {timeout:g} s: is the scanner connected and triggered?", 1)
+    report = check_calibration(read.raw, wedge=url.startswith("hid:"))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "passed": report.passed,
+                    "received": report.received,
+                    "expected": report.expected,
+                    "findings": [{"ok": f.ok, "message": f.message} for f in report.findings],
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        out = Console()
+        out.print(f"received: {escape(_shown(read.raw))}", highlight=False)
+        for finding in report.findings:
+            mark = "[green]ok[/green]  " if finding.ok else "[red]FAIL[/red]"
+            out.print(f"{mark} {escape(finding.message)}", highlight=False)
+        out.print("[green]PASS[/green]" if report.passed else "[red]FAILED[/red]", highlight=False)
+    if not report.passed:
+        raise typer.Exit(1)

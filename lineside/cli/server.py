@@ -1,0 +1,123 @@
+"""``lineside server``: run the aggregator, migrate its database, seed demo data, add users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from lineside.errors import ConfigError, LinesideError
+
+if TYPE_CHECKING:
+    from server.settings import ServerSettings
+
+app = typer.Typer(
+    name="server", help="The central aggregator (API, resolver, dashboard).", no_args_is_help=True
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML settings file (env LINESIDE_SERVER_* wins)."),
+]
+
+
+def _settings(config: Path | None) -> ServerSettings:
+    from server.settings import load_settings
+
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Serve the aggregator with uvicorn on the configured host and port."""
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = _settings(config)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Bring the database schema up to date."""
+    from server.db import migrate as run_migrations
+
+    settings = _settings(config)
+    try:
+        run_migrations(settings.database_url)
+    except LinesideError as exc:
+        Console(stderr=True).print(f"[red]migration failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    Console().print("[green]database is up to date[/green]")
+
+
+@app.command("seed-demo")
+def seed_demo(
+    config: ConfigOption = None,
+    admin_password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="Password of the demo 'admin'.")
+    ] = "",
+) -> None:
+    """Add a demo cooperative, line, OCOP product, commissioned units and an admin user."""
+    from server.api.demo import seed_demo as seed
+    from server.db import make_engine, make_session_factory
+
+    settings = _settings(config)
+    if len(admin_password) < 8:
+        Console(stderr=True).print("[red]--admin-password:[/red] needs at least 8 characters")
+        raise typer.Exit(2)
+    engine = make_engine(settings.database_url)
+    try:
+        summary = seed(make_session_factory(engine), admin_password)
+    finally:
+        engine.dispose()
+    first = summary.serials[0]
+    Console().print(
+        f"demo GTIN {summary.gtin}, {len(summary.serials)} units; try "
+        f"{settings.resolver_domain}/01/{summary.gtin}/21/{first}"
+    )
+
+
+@app.command("add-user")
+def add_user(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[
+        str, typer.Option(help="administrator, technician, operator, inspector or auditor")
+    ],
+    config: ConfigOption = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)] = "",
+) -> None:
+    """Create a user (the first administrator, typically)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from server.api.auth import Role, hash_password
+    from server.db import make_engine, make_session_factory
+    from server.db.models import User
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        Console(stderr=True).print(f"[red]--role:[/red] {role!r} is not one of {names}")
+        raise typer.Exit(2) from None
+    if len(password) < 8:
+        Console(stderr=True).print("[red]--password:[/red] needs at least 8 characters")
+        raise typer.Exit(2)
+    settings = _settings(config)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            session.add(User(username=username, role=chosen, password_hash=hash_password(password)))
+    except IntegrityError as exc:
+        Console(stderr=True).print(f"[red]{username!r}:[/red] a user with this name exists")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    Console().print(f"user {username!r} ({chosen.value}) created")

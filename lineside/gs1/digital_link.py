@@ -1,0 +1,376 @@
+"""GS1 Digital Link URIs (uncompressed): build them from, and read them into, element strings.
+
+The path holds the primary key and its key qualifiers in dictionary order; other AIs
+that the syntax dictionary permits as data attributes go in the query string:
+predefined-length AIs (dates, measures, other keys) first, then the others, each group
+in message order.
+
+>>> m = GS1Message.parse("(01)08934567890120(17)261231(10)LOT/7(21)X7K2")
+>>> uri = to_digital_link(m, stem="https://trace.example.vn/p")
+>>> uri
+'https://trace.example.vn/p/01/08934567890120/10/LOT%2F7/21/X7K2?17=261231'
+>>> parse_digital_link(uri).as_bracketed()
+'(01)08934567890120(10)LOT/7(21)X7K2(17)261231'
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+
+from lineside.errors import DigitalLinkError, GS1Error
+from lineside.gs1.dictionary import AIDefinition, syntax_dictionary
+from lineside.gs1.message import MAX_DATA_LENGTH, ElementString, GS1Message
+
+__all__ = [
+    "DEFAULT_STEM",
+    "DigitalLinkParts",
+    "key_and_qualifiers",
+    "parse_digital_link",
+    "percent_decode",
+    "percent_encode",
+    "split_digital_link",
+    "to_digital_link",
+]
+
+DEFAULT_STEM = "https://id.gs1.org"
+
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_URI_CHARS = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%")
+_HOST_CHARS = frozenset(string.ascii_letters + string.digits + "-.:[]")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_SCHEME = re.compile(r"^(https?|HTTPS?)://")
+
+
+@dataclass(frozen=True, slots=True)
+class DigitalLinkParts:
+    """A Digital Link split into its roles.
+
+    ``ignored_query`` lists non-AI query parameters the parser skipped.
+    """
+
+    stem: str
+    primary_key: ElementString
+    qualifiers: tuple[ElementString, ...]
+    attributes: tuple[ElementString, ...]
+    ignored_query: tuple[str, ...]
+
+    @property
+    def message(self) -> GS1Message:
+        """Path AIs, then query AIs, as one message."""
+        return GS1Message((self.primary_key, *self.qualifiers, *self.attributes))
+
+
+def percent_encode(value: str, *, query: bool = False) -> str:
+    """Percent-encode everything but RFC 3986 unreserved characters.
+
+    A space becomes ``%20`` in a path segment and ``+`` in a query value.
+
+    >>> percent_encode("A B/1"), percent_encode("A B", query=True)
+    ('A%20B%2F1', 'A+B')
+    """
+    out: list[str] = []
+    for char in value:
+        if char in _UNRESERVED:
+            out.append(char)
+        elif char == " " and query:
+            out.append("+")
+        else:
+            out.extend(f"%{byte:02X}" for byte in char.encode("utf-8"))
+    return "".join(out)
+
+
+def percent_decode(value: str, *, query: bool = False) -> str:
+    """Decode ``%XX`` escapes (and ``+`` as space in a query value).
+
+    Each escape stands for one byte, returned as the character of the same code
+    (Latin-1); a ``%`` not followed by two hex digits is kept literally.
+
+    >>> percent_decode("ABC%2d123"), percent_decode("A+B", query=True), percent_decode("A%4g")
+    ('ABC-123', 'A B', 'A%4g')
+    """
+    if "%" not in value and not (query and "+" in value):
+        return value
+    out: list[str] = []
+    index = 0
+    length = len(value)
+    while index < length:
+        char = value[index]
+        if (
+            char == "%"
+            and index + 2 < length + 0
+            and value[index + 1] in _HEX
+            and value[index + 2] in _HEX
+        ):
+            out.append(chr(int(value[index + 1 : index + 3], 16)))
+            index += 3
+            continue
+        out.append(" " if query and char == "+" else char)
+        index += 1
+    return "".join(out)
+
+
+def _qualifier_sequence(definition: AIDefinition, present: set[str]) -> tuple[str, ...]:
+    """The qualifier alternative to use: the first that has any of the present AIs."""
+    for sequence in definition.dl_qualifiers:
+        if present.intersection(sequence):
+            return sequence
+    return definition.dl_qualifiers[0] if definition.dl_qualifiers else ()
+
+
+def to_digital_link(message: GS1Message, stem: str = DEFAULT_STEM) -> str:
+    """Build the uncompressed GS1 Digital Link URI for ``message``.
+
+    The first primary-key AI (01, 00, 414, 8004...) goes in the path with its present
+    key qualifiers in dictionary order; every other AI must be a permitted data
+    attribute and goes in the query string, predefined-length AIs first, each group in
+    message order (exact repeats dropped).
+    The message is validated first. ``stem`` is the resolver: scheme, domain and an
+    optional path prefix.
+
+    >>> to_digital_link(GS1Message.parse("(00)089345678912345677"))
+    'https://id.gs1.org/00/089345678912345677'
+    """
+    try:
+        message.validate()
+    except DigitalLinkError:
+        raise
+    except GS1Error as exc:
+        raise DigitalLinkError(f"cannot build a Digital Link: {exc}") from exc
+    dictionary = syntax_dictionary()
+    primary, qualifiers = key_and_qualifiers(message)
+    if primary is None:
+        raise DigitalLinkError(
+            f"cannot build a Digital Link: no primary key AI in {message.as_bracketed()}"
+        )
+    in_path = {primary, *qualifiers}
+    path_ais = {element.ai for element in in_path}
+    attributes: list[ElementString] = []
+    for element in message.elements:
+        if element in in_path or element in attributes:
+            continue
+        if element.ai in path_ais:
+            raise DigitalLinkError(
+                f"cannot build a Digital Link: AI ({element.ai}) repeats a path AI with "
+                f"another value"
+            )
+        definition = dictionary.get(element.ai)
+        if definition is None or not definition.dl_data_attribute:
+            raise DigitalLinkError(
+                f"cannot build a Digital Link: AI ({element.ai}) is not permitted as a "
+                "data attribute"
+            )
+        attributes.append(element)
+    # Stable: predefined-length AIs first, as in the raw element string form.
+    attributes.sort(key=lambda element: dictionary[element.ai].fnc1_required)
+    path = "".join(
+        f"/{element.ai}/{percent_encode(element.value)}" for element in (primary, *qualifiers)
+    )
+    query = "&".join(
+        f"{element.ai}={percent_encode(element.value, query=True)}" for element in attributes
+    )
+    uri = stem.rstrip("/") + path
+    return f"{uri}?{query}" if query else uri
+
+
+def key_and_qualifiers(
+    message: GS1Message,
+) -> tuple[ElementString | None, tuple[ElementString, ...]]:
+    """The message's primary key (its first key AI) and present key qualifiers in order.
+
+    >>> key, quals = key_and_qualifiers(GS1Message.parse("(21)S1(01)08934567890120(10)L1"))
+    >>> key.ai, [q.ai for q in quals]
+    ('01', ['10', '21'])
+    """
+    dictionary = syntax_dictionary()
+    for element in message.elements:
+        definition = dictionary.get(element.ai)
+        if definition is not None and definition.dl_primary_key:
+            present = {other.ai for other in message.elements}
+            qualifiers = []
+            for ai in _qualifier_sequence(definition, present):
+                value = message.get(ai)
+                if value is not None:
+                    qualifiers.append(ElementString(ai, value))
+            return element, tuple(qualifiers)
+    return None, ()
+
+
+def _check_uri_characters(uri: str) -> None:
+    for index, char in enumerate(uri):
+        if char not in _URI_CHARS:
+            raise DigitalLinkError(
+                f"Digital Link: character {char!r} at position {index + 1} is not allowed in a URI"
+            )
+
+
+def _decode_value(ai: str, raw: str, *, query: bool) -> str:
+    value = percent_decode(raw, query=query)
+    if not value:
+        raise DigitalLinkError(f"Digital Link: AI ({ai}) has an empty value")
+    if "\x00" in value:
+        raise DigitalLinkError(f"Digital Link: AI ({ai}) value contains a NUL byte")
+    return value
+
+
+def split_digital_link(uri: str, *, permit_zero_suppressed_gtin: bool = False) -> DigitalLinkParts:
+    """Split a Digital Link URI into stem, primary key, qualifiers and data attributes.
+
+    Only syntax is checked here; :func:`parse_digital_link` also validates the AIs.
+
+    >>> parts = split_digital_link("https://a.example/x/01/08934567890120/21/S1?17=261231&k=v")
+    >>> parts.stem, parts.primary_key.value, parts.qualifiers[0].ai, parts.ignored_query
+    ('https://a.example/x', '08934567890120', '21', ('k=v',))
+    """
+    if len(uri) > MAX_DATA_LENGTH:
+        raise DigitalLinkError(
+            f"Digital Link is {len(uri)} characters, at most {MAX_DATA_LENGTH} accepted"
+        )
+    match = _SCHEME.match(uri)
+    if match is None:
+        raise DigitalLinkError(
+            f"Digital Link must start with http:// or https://, got {uri[:12]!r}"
+        )
+    _check_uri_characters(uri)
+    rest = uri[match.end() :]
+    rest = rest.split("#", 1)[0]
+    path_and_host, _, query = rest.partition("?")
+    slash = path_and_host.find("/")
+    if slash <= 0:
+        raise DigitalLinkError("Digital Link: a domain and a path are required")
+    host = path_and_host[:slash]
+    bad_host = next((char for char in host if char not in _HOST_CHARS), None)
+    if bad_host is not None:
+        raise DigitalLinkError(f"Digital Link: character {bad_host!r} not allowed in domain")
+    path = path_and_host[slash:]
+    if path.endswith("/"):
+        raise DigitalLinkError("Digital Link: the path must not end with '/'")
+    segments = path[1:].split("/")
+    dictionary = syntax_dictionary()
+    index = len(segments) - 2
+    key_index = -1
+    while index >= 0:
+        ai = segments[index]
+        definition = dictionary.get(ai) if ai.isdigit() else None
+        if definition is None:
+            break
+        if definition.dl_primary_key:
+            key_index = index
+            break
+        index -= 2
+    if key_index < 0:
+        raise DigitalLinkError(f"Digital Link: no primary key AI found in path {path!r}")
+    pairs = [(segments[i], segments[i + 1]) for i in range(key_index, len(segments) - 1, 2)]
+    for ai, raw in pairs:
+        if not raw:
+            raise DigitalLinkError(f"Digital Link: AI ({ai}) has an empty value in the path")
+    key_ai, key_raw = pairs[0]
+    key_value = _decode_value(key_ai, key_raw, query=False)
+    if key_ai == "01":
+        key_value = _expand_gtin(key_value, permit_zero_suppressed_gtin)
+    primary = ElementString(key_ai, key_value)
+    key_definition = dictionary[key_ai]
+    qualifier_ais = [ai for ai, _ in pairs[1:]]
+    if qualifier_ais and not any(
+        _is_ordered_subsequence(qualifier_ais, sequence)
+        for sequence in key_definition.dl_qualifiers
+    ):
+        allowed = " or ".join(",".join(seq) for seq in key_definition.dl_qualifiers) or "none"
+        raise DigitalLinkError(
+            f"Digital Link: path qualifiers {','.join(qualifier_ais)} are not valid after "
+            f"AI ({key_ai}) (allowed in order: {allowed})"
+        )
+    qualifiers = tuple(
+        ElementString(ai, _decode_value(ai, raw, query=False)) for ai, raw in pairs[1:]
+    )
+    stem = uri[: match.end()] + host + "/".join(["", *segments[:key_index]])
+    attributes: list[ElementString] = []
+    ignored: list[str] = []
+    path_ais = {primary.ai, *qualifier_ais}
+    # A query AI that could have been a path qualifier (in an alternative the path
+    # qualifiers fit) must be in the path instead.
+    open_qualifiers = {
+        ai
+        for sequence in key_definition.dl_qualifiers
+        if _is_ordered_subsequence(qualifier_ais, sequence)
+        for ai in sequence
+    }
+    for parameter in query.split("&"):
+        if not parameter:
+            continue
+        name, equals, raw = parameter.partition("=")
+        if not name.isdigit():
+            ignored.append(parameter)
+            continue
+        definition = dictionary.get(name)
+        if definition is None:
+            raise DigitalLinkError(f"Digital Link: query parameter {name!r} is not a known AI")
+        if not equals:
+            raise DigitalLinkError(f"Digital Link: query AI ({name}) has no value")
+        if name in path_ais or name in open_qualifiers:
+            raise DigitalLinkError(
+                f"Digital Link: AI ({name}) belongs in the path, not the query string"
+            )
+        if any(element.ai == name for element in attributes):
+            raise DigitalLinkError(f"Digital Link: AI ({name}) appears twice in the query string")
+        if not definition.dl_data_attribute:
+            raise DigitalLinkError(
+                f"Digital Link: AI ({name}) is not permitted as a data attribute"
+            )
+        value = _decode_value(name, raw, query=True)
+        if name == "01":
+            value = _expand_gtin(value, permit_zero_suppressed_gtin)
+        attributes.append(ElementString(name, value))
+    return DigitalLinkParts(
+        stem=stem,
+        primary_key=primary,
+        qualifiers=qualifiers,
+        attributes=tuple(attributes),
+        ignored_query=tuple(ignored),
+    )
+
+
+def _expand_gtin(value: str, permit_zero_suppressed: bool) -> str:
+    if len(value) in (8, 12, 13) and value.isdigit() and value.isascii():
+        if not permit_zero_suppressed:
+            raise DigitalLinkError(
+                f"Digital Link: GTIN {value} must have 14 digits (zero-suppressed GTIN)"
+            )
+        return value.zfill(14)
+    return value
+
+
+def _is_ordered_subsequence(items: list[str], sequence: tuple[str, ...]) -> bool:
+    position = 0
+    for item in items:
+        try:
+            position = sequence.index(item, position) + 1
+        except ValueError:
+            return False
+    return True
+
+
+def parse_digital_link(uri: str, *, permit_zero_suppressed_gtin: bool = False) -> GS1Message:
+    """Read a GS1 Digital Link URI into a validated :class:`GS1Message`.
+
+    Path AIs come first, then the query AIs in URI order; non-AI query parameters and
+    the fragment are ignored. Errors are :class:`DigitalLinkError` naming the problem.
+
+    >>> parse_digital_link("https://id.gs1.org/01/08934567890120?17=261231").get("17")
+    '261231'
+    >>> parse_digital_link("https://id.gs1.org/01/08934567890120?10=LOT1")
+    Traceback (most recent call last):
+    ...
+    lineside.errors.DigitalLinkError: Digital Link: AI (10) belongs in the path, not the \
+query string
+    """
+    parts = split_digital_link(uri, permit_zero_suppressed_gtin=permit_zero_suppressed_gtin)
+    message = parts.message
+    try:
+        message.validate()
+    except DigitalLinkError:
+        raise
+    except GS1Error as exc:
+        raise DigitalLinkError(f"Digital Link: {exc}") from exc
+    return message

@@ -1,0 +1,550 @@
+"""Content checks ("linters") for one component of an AI value.
+
+Each linter named in the specification column of the GS1 Barcode Syntax Dictionary
+(``N14,csum`` applies ``csum`` to a 14-digit component) is a function taking the
+component text and returning ``None`` when it is fine or a :class:`LintFailure` that
+names the problem and the span of the offending characters.
+
+>>> lint("csum", "12345673")
+LintFailure(code='INCORRECT_CHECK_DIGIT', start=7, end=8)
+>>> lint("yymmdd", "260228") is None
+True
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+
+from lineside.errors import GS1Error
+
+__all__ = [
+    "CSET39",
+    "CSET64",
+    "CSET82",
+    "LINTER_NAMES",
+    "LintFailure",
+    "describe",
+    "lint",
+]
+
+#: GS1 AI encodable character set 82, in its defined order (the order matters to csumalpha).
+CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+#: GS1 AI encodable character set 39.
+CSET39 = "#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: File-safe URI-safe base64 (RFC 4648 "base64url") alphabet, without padding.
+CSET64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: Check-character alphabet of the alphanumeric check pair (GMN, MUDI).
+_CSET32 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_DIGITS = frozenset("0123456789")
+_CSET82_VALUE = {c: i for i, c in enumerate(CSET82)}
+_CSET39_SET = frozenset(CSET39)
+_CSET64_SET = frozenset(CSET64)
+_IMPORTER_INDEX = frozenset("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_IBAN_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_MEDIA_TYPES = frozenset([f"{n:02d}" for n in range(1, 11)] + [str(n) for n in range(80, 100)])
+
+
+def _primes(count: int) -> tuple[int, ...]:
+    found: list[int] = []
+    candidate = 2
+    while len(found) < count:
+        if all(candidate % p for p in found if p * p <= candidate):
+            found.append(candidate)
+        candidate += 1
+    return tuple(found)
+
+
+# The check-pair weights are the primes, the smallest on the rightmost data character;
+# 97 of them bound the data length the algorithm is defined for.
+_CHECK_PAIR_WEIGHTS = _primes(97)
+
+
+@dataclass(frozen=True, slots=True)
+class LintFailure:
+    """Why a component failed a linter: a code and the offending span ``[start, end)``.
+
+    The codes are the GS1 syntax-test error names without their ``GS1_LINTER_`` prefix.
+    """
+
+    code: str
+    start: int
+    end: int
+
+
+_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "NON_DIGIT_CHARACTER": "a digit is expected",
+        "INVALID_CSET82_CHARACTER": "character outside GS1 character set 82",
+        "INVALID_CSET39_CHARACTER": "character outside GS1 character set 39",
+        "INVALID_CSET64_CHARACTER": "character outside the base64url character set",
+        "INVALID_CSET64_PADDING": "bad base64url padding",
+        "INCORRECT_CHECK_DIGIT": "incorrect check digit",
+        "TOO_SHORT_FOR_CHECK_DIGIT": "too short to carry a check digit",
+        "INCORRECT_CHECK_PAIR": "incorrect check character pair",
+        "TOO_SHORT_FOR_CHECK_PAIR": "too short to carry a check character pair",
+        "TOO_LONG_FOR_CHECK_PAIR_IMPLEMENTATION": "too long for a check character pair",
+        "INVALID_GCP_PREFIX": "not a valid GS1 Company Prefix",
+        "IMPORTER_IDX_MUST_BE_ONE_CHARACTER": "the importer index must be one character",
+        "INVALID_IMPORT_IDX_CHARACTER": "not a valid importer index character",
+        "ILLEGAL_ZERO_VALUE": "zero is not allowed",
+        "NOT_ZERO": "must be zero",
+        "ILLEGAL_ZERO_PREFIX": "a leading zero is not allowed",
+        "NOT_ZERO_OR_ONE": "must be 0 or 1",
+        "INVALID_WINDING_DIRECTION": "winding direction must be 0, 1 or 9",
+        "NOT_ISO3166": "not an ISO 3166 numeric country code",
+        "NOT_ISO3166_OR_999": "not an ISO 3166 numeric country code or 999",
+        "NOT_ISO3166_ALPHA2": "not an ISO 3166 alpha-2 country code",
+        "NOT_ISO4217": "not an ISO 4217 numeric currency code",
+        "IBAN_TOO_SHORT": "IBAN too short",
+        "IBAN_TOO_LONG": "IBAN too long",
+        "INVALID_IBAN_CHARACTER": "character not allowed in an IBAN",
+        "ILLEGAL_IBAN_COUNTRY_CODE": "not an IBAN country code",
+        "INCORRECT_IBAN_CHECKSUM": "incorrect IBAN check digits",
+        "DATE_TOO_SHORT": "date too short",
+        "DATE_TOO_LONG": "date too long",
+        "ILLEGAL_MONTH": "not a valid month",
+        "ILLEGAL_DAY": "not a valid day",
+        "HOUR_TOO_SHORT": "hour too short",
+        "HOUR_TOO_LONG": "hour too long",
+        "HOUR_WITH_MINUTE_TOO_SHORT": "time too short",
+        "HOUR_WITH_MINUTE_TOO_LONG": "time too long",
+        "MINUTE_TOO_SHORT": "minute too short",
+        "MINUTE_TOO_LONG": "minute too long",
+        "SECOND_TOO_SHORT": "second too short",
+        "SECOND_TOO_LONG": "second too long",
+        "ILLEGAL_HOUR": "not a valid hour",
+        "ILLEGAL_MINUTE": "not a valid minute",
+        "ILLEGAL_SECOND": "not a valid second",
+        "INVALID_LENGTH_FOR_PIECE_OF_TOTAL": "piece and total must have the same length",
+        "ZERO_PIECE_NUMBER": "piece number is zero",
+        "ZERO_TOTAL_PIECES": "total number of pieces is zero",
+        "PIECE_NUMBER_EXCEEDS_TOTAL": "piece number exceeds the total",
+        "INVALID_PERCENT_SEQUENCE": "bad percent-escape",
+        "NOT_HYPHEN": "must be hyphens",
+        "REQUIRES_NON_DIGIT_CHARACTER": "needs at least one non-digit",
+        "INVALID_MEDIA_TYPE": "not an AIDC media type code",
+        "INVALID_PACKAGE_TYPE": "not a package type code",
+        "INVALID_BIOLOGICAL_SEX_CODE": "not an ISO 5218 sex code",
+        "LATITUDE_INVALID_LENGTH": "latitude must be 10 digits",
+        "LONGITUDE_INVALID_LENGTH": "longitude must be 10 digits",
+        "INVALID_LATITUDE": "latitude out of range",
+        "INVALID_LONGITUDE": "longitude out of range",
+        "POSITION_IN_SEQUENCE_MALFORMED": "expected position/total",
+        "POSITION_EXCEEDS_END": "position exceeds the total",
+    }
+)
+
+
+def describe(code: str) -> str:
+    """A short English description of a linter failure code.
+
+    >>> describe("ILLEGAL_DAY")
+    'not a valid day'
+    """
+    return _DESCRIPTIONS.get(code, code.lower().replace("_", " "))
+
+
+def _whole(code: str, text: str) -> LintFailure:
+    return LintFailure(code, 0, len(text))
+
+
+def _first_outside(text: str, allowed: frozenset[str], code: str) -> LintFailure | None:
+    for index, char in enumerate(text):
+        if char not in allowed:
+            return LintFailure(code, index, index + 1)
+    return None
+
+
+def _non_digit(text: str) -> LintFailure | None:
+    return _first_outside(text, _DIGITS, "NON_DIGIT_CHARACTER")
+
+
+@functools.cache
+def _code_list(name: str) -> frozenset[str]:
+    """Load a bundled one-column code list (``#`` starts a comment line)."""
+    text = resources.files("lineside.gs1").joinpath("data", name).read_text("utf-8")
+    return frozenset(
+        line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+@functools.cache
+def _iso3166_alpha2() -> frozenset[str]:
+    text = resources.files("lineside.gs1").joinpath("data", "iso3166.txt").read_text("utf-8")
+    return frozenset(
+        line.split()[1] for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+# --- character sets ------------------------------------------------------------------
+
+
+def _csetnumeric(text: str) -> LintFailure | None:
+    return _non_digit(text)
+
+
+def _cset82(text: str) -> LintFailure | None:
+    for index, char in enumerate(text):
+        if char not in _CSET82_VALUE:
+            return LintFailure("INVALID_CSET82_CHARACTER", index, index + 1)
+    return None
+
+
+def _cset39(text: str) -> LintFailure | None:
+    return _first_outside(text, _CSET39_SET, "INVALID_CSET39_CHARACTER")
+
+
+def _cset64(text: str) -> LintFailure | None:
+    data = text.rstrip("=")
+    failure = _first_outside(data, _CSET64_SET, "INVALID_CSET64_CHARACTER")
+    if failure is not None:
+        return failure
+    padding = len(text) - len(data)
+    if padding and (padding > 2 or not data or len(text) % 3 != 0):
+        return LintFailure("INVALID_CSET64_PADDING", len(data), len(text))
+    return None
+
+
+# --- check digits ----------------------------------------------------------------------
+
+
+def _csum(text: str) -> LintFailure | None:
+    if not text:
+        return LintFailure("TOO_SHORT_FOR_CHECK_DIGIT", 0, 0)
+    failure = _non_digit(text)
+    if failure is not None:
+        return failure
+    total = 0
+    weight = 3
+    for char in reversed(text[:-1]):
+        total += (ord(char) - 48) * weight
+        weight = 4 - weight
+    if str((10 - total % 10) % 10) != text[-1]:
+        return LintFailure("INCORRECT_CHECK_DIGIT", len(text) - 1, len(text))
+    return None
+
+
+def check_pair(data: str) -> str:
+    """The two check characters for ``data`` (CSET 82), as used by GMN and MUDI.
+
+    >>> check_pair("1987654Ad4X4bL5ttr2310c")
+    '2K'
+    """
+    weights = _CHECK_PAIR_WEIGHTS
+    total = 0
+    for index, char in enumerate(reversed(data)):
+        total += _CSET82_VALUE[char] * weights[index]
+    total %= 1021
+    return _CSET32[total >> 5] + _CSET32[total & 31]
+
+
+def _csumalpha(text: str) -> LintFailure | None:
+    if len(text) < 2:
+        return _whole("TOO_SHORT_FOR_CHECK_PAIR", text)
+    if len(text) > len(_CHECK_PAIR_WEIGHTS) + 2:
+        return _whole("TOO_LONG_FOR_CHECK_PAIR_IMPLEMENTATION", text)
+    failure = _cset82(text[:-2])
+    if failure is not None:
+        return failure
+    if check_pair(text[:-2]) != text[-2:]:
+        return LintFailure("INCORRECT_CHECK_PAIR", len(text) - 2, len(text))
+    return None
+
+
+def _gcppos(_text: str) -> LintFailure | None:
+    # Validating a GS1 Company Prefix needs GS1's prefix database, which is not bundled;
+    # the component is accepted (see the conformance known-failures list).
+    return None
+
+
+def _coupon_unchecked(_text: str) -> LintFailure | None:
+    # The North American coupon structure checks are not implemented yet; the value is
+    # still held to CSET 82 by its component type (see the conformance known-failures).
+    return None
+
+
+# --- codes -----------------------------------------------------------------------------
+
+
+def _in_list(
+    code: str, values: Callable[[], frozenset[str]]
+) -> Callable[[str], LintFailure | None]:
+    def check(text: str) -> LintFailure | None:
+        return None if text in values() else _whole(code, text)
+
+    return check
+
+
+def _iso3166999(text: str) -> LintFailure | None:
+    if text == "999" or text in _code_list("iso3166.txt"):
+        return None
+    return _whole("NOT_ISO3166_OR_999", text)
+
+
+def _importeridx(text: str) -> LintFailure | None:
+    if len(text) != 1:
+        return _whole("IMPORTER_IDX_MUST_BE_ONE_CHARACTER", text)
+    if text not in _IMPORTER_INDEX:
+        return LintFailure("INVALID_IMPORT_IDX_CHARACTER", 0, 1)
+    return None
+
+
+def _single_of(code: str, allowed: str) -> Callable[[str], LintFailure | None]:
+    values = frozenset(allowed)
+
+    def check(text: str) -> LintFailure | None:
+        return None if len(text) == 1 and text in values else _whole(code, text)
+
+    return check
+
+
+def _iban(text: str) -> LintFailure | None:
+    if len(text) < 5:
+        return _whole("IBAN_TOO_SHORT", text)
+    if len(text) > 34:
+        return _whole("IBAN_TOO_LONG", text)
+    failure = _first_outside(text, _IBAN_CHARS, "INVALID_IBAN_CHARACTER")
+    if failure is not None:
+        return failure
+    if text[:2] not in _iso3166_alpha2():
+        return LintFailure("ILLEGAL_IBAN_COUNTRY_CODE", 0, 2)
+    if not text[2:4].isdigit():
+        return LintFailure("INCORRECT_IBAN_CHECKSUM", 2, 4)
+    rearranged = text[4:] + text[:4]
+    number = "".join(str(int(char, 36)) for char in rearranged)
+    if int(number) % 97 != 1:
+        return LintFailure("INCORRECT_IBAN_CHECKSUM", 2, 4)
+    return None
+
+
+# --- numbers ---------------------------------------------------------------------------
+
+
+def _nonzero(text: str) -> LintFailure | None:
+    failure = _non_digit(text)
+    if failure is not None:
+        return failure
+    return _whole("ILLEGAL_ZERO_VALUE", text) if not text.strip("0") else None
+
+
+def _zero(text: str) -> LintFailure | None:
+    return None if text and not text.strip("0") else _whole("NOT_ZERO", text)
+
+
+def _nozeroprefix(text: str) -> LintFailure | None:
+    failure = _non_digit(text)
+    if failure is not None:
+        return failure
+    return LintFailure("ILLEGAL_ZERO_PREFIX", 0, 1) if text.startswith("0") else None
+
+
+def _hyphen(text: str) -> LintFailure | None:
+    return None if text and not text.strip("-") else _whole("NOT_HYPHEN", text)
+
+
+def _hasnondigit(text: str) -> LintFailure | None:
+    if any(char not in _DIGITS for char in text):
+        return None
+    return _whole("REQUIRES_NON_DIGIT_CHARACTER", text)
+
+
+def _pieceoftotal(text: str) -> LintFailure | None:
+    if not text or len(text) % 2:
+        return _whole("INVALID_LENGTH_FOR_PIECE_OF_TOTAL", text)
+    failure = _non_digit(text)
+    if failure is not None:
+        return failure
+    half = len(text) // 2
+    piece, total = int(text[:half]), int(text[half:])
+    if piece == 0:
+        return LintFailure("ZERO_PIECE_NUMBER", 0, half)
+    if total == 0:
+        return LintFailure("ZERO_TOTAL_PIECES", half, len(text))
+    if piece > total:
+        return _whole("PIECE_NUMBER_EXCEEDS_TOTAL", text)
+    return None
+
+
+def _posinseqslash(text: str) -> LintFailure | None:
+    position, slash, end = text.partition("/")
+    if (
+        not slash
+        or not position.isdigit()
+        or not end.isdigit()
+        or not position.isascii()
+        or not end.isascii()
+    ):
+        return _whole("POSITION_IN_SEQUENCE_MALFORMED", text)
+    if position.startswith("0"):
+        return LintFailure("ILLEGAL_ZERO_PREFIX", 0, len(position))
+    if end.startswith("0"):
+        return LintFailure("ILLEGAL_ZERO_PREFIX", len(position) + 1, len(text))
+    if int(position) > int(end):
+        return _whole("POSITION_EXCEEDS_END", text)
+    return None
+
+
+def _pcenc(text: str) -> LintFailure | None:
+    index = text.find("%")
+    while index != -1:
+        escape = text[index + 1 : index + 3]
+        if len(escape) != 2 or escape[0] not in _HEX or escape[1] not in _HEX:
+            return LintFailure("INVALID_PERCENT_SEQUENCE", index, index + 1 + len(escape))
+        index = text.find("%", index + 3)
+    return None
+
+
+def _coordinate(
+    limit: int, length_code: str, range_code: str
+) -> Callable[[str], LintFailure | None]:
+    def check(text: str) -> LintFailure | None:
+        if len(text) != 10:
+            return _whole(length_code, text)
+        failure = _non_digit(text)
+        if failure is not None:
+            return failure
+        return _whole(range_code, text) if int(text) > limit else None
+
+    return check
+
+
+# --- dates and times -------------------------------------------------------------------
+
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _date(year_digits: int, day_zero: bool) -> Callable[[str], LintFailure | None]:
+    size = year_digits + 4
+
+    def check(text: str) -> LintFailure | None:
+        if len(text) < size:
+            return _whole("DATE_TOO_SHORT", text)
+        if len(text) > size:
+            return _whole("DATE_TOO_LONG", text)
+        failure = _non_digit(text)
+        if failure is not None:
+            return failure
+        month = int(text[year_digits : year_digits + 2])
+        if not 1 <= month <= 12:
+            return LintFailure("ILLEGAL_MONTH", year_digits, year_digits + 2)
+        day = int(text[year_digits + 2 :])
+        if day == 0 and day_zero:
+            return None
+        last = _DAYS_IN_MONTH[month - 1]
+        if month == 2:
+            year = int(text[:year_digits])
+            if year_digits == 2:
+                # Two-digit years resolve within 50 years of today, where every year
+                # divisible by 4 is a leap year (2000 was one, 2100 is out of reach).
+                leap = year % 4 == 0
+            else:
+                leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+            last = 29 if leap else 28
+        if not 1 <= day <= last:
+            return LintFailure("ILLEGAL_DAY", year_digits + 2, year_digits + 4)
+        return None
+
+    return check
+
+
+def _two_digit(name: str, limit: int) -> Callable[[str], LintFailure | None]:
+    def check(text: str) -> LintFailure | None:
+        if len(text) < 2:
+            return _whole(f"{name}_TOO_SHORT", text)
+        if len(text) > 2:
+            return _whole(f"{name}_TOO_LONG", text)
+        failure = _non_digit(text)
+        if failure is not None:
+            return failure
+        return _whole(f"ILLEGAL_{name}", text) if int(text) > limit else None
+
+    return check
+
+
+def _hhmi(text: str) -> LintFailure | None:
+    if len(text) < 4:
+        return _whole("HOUR_WITH_MINUTE_TOO_SHORT", text)
+    if len(text) > 4:
+        return _whole("HOUR_WITH_MINUTE_TOO_LONG", text)
+    failure = _non_digit(text)
+    if failure is not None:
+        return failure
+    if int(text[:2]) > 23:
+        return LintFailure("ILLEGAL_HOUR", 0, 2)
+    if int(text[2:]) > 59:
+        return LintFailure("ILLEGAL_MINUTE", 2, 4)
+    return None
+
+
+_LINTERS: Mapping[str, Callable[[str], LintFailure | None]] = MappingProxyType(
+    {
+        "csetnumeric": _csetnumeric,
+        "cset82": _cset82,
+        "cset39": _cset39,
+        "cset64": _cset64,
+        "csum": _csum,
+        "csumalpha": _csumalpha,
+        "gcppos1": _gcppos,
+        "gcppos2": _gcppos,
+        "iso3166": _in_list("NOT_ISO3166", lambda: _code_list("iso3166.txt")),
+        "iso3166999": _iso3166999,
+        "iso3166alpha2": _in_list("NOT_ISO3166_ALPHA2", _iso3166_alpha2),
+        "iso4217": _in_list("NOT_ISO4217", lambda: _code_list("iso4217.txt")),
+        "iso5218": _single_of("INVALID_BIOLOGICAL_SEX_CODE", "0129"),
+        "importeridx": _importeridx,
+        "iban": _iban,
+        "mediatype": _in_list("INVALID_MEDIA_TYPE", lambda: _MEDIA_TYPES),
+        "packagetype": _in_list("INVALID_PACKAGE_TYPE", lambda: _code_list("packagetype.txt")),
+        "nonzero": _nonzero,
+        "zero": _zero,
+        "nozeroprefix": _nozeroprefix,
+        "yesno": _single_of("NOT_ZERO_OR_ONE", "01"),
+        "winding": _single_of("INVALID_WINDING_DIRECTION", "019"),
+        "hyphen": _hyphen,
+        "hasnondigit": _hasnondigit,
+        "pieceoftotal": _pieceoftotal,
+        "posinseqslash": _posinseqslash,
+        "pcenc": _pcenc,
+        "latitude": _coordinate(1_800_000_000, "LATITUDE_INVALID_LENGTH", "INVALID_LATITUDE"),
+        "longitude": _coordinate(3_600_000_000, "LONGITUDE_INVALID_LENGTH", "INVALID_LONGITUDE"),
+        "yymmdd": _date(2, day_zero=False),
+        "yymmd0": _date(2, day_zero=True),
+        "yyyymmdd": _date(4, day_zero=False),
+        "yyyymmd0": _date(4, day_zero=True),
+        "hh": _two_digit("HOUR", 23),
+        "mi": _two_digit("MINUTE", 59),
+        "ss": _two_digit("SECOND", 59),
+        "hhmi": _hhmi,
+        "couponcode": _coupon_unchecked,
+        "couponposoffer": _coupon_unchecked,
+    }
+)
+
+#: Names of every linter this module implements.
+LINTER_NAMES: frozenset[str] = frozenset(_LINTERS)
+
+
+def linter(name: str) -> Callable[[str], LintFailure | None]:
+    """The linter function called ``name``; :class:`GS1Error` when there is none.
+
+    >>> linter("csum")("02345673") is None
+    True
+    """
+    try:
+        return _LINTERS[name]
+    except KeyError:
+        raise GS1Error(f"unknown GS1 syntax linter {name!r}") from None
+
+
+def lint(name: str, text: str) -> LintFailure | None:
+    """Apply linter ``name`` to ``text``.
+
+    >>> lint("iso3166", "704") is None
+    True
+    """
+    return linter(name)(text)

@@ -1,0 +1,1 @@
+"""Conformance tests against published test vectors."""
