@@ -68,18 +68,22 @@ async def read_some(fd: int, max_bytes: int, *, url: str, timeout: float | None)
     """Return 1..max_bytes bytes, or raise ``DeviceTimeout``/``LinkLost``."""
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
+    woken = False
     while True:
         try:
-            data: bytes | None = os.read(fd, max_bytes)
+            data = os.read(fd, max_bytes)
         except BlockingIOError:
-            data = None
+            data = b""
         except OSError as exc:
-            # A pseudo-terminal whose other side closed answers EIO.
+            # A pseudo-terminal whose other side closed answers EIO; an unplugged
+            # USB adapter answers EIO or ENODEV.
             raise LinkLost(f"{url}: read failed: {exc}") from exc
-        if data == b"":
-            raise LinkLost(f"{url}: the device hung up")
         if data:
             return data
+        if woken:
+            # A raw tty (VMIN=0) returns b"" when idle, so empty data alone means
+            # nothing; readable-but-empty right after poll() means the device is gone.
+            raise LinkLost(f"{url}: the device hung up (readable but no data)")
         remaining = None if deadline is None else deadline - loop.time()
         try:
             if remaining is not None and remaining <= 0:
@@ -87,3 +91,4 @@ async def read_some(fd: int, max_bytes: int, *, url: str, timeout: float | None)
             await _wait(fd, writable=False, timeout=remaining)
         except TimeoutError as exc:
             raise DeviceTimeout(f"{url}: no data within {timeout:g} s") from exc
+        woken = True

@@ -52,8 +52,8 @@ class Backoff:
         n = 1
         while self.attempts is None or n < self.attempts:
             spread = delay * self.jitter * (2 * rng.random() - 1) if self.jitter else 0.0
-            yield max(0.0, min(self.maximum, delay + spread))
-            delay = min(self.maximum, delay * self.factor)
+            yield float(max(0.0, min(self.maximum, delay + spread)))
+            delay = float(min(self.maximum, delay * self.factor))
             n += 1
 
 

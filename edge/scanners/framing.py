@@ -9,8 +9,8 @@ the next terminator, so a stuck or noisy line never grows memory.
 >>> framer = LineFramer(terminator=b"\\r\\n")
 >>> framer.feed(b"]d2010893456789012010AB\\x1d21X\\r")
 []
->>> framer.feed(b"\\n]Q1https://x\\r\\n")
-[Frame(data=b']d2010893456789012010AB\\x1d21X', error=None), Frame(data=b']Q1https://x', error=None)]
+>>> [f.data for f in framer.feed(b"\\n]Q1https://x\\r\\n")]
+[b']d2010893456789012010AB\\x1d21X', b']Q1https://x']
 """
 
 from __future__ import annotations
@@ -68,12 +68,16 @@ _PREVIEW = 32
 class LineFramer:
     """Split a byte stream into lines ending with ``terminator``; sans-I/O.
 
-    Empty lines are dropped (a reader set to CR+LF talking to a framer set to CR
-    yields a stray LF, not a read). Memory is bounded by ``max_length``.
+    Leading and trailing CR/LF are stripped and empty lines dropped, so a reader sending
+    CR+LF to a framer set to CR yields no stray LF (GS1 data never holds CR or LF).
+    Memory is bounded by ``max_length``.
 
     >>> f = LineFramer(terminator=b"\\r", max_length=8)
-    >>> f.feed(b"0123456789abc\\r42\\r")
-    [Frame(data=b'01234567', error="overlong read: more than 8 bytes without the terminator b'\\\\r'; discarded up to the next terminator"), Frame(data=b'42', error=None)]
+    >>> first, second = f.feed(b"0123456789abc\\r42\\r")
+    >>> first.data, first.error.split(";")[0]
+    (b'01234567', "overlong read: more than 8 bytes without the terminator b'\\\\r'")
+    >>> second
+    Frame(data=b'42', error=None)
     """
 
     def __init__(self, terminator: bytes = b"\r\n", max_length: int = 4096) -> None:
@@ -110,8 +114,10 @@ class LineFramer:
                 self._discarding = False
             elif end - start > self.max_length:
                 frames.append(self._overlong(bytes(buf[start:end])))
-            elif end > start:
-                frames.append(Frame(bytes(buf[start:end])))
+            else:
+                line = bytes(buf[start:end]).strip(b"\r\n")
+                if line:
+                    frames.append(Frame(line))
             start = end + tlen
             search = start
         if start:

@@ -56,6 +56,8 @@ class ScannerState(StrEnum):
 
     CONNECTING = "connecting"
     CONNECTED = "connected"
+    #: A TCP-server scanner waits for readers to connect.
+    LISTENING = "listening"
     DISCONNECTED = "disconnected"
     #: A finite source (a video file) has ended; no reconnection follows.
     ENDED = "ended"
@@ -115,9 +117,7 @@ class ReadStamper:
 
     def error(self, raw: bytes, message: str, symbology: str | None = None) -> ScanRead:
         """A read that failed before parsing (overlong, undecodable...)."""
-        return ScanRead(
-            self.device_id, self._clock(), self._wall(), symbology, raw, None, message
-        )
+        return ScanRead(self.device_id, self._clock(), self._wall(), symbology, raw, None, message)
 
     def frame(self, frame: Frame) -> ScanRead:
         """Parse a framed line (with or without an AIM prefix)."""
@@ -134,7 +134,7 @@ class ReadStamper:
         """Parse ``payload`` decoded as ``symbology`` (how a camera reports what it saw)."""
         monotonic, wall = self._clock(), self._wall()
         raw = (symbology or "").encode("ascii") + payload if raw is None else raw
-        problem = _decode_error(payload)
+        problem = _decode_error(raw)
         if problem is not None:
             return ScanRead(self.device_id, monotonic, wall, symbology, raw, None, problem)
         effective = symbology or self.default_symbology
@@ -147,7 +147,12 @@ class ReadStamper:
             # A parser bug must not stop the line: report the read as an error, log loudly.
             logger.exception("parser failed on %r from %s", raw, self.device_id)
             return ScanRead(
-                self.device_id, monotonic, wall, symbology, raw, None,
+                self.device_id,
+                monotonic,
+                wall,
+                symbology,
+                raw,
+                None,
                 f"internal parser error: {type(exc).__name__}: {exc}",
             )
         return ScanRead(self.device_id, monotonic, wall, symbology, raw, result, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from lineside import __version__
-from lineside.cli import bench, codes, edge, epcis, server
+from lineside.cli import bench, codes, devices, edge, epcis, scanner, server
 
 app = typer.Typer(
     name="lineside",
@@ -23,6 +23,8 @@ app.add_typer(codes.app)
 app.add_typer(edge.app)
 app.add_typer(epcis.app)
 app.add_typer(server.app)
+app.add_typer(scanner.app)
+app.add_typer(devices.app)
 
 
 def _version(value: bool) -> None:

@@ -1,61 +1,62 @@
-"""Who may call what: password hashing, signed bearer tokens and role checks.
+"""Who may call what: password hashing, bearer tokens and role checks.
 
-Tokens are stateless: ``base64url(json payload) "." base64url(HMAC-SHA256)`` signed with
-``ServerSettings.secret_key``. A route declares who may call it with :func:`require_role`::
+Tokens are random strings handed out by ``POST /auth/token``; the database keeps only
+their SHA-256 (:class:`server.db.models.ApiToken`), so a leaked database leaks no token
+and a token can be revoked. A route declares who may call it with :func:`require_role`::
 
     @router.post("/recalls")
     def create_recall(user: Annotated[Principal, Depends(require_role(Role.INSPECTOR))]): ...
 
 Administrators pass every role check. The dashboard pages (GET only) also accept the
-same token from the ``lineside_session`` cookie set by ``/login``; writes never do, so a
-forged cross-site form cannot act with a logged-in browser's cookie.
+token from the ``lineside_session`` cookie set by ``/login``; writes never do, so a forged
+cross-site form cannot act with a signed-in browser's cookie.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
 import logging
-import time
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from server.settings import ServerSettings
+from server.api.deps import SessionDep
+from server.db.models import ApiToken, User
+from server.db.models import UserRole as Role
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "SESSION_COOKIE",
+    "Principal",
+    "Role",
+    "authenticate",
+    "hash_password",
+    "issue_token",
+    "require_role",
+    "verify_password",
+]
+
 SESSION_COOKIE = "lineside_session"
-
-
-class Role(StrEnum):
-    """The roles a user can hold."""
-
-    ADMINISTRATOR = "administrator"
-    TECHNICIAN = "technician"
-    OPERATOR = "operator"
-    INSPECTOR = "inspector"
-    AUDITOR = "auditor"
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The authenticated caller of a request."""
 
+    user_id: int
     username: str
     role: Role
-
-
-class TokenError(Exception):
-    """A bearer token is malformed, forged or expired (message says which)."""
+    organisation_id: int | None = None
 
 
 def hash_password(password: str) -> str:
@@ -68,103 +69,117 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    """Whether ``password`` matches ``password_hash``; malformed hashes never match."""
+    """Whether ``password`` matches ``password_hash``; malformed or empty hashes never match.
+
+    >>> verify_password("", "anything")
+    False
+    """
     try:
         return PasswordHasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+def token_digest(token: str) -> str:
+    """The SHA-256 (hex) under which a token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        # Spend the same effort as a real check: timing must not reveal usernames.
+        hash_password(password)
+        return None
+    return user if verify_password(user.password_hash, password) else None
 
 
-def _sign(secret: str, body: str) -> str:
-    return _b64(hmac.new(secret.encode(), body.encode("ascii"), hashlib.sha256).digest())
+def issue_token(session: Session, user: User, ttl: timedelta, name: str = "login") -> str:
+    """Create a token for ``user`` valid for ``ttl``; only its digest is stored."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            token_hash=token_digest(token),
+            user_id=user.id,
+            name=name[:100],
+            expires_at=datetime.now(UTC) + ttl,
+        )
+    )
+    session.flush()
+    return token
 
 
-def issue_token(settings: ServerSettings, principal: Principal, now: float | None = None) -> str:
-    """A signed token for ``principal`` valid for ``settings.token_ttl_seconds``.
-
-    >>> s = ServerSettings(secret_key="k")
-    >>> read_token(s, issue_token(s, Principal("an", Role.AUDITOR))).role
-    <Role.AUDITOR: 'auditor'>
-    """
-    issued = time.time() if now is None else now
-    payload = {
-        "sub": principal.username,
-        "role": principal.role.value,
-        "exp": int(issued + settings.token_ttl_seconds),
-    }
-    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-    return f"{body}.{_sign(settings.secret_key.get_secret_value(), body)}"
+def revoke_token(session: Session, token: str) -> bool:
+    """Revoke ``token``; False when it was unknown or already revoked."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = datetime.now(UTC)
+    return True
 
 
-def read_token(settings: ServerSettings, token: str, now: float | None = None) -> Principal:
-    """The principal a token was issued to; :class:`TokenError` when it cannot be trusted."""
-    body, dot, signature = token.partition(".")
-    if not dot or not body or not signature:
-        raise TokenError("token is not of the form payload.signature")
-    expected = _sign(settings.secret_key.get_secret_value(), body)
-    if not hmac.compare_digest(expected, signature):
-        raise TokenError("token signature does not match")
-    try:
-        payload = json.loads(_unb64(body))
-        username = str(payload["sub"])
-        role = Role(payload["role"])
-        expires = int(payload["exp"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise TokenError("token payload is malformed") from exc
-    if (time.time() if now is None else now) >= expires:
-        raise TokenError("token has expired")
-    return Principal(username=username, role=role)
+def principal_for_token(session: Session, token: str) -> Principal | None:
+    """The principal a token belongs to, or None if it is unknown, expired or revoked."""
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(token))
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    now = datetime.now(UTC)
+    if api_token.revoked_at is not None or not user.active:
+        return None
+    if api_token.expires_at is not None and api_token.expires_at <= now:
+        return None
+    return Principal(user.id, user.username, user.role, user.organisation_id)
 
 
-_bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/token")
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /auth/token")
+
+
+def bearer_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The bearer token of the request (or the session cookie on GET/HEAD)."""
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return credentials.credentials
+    if request.method in {"GET", "HEAD"}:
+        return request.cookies.get(SESSION_COOKIE) or None
+    return None
 
 
 def get_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session: SessionDep, token: Annotated[str | None, Depends(bearer_token)]
 ) -> Principal:
-    """The caller, from the bearer token (or the session cookie on safe requests)."""
-    settings: ServerSettings = request.app.state.settings
-    token: str | None = None
-    if credentials is not None and credentials.scheme.lower() == "bearer":
-        token = credentials.credentials
-    elif request.method in {"GET", "HEAD"}:
-        token = request.cookies.get(SESSION_COOKIE)
+    """The caller; 401 when the token is missing or cannot be trusted."""
     if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "a bearer token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    try:
-        return read_token(settings, token)
-    except TokenError as exc:
+    principal = principal_for_token(session, token)
+    if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            str(exc),
+            "the bearer token is unknown, expired or revoked",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        ) from exc
-
-
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+        )
+    return principal
 
 
 def require_role(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that admits administrators and the given roles, and refuses others.
+    """A dependency admitting administrators and the given roles, refusing others with 403.
 
-    With no roles, any authenticated user is admitted.
+    With no roles, any signed-in user is admitted.
     """
     allowed = frozenset(roles) | {Role.ADMINISTRATOR}
 
-    def check(principal: PrincipalDep) -> Principal:
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if roles and principal.role not in allowed:
             names = ", ".join(sorted(role.value for role in allowed))
             raise HTTPException(
@@ -178,17 +193,15 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
 
 #: Any signed-in user.
 AnyUser = Annotated[Principal, Depends(require_role())]
-#: Administrators only.
+#: Administrators only (users).
 AdminUser = Annotated[Principal, Depends(require_role(Role.ADMINISTRATOR))]
-#: Those who change master data and line set-up.
+#: Who changes master data and line set-up.
 TechnicianUser = Annotated[Principal, Depends(require_role(Role.TECHNICIAN))]
-#: Those who run lines (work orders, serial blocks).
-OperatorUser = Annotated[
-    Principal, Depends(require_role(Role.OPERATOR, Role.TECHNICIAN))
-]
-#: Those who inspect and recall.
+#: Who runs lines: work orders and serial blocks.
+OperatorUser = Annotated[Principal, Depends(require_role(Role.OPERATOR, Role.TECHNICIAN))]
+#: Who inspects and recalls.
 InspectorUser = Annotated[Principal, Depends(require_role(Role.INSPECTOR))]
-#: Those who read traces, dashboards and reports.
+#: Who reads traces, dashboards and reports.
 ReaderUser = Annotated[
     Principal,
     Depends(require_role(Role.INSPECTOR, Role.AUDITOR, Role.TECHNICIAN, Role.OPERATOR)),

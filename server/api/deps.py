@@ -29,4 +29,6 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function" scope: the commit happens before the response is sent, so a failed commit
+# becomes an error response rather than a lie.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

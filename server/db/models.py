@@ -3,7 +3,8 @@
 One module, one ``Base``: master data (organisations, facilities, lines, devices,
 products), production (work orders, serial blocks), the event store (events, their EPCs,
 the current containment hierarchy), consumer-facing data (recalls, consumer scans),
-operations (line/device statuses, dead letters, capture jobs, the portal outbox) and
+operations (line/device statuses, alarms, reconciliation reports, commands, dead
+letters, capture jobs, the portal outbox) and
 access (users, API tokens).
 
 The same models run on SQLite (WAL) and PostgreSQL; :mod:`server.db.types` hides the
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -70,7 +71,10 @@ class Base(DeclarativeBase):
     """Declarative base of every Lineside server table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JsonDocument, datetime: UtcDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JsonDocument,
+        datetime: UtcDateTime(),
+    }
 
 
 # --------------------------------------------------------------------------- enums
@@ -81,7 +85,7 @@ class OcopGroup(enum.StrEnum):
 
     FOOD = "food"
     BEVERAGES = "beverages"
-    MEDICINAL_HERBS = "medicinal_herbs"
+    MEDICINAL_HERBS = "herbs"
     HANDICRAFTS = "handicrafts"
     ORNAMENTAL = "ornamental"
     COMMUNITY_TOURISM = "community_tourism"
@@ -235,6 +239,9 @@ class Device(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32), default="agent")
+    #: ``lineside.contract.DeviceRole`` value when the device is a printer or scanner.
+    role: Mapped[str | None] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(500), default="")
     model: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -326,29 +333,55 @@ class WorkOrder(Base):
 
 
 class SerialBlock(Base):
-    """A block of serial numbers for one GTIN issued to one line.
+    """A block of random serials for one GTIN issued to one line.
 
-    A line draws random serials that start with its block's ``prefix``; prefixes are
-    unique per GTIN, so two lines never collide. ``capacity`` is how many serials the
-    line may allocate from the block before asking for another one.
+    The server draws the serials (``lineside.contract.SerialBlockCommand``) and records
+    each one in :class:`IssuedSerial`, whose primary key (GTIN, serial) makes a collision
+    between two lines impossible.
     """
 
     __tablename__ = "serial_blocks"
-    __table_args__ = (UniqueConstraint("gtin", "prefix"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The contract's ``block_id``.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
     gtin: Mapped[str] = mapped_column(String(14), index=True)
     line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="RESTRICT"), index=True)
     work_order_id: Mapped[int | None] = mapped_column(
         ForeignKey("work_orders.id", ondelete="SET NULL"), index=True
     )
-    prefix: Mapped[str] = mapped_column(String(20))
-    #: Total length of the serials drawn from this block (prefix included), ≤ 20.
-    serial_length: Mapped[int] = mapped_column(Integer, default=12)
-    capacity: Mapped[int] = mapped_column(BigInteger)
-    used: Mapped[int] = mapped_column(BigInteger, default=0)
+    count: Mapped[int] = mapped_column(Integer)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    closed_at: Mapped[datetime | None]
+    #: When the line acknowledged the block (``CommandAck``); NULL until then.
+    acked_at: Mapped[datetime | None]
+
+
+class IssuedSerial(Base):
+    """One serial of one GTIN, issued in a block; unique across all lines."""
+
+    __tablename__ = "issued_serials"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(20), primary_key=True)
+    block_id: Mapped[str] = mapped_column(
+        ForeignKey("serial_blocks.id", ondelete="CASCADE"), index=True
+    )
+
+
+class LineCommand(Base):
+    """A command sent to a line (work order, serial block) and the line's answer."""
+
+    __tablename__ = "line_commands"
+
+    #: The contract's ``command_id``.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_by: Mapped[str] = mapped_column(String(200), default="")
+    acked_at: Mapped[datetime | None]
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 # --------------------------------------------------------------------------- event store
@@ -469,6 +502,40 @@ class StatusReport(Base):
     #: NULL for the line's own status, else the device that reported.
     device_id: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlarmRecord(Base):
+    """An alarm raised or cleared on a line (``lineside.contract.Alarm``)."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarms_line_id_raised_at", "line_id", "raised_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    cleared: Mapped[bool] = mapped_column(Boolean, default=False)
+    raised_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReconciliationRecord(Base):
+    """A work order's reconciliation report as the line published it at close."""
+
+    __tablename__ = "reconciliation_reports"
+    __table_args__ = (UniqueConstraint("line_id", "work_order"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    line_id: Mapped[str] = mapped_column(String(64))
+    work_order: Mapped[str] = mapped_column(String(64))
+    balanced: Mapped[bool] = mapped_column(Boolean)
+    report: Mapped[dict[str, Any]]
+    closed_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -1,0 +1,210 @@
+"""The edge agent: the engine, its devices, the outbox publisher and the operator screen.
+
+``lineside edge run --config line.toml`` builds an :class:`Agent` and runs it until SIGTERM
+or SIGINT, which stop it gracefully: no new unit is printed, the units in flight get their
+verdicts, the outbox is flushed to the broker (as far as it is reachable) and the retained
+line status says ``offline``. systemd is told ``READY=1`` once the agent runs and
+``STOPPING=1`` when it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from edge.config import LineConfig
+from edge.engine import LineEngine, ReadLike
+from edge.journal import Journal, OutboxItem
+from edge.linesim import (
+    ReadScript,
+    SimulatedCasePrinter,
+    SimulatedUnitPrinter,
+    SimulatedVerifyCamera,
+)
+from edge.outbox import BrokerSettings, OutboxPublisher, RetainedMessage
+from edge.reject import make_reject_output
+from edge.sdnotify import notify
+from edge.serials import HttpSerialSource, LocalSerialSource, SerialSource, SerialSupply
+from lineside import contract
+from lineside.contract import (
+    CommandAck,
+    LineState,
+    LineStatus,
+    SerialBlockCommand,
+    WorkOrderAction,
+    WorkOrderCommand,
+)
+from lineside.errors import ContractError, LinesideError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationOptions:
+    """Run against the in-process simulated line instead of real devices."""
+
+    script: ReadScript = field(default_factory=ReadScript)
+    travel_s: float = 0.005
+    print_s: float = 0.0
+
+
+def broker_settings(config: LineConfig) -> BrokerSettings:
+    b = config.broker
+    return BrokerSettings(
+        host=b.host,
+        port=b.port,
+        client_id=b.client_id or f"lineside-edge-{config.line.site}-{config.line.line_id}",
+        username=b.username.read() if b.username else None,
+        password=b.password.read() if b.password else None,
+        keepalive=b.keepalive_s,
+        tls=b.url.startswith("mqtts:"),
+    )
+
+
+class Agent:
+    """Everything one line's agent runs, wired from its configuration."""
+
+    def __init__(self, config: LineConfig, *, simulate: SimulationOptions | None = None) -> None:
+        self.config = config
+        self.journal = Journal.open(config.outbox.path)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        topics = contract.Topics(config.line.site, config.line.line_id)
+        self.topics = topics
+        offline = LineStatus(
+            site=config.line.site, line=config.line.line_id, state=LineState.OFFLINE
+        )
+        self._offline = RetainedMessage(topics.status, contract.encode(offline))
+        self.publisher = OutboxPublisher(
+            config.outbox.path,
+            broker_settings(config),
+            will=self._offline,
+            budget_bytes=int(config.outbox.disk_budget_mb * 1024 * 1024),
+            alarm_at=config.outbox.alarm_at_percent / 100,
+        )
+        sources: list[SerialSource] = []
+        if config.server is not None:
+            token = config.server.token.read() if config.server.token else None
+            sources.append(HttpSerialSource(config.server.url, config.line.line_id, token=token))
+        sources.append(LocalSerialSource())
+        block = config.server.block_size if config.server else 1000
+        supply = SerialSupply(
+            self.journal, sources, low_water=config.policy.serials_low_water, block=block
+        )
+        if simulate is None:
+            raise LinesideError(
+                "real device wiring is not available in this build; run with --simulate"
+            )
+        self.camera = SimulatedVerifyCamera(
+            self._on_read, travel_s=simulate.travel_s, script=simulate.script
+        )
+        self.printer = SimulatedUnitPrinter(self.camera.carry, print_s=simulate.print_s)
+        self.engine = LineEngine(
+            config,
+            self.journal,
+            printer=self.printer,
+            reject=make_reject_output(config.reject),
+            supply=supply,
+            case_printer=SimulatedCasePrinter(),
+            on_commit=self.publisher.wake,
+            auto_close=True,
+        )
+        self.printer.status_listeners.append(self.engine.on_printer_status)
+        self._stop = asyncio.Event()
+
+    def _on_read(self, read: ReadLike) -> None:
+        self.engine.on_read(read)
+
+    # -- commands from the server (paho thread → loop) ----------------------------------
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.handle_command, message.payload, message.topic)
+
+    def handle_command(self, payload: bytes | bytearray, topic: str | None = None) -> CommandAck:
+        """Carry out one command from the server; the ack goes out through the outbox."""
+        command_id = "unknown"
+        try:
+            message = contract.decode(bytes(payload), topic)
+            if isinstance(message, WorkOrderCommand):
+                command_id = message.command_id
+                self._work_order_command(message)
+            elif isinstance(message, SerialBlockCommand):
+                command_id = message.command_id
+                self.journal.add_to_reserve(message.serials, source=f"block:{message.block_id}")
+            else:
+                raise ContractError(f"a {message.kind!r} message is not a command")
+            ack = CommandAck(command_id=command_id, ok=True)
+        except LinesideError as exc:
+            logger.warning("command refused: %s", exc)
+            ack = CommandAck(command_id=command_id, ok=False, error=str(exc)[:500])
+        payload_out = contract.encode(ack)
+        self.journal.enqueue([OutboxItem(self.topics.acks, lambda _s: payload_out)])
+        self.publisher.wake()
+        return ack
+
+    def _work_order_command(self, command: WorkOrderCommand) -> None:
+        engine = self.engine
+        if command.action is WorkOrderAction.LOAD:
+            if command.order is None:
+                raise ContractError("a load command needs 'order'")
+            engine.load(command.order)
+        elif command.action is WorkOrderAction.START:
+            engine.start()
+        elif command.action is WorkOrderAction.PAUSE:
+            engine.pause("server")
+        elif command.action is WorkOrderAction.CLOSE:
+            task = asyncio.get_running_loop().create_task(engine.close())
+            task.add_done_callback(lambda t: t.exception())
+
+    # -- running ------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def _status_loop(self) -> None:
+        last: tuple[object, ...] | None = None
+        while True:
+            status = self.engine.status()
+            key = (status.state, status.counters, status.work_order)
+            if key != last:
+                payload = contract.encode(status)
+                self.publisher.publish_retained(RetainedMessage(self.topics.status, payload))
+                last = key
+            usage = self.publisher.usage
+            self.engine.on_outbox_usage(usage.nearly_full, usage.full)
+            notify(f"STATUS={status.state.value}: {status.counters.commissioned} commissioned")
+            await asyncio.sleep(1.0)
+
+    async def run(self) -> None:
+        """Run until :meth:`request_stop` (or SIGTERM/SIGINT), then stop gracefully."""
+        self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self._loop.add_signal_handler(sig, self.request_stop)
+        self.engine.recover()
+        self.publisher.on_message(self.topics.commands, self._on_message)
+        self.publisher.start()
+        runner = asyncio.create_task(self.engine.run())
+        status = asyncio.create_task(self._status_loop())
+        notify("READY=1")
+        logger.info("agent for %s/%s running", self.config.line.site, self.config.line.line_id)
+        try:
+            await self._stop.wait()
+        finally:
+            notify("STOPPING=1")
+            logger.info("stopping: finishing the units in flight, flushing the outbox")
+            self.engine.pause("agent stopping")
+            await self.engine.stop()
+            await runner
+            status.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await status
+            await asyncio.to_thread(self.publisher.stop, flush_timeout=5.0, final=self._offline)
+            self.journal.close()
+            logger.info("stopped")

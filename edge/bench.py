@@ -1,0 +1,172 @@
+"""``lineside bench line``: the whole unit path, measured.
+
+Runs a work order through the engine against the in-process printer and verify-camera
+simulators, with the journal on disk (``synchronous=FULL``) and the outbox published to a real
+Mosquitto at 127.0.0.1:1883, and reports:
+
+* sustained units/s (target ≥ 100),
+* p50 / p99 latency from a serial's allocation to the broker's PUBACK of its commissioning
+  event (target p99 ≤ 50 ms),
+* resident memory growth over the run (target < 20 MB over 200,000 units; a quick run
+  uses fewer units, so the figure says how many).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+from edge.config import parse_config
+from edge.engine import LineEngine, Observations
+from edge.journal import Journal
+from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVerifyCamera
+from edge.outbox import BrokerSettings, OutboxPublisher
+from edge.reject import RecordingReject
+from edge.serials import LocalSerialSource, SerialSupply
+from lineside.bench import Figure
+from lineside.contract import ProductInfo, WorkOrder
+
+logger = logging.getLogger(__name__)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))
+    return ordered[index]
+
+
+async def _run(units: int, workdir: Path, host: str, port: int) -> list[Figure]:
+    line_id = "B" + uuid.uuid4().hex[:8]
+    config = parse_config(
+        f"""
+[line]
+site = "bench"
+line_id = "{line_id}"
+site_gln = "8934567000017"
+company_prefix = "8934567"
+[broker]
+url = "mqtt://{host}:{port}"
+[timing]
+verify_window_ms = 500
+max_in_flight = 16
+allocation_batch = 1
+[outbox]
+path = "line.db"
+""",
+        base_dir=workdir,
+    )
+    journal = Journal.open(config.outbox.path)
+    publisher = OutboxPublisher(
+        config.outbox.path, BrokerSettings(host, port, f"bench-{line_id}"), window=200
+    )
+    obs = Observations()
+    acked_at: dict[str, float] = {}
+
+    def on_ack(seqs: list[int]) -> None:
+        now = time.monotonic()
+        for seq in seqs:
+            serial = obs.seq_of.pop(seq, None)
+            if serial is not None:
+                acked_at[serial] = now
+
+    publisher.add_ack_listener(on_ack)
+    supply = SerialSupply(journal, [LocalSerialSource()], low_water=2000, block=5000)
+    engine: LineEngine
+
+    def deliver(read: object) -> None:
+        engine.on_read(read)  # type: ignore[arg-type]
+
+    camera = SimulatedVerifyCamera(deliver, travel_s=0.002)
+    printer = SimulatedUnitPrinter(camera.carry)
+    engine = LineEngine(
+        config,
+        journal,
+        printer=printer,
+        reject=RecordingReject(),
+        supply=supply,
+        case_printer=SimulatedCasePrinter(),
+        on_commit=publisher.wake,
+        observations=obs,
+    )
+    await supply.ensure(units + 100)
+    publisher.start()
+    if not await asyncio.to_thread(publisher.wait_connected, 5):
+        publisher.stop(flush_timeout=0)
+        raise RuntimeError(f"no MQTT broker at {host}:{port}")
+    order = WorkOrder(
+        id="BENCH-1",
+        product=ProductInfo(gtin="08934567890120", name_vi="Miến dong"),
+        lot="BENCH",
+        production_date=date(2026, 11, 1),
+        expiry_date=date(2027, 11, 1),
+        quantity=units,
+        units_per_case=24,
+    )
+    runner = asyncio.create_task(engine.run())
+    rss_before = _rss_mb()
+    started = time.monotonic()
+    engine.load(order)
+    engine.start()
+    await engine.wait_closed()
+    elapsed = time.monotonic() - started
+    await asyncio.to_thread(publisher.drain, 30)
+    rss_after = _rss_mb()
+    await engine.stop()
+    await runner
+    publisher.stop(flush_timeout=1)
+    journal.close()
+    latencies = [(acked_at[s] - obs.taken[s]) * 1000 for s in acked_at if s in obs.taken]
+    return [
+        Figure(
+            "line_units_per_s",
+            units / elapsed,
+            "units/s",
+            target=100.0,
+            note=f"{units} units, simulated printer and camera, Mosquitto {host}:{port}",
+        ),
+        Figure(
+            "line_latency_p50_ms",
+            statistics.median(latencies) if latencies else float("nan"),
+            "ms",
+            lower_is_better=True,
+            note="allocation to PUBACK of the commissioning event",
+        ),
+        Figure(
+            "line_latency_p99_ms",
+            _percentile(latencies, 99),
+            "ms",
+            target=50.0,
+            lower_is_better=True,
+            note=f"{len(latencies)} units measured",
+        ),
+        Figure(
+            "line_rss_growth_mb",
+            rss_after - rss_before,
+            "MB",
+            target=20.0,
+            lower_is_better=True,
+            note=f"over {units} units (target is for 200,000)",
+        ),
+    ]
+
+
+def bench_line(units: int = 5000, *, host: str = "127.0.0.1", port: int = 1883) -> list[Figure]:
+    """Run ``units`` units through the line and return the figures (needs Mosquitto)."""
+    with tempfile.TemporaryDirectory(prefix="lineside-bench-") as tmp:
+        return asyncio.run(_run(units, Path(tmp), host, port))

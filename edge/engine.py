@@ -1,0 +1,837 @@
+"""The line engine: allocate → print → verify → commission or reject → cases → reconcile.
+
+One :class:`LineEngine` runs one line, on one asyncio loop. Devices are reached through
+small protocols (:class:`UnitPrinter`, :class:`CasePrinter`, :class:`edge.reject.RejectOutput`)
+and scanner reads are pushed in with :meth:`LineEngine.on_read`, so the engine runs the same
+against real devices, the simulators or in-memory fakes.
+
+Pipelining: up to ``timing.max_in_flight`` units are between the printer and the verify
+scanner at once. A read is matched to the unit it names **by value** (its serial), never by
+order; a read that names no unit in flight (garbage, a foreign or duplicate code, the wrong
+product) rejects the oldest printed unit still waiting — the one physically in front of the
+scanner — with that reason. A unit whose read does not arrive within
+``timing.verify_window_ms`` of being printed is rejected "no read".
+
+Decisions, documented here because the operator sees their effect:
+
+* **Printer faults** (paper out, head open) pause the line. The label being sent when the
+  fault struck is rejected (its serial is decommissioned), and printing resumes with a NEW
+  serial when the printer is ready: a serial is never printed twice, none is skipped
+  without being accounted for.
+* **Reprint** voids the damaged unit's serial (decommissioning event, audit entry) and the
+  line prints a replacement with a new serial.
+* **Restart**: serials ``sent`` when the agent stopped are rejected ("in flight when the agent
+  stopped") with a decommissioning event; serials ``allocated`` but never sent are voided
+  without an event (they were never printed). The work order comes back paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from edge import codes
+from edge.codes import ContainerLabel, UnitLabel, Where
+from edge.config import LineConfig
+from edge.journal import Journal, OutboxItem, SerialState, WorkOrderState
+from edge.reject import RejectOutput
+from edge.serials import SerialSourceError, SerialSupply
+from lineside import contract
+from lineside.contract import (
+    Alarm,
+    AlarmCode,
+    EventMessage,
+    LineCounters,
+    LineState,
+    LineStatus,
+    ReconciliationReport,
+    Severity,
+    Topics,
+    WorkOrder,
+)
+from lineside.errors import DeviceError, LinesideError
+
+logger = logging.getLogger(__name__)
+
+
+class EngineError(LinesideError):
+    """An operator or server request the engine cannot carry out now."""
+
+
+class UnitPrinter(Protocol):
+    """Prints unit labels; returns when the label is printed (or raises ``DeviceError``)."""
+
+    async def print_unit(self, label: UnitLabel) -> None: ...
+
+
+class CasePrinter(Protocol):
+    """Prints case and pallet labels."""
+
+    async def print_container(self, label: ContainerLabel) -> None: ...
+
+
+class CaseVerifier(Protocol):
+    """Confirms a case label was applied (case scanner), or trusts the count."""
+
+    async def verify(self, sscc: str) -> bool: ...
+
+
+class CountVerifier:
+    """Case verification by count: the engine built the case from verified units."""
+
+    async def verify(self, sscc: str) -> bool:
+        return True
+
+
+class ReadLike(Protocol):
+    """What the engine needs from a scanner read (``edge.scanners.ScanRead`` fits)."""
+
+    @property
+    def raw(self) -> bytes: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+    @property
+    def result(self) -> Any: ...
+
+
+class Phase(enum.StrEnum):
+    IDLE = "idle"
+    LOADED = "loaded"
+    RUNNING = "running"
+    PAUSED = "paused"
+    CLOSING = "closing"
+
+
+@dataclass(slots=True)
+class _InFlight:
+    serial: str
+    taken_at: float
+    printed_at: float | None = None
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(slots=True)
+class Counters:
+    printed: int = 0
+    commissioned: int = 0
+    rejected: int = 0
+    voided: int = 0
+    cases: int = 0
+    pallets: int = 0
+    stray_reads: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRecord:
+    """A verify read as shown on the operator screen."""
+
+    at: datetime
+    text: str
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    at: datetime
+    code: AlarmCode
+    severity: Severity
+    message: str
+
+
+@dataclass
+class Observations:
+    """Timings for the benchmark: serial -> (taken monotonic, outbox seq of its event)."""
+
+    taken: dict[str, float] = field(default_factory=dict)
+    seq_of: dict[int, str] = field(default_factory=dict)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LineEngine:
+    """Runs one line's work orders. See the module docstring for the rules."""
+
+    def __init__(
+        self,
+        config: LineConfig,
+        journal: Journal,
+        *,
+        printer: UnitPrinter,
+        reject: RejectOutput,
+        supply: SerialSupply,
+        case_printer: CasePrinter | None = None,
+        case_verifier: CaseVerifier | None = None,
+        on_commit: Callable[[], None] = lambda: None,
+        observations: Observations | None = None,
+        auto_close: bool = True,
+    ) -> None:
+        self.config = config
+        self.journal = journal
+        self._printer = printer
+        self._reject = reject
+        self._supply = supply
+        self._case_printer = case_printer
+        self._case_verifier = case_verifier or CountVerifier()
+        self._on_commit = on_commit
+        self._obs = observations
+        self._auto_close = auto_close
+        self.topics = Topics(config.line.site, config.line.line_id)
+        self.where = Where(
+            read_point=codes.location(config.line.site_gln, config.line.line_id),
+            biz_location=codes.location(config.line.site_gln),
+        )
+        self.order: WorkOrder | None = None
+        self.phase = Phase.IDLE
+        self.pause_reason = ""
+        self.counters = Counters()
+        self.last_reads: deque[ReadRecord] = deque(maxlen=20)
+        self.alarms: deque[AlarmRecord] = deque(maxlen=50)
+        self._inflight: dict[str, _InFlight] = {}
+        self._waiting: deque[str] = deque()  # printed, unverified, in print order
+        self._allocated: deque[str] = deque()
+        self._case_members: list[str] = []
+        self._commissioned_at: dict[str, float] = {}
+        self._rate: deque[float] = deque()
+        self._consecutive_rejects = 0
+        self._printer_fault: str | None = None
+        self._outbox_full = False
+        self._running = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed = asyncio.Event()
+        self._stopping = False
+        self._reject_tasks: set[asyncio.Task[None]] = set()
+        self._container_tasks: set[asyncio.Task[None]] = set()
+        self._container_lock = asyncio.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- observers ----------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every change (the operator screen pushes an update)."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        for listener in self._listeners:
+            listener()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    def rate_per_minute(self) -> float:
+        cutoff = time.monotonic() - 60
+        while self._rate and self._rate[0] < cutoff:
+            self._rate.popleft()
+        return float(len(self._rate))
+
+    def status(self) -> LineStatus:
+        """The retained line status message."""
+        state = {
+            Phase.IDLE: LineState.ONLINE,
+            Phase.LOADED: LineState.ONLINE,
+            Phase.RUNNING: LineState.RUNNING,
+            Phase.PAUSED: LineState.PAUSED,
+            Phase.CLOSING: LineState.STOPPING,
+        }[self.phase]
+        c = self.counters
+        return LineStatus(
+            site=self.config.line.site,
+            line=self.config.line.line_id,
+            state=state,
+            work_order=self.order.id if self.order else None,
+            counters=LineCounters(
+                allocated=c.printed + len(self._allocated),
+                printed=c.printed,
+                commissioned=c.commissioned,
+                rejected=c.rejected,
+                cases=c.cases,
+                pallets=c.pallets,
+                outbox_pending=self.journal.outbox_pending()[0],
+            ),
+            rate_per_minute=self.rate_per_minute(),
+        )
+
+    # -- outbox helpers -----------------------------------------------------------------
+
+    def _event_item(self, event: dict[str, Any]) -> OutboxItem:
+        site, line = self.config.line.site, self.config.line.line_id
+        order_id = self.order.id if self.order else None
+
+        def build(seq: int) -> bytes:
+            return contract.encode(
+                EventMessage(
+                    site=site, line=line, device=line, seq=seq, work_order=order_id, event=event
+                )
+            )
+
+        return OutboxItem(self.topics.events, build, event_id=str(event["eventID"]))
+
+    def _alarm(self, code: AlarmCode, severity: Severity, message: str) -> None:
+        logger.warning("alarm %s: %s", code.value, message)
+        self.alarms.appendleft(AlarmRecord(_now(), code, severity, message))
+        alarm = Alarm(
+            site=self.config.line.site,
+            line=self.config.line.line_id,
+            code=code,
+            severity=severity,
+            message=message[:2000],
+        )
+        payload = contract.encode(alarm)
+        self.journal.enqueue([OutboxItem(self.topics.alarms, lambda _seq: payload)])
+        self._on_commit()
+        self._notify()
+
+    # -- work orders --------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Resolve what an earlier run left unfinished (call once, before anything else)."""
+        for order, state in self.journal.open_work_orders():
+            self.order = order
+            now = _now()
+            sent = self.journal.serials_in(order.id, SerialState.SENT)
+            for serial in sent:
+                reason = "in flight when the agent stopped"
+                event = codes.decommissioning(
+                    order.product.gtin, [serial], when=now, where=self.where, reason=reason
+                )
+                self.journal.transition(
+                    serial, SerialState.REJECTED, reason=reason, outbox=[self._event_item(event)]
+                )
+            for serial in self.journal.serials_in(order.id, SerialState.ALLOCATED):
+                self.journal.transition(
+                    serial, SerialState.VOIDED, reason="allocated, never printed (agent restart)"
+                )
+            self._case_members = self.journal.uncontained(order.id)
+            counts = self.journal.state_counts(order.id)
+            self.counters = Counters(
+                printed=sum(n for s, n in counts.items() if s is not SerialState.VOIDED) + 0,
+                commissioned=counts.get(SerialState.COMMISSIONED, 0),
+                rejected=counts.get(SerialState.REJECTED, 0),
+                voided=counts.get(SerialState.VOIDED, 0),
+                cases=len(self.journal.containers(order.id, "case")),
+                pallets=len(self.journal.containers(order.id, "pallet")),
+            )
+            if state is WorkOrderState.RUNNING:
+                self.journal.set_work_order_state(order.id, WorkOrderState.PAUSED)
+            self.phase = Phase.LOADED if state is WorkOrderState.LOADED else Phase.PAUSED
+            self.pause_reason = "agent restarted" if self.phase is Phase.PAUSED else ""
+            if sent:
+                logger.warning("rejected %d serials in flight at the last stop", len(sent))
+            break
+        self._on_commit()
+        self._notify()
+
+    def load(self, order: WorkOrder) -> None:
+        """Load a work order; only one may be open on a line."""
+        if self.order is not None and self.phase is not Phase.IDLE:
+            if self.order.id == order.id:
+                return
+            raise EngineError(
+                f"work order {self.order.id!r} is {self.phase.value}; close it before loading "
+                f"{order.id!r}"
+            )
+        existing = self.journal.work_order(order.id)
+        if existing is not None and existing[1] is WorkOrderState.CLOSED:
+            raise EngineError(f"work order {order.id!r} is already closed")
+        self.journal.save_work_order(order, WorkOrderState.LOADED)
+        self.order = order
+        self.phase = Phase.LOADED
+        self.counters = Counters()
+        self._case_members = []
+        self._closed.clear()
+        logger.info(
+            "loaded work order %s: %d x %s lot %s",
+            order.id,
+            order.quantity,
+            order.product.gtin,
+            order.lot,
+        )
+        self._notify()
+
+    def start(self) -> None:
+        """Start (or resume) the loaded work order."""
+        if self.order is None or self.phase not in (Phase.LOADED, Phase.PAUSED, Phase.RUNNING):
+            raise EngineError("no work order is loaded")
+        if self._printer_fault is not None:
+            raise EngineError(f"printer not ready: {self._printer_fault}")
+        self.journal.set_work_order_state(self.order.id, WorkOrderState.RUNNING)
+        self.phase = Phase.RUNNING
+        self.pause_reason = ""
+        self._consecutive_rejects = 0
+        self._running.set()
+        logger.info("work order %s running", self.order.id)
+        self._notify()
+
+    def pause(self, reason: str = "operator") -> None:
+        """Stop printing new units; units in flight still get their verdicts."""
+        if self.phase is not Phase.RUNNING:
+            return
+        assert self.order is not None
+        self.journal.set_work_order_state(self.order.id, WorkOrderState.PAUSED)
+        self.phase = Phase.PAUSED
+        self.pause_reason = reason
+        self._running.clear()
+        logger.info("work order %s paused: %s", self.order.id, reason)
+        self._notify()
+
+    async def close(self) -> ReconciliationReport:
+        """Finish the work order: verdicts, partial case and pallet, reconciliation report."""
+        if self.order is None or self.phase is Phase.IDLE:
+            raise EngineError("no work order is loaded")
+        order = self.order
+        self.phase = Phase.CLOSING
+        self._running.clear()
+        self._notify()
+        await self._idle.wait()
+        await self._wait_verdicts()
+        for serial in list(self._allocated):
+            self.journal.transition(
+                serial, SerialState.VOIDED, reason="allocated, not printed (work order closed)"
+            )
+        self._allocated.clear()
+        if self._container_tasks:
+            await asyncio.gather(*self._container_tasks)
+        if self._case_members:
+            members, self._case_members = self._case_members, []
+            await self._make_case(members, partial=True)
+        if order.cases_per_pallet and self.journal.containers(order.id, "case", unparented=True):
+            async with self._container_lock:
+                await self._make_pallet(partial=True)
+        report = self._reconcile(order)
+        self.journal.set_work_order_state(order.id, WorkOrderState.CLOSED)
+        self.phase = Phase.IDLE
+        self._closed.set()
+        self._on_commit()
+        logger.info("work order %s closed, balanced=%s", order.id, report.balanced)
+        self._notify()
+        return report
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    def _reconcile(self, order: WorkOrder) -> ReconciliationReport:
+        report = ReconciliationReport(
+            site=self.config.line.site,
+            line=self.config.line.line_id,
+            work_order=order.id,
+            lots=tuple(self.journal.lot_counts(order.id)),
+            cases=len(self.journal.containers(order.id, "case")),
+            pallets=len(self.journal.containers(order.id, "pallet")),
+        )
+        payload = contract.encode(report)
+        with self.journal.transaction():
+            self.journal.save_report(order.id, payload.decode())
+            self.journal.enqueue([OutboxItem(self.topics.reports, lambda _seq: payload)])
+        if not report.balanced:
+            self._alarm(
+                AlarmCode.TOO_MANY_REJECTS,
+                Severity.CRITICAL,
+                f"work order {order.id}: reconciliation does not balance",
+            )
+        return report
+
+    # -- device status ------------------------------------------------------------------
+
+    def on_printer_status(self, fault: str | None, code: AlarmCode = AlarmCode.PAPER_OUT) -> None:
+        """The unit printer reports a fault (``None`` when it is ready again)."""
+        if fault is not None:
+            if self._printer_fault is None:
+                self._printer_fault = fault
+                self._alarm(code, Severity.CRITICAL, f"unit printer: {fault}")
+                self.pause(f"printer: {fault}")
+            return
+        was = self._printer_fault
+        self._printer_fault = None
+        if (
+            was is not None
+            and self.phase is Phase.PAUSED
+            and self.pause_reason.startswith("printer:")
+        ):
+            logger.info("unit printer ready again; resuming")
+            self.start()
+
+    def on_outbox_usage(self, nearly_full: bool, full: bool) -> None:
+        """The publisher reports outbox disk use against its budget."""
+        if full and not self._outbox_full:
+            self._outbox_full = True
+            self._alarm(
+                AlarmCode.OUTBOX_FULL,
+                Severity.CRITICAL,
+                "outbox disk budget used up: the line stops until the broker is back",
+            )
+            self.pause("outbox full")
+        elif not full and self._outbox_full:
+            self._outbox_full = False
+            if self.phase is Phase.PAUSED and self.pause_reason == "outbox full":
+                self.start()
+        elif nearly_full and not any(a.code is AlarmCode.OUTBOX_NEARLY_FULL for a in self.alarms):
+            self._alarm(
+                AlarmCode.OUTBOX_NEARLY_FULL,
+                Severity.WARNING,
+                "outbox nearly full: the broker has not acknowledged events for a while",
+            )
+
+    # -- the production loop ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Print units while the work order runs; returns after :meth:`stop`."""
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            await self._running.wait()
+            if self.stop_requested:
+                break
+            order = self.order
+            if order is None or self.phase is not Phase.RUNNING:
+                self._running.clear()
+                continue
+            if self.counters.commissioned + len(self._inflight) >= order.quantity:
+                if not self._inflight and self._auto_close:
+                    self._running.clear()
+                    await self.close()
+                else:
+                    self._changed.clear()
+                    await self._changed.wait()
+                continue
+            if len(self._inflight) >= self.config.timing.max_in_flight:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            self._idle.clear()
+            try:
+                await self._print_one(order, loop)
+            finally:
+                self._idle.set()
+
+    async def _take_serial(self, order: WorkOrder) -> str:
+        if not self._allocated:
+            batch = self.config.timing.allocation_batch
+            try:
+                await self._supply.ensure(batch)
+            except SerialSourceError as exc:
+                self._alarm(AlarmCode.SERIALS_LOW, Severity.CRITICAL, str(exc))
+                self.pause("no serials")
+                raise
+            self._allocated.extend(
+                self.journal.allocate(
+                    batch, work_order=order.id, gtin=order.product.gtin, lot=order.lot
+                )
+            )
+        return self._allocated.popleft()
+
+    async def _print_one(self, order: WorkOrder, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            serial = await self._take_serial(order)
+        except SerialSourceError:
+            return
+        taken = time.monotonic()
+        if self._obs is not None:
+            self._obs.taken[serial] = taken
+        label = codes.unit_label(order, serial, resolver=self.config.line.resolver)
+        self.journal.transition(serial, SerialState.SENT)
+        unit = _InFlight(serial, taken)
+        self._inflight[serial] = unit
+        try:
+            await self._printer.print_unit(label)
+        except DeviceError as exc:
+            self._verdict_reject(serial, f"printer fault: {exc}")
+            self.on_printer_status(str(exc), AlarmCode.PRINTER_OFFLINE)
+            return
+        self.counters.printed += 1
+        if serial not in self._inflight:  # rejected while printing (e.g. closed)
+            return
+        unit.printed_at = time.monotonic()
+        unit.timer = loop.call_later(
+            self.config.timing.verify_window_ms / 1000, self._timeout, serial
+        )
+        self._waiting.append(serial)
+        self._notify()
+
+    def _timeout(self, serial: str) -> None:
+        if serial in self._inflight:
+            self._verdict_reject(serial, "no read within the verify window")
+
+    async def _wait_verdicts(self) -> None:
+        while self._inflight:
+            self._changed.clear()
+            await self._changed.wait()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stopping
+
+    async def stop(self) -> None:
+        """Stop printing, let the units in flight get their verdicts, and end :meth:`run`."""
+        self._stopping = True
+        self._running.set()
+        await self._idle.wait()
+        await self._wait_verdicts()
+        if self._reject_tasks:
+            await asyncio.gather(*self._reject_tasks, return_exceptions=True)
+
+    # -- verdicts -----------------------------------------------------------------------
+
+    def on_read(self, read: ReadLike) -> None:
+        """A read from the verify scanner: commission the unit it names, or reject one."""
+        order = self.order
+        text = read.raw.decode("utf-8", "replace")[:80]
+        if order is None:
+            self.counters.stray_reads += 1
+            self.last_reads.appendleft(ReadRecord(_now(), text, "no work order"))
+            return
+        if read.error is not None or read.result is None:
+            verdict = f"unreadable: {read.error}"
+            self._reject_oldest(verdict, text)
+            return
+        message = getattr(read.result, "message", None)
+        serial = message.get("21") if message is not None else None
+        gtin = message.get("01") if message is not None else None
+        if serial is None or gtin is None:
+            self._reject_oldest("wrong code: not a serialised GS1 unit code", text)
+            return
+        unit = self._inflight.get(serial)
+        if unit is not None and unit.printed_at is not None:
+            if gtin != order.product.gtin:
+                self._verdict_reject(serial, f"wrong product: GTIN {gtin}")
+            else:
+                self._commission(serial)
+            self.last_reads.appendleft(
+                ReadRecord(_now(), text, "ok" if gtin == order.product.gtin else "wrong product")
+            )
+            return
+        if gtin != order.product.gtin:
+            self._reject_oldest(f"wrong product: GTIN {gtin}, expected {order.product.gtin}", text)
+            return
+        state = self.journal.state_of(serial)
+        if state is None:
+            self._reject_oldest("foreign code: serial not issued on this line", text)
+            return
+        at = self._commissioned_at.get(serial)
+        if at is not None and time.monotonic() - at < self.config.timing.verify_window_ms / 1000:
+            # The scanner saw the same label again while it was still in view.
+            self.last_reads.appendleft(ReadRecord(_now(), text, "re-read"))
+            return
+        self._reject_oldest(f"duplicate: serial already {state.value}", text)
+
+    def _reject_oldest(self, reason: str, text: str) -> None:
+        self.last_reads.appendleft(ReadRecord(_now(), text, reason))
+        while self._waiting and self._waiting[0] not in self._inflight:
+            self._waiting.popleft()
+        if not self._waiting:
+            self.counters.stray_reads += 1
+            logger.info("read with no unit to blame: %s (%r)", reason, text)
+            self._notify()
+            return
+        self._verdict_reject(self._waiting[0], reason)
+
+    def _finish(self, serial: str) -> _InFlight:
+        unit = self._inflight.pop(serial)
+        if unit.timer is not None:
+            unit.timer.cancel()
+        return unit
+
+    def _commission(self, serial: str) -> None:
+        order = self.order
+        assert order is not None
+        self._finish(serial)
+        event = codes.commissioning(order, [serial], when=_now(), where=self.where)
+        self.journal.transition(serial, SerialState.COMMISSIONED, outbox=[self._event_item(event)])
+        if self._obs is not None:
+            self._obs.seq_of[self.journal.last_seqs[-1]] = serial
+        self._on_commit()
+        now = time.monotonic()
+        self._commissioned_at[serial] = now
+        if len(self._commissioned_at) > 4 * self.config.timing.max_in_flight + 64:
+            for old in list(self._commissioned_at)[: len(self._commissioned_at) // 2]:
+                del self._commissioned_at[old]
+        self._rate.append(now)
+        self.counters.commissioned += 1
+        self._consecutive_rejects = 0
+        self._case_members.append(serial)
+        if len(self._case_members) >= order.units_per_case:
+            members = self._case_members[: order.units_per_case]
+            self._case_members = self._case_members[order.units_per_case :]
+            task = asyncio.get_running_loop().create_task(self._make_case(members, partial=False))
+            self._container_tasks.add(task)
+            task.add_done_callback(self._container_tasks.discard)
+        self._notify()
+
+    def _verdict_reject(self, serial: str, reason: str) -> None:
+        order = self.order
+        assert order is not None
+        self._finish(serial)
+        event = codes.decommissioning(
+            order.product.gtin, [serial], when=_now(), where=self.where, reason=reason
+        )
+        self.journal.transition(
+            serial, SerialState.REJECTED, reason=reason, outbox=[self._event_item(event)]
+        )
+        self._on_commit()
+        self.counters.rejected += 1
+        self._consecutive_rejects += 1
+        logger.info("rejected %s: %s", serial, reason)
+        task = asyncio.get_running_loop().create_task(self._fire_reject(serial, reason))
+        self._reject_tasks.add(task)
+        task.add_done_callback(self._reject_tasks.discard)
+        limit = self.config.policy.max_consecutive_rejects
+        if self._consecutive_rejects >= limit and self.phase is Phase.RUNNING:
+            self._alarm(
+                AlarmCode.TOO_MANY_REJECTS,
+                Severity.CRITICAL,
+                f"{self._consecutive_rejects} rejects in a row (last: {reason})",
+            )
+            self.pause("too many rejects")
+        self._notify()
+
+    async def _fire_reject(self, serial: str, reason: str) -> None:
+        try:
+            await self._reject.fire(serial, reason)
+        except DeviceError as exc:
+            self._alarm(AlarmCode.PRINTER_OFFLINE, Severity.CRITICAL, f"reject output: {exc}")
+
+    # -- operator actions ---------------------------------------------------------------
+
+    def void(self, serial: str, *, reason: str, operator: str, action: str = "void") -> None:
+        """Void a unit's serial (damaged label, sampled...) with a reason, audited."""
+        order = self.order
+        if order is None:
+            raise EngineError("no work order is loaded")
+        if not reason.strip():
+            raise EngineError("a reason is required")
+        state = self.journal.state_of(serial)
+        if state is None:
+            raise EngineError(f"serial {serial!r} was never issued on this line")
+        if serial in self._inflight:
+            self._finish(serial)
+        event = codes.decommissioning(
+            order.product.gtin, [serial], when=_now(), where=self.where, reason=reason
+        )
+        with self.journal.transaction():
+            self.journal.transition(
+                serial, SerialState.VOIDED, reason=reason, outbox=[self._event_item(event)]
+            )
+            self.journal.audit(operator=operator, action=action, serial=serial, reason=reason)
+        self._on_commit()
+        if state is SerialState.COMMISSIONED:
+            self.counters.commissioned -= 1
+            if serial in self._case_members:
+                self._case_members.remove(serial)
+        self.counters.voided += 1
+        self._notify()
+
+    def reprint(self, serial: str, *, reason: str, operator: str) -> None:
+        """Replace a unit's label: void its serial; the line prints a new one in its place."""
+        self.void(serial, reason=reason, operator=operator, action="reprint")
+
+    # -- cases and pallets --------------------------------------------------------------
+
+    def _new_sscc(self, level: str) -> str:
+        ext = self.config.line.sscc_extension
+        if level == "pallet":
+            ext = (ext + 1) % 10
+        reference = self.journal.next_counter("sscc_reference")
+        return codes.build_sscc(self.config.line.company_prefix, reference, ext)
+
+    async def _make_case(self, members: list[str], *, partial: bool) -> None:
+        order = self.order
+        assert order is not None
+        async with self._container_lock:
+            sscc = await self._labelled_container("case", len(members))
+            children = [codes.unit_epc(order.product.gtin, s) for s in members]
+            event = codes.packing(sscc, children, when=_now(), where=self.where)
+            self.journal.add_container(
+                sscc,
+                level="case",
+                work_order=order.id,
+                serials=members,
+                outbox=[self._event_item(event)],
+            )
+            self._on_commit()
+            self.counters.cases += 1
+            logger.info("case %s: %d units%s", sscc, len(members), " (partial)" if partial else "")
+            if order.cases_per_pallet:
+                loose = self.journal.containers(order.id, "case", unparented=True)
+                if len(loose) >= order.cases_per_pallet:
+                    await self._make_pallet(partial=False)
+        self._notify()
+
+    async def _make_pallet(self, *, partial: bool) -> None:
+        order = self.order
+        assert order is not None
+        assert order.cases_per_pallet
+        cases = self.journal.containers(order.id, "case", unparented=True)[: order.cases_per_pallet]
+        if not cases:
+            return
+        sscc = await self._labelled_container("pallet", len(cases))
+        event = codes.packing(
+            sscc, [codes.sscc_epc(c) for c in cases], when=_now(), where=self.where
+        )
+        self.journal.add_container(
+            sscc,
+            level="pallet",
+            work_order=order.id,
+            child_containers=cases,
+            outbox=[self._event_item(event)],
+        )
+        self._on_commit()
+        self.counters.pallets += 1
+        logger.info("pallet %s: %d cases%s", sscc, len(cases), " (partial)" if partial else "")
+
+    async def _labelled_container(self, level: str, count: int) -> str:
+        order = self.order
+        assert order is not None
+        for _attempt in range(3):
+            sscc = self._new_sscc(level)
+            if self._case_printer is not None:
+                label = codes.container_label(order, sscc, level=level, count=count)
+                try:
+                    await self._case_printer.print_container(label)
+                except DeviceError as exc:
+                    self._alarm(
+                        AlarmCode.PRINTER_OFFLINE, Severity.CRITICAL, f"case printer: {exc}"
+                    )
+                    continue
+            if await self._case_verifier.verify(sscc):
+                return sscc
+            self._alarm(
+                AlarmCode.SCANNER_SILENT,
+                Severity.WARNING,
+                f"{level} label {sscc} not verified; printing a new one",
+            )
+        # The units are packed whatever happens to the label; record the last SSCC.
+        return sscc
+
+
+def report_text(report: ReconciliationReport) -> str:
+    """The human-readable reconciliation report."""
+    lines = [f"Work order {report.work_order} — line {report.line} ({report.site})"]
+    for lot in report.lots:
+        lines.append(
+            f"  lot {lot.lot}: allocated {lot.allocated} = commissioned {lot.commissioned}"
+            f" + rejected {lot.rejected} + sampled {lot.sampled} + returned {lot.returned}"
+            f" + voided {lot.voided}; unaccounted {lot.unaccounted}"
+        )
+    lines.append(f"  cases {report.cases}, pallets {report.pallets}")
+    lines.append("  BALANCED" if report.balanced else "  NOT BALANCED")
+    return "\n".join(lines)
+
+
+def report_json(report: ReconciliationReport) -> str:
+    data = json.loads(report.model_dump_json())
+    data["balanced"] = report.balanced
+    data["unaccounted"] = sum(lot.unaccounted for lot in report.lots)
+    return json.dumps(data, ensure_ascii=False, indent=2)

@@ -1,0 +1,488 @@
+"""The serial journal: every serial the line ever allocated, and what became of it.
+
+One SQLite database (WAL mode) per line holds the journal, the serial reserve, the work
+orders, cases and pallets, the operator audit trail and the outbox of messages to publish.
+Keeping the outbox in the same database means an event is written in the SAME transaction
+as the state change it reports: there is never a commissioned unit without its event, nor an
+event without its unit.
+
+States follow OPEN-SCS::
+
+    allocated ──► sent ──► commissioned
+        │           ├────► rejected
+        │           ├────► sampled
+        │           └────► returned
+        └──────────────────► voided   (also from sent/commissioned, by an operator)
+
+A serial is allocated (moved out of the reserve, ``synchronous=FULL``) and committed BEFORE its
+label is sent, so a crash or a power cut can never make the line print a serial twice.
+
+>>> j = Journal.open(":memory:")
+>>> j.add_to_reserve(["AAA", "BBB"], source="local")
+2
+>>> from datetime import date
+>>> j.allocate(1, work_order="WO1", gtin="08934567890128", lot="L1")
+['AAA']
+>>> j.state_of("AAA")
+<SerialState.ALLOCATED: 'allocated'>
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lineside.contract import LotCounts, WorkOrder
+from lineside.errors import LinesideError
+
+logger = logging.getLogger(__name__)
+
+
+class JournalError(LinesideError):
+    """The journal refused an operation (unknown serial, illegal transition, empty reserve)."""
+
+
+class SerialState(enum.StrEnum):
+    ALLOCATED = "allocated"
+    SENT = "sent"
+    COMMISSIONED = "commissioned"
+    REJECTED = "rejected"
+    SAMPLED = "sampled"
+    RETURNED = "returned"
+    VOIDED = "voided"
+
+
+class WorkOrderState(enum.StrEnum):
+    LOADED = "loaded"
+    RUNNING = "running"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+_TRANSITIONS: dict[SerialState, frozenset[SerialState]] = {
+    SerialState.ALLOCATED: frozenset({SerialState.SENT, SerialState.VOIDED}),
+    SerialState.SENT: frozenset(
+        {
+            SerialState.COMMISSIONED,
+            SerialState.REJECTED,
+            SerialState.SAMPLED,
+            SerialState.RETURNED,
+            SerialState.VOIDED,
+        }
+    ),
+    SerialState.COMMISSIONED: frozenset(
+        {SerialState.SAMPLED, SerialState.RETURNED, SerialState.VOIDED}
+    ),
+    SerialState.REJECTED: frozenset(),
+    SerialState.SAMPLED: frozenset(),
+    SerialState.RETURNED: frozenset(),
+    SerialState.VOIDED: frozenset(),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reserve (
+    serial TEXT PRIMARY KEY,
+    source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS serials (
+    serial TEXT PRIMARY KEY,
+    gtin TEXT NOT NULL,
+    lot TEXT NOT NULL,
+    work_order TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    container TEXT,
+    allocated_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS serials_by_order ON serials (work_order, state);
+CREATE TABLE IF NOT EXISTS work_orders (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS containers (
+    sscc TEXT PRIMARY KEY,
+    level TEXT NOT NULL,
+    work_order TEXT NOT NULL,
+    parent TEXT,
+    children INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    operator TEXT NOT NULL,
+    action TEXT NOT NULL,
+    serial TEXT,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    work_order TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    event_id TEXT,
+    created_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A message to publish, built once its per-line sequence number is known."""
+
+    topic: str
+    build: Callable[[int], bytes]
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: float
+    operator: str
+    action: str
+    serial: str | None
+    reason: str
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open the line database with the settings every connection must use."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Journal:
+    """The line database, used from one thread (the engine's event loop).
+
+    Every public method is one transaction. Use :meth:`open` to create it.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._conn.executescript(_SCHEMA)
+        self._in_tx = False
+        #: Outbox sequence numbers assigned by the last transaction that queued messages.
+        self.last_seqs: list[int] = []
+
+    @classmethod
+    def open(cls, path: str | Path) -> Journal:
+        """Open (creating if needed) the journal at ``path``."""
+        return cls(connect(path))
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction; nested use joins the outer one."""
+        if self._in_tx:
+            yield self._conn
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    # -- outbox -------------------------------------------------------------------------
+
+    def _enqueue(self, conn: sqlite3.Connection, items: Iterable[OutboxItem]) -> None:
+        seqs = []
+        for item in items:
+            seq = self._next(conn, "event_seq")
+            seqs.append(seq)
+            conn.execute(
+                "INSERT INTO outbox (seq, topic, payload, event_id, created_at) VALUES (?,?,?,?,?)",
+                (seq, item.topic, item.build(seq), item.event_id, time.time()),
+            )
+        if seqs:
+            self.last_seqs = seqs
+
+    def enqueue(self, items: Iterable[OutboxItem]) -> None:
+        """Queue messages for publication (alarms, reports) in their own transaction."""
+        with self.transaction() as conn:
+            self._enqueue(conn, items)
+
+    def outbox_pending(self) -> tuple[int, int]:
+        """(messages, payload bytes) waiting for the broker's acknowledgement."""
+        row = self._conn.execute("SELECT count(*), total(length(payload)) FROM outbox").fetchone()
+        return int(row[0]), int(row[1])
+
+    # -- counters -----------------------------------------------------------------------
+
+    @staticmethod
+    def _next(conn: sqlite3.Connection, name: str) -> int:
+        row = conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?, 1) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+            (name,),
+        ).fetchone()
+        return int(row[0])
+
+    def next_counter(self, name: str) -> int:
+        """Increment a durable counter and return its new value (1, 2, ...)."""
+        with self.transaction() as conn:
+            return self._next(conn, name)
+
+    # -- reserve ------------------------------------------------------------------------
+
+    def add_to_reserve(self, serials: Iterable[str], *, source: str) -> int:
+        """Add serials to the reserve, skipping any the line has already seen; return how many."""
+        added = 0
+        with self.transaction() as conn:
+            for serial in serials:
+                known = conn.execute("SELECT 1 FROM serials WHERE serial = ?", (serial,)).fetchone()
+                if known:
+                    continue
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO reserve (serial, source) VALUES (?, ?)", (serial, source)
+                )
+                added += cur.rowcount
+        return added
+
+    def reserve_size(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM reserve").fetchone()[0])
+
+    def allocate(self, count: int, *, work_order: str, gtin: str, lot: str) -> list[str]:
+        """Move ``count`` serials from the reserve to the journal, durably, and return them.
+
+        Raises :class:`JournalError` when the reserve holds fewer than ``count``.
+        """
+        now = time.time()
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT serial FROM reserve ORDER BY rowid LIMIT ?", (count,)
+            ).fetchall()
+            if len(rows) < count:
+                raise JournalError(f"serial reserve has {len(rows)} serials, {count} needed")
+            serials = [r[0] for r in rows]
+            conn.executemany("DELETE FROM reserve WHERE serial = ?", [(s,) for s in serials])
+            conn.executemany(
+                "INSERT INTO serials (serial, gtin, lot, work_order, state, allocated_at, "
+                "updated_at) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (s, gtin, lot, work_order, SerialState.ALLOCATED.value, now, now)
+                    for s in serials
+                ],
+            )
+        return serials
+
+    # -- serial states ------------------------------------------------------------------
+
+    def state_of(self, serial: str) -> SerialState | None:
+        row = self._conn.execute("SELECT state FROM serials WHERE serial = ?", (serial,)).fetchone()
+        return SerialState(row[0]) if row else None
+
+    def transition(
+        self,
+        serial: str,
+        state: SerialState,
+        *,
+        reason: str | None = None,
+        outbox: Iterable[OutboxItem] = (),
+    ) -> SerialState:
+        """Move ``serial`` to ``state`` and queue ``outbox`` messages in the same transaction.
+
+        Returns the previous state; raises :class:`JournalError` for an unknown serial or a
+        transition OPEN-SCS does not allow (e.g. commissioned → rejected).
+        """
+        with self.transaction() as conn:
+            row = conn.execute("SELECT state FROM serials WHERE serial = ?", (serial,)).fetchone()
+            if row is None:
+                raise JournalError(f"serial {serial!r} was never allocated on this line")
+            previous = SerialState(row[0])
+            if state not in _TRANSITIONS[previous]:
+                raise JournalError(
+                    f"serial {serial!r}: cannot go from {previous.value} to {state.value}"
+                )
+            conn.execute(
+                "UPDATE serials SET state = ?, reason = ?, updated_at = ? WHERE serial = ?",
+                (state.value, reason, time.time(), serial),
+            )
+            self._enqueue(conn, outbox)
+        return previous
+
+    def serials_in(self, work_order: str, *states: SerialState) -> list[str]:
+        """Serials of a work order in any of ``states``, in allocation order."""
+        marks = ",".join("?" * len(states))
+        rows = self._conn.execute(
+            f"SELECT serial FROM serials WHERE work_order = ? AND state IN ({marks}) "  # noqa: S608
+            "ORDER BY rowid",
+            (work_order, *[s.value for s in states]),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def uncontained(self, work_order: str) -> list[str]:
+        """Commissioned serials of a work order not yet packed into a case."""
+        rows = self._conn.execute(
+            "SELECT serial FROM serials WHERE work_order = ? AND state = ? AND container IS NULL "
+            "ORDER BY rowid",
+            (work_order, SerialState.COMMISSIONED.value),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- containers ---------------------------------------------------------------------
+
+    def add_container(
+        self,
+        sscc: str,
+        *,
+        level: str,
+        work_order: str,
+        serials: Iterable[str] = (),
+        child_containers: Iterable[str] = (),
+        outbox: Iterable[OutboxItem] = (),
+    ) -> None:
+        """Record a case (children are serials) or pallet (children are cases) and its event."""
+        serials = list(serials)
+        children = list(child_containers)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO containers (sscc, level, work_order, children, created_at) "
+                "VALUES (?,?,?,?,?)",
+                (sscc, level, work_order, len(serials) + len(children), time.time()),
+            )
+            conn.executemany(
+                "UPDATE serials SET container = ? WHERE serial = ?", [(sscc, s) for s in serials]
+            )
+            conn.executemany(
+                "UPDATE containers SET parent = ? WHERE sscc = ?", [(sscc, c) for c in children]
+            )
+            self._enqueue(conn, outbox)
+
+    def containers(self, work_order: str, level: str, *, unparented: bool = False) -> list[str]:
+        sql = "SELECT sscc FROM containers WHERE work_order = ? AND level = ?"
+        if unparented:
+            sql += " AND parent IS NULL"
+        rows = self._conn.execute(sql + " ORDER BY rowid", (work_order, level)).fetchall()
+        return [r[0] for r in rows]
+
+    # -- work orders --------------------------------------------------------------------
+
+    def save_work_order(self, order: WorkOrder, state: WorkOrderState) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO work_orders (id, body, state, updated_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET body = excluded.body, state = excluded.state, "
+                "updated_at = excluded.updated_at",
+                (order.id, order.model_dump_json(), state.value, time.time()),
+            )
+
+    def set_work_order_state(self, order_id: str, state: WorkOrderState) -> None:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE work_orders SET state = ?, updated_at = ? WHERE id = ?",
+                (state.value, time.time(), order_id),
+            )
+            if cur.rowcount == 0:
+                raise JournalError(f"work order {order_id!r} is not loaded on this line")
+
+    def work_order(self, order_id: str) -> tuple[WorkOrder, WorkOrderState] | None:
+        row = self._conn.execute(
+            "SELECT body, state FROM work_orders WHERE id = ?", (order_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return WorkOrder.model_validate_json(row[0]), WorkOrderState(row[1])
+
+    def open_work_orders(self) -> list[tuple[WorkOrder, WorkOrderState]]:
+        """Work orders not closed, oldest first."""
+        rows = self._conn.execute(
+            "SELECT body, state FROM work_orders WHERE state != ? ORDER BY rowid",
+            (WorkOrderState.CLOSED.value,),
+        ).fetchall()
+        return [(WorkOrder.model_validate_json(b), WorkOrderState(s)) for b, s in rows]
+
+    # -- reconciliation, audit, reports -------------------------------------------------
+
+    def lot_counts(self, work_order: str) -> list[LotCounts]:
+        """Per-lot counts of a work order's serials by final state."""
+        rows = self._conn.execute(
+            "SELECT lot, state, count(*) FROM serials WHERE work_order = ? GROUP BY lot, state",
+            (work_order,),
+        ).fetchall()
+        by_lot: dict[str, dict[str, int]] = {}
+        for lot, state, n in rows:
+            by_lot.setdefault(lot, {})[state] = n
+        result = []
+        for lot, counts in sorted(by_lot.items()):
+            result.append(
+                LotCounts(
+                    lot=lot,
+                    allocated=sum(counts.values()),
+                    commissioned=counts.get("commissioned", 0),
+                    rejected=counts.get("rejected", 0),
+                    sampled=counts.get("sampled", 0),
+                    returned=counts.get("returned", 0),
+                    voided=counts.get("voided", 0),
+                )
+            )
+        return result
+
+    def state_counts(self, work_order: str) -> dict[SerialState, int]:
+        rows = self._conn.execute(
+            "SELECT state, count(*) FROM serials WHERE work_order = ? GROUP BY state",
+            (work_order,),
+        ).fetchall()
+        return {SerialState(s): int(n) for s, n in rows}
+
+    def audit(self, *, operator: str, action: str, serial: str | None, reason: str) -> None:
+        with self.transaction() as conn:
+            self._audit(conn, operator=operator, action=action, serial=serial, reason=reason)
+
+    @staticmethod
+    def _audit(
+        conn: sqlite3.Connection, *, operator: str, action: str, serial: str | None, reason: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO audit (at, operator, action, serial, reason) VALUES (?,?,?,?,?)",
+            (time.time(), operator, action, serial, reason),
+        )
+
+    def audit_trail(self) -> list[AuditEntry]:
+        rows = self._conn.execute(
+            "SELECT at, operator, action, serial, reason FROM audit ORDER BY id"
+        ).fetchall()
+        return [AuditEntry(*row) for row in rows]
+
+    def save_report(self, work_order: str, body: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO reports (work_order, body, created_at) VALUES (?,?,?)",
+                (work_order, body, time.time()),
+            )
+
+    def report(self, work_order: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT body FROM reports WHERE work_order = ?", (work_order,)
+        ).fetchone()
+        return None if row is None else str(row[0])

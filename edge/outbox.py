@@ -1,0 +1,312 @@
+"""The durable outbox and its MQTT publisher.
+
+The engine writes every message into the ``outbox`` table of the line database in the same
+transaction as the state change it reports (see :mod:`edge.journal`). An
+:class:`OutboxPublisher` thread sends the rows in ``seq`` order with paho-mqtt (QoS 1,
+persistent session) and deletes a row only when the broker's PUBACK for it arrives
+(``on_publish`` with the message id). A broker outage, an agent restart or a power cut
+therefore loses nothing: unacknowledged rows are simply sent again, and because every event
+carries its EPCIS hash as ``eventID`` the aggregator ignores the duplicates.
+
+Disk use is bounded: :attr:`OutboxPublisher.usage` reports the bytes waiting; the engine
+raises an alarm at ``alarm_at_percent`` of the budget and pauses the line when it is full.
+
+>>> usage = OutboxUsage(messages=10, bytes=800_000, budget_bytes=1_000_000, alarm_at=0.8)
+>>> usage.nearly_full, usage.full
+(True, False)
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from edge.journal import connect
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxUsage:
+    """How much of the outbox's disk budget the waiting messages use."""
+
+    messages: int
+    bytes: int
+    budget_bytes: int
+    alarm_at: float
+
+    @property
+    def fraction(self) -> float:
+        return self.bytes / self.budget_bytes if self.budget_bytes else 0.0
+
+    @property
+    def nearly_full(self) -> bool:
+        return self.fraction >= self.alarm_at
+
+    @property
+    def full(self) -> bool:
+        return self.bytes >= self.budget_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Where and how to connect (credentials already read from their env var or file)."""
+
+    host: str
+    port: int
+    client_id: str
+    username: str | None = None
+    password: str | None = None
+    keepalive: int = 30
+    tls: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RetainedMessage:
+    """A retained message (line status), also used as the last will."""
+
+    topic: str
+    payload: bytes
+
+
+class OutboxPublisher:
+    """Publishes the outbox in order, deleting each row on its PUBACK.
+
+    Runs paho's network loop and its own pump thread; both are started by :meth:`start`
+    and stopped by :meth:`stop`, which waits (up to ``flush_timeout``) for the outbox to drain.
+
+    >>> # publisher = OutboxPublisher("line.db", settings, will=RetainedMessage(t, offline))
+    >>> # publisher.start(); ...; publisher.stop(flush_timeout=5)
+    """
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        settings: BrokerSettings,
+        *,
+        will: RetainedMessage | None = None,
+        window: int = 100,
+        budget_bytes: int = 512 * 1024 * 1024,
+        alarm_at: float = 0.8,
+    ) -> None:
+        self._db_path = db_path
+        self._settings = settings
+        self._will = will
+        self._window = window
+        self._budget = budget_bytes
+        self._alarm_at = alarm_at
+        self._lock = threading.RLock()
+        self._early_acks: set[int] = set()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
+        self._acked: deque[int] = deque()
+        self._last_sent = 0
+        self._usage = OutboxUsage(0, 0, budget_bytes, alarm_at)
+        self._acked_total = 0
+        self._ack_listeners: list[Any] = []
+        self._thread: threading.Thread | None = None
+        self._subscriptions: list[str] = []
+        self._client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        s = self._settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            clean_session=False,  # the broker keeps our session across reconnects
+            protocol=mqtt.MQTTv311,
+        )
+        client.max_inflight_messages_set(self._window)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        if s.tls:
+            client.tls_set()
+        if self._will is not None:
+            client.will_set(self._will.topic, self._will.payload, qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    # -- paho callbacks (paho's thread) -------------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        if rc.is_failure:
+            logger.warning("broker refused the connection: %s", rc)
+            return
+        logger.info("connected to broker %s:%d", self._settings.host, self._settings.port)
+        for topic in self._subscriptions:
+            client.subscribe(topic, qos=1)
+        self._connected.set()
+        self._wake.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        if self._connected.is_set():
+            logger.warning("disconnected from broker: %s; messages wait in the outbox", rc)
+        self._connected.clear()
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any
+    ) -> None:
+        with self._lock:
+            seq = self._inflight.pop(mid, None)
+            if seq is not None:
+                self._acked.append(seq)
+            else:
+                self._early_acks.add(mid)
+        self._wake.set()
+
+    # -- public API ---------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def usage(self) -> OutboxUsage:
+        return self._usage
+
+    @property
+    def acked_total(self) -> int:
+        """Messages acknowledged by the broker since :meth:`start`."""
+        return self._acked_total
+
+    def add_ack_listener(self, listener: Any) -> None:
+        """Call ``listener(seqs: list[int])`` (in the pump thread) after rows are acknowledged."""
+        self._ack_listeners.append(listener)
+
+    def wake(self) -> None:
+        """Tell the pump that new rows are waiting (cheap; call after each commit)."""
+        self._wake.set()
+
+    def on_message(self, topic: str, callback: Any) -> None:
+        """Subscribe to ``topic`` (QoS 1, on every connect); ``callback`` runs in paho's thread."""
+        self._subscriptions.append(topic)
+        self._client.message_callback_add(topic, callback)
+
+    def publish_retained(self, message: RetainedMessage) -> None:
+        """Publish a retained status directly (not through the outbox: only the latest matters)."""
+        self._client.publish(message.topic, message.payload, qos=1, retain=True)
+
+    def start(self) -> None:
+        s = self._settings
+        self._client.connect_async(s.host, s.port, keepalive=s.keepalive)
+        self._client.loop_start()
+        self._thread = threading.Thread(target=self._pump, name="outbox-publisher", daemon=True)
+        self._thread.start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until the outbox is empty; return whether it is."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._pending_count() == 0:
+                return True
+            self._wake.set()
+            time.sleep(0.02)
+        return self._pending_count() == 0
+
+    def stop(self, *, flush_timeout: float = 5.0, final: RetainedMessage | None = None) -> None:
+        """Flush what the broker can take within ``flush_timeout``, publish ``final``, stop."""
+        if self._thread is None:
+            return
+        if self.connected:
+            self.drain(flush_timeout)
+        if final is not None and self.connected:
+            info = self._client.publish(final.topic, final.payload, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                logger.warning("final status not published")
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+        self._thread = None
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # -- the pump (own thread, own connection) -------------------------------------------
+
+    def _pending_count(self) -> int:
+        return self._usage.messages
+
+    def _pump(self) -> None:
+        conn = connect(self._db_path)
+        try:
+            self._refresh_usage(conn)
+            last_usage = time.monotonic()
+            while not self._stopping.is_set():
+                self._wake.wait(0.05)
+                self._wake.clear()
+                self._delete_acked(conn)
+                if self._connected.is_set():
+                    self._send_more(conn)
+                if time.monotonic() - last_usage > 0.2 or not self._inflight:
+                    self._refresh_usage(conn)
+                    last_usage = time.monotonic()
+            self._delete_acked(conn)
+        except Exception:
+            logger.exception("outbox publisher failed")
+            raise
+        finally:
+            conn.close()
+
+    def _refresh_usage(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT count(*), total(length(payload)) FROM outbox").fetchone()
+        self._usage = OutboxUsage(int(row[0]), int(row[1]), self._budget, self._alarm_at)
+
+    def _delete_acked(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            seqs = list(self._acked)
+            self._acked.clear()
+        if not seqs:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+        conn.execute("COMMIT")
+        self._acked_total += len(seqs)
+        self._refresh_usage(conn)
+        for listener in self._ack_listeners:
+            listener(seqs)
+
+    def _send_more(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            room = self._window - len(self._inflight)
+        if room <= 0:
+            return
+        rows = conn.execute(
+            "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            (self._last_sent, room),
+        ).fetchall()
+        for seq, topic, payload in rows:
+            with self._lock:
+                info = self._client.publish(topic, payload, qos=1)
+                if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                    logger.warning("publish of seq %d failed: %s; will retry", seq, info.rc)
+                    return
+                # paho keeps the message and resends it after a reconnect, so it counts as sent.
+                if info.mid in self._early_acks:
+                    self._early_acks.discard(info.mid)
+                    self._acked.append(seq)
+                else:
+                    self._inflight[info.mid] = seq
+            self._last_sent = seq

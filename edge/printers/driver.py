@@ -1,0 +1,299 @@
+"""Printer drivers: a ZPL and an ESC/POS printer, each holding a :class:`Transport`.
+
+A driver polls the printer's status before each label so it never runs ahead (at
+most ``max_in_flight`` labels queued in the printer), confirms a label where the
+protocol allows, and publishes :class:`StatusChange` events. A printer that does not
+answer, answers garbage or drops the link raises a typed error and publishes an
+offline status; it never hangs.
+
+>>> import asyncio
+>>> from edge.drivers import open_transport
+>>> from edge.printers.templates import ZplTemplate
+>>> t = ZplTemplate.from_text("^XA^BQN,2,4^FDMA,{{digital_link}}^FS^XZ")
+>>> ZplPrinter(open_transport("tcp://127.0.0.1:9100"), t).max_in_flight
+2
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.drivers.base import Transport
+from edge.printers.escpos import STATUS_REQUESTS, EscposEncoder, parse_dle_eot, status_request
+from edge.printers.label_data import LabelData
+from edge.printers.templates import EscposTemplate, ZplTemplate
+from edge.printers.zpl import HOST_STATUS, download_truetype
+from edge.printers.zpl_status import (
+    PrinterStatus,
+    StatusReplyError,
+    parse_host_status,
+    split_frames,
+)
+from lineside.errors import DeviceTimeout, PrinterFault, TransportError
+
+logger = logging.getLogger(__name__)
+
+#: Printer font names mapped to local TrueType files, downloaded once per connection.
+DEFAULT_FONTS: Mapping[str, Path] = {
+    "E:DEJAVU.TTF": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+}
+OFFLINE = PrinterStatus(online=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PrintReceipt:
+    """What happened to one label: sent, and confirmed printed when the protocol says so."""
+
+    sequence: int
+    label_bytes: int
+    confirmed: bool
+    status: PrinterStatus
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """The printer's status changed (``previous`` is ``None`` for the first reading)."""
+
+    previous: PrinterStatus | None
+    current: PrinterStatus
+    reason: str = ""
+
+
+@dataclass
+class _Events:
+    queues: list[asyncio.Queue[StatusChange]] = field(default_factory=list)
+    callbacks: list[Callable[[StatusChange], None]] = field(default_factory=list)
+    last: PrinterStatus | None = None
+
+    def publish(self, status: PrinterStatus, reason: str) -> None:
+        if status == self.last:
+            return
+        change = StatusChange(self.last, status, reason)
+        self.last = status
+        for queue in self.queues:
+            queue.put_nowait(change)
+        for callback in self.callbacks:
+            callback(change)
+
+
+class _StatusSource:
+    """Shared plumbing: event subscription and reading framed replies with a deadline."""
+
+    def __init__(self, transport: Transport, *, status_timeout: float, max_in_flight: int) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.transport = transport
+        self.status_timeout = status_timeout
+        self.max_in_flight = max_in_flight
+        self._events = _Events()
+        self._lock = asyncio.Lock()
+        self._sequence = 0
+
+    @property
+    def last_status(self) -> PrinterStatus | None:
+        """The most recent status read (``None`` before the first)."""
+        return self._events.last
+
+    def on_status_change(self, callback: Callable[[StatusChange], None]) -> None:
+        """Call ``callback`` for every status change (from the event loop's thread)."""
+        self._events.callbacks.append(callback)
+
+    async def status_changes(self) -> AsyncIterator[StatusChange]:
+        """Iterate over status changes as they happen (``async for change in ...``)."""
+        queue: asyncio.Queue[StatusChange] = asyncio.Queue()
+        self._events.queues.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._events.queues.remove(queue)
+
+    def _lost(self, exc: Exception) -> None:
+        self._events.publish(OFFLINE, str(exc))
+
+    async def _read_until(self, done: Callable[[bytes], bool], what: str) -> bytes:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.status_timeout
+        data = b""
+        while not done(data):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise DeviceTimeout(
+                    f"{self.transport.url}: no complete {what} within {self.status_timeout:g} s"
+                    + (f" (got {data[:40]!r})" if data else "")
+                )
+            data += await self.transport.read(4096, timeout=remaining)
+        return data
+
+
+class ZplPrinter(_StatusSource):
+    """A Zebra-compatible ZPL printer.
+
+    ``confirm=True`` waits after each label until the printer's buffer has drained
+    (``~HS`` formats in buffer and labels remaining both 0): the label has printed.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        template: ZplTemplate,
+        *,
+        fonts: Mapping[str, Path] = DEFAULT_FONTS,
+        max_in_flight: int = 2,
+        status_timeout: float = 2.0,
+        confirm: bool = True,
+        print_timeout: float = 30.0,
+        poll_interval: float = 0.02,
+    ) -> None:
+        super().__init__(transport, status_timeout=status_timeout, max_in_flight=max_in_flight)
+        self.template = template
+        self.fonts = fonts
+        self.confirm = confirm
+        self.print_timeout = print_timeout
+        self.poll_interval = poll_interval
+        self._fonts_sent = False
+
+    async def status(self) -> PrinterStatus:
+        """Ask ``~HS`` and parse the reply; publish a change if it differs."""
+        try:
+            await self.transport.write(HOST_STATUS)
+            reply = await self._read_until(lambda d: len(split_frames(d)[0]) >= 3, "~HS reply")
+            status = parse_host_status(reply)
+        except StatusReplyError as exc:
+            self._lost(exc)
+            raise
+        except TransportError as exc:
+            self._lost(exc)
+            raise
+        self._events.publish(status, "~HS")
+        return status
+
+    async def download_fonts(self) -> None:
+        """Send every TrueType font the template names (``~DY``), once per connection."""
+        for name in sorted(self.template.fonts):
+            path = self.fonts.get(name)
+            if path is None:
+                raise PrinterFault(
+                    f"{self.template.source}: font {name} has no local file; "
+                    f"configure one (known: {', '.join(self.fonts) or 'none'})"
+                )
+            if not path.is_file():
+                raise PrinterFault(
+                    f"font {name}: {path} is missing; install fonts-dejavu-core or configure "
+                    "another TrueType file with the Vietnamese glyphs"
+                )
+            await self.transport.write(download_truetype(name, path.read_bytes()))
+        self._fonts_sent = True
+
+    async def _wait_until(self, ok: Callable[[PrinterStatus], bool], what: str) -> PrinterStatus:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.print_timeout
+        while True:
+            status = await self.status()
+            if status.faults:
+                raise PrinterFault(
+                    f"{self.transport.url}: printer reports {', '.join(status.faults)}"
+                )
+            if ok(status):
+                return status
+            if loop.time() >= deadline:
+                raise DeviceTimeout(f"{self.transport.url}: {what} within {self.print_timeout:g} s")
+            await asyncio.sleep(self.poll_interval)
+
+    async def print_label(self, data: LabelData) -> PrintReceipt:
+        """Render, wait for room, send, and (with ``confirm``) wait until printed."""
+        label = self.template.render(data)
+        started = time.perf_counter()
+        async with self._lock:
+            if not self._fonts_sent:
+                await self.download_fonts()
+            await self._wait_until(
+                lambda s: s.formats_in_buffer + s.labels_remaining < self.max_in_flight,
+                "no room in the printer's buffer",
+            )
+            try:
+                await self.transport.write(label)
+            except TransportError as exc:
+                self._lost(exc)
+                raise
+            self._sequence += 1
+            status = self._events.last or PrinterStatus()
+            if self.confirm:
+                status = await self._wait_until(lambda s: not s.busy, "label not printed")
+            return PrintReceipt(
+                self._sequence, len(label), self.confirm, status, time.perf_counter() - started
+            )
+
+
+class EscposPrinter(_StatusSource):
+    """An ESC/POS thermal printer; status by ``DLE EOT 1..4``.
+
+    ESC/POS has no job counter, so a receipt is never ``confirmed``; the status read
+    after the label still catches a paper-out or an opened cover.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        template: EscposTemplate,
+        *,
+        encoder: EscposEncoder | None = None,
+        status_timeout: float = 2.0,
+    ) -> None:
+        super().__init__(transport, status_timeout=status_timeout, max_in_flight=1)
+        self.template = template
+        self.encoder = encoder or EscposEncoder(width_dots=template.width_dots)
+
+    async def status(self) -> PrinterStatus:
+        """Send ``DLE EOT 1..4`` and parse the four one-byte replies."""
+        replies: dict[int, int] = {}
+        try:
+            for n in STATUS_REQUESTS:
+                await self.transport.write(status_request(n))
+                reply = await self._read_until(bool, f"DLE EOT {n} reply")
+                if len(reply) != 1:
+                    raise StatusReplyError(
+                        f"DLE EOT {n} reply: expected 1 byte, got {len(reply)} ({reply[:8]!r})"
+                    )
+                replies[n] = reply[0]
+            status = parse_dle_eot(replies)
+        except (StatusReplyError, TransportError) as exc:
+            self._lost(exc)
+            raise
+        self._events.publish(status, "DLE EOT")
+        return status
+
+    async def print_label(self, data: LabelData) -> PrintReceipt:
+        """Check the printer is ready, send the label, read the status again."""
+        payload = self.encoder.encode(self.template.fill(data))
+        started = time.perf_counter()
+        async with self._lock:
+            before = await self.status()
+            if before.faults:
+                raise PrinterFault(
+                    f"{self.transport.url}: printer reports {', '.join(before.faults)}"
+                )
+            try:
+                await self.transport.write(payload)
+            except TransportError as exc:
+                self._lost(exc)
+                raise
+            self._sequence += 1
+            after = await self.status()
+            if after.faults:
+                raise PrinterFault(
+                    f"{self.transport.url}: label {self._sequence} may be lost: printer reports "
+                    f"{', '.join(after.faults)}"
+                )
+            return PrintReceipt(
+                self._sequence, len(payload), False, after, time.perf_counter() - started
+            )
+
+
+__all__ = ["EscposPrinter", "PrintReceipt", "StatusChange", "ZplPrinter"]

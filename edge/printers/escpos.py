@@ -1,0 +1,134 @@
+"""ESC/POS codec, sans I/O: label bytes through python-escpos, and ``DLE EOT`` status.
+
+Vietnamese text goes through the profile's code pages (python-escpos switches to
+TCVN-3 / CP1258 mid-string where the profile has them) or, with ``text_mode="raster"``,
+as a bitmap drawn with a Unicode TrueType font.
+
+>>> parse_dle_eot({1: 0x1A, 2: 0x12, 3: 0x12, 4: 0x12}).online
+False
+>>> parse_dle_eot({1: 0x12, 2: 0x32, 3: 0x12, 4: 0x72}).paper_out
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image, ImageDraw, ImageFont
+
+from edge.printers.templates import EscposLine
+from edge.printers.zpl_status import PrinterStatus, StatusReplyError
+
+DLE_EOT = b"\x10\x04"
+#: The four real-time status requests, in the order the driver sends them.
+STATUS_REQUESTS = (1, 2, 3, 4)
+DEFAULT_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def status_request(n: int) -> bytes:
+    """``DLE EOT n``: real-time status request ``n`` (1 printer, 2 offline, 3 error, 4 paper)."""
+    if n not in STATUS_REQUESTS:
+        raise ValueError(f"DLE EOT n: n must be 1-4, got {n}")
+    return DLE_EOT + bytes([n])
+
+
+def _check(n: int, byte: int) -> int:
+    # Every DLE EOT reply has bits 1 and 4 set and bits 0 and 7 clear.
+    if byte & 0x93 != 0x12:
+        raise StatusReplyError(f"DLE EOT {n} reply: 0x{byte:02X} is not a status byte (0xx1xx10)")
+    return byte
+
+
+def parse_dle_eot(replies: dict[int, int]) -> PrinterStatus:
+    """Combine the replies to ``DLE EOT 1..4`` into a :class:`PrinterStatus`."""
+    missing = [n for n in STATUS_REQUESTS if n not in replies]
+    if missing:
+        raise StatusReplyError(f"DLE EOT: no reply to request(s) {missing}")
+    printer, offline, error, paper = (_check(n, replies[n]) for n in STATUS_REQUESTS)
+    return PrinterStatus(
+        online=not printer & 0x08,
+        head_open=bool(offline & 0x04),
+        paper_out=bool(offline & 0x20) or bool(paper & 0x60),
+        paused=bool(printer & 0x20) or bool(error & 0x28),
+        paper_near_end=bool(paper & 0x0C),
+    )
+
+
+def format_dle_eot(n: int, status: PrinterStatus) -> bytes:
+    """The byte a printer answers to ``DLE EOT n`` for ``status`` (for simulators)."""
+    byte = 0x12
+    if n == 1 and not status.online:
+        byte |= 0x08
+    elif n == 2:
+        byte |= (0x04 if status.head_open else 0) | (0x20 if status.paper_out else 0)
+        byte |= 0x40 if status.head_open or status.paper_out else 0
+    elif n == 4:
+        byte |= (0x60 if status.paper_out else 0) | (0x0C if status.paper_near_end else 0)
+    return bytes([byte])
+
+
+TextMode = Literal["codepage", "raster"]
+
+
+@dataclass(frozen=True, slots=True)
+class EscposEncoder:
+    """Turns a filled ESC/POS layout into printer bytes.
+
+    >>> from edge.printers.templates import EscposLine
+    >>> EscposEncoder().encode([EscposLine("text", "OK")])[:2]
+    b'\\x1b@'
+    """
+
+    profile: str = "TM-T88V"
+    text_mode: TextMode = "codepage"
+    font_path: Path = DEFAULT_FONT
+    width_dots: int = 384
+
+    def _printer(self) -> Any:
+        from escpos.printer import Dummy
+
+        return Dummy(profile=self.profile)
+
+    def _raster(self, text: str, size: int, bold: bool) -> Image.Image:
+        if not self.font_path.is_file():
+            raise FileNotFoundError(
+                f"raster text needs a TrueType font; {self.font_path} is missing "
+                "(install fonts-dejavu-core)"
+            )
+        font = ImageFont.truetype(str(self.font_path), 22 * size)
+        _, _, right, bottom = font.getbbox(text or " ")
+        image = Image.new("1", (min(self.width_dots, int(right) + 4), int(bottom) + 4), 1)
+        ImageDraw.Draw(image).text((2, 2), text, font=font, fill=0, stroke_width=int(bold))
+        return image
+
+    def encode(self, lines: list[EscposLine]) -> bytes:
+        """Bytes for one label: initialise, the lines in order, then feed/cut as laid out."""
+        p = self._printer()
+        p.hw("INIT")
+        for line in lines:
+            p.set(align=line.align, bold=line.bold)
+            if line.kind == "text":
+                text = unicodedata.normalize("NFC", line.value)
+                if self.text_mode == "raster" and not text.isascii():
+                    p.image(self._raster(text, line.size, line.bold), center=line.align == "center")
+                else:
+                    p.set(double_width=line.size > 1, double_height=line.size > 1)
+                    p.text(text + "\n")
+                    p.set(normal_textsize=True)
+            elif line.kind == "qr":
+                p.qr(line.value, size=max(1, min(16, line.size)), native=True)
+            elif line.kind in {"gs1_128", "datamatrix"}:
+                # CODE128 code set B with FNC1 first (GS1-128); "{1" is FNC1 in python-escpos.
+                data = "{B{1" + line.value.replace("\x1d", "{1")
+                with contextlib.redirect_stdout(io.StringIO()):
+                    p.barcode(data, "CODE128", function_type="B", check=False, pos="OFF")
+            elif line.kind == "feed":
+                p.ln(max(1, line.size))
+            elif line.kind == "cut":
+                p.cut(mode="PART" if line.value.lower().startswith("part") else "FULL")
+        return bytes(p.output)

@@ -1,0 +1,138 @@
+r"""What goes on one label: the typed unit data and the named fields templates use.
+
+>>> from datetime import date
+>>> d = LabelData(product_name="Miến dong", gtin="08934567890120", lot="L1",
+...               serial="X7K2", expiry=date(2027, 6, 30))
+>>> f = d.fields()
+>>> f["element_string"]
+'01089345678901201727063010L1\x1d21X7K2'
+>>> f["hri"]
+'(01)08934567890120(17)270630(10)L1(21)X7K2'
+>>> f["digital_link"]
+'https://id.gs1.org/01/08934567890120/10/L1/21/X7K2?17=270630'
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lineside.gs1 import GS, GS1Message, Gtin
+
+#: Every field name a template may use. ``extra`` values are reached as ``extra.<key>``.
+STANDARD_FIELDS: frozenset[str] = frozenset(
+    {
+        "product_name",
+        "gtin",
+        "lot",
+        "serial",
+        "expiry",
+        "production_date",
+        "best_before",
+        "producer",
+        "origin",
+        "digital_link",
+        "element_string",
+        "hri",
+        "hri_lines",
+    }
+)
+
+#: Fields always present, whatever the unit: a template may use them unconditionally.
+ALWAYS_PRESENT: frozenset[str] = frozenset(
+    {"product_name", "gtin", "digital_link", "element_string", "hri", "hri_lines"}
+)
+
+
+def _yymmdd(value: date) -> str:
+    return value.strftime("%y%m%d")
+
+
+class LabelData(BaseModel):
+    """The data of one unit, as the line engine hands it to a printer driver."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    product_name: str = Field(min_length=1)
+    gtin: str
+    lot: str | None = None
+    serial: str | None = None
+    expiry: date | None = None
+    production_date: date | None = None
+    best_before: date | None = None
+    producer: str | None = None
+    origin: str | None = None
+    #: Resolver for the consumer QR code (GS1 Digital Link), without a trailing slash.
+    resolver: str = "https://id.gs1.org"
+    #: Free fields for a template (``{{extra.grade}}``); names are letters, digits, ``_``.
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("gtin")
+    @classmethod
+    def _gtin14(cls, value: str) -> str:
+        return Gtin.parse(value).value
+
+    @field_validator("extra")
+    @classmethod
+    def _extra_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key.isidentifier():
+                raise ValueError(f"extra field name {key!r} must be letters, digits and _")
+        return value
+
+    @model_validator(mode="after")
+    def _valid_gs1(self) -> LabelData:
+        # Lot and serial must be GS1 character set 82 and within length, checked once here
+        # so every label built from this data carries a valid element string.
+        self.gs1_message().validate()
+        return self
+
+    def gs1_message(self) -> GS1Message:
+        """The unit's element strings: fixed-length AIs first, then lot and serial."""
+        pairs: list[tuple[str, str]] = [("01", self.gtin)]
+        for ai, when in (
+            ("11", self.production_date),
+            ("15", self.best_before),
+            ("17", self.expiry),
+        ):
+            if when is not None:
+                pairs.append((ai, _yymmdd(when)))
+        if self.lot:
+            pairs.append(("10", self.lot))
+        if self.serial:
+            pairs.append(("21", self.serial))
+        return GS1Message.from_pairs(pairs)
+
+    def digital_link(self) -> str:
+        """The uncompressed GS1 Digital Link URI for the consumer QR code."""
+        path = f"/01/{self.gtin}"
+        if self.lot:
+            path += "/10/" + quote(self.lot, safe="")
+        if self.serial:
+            path += "/21/" + quote(self.serial, safe="")
+        query = f"?17={_yymmdd(self.expiry)}" if self.expiry else ""
+        return self.resolver.rstrip("/") + path + query
+
+    def fields(self) -> dict[str, str]:
+        """Every field a template can name, as text; absent optional fields are left out."""
+        message = self.gs1_message()
+        values: dict[str, str | None] = {
+            "product_name": self.product_name,
+            "gtin": self.gtin,
+            "lot": self.lot,
+            "serial": self.serial,
+            "expiry": self.expiry.isoformat() if self.expiry else None,
+            "production_date": self.production_date.isoformat() if self.production_date else None,
+            "best_before": self.best_before.isoformat() if self.best_before else None,
+            "producer": self.producer,
+            "origin": self.origin,
+            "digital_link": self.digital_link(),
+            "element_string": message.as_raw(separator=GS),
+            "hri": message.as_bracketed(),
+            "hri_lines": "\n".join(message.as_hri()),
+        }
+        result = {k: v for k, v in values.items() if v is not None}
+        result.update({f"extra.{k}": v for k, v in self.extra.items()})
+        return result

@@ -1,0 +1,450 @@
+"""Label templates a technician can edit: ZPL with named fields, and an ESC/POS layout.
+
+ZPL template (``.zpl``): plain ZPL where field data may hold ``{{field}}`` (or
+``{{field?}}`` for a field that may be absent). Every such ``^FD`` gets ``^FH\\`` and
+hex-escaped data, so no value can inject a command. In a ``^BX`` field,
+``{{element_string}}`` becomes GS1 DataMatrix data (write ``^BXN,h,200,,,,_``); in a
+``^BC`` field it becomes GS1-128 data (mode N). ``^CI28`` is added when missing.
+Fonts named in ``^A@...,E:NAME.TTF`` are listed in :attr:`ZplTemplate.fonts` so the
+driver can download them once.
+
+ESC/POS template (``.toml``)::
+
+    [label]
+    codepage = "CP1258"        # or "raster" to print text as an image
+    [[line]]
+    text = "{{product_name}}"
+    bold = true
+    align = "center"
+    [[line]]
+    qr = "{{digital_link}}"
+    [[line]]
+    gs1_128 = "{{element_string}}"
+
+Errors are :class:`TemplateError` naming the file, the line and the field.
+
+>>> t = ZplTemplate.from_text("^XA^FO10,10^BQN,2,4^FDMA,{{digital_link}}^FS^XZ", "t.zpl")
+>>> sorted(t.fields)
+['digital_link']
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from edge.printers.label_data import STANDARD_FIELDS, LabelData
+from edge.printers.zpl import (
+    datamatrix_gs1_data,
+    escape_text,
+    gs1_128_data,
+    parse_commands,
+)
+from lineside.errors import ConfigError, InvalidInput
+from lineside.gs1 import GS1Message
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(\?)?\s*\}\}")
+
+#: ZPL commands a template may use (others are refused: a typo must not print garbage).
+KNOWN_ZPL_COMMANDS: frozenset[str] = frozenset(
+    {
+        "XA",
+        "XZ",
+        "FO",
+        "FT",
+        "FD",
+        "FS",
+        "FH",
+        "FX",
+        "FB",
+        "FR",
+        "FW",
+        "FN",
+        "FV",
+        "CI",
+        "CF",
+        "CC",
+        "CD",
+        "CT",
+        "PW",
+        "LL",
+        "LH",
+        "LS",
+        "LT",
+        "LR",
+        "PR",
+        "PQ",
+        "PO",
+        "PM",
+        "PN",
+        "MN",
+        "MT",
+        "MD",
+        "MM",
+        "ML",
+        "JM",
+        "JU",
+        "JZ",
+        "BY",
+        "BC",
+        "BX",
+        "BQ",
+        "BE",
+        "B3",
+        "B7",
+        "BD",
+        "BU",
+        "BA",
+        "BK",
+        "BR",
+        "BT",
+        "GB",
+        "GC",
+        "GD",
+        "GE",
+        "GF",
+        "GS",
+        "A",
+        "SN",
+        "SF",
+        "DF",
+        "XF",
+        "ID",
+        "IL",
+        "IM",
+        "IS",
+        "DG",
+        "DY",
+        "HS",
+        "HQ",
+        "JA",
+        "HH",
+        "SD",
+        "TA",
+        "MU",
+        "KD",
+        "HT",
+    }
+)
+
+
+class TemplateError(ConfigError):
+    """A label template is invalid, or cannot be filled from a unit's data."""
+
+
+def _check_field_name(name: str, where: str) -> None:
+    if name in STANDARD_FIELDS:
+        return
+    if name.startswith("extra.") and name[6:].isidentifier():
+        return
+    known = ", ".join(sorted(STANDARD_FIELDS))
+    raise TemplateError(f"{where}: unknown field {{{{{name}}}}}; known: {known}, extra.<name>")
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    name: str
+    optional: bool
+    encoding: Literal["text", "datamatrix", "gs1_128"]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ZplTemplate:
+    """A compiled ZPL template: literal pieces and the slots between them."""
+
+    source: str
+    pieces: tuple[str, ...]
+    slots: tuple[_Slot, ...]
+    fonts: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """Names of the fields the template uses."""
+        return frozenset(slot.name for slot in self.slots)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ZplTemplate:
+        """Read and validate a ``.zpl`` template file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TemplateError(f"{path}: cannot read the template: {exc}") from exc
+        return cls.from_text(text, str(path))
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<template>") -> ZplTemplate:
+        """Validate ``text`` and compile it; ``source`` names it in errors."""
+        try:
+            commands = parse_commands(text.encode("utf-8"))
+        except InvalidInput as exc:
+            raise TemplateError(f"{source}: {exc}") from exc
+        open_at: int | None = None
+        labels = 0
+        has_ci28 = False
+        fonts: set[str] = set()
+        barcode: str | None = None
+        barcode_params = ""
+        saw_fh = False
+        pieces: list[str] = []
+        slots: list[_Slot] = []
+        cursor = 0
+        # Byte offsets from the tokenizer; the template is re-assembled from bytes.
+        raw = text.encode("utf-8")
+        out_prefix = bytearray()
+        for command in commands:
+            where = f"{source} line {command.line}"
+            name = command.name
+            if name not in KNOWN_ZPL_COMMANDS:
+                raise TemplateError(f"{where}: unknown ZPL command {command.prefix}{name}")
+            if name == "XA":
+                if open_at is not None:
+                    raise TemplateError(f"{where}: ^XA inside a format opened on line {open_at}")
+                open_at = command.line
+            elif name == "XZ":
+                if open_at is None:
+                    raise TemplateError(f"{where}: ^XZ without a matching ^XA")
+                open_at = None
+                labels += 1
+            elif command.prefix == "^" and open_at is None and name not in {"FX"}:
+                raise TemplateError(f"{where}: ^{name} outside ^XA...^XZ")
+            if name == "CI":
+                has_ci28 = command.text.strip().startswith("28")
+            elif name == "A":
+                params = command.text
+                if params.startswith("@"):
+                    font = params.rsplit(",", 1)[-1].strip()
+                    if ":" not in font:
+                        raise TemplateError(f"{where}: ^A@ needs a font like E:DEJAVU.TTF")
+                    fonts.add(font.upper())
+            elif name in {"BX", "BC", "BQ"}:
+                barcode, barcode_params = name, command.text
+            elif name == "FH":
+                saw_fh = True
+            elif name == "FS":
+                barcode, saw_fh = None, False
+            elif name == "FD":
+                found = list(_PLACEHOLDER.finditer(command.text))
+                leftover = _PLACEHOLDER.sub("", command.text)
+                if "{{" in leftover or "}}" in leftover:
+                    raise TemplateError(f"{where}: malformed placeholder in {command.text!r}")
+                if not found:
+                    continue
+                if saw_fh:
+                    raise TemplateError(
+                        f"{where}: remove ^FH before a field with placeholders (added for you)"
+                    )
+                start = command.offset
+                end = start + 3 + len(command.params)
+                out_prefix += raw[cursor:start] + b"^FH\\^FD"
+                literal_start = start + 3
+                text_pos = 0
+                field_text = command.text
+                for match in found:
+                    name_ = match.group(1)
+                    _check_field_name(name_, where)
+                    encoding: Literal["text", "datamatrix", "gs1_128"] = "text"
+                    if name_ == "element_string" and barcode in {"BX", "BC"}:
+                        if field_text.strip() != match.group(0):
+                            raise TemplateError(
+                                f"{where}: {{{{element_string}}}} must be alone "
+                                f"in a ^{barcode} field"
+                            )
+                        if barcode == "BX":
+                            escape_param = (barcode_params.split(",") + [""] * 7)[6]
+                            if escape_param != "_" or ",200" not in barcode_params:
+                                raise TemplateError(
+                                    f"{where}: GS1 DataMatrix needs ^BXN,h,200,,,,_ "
+                                    f"(quality 200, escape _), got ^BX{barcode_params}"
+                                )
+                            encoding = "datamatrix"
+                        else:
+                            mode = (barcode_params.split(",") + [""] * 6)[5].strip()
+                            if mode not in {"", "N"}:
+                                raise TemplateError(
+                                    f"{where}: GS1-128 needs ^BC mode N, got mode {mode!r}"
+                                )
+                            encoding = "gs1_128"
+                    literal = field_text[text_pos : match.start()]
+                    out_prefix += escape_text(literal).encode("utf-8") if literal else b""
+                    pieces.append(out_prefix.decode("utf-8"))
+                    out_prefix = bytearray()
+                    slots.append(_Slot(name_, bool(match.group(2)), encoding, command.line))
+                    text_pos = match.end()
+                tail = field_text[text_pos:]
+                out_prefix += escape_text(tail).encode("utf-8")
+                cursor = end
+                del literal_start
+        if open_at is not None:
+            raise TemplateError(f"{source} line {open_at}: ^XA is never closed by ^XZ")
+        if labels == 0:
+            raise TemplateError(f"{source}: no label format (^XA...^XZ)")
+        out_prefix += raw[cursor:]
+        pieces.append(out_prefix.decode("utf-8"))
+        if not any(s.encoding != "text" or s.name == "digital_link" for s in slots):
+            raise TemplateError(
+                f"{source}: no GS1 code field: put {{{{element_string}}}} in a ^BX or ^BC "
+                "field, or {{digital_link}} in a ^BQ field"
+            )
+        if not has_ci28:
+            pieces[0] = pieces[0].replace("^XA", "^XA^CI28", 1)
+        return cls(source, tuple(pieces), tuple(slots), frozenset(fonts))
+
+    def render(
+        self, data: LabelData | Mapping[str, str], message: GS1Message | None = None
+    ) -> bytes:
+        """Fill the template; raise :class:`TemplateError` naming a missing field."""
+        if isinstance(data, LabelData):
+            values: Mapping[str, str] = data.fields()
+            message = data.gs1_message()
+        else:
+            values = data
+        parts = [self.pieces[0]]
+        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
+            value = values.get(slot.name)
+            if value is None:
+                if not slot.optional:
+                    raise TemplateError(
+                        f"{self.source} line {slot.line}: field {{{{{slot.name}}}}} is required "
+                        "but the unit has no value (write {{" + slot.name + "?}} if optional)"
+                    )
+                value = ""
+            if slot.encoding == "text":
+                parts.append(escape_text(value))
+            else:
+                if message is None:
+                    message = GS1Message.parse(values["element_string"])
+                if slot.encoding == "datamatrix":
+                    parts.append(datamatrix_gs1_data(message))
+                else:
+                    parts.append(gs1_128_data(message))
+            parts.append(piece)
+        return "".join(parts).encode("utf-8")
+
+
+# --- ESC/POS --------------------------------------------------------------------------
+
+Align = Literal["left", "center", "right"]
+LineKind = Literal["text", "qr", "gs1_128", "datamatrix", "feed", "cut"]
+
+
+@dataclass(frozen=True, slots=True)
+class EscposLine:
+    """One line of an ESC/POS layout: text, a QR code, a GS1-128 barcode or a feed."""
+
+    kind: LineKind
+    value: str = ""
+    align: Align = "left"
+    bold: bool = False
+    size: int = 1
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EscposTemplate:
+    """A validated ESC/POS layout (see the module docstring)."""
+
+    source: str
+    lines: tuple[EscposLine, ...]
+    codepage: str = "CP1258"
+    width_dots: int = 384
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """Names of the fields the layout uses."""
+        return frozenset(m.group(1) for ln in self.lines for m in _PLACEHOLDER.finditer(ln.value))
+
+    @classmethod
+    def load(cls, path: str | Path) -> EscposTemplate:
+        """Read and validate a ``.toml`` ESC/POS layout."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TemplateError(f"{path}: cannot read the template: {exc}") from exc
+        return cls.from_text(text, str(path))
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<template>") -> EscposTemplate:
+        """Validate a TOML layout; errors name the file, the ``[[line]]`` and the key."""
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise TemplateError(f"{source}: not valid TOML: {exc}") from exc
+        unknown_top = set(doc) - {"label", "line"}
+        if unknown_top:
+            raise TemplateError(f"{source}: unknown table(s) {sorted(unknown_top)}")
+        label = doc.get("label", {})
+        codepage = str(label.get("codepage", "CP1258"))
+        width = int(label.get("width_dots", 384))
+        # Source line of each [[line]] header, so errors point where the technician looks.
+        header_lines = [i + 1 for i, ln in enumerate(text.splitlines()) if ln.strip() == "[[line]]"]
+        lines: list[EscposLine] = []
+        kinds: tuple[LineKind, ...] = ("text", "qr", "gs1_128", "datamatrix", "feed", "cut")
+        for index, entry in enumerate(doc.get("line", [])):
+            lineno = header_lines[index] if index < len(header_lines) else 0
+            where = f"{source} line {lineno} ([[line]] #{index + 1})"
+            present = [k for k in kinds if k in entry]
+            if len(present) != 1:
+                raise TemplateError(f"{where}: needs exactly one of {', '.join(kinds)}")
+            extra = set(entry) - set(kinds) - {"align", "bold", "size"}
+            if extra:
+                raise TemplateError(f"{where}: unknown key(s) {sorted(extra)}")
+            kind = present[0]
+            value = str(entry[kind])
+            for match in _PLACEHOLDER.finditer(value):
+                _check_field_name(match.group(1), where)
+            if kind in {"gs1_128", "datamatrix"} and value.strip() != "{{element_string}}":
+                raise TemplateError(f"{where}: {kind} must be exactly {{{{element_string}}}}")
+            align = entry.get("align", "left")
+            if align not in ("left", "center", "right"):
+                raise TemplateError(f"{where}: align {align!r}; expected left, center or right")
+            size = int(entry.get("size", 1 if kind == "text" else 6))
+            lines.append(
+                EscposLine(kind, value, align, bool(entry.get("bold", False)), size, lineno)
+            )
+        if not any(ln.kind in {"qr", "gs1_128", "datamatrix"} for ln in lines):
+            raise TemplateError(f"{source}: no code line (qr, gs1_128 or datamatrix)")
+        return cls(source, tuple(lines), codepage, width)
+
+    def fill(self, data: LabelData) -> list[EscposLine]:
+        """The layout with every placeholder replaced by the unit's value."""
+        values = data.fields()
+        out: list[EscposLine] = []
+        for ln in self.lines:
+
+            def sub(match: re.Match[str], ln: EscposLine = ln) -> str:
+                value = values.get(match.group(1))
+                if value is None:
+                    if match.group(2):
+                        return ""
+                    raise TemplateError(
+                        f"{self.source} line {ln.line}: field {{{{{match.group(1)}}}}} is "
+                        "required but the unit has no value"
+                    )
+                return value
+
+            out.append(
+                EscposLine(
+                    ln.kind, _PLACEHOLDER.sub(sub, ln.value), ln.align, ln.bold, ln.size, ln.line
+                )
+            )
+        return out
+
+
+LabelTemplate = ZplTemplate | EscposTemplate
+
+
+def load_template(path: str | Path) -> LabelTemplate:
+    """Load a template by its suffix: ``.zpl`` or ``.toml`` (ESC/POS)."""
+    path = Path(path)
+    if path.suffix.lower() == ".zpl":
+        return ZplTemplate.load(path)
+    if path.suffix.lower() == ".toml":
+        return EscposTemplate.load(path)
+    raise TemplateError(f"{path}: unknown template type {path.suffix!r}; expected .zpl or .toml")

@@ -1,0 +1,157 @@
+"""Scanner benchmarks: camera decoding (zxing-cpp beside pyzbar) and line framing.
+
+Both are measured side by side with their baseline in the same run, so the ratio is
+meaningful on a shared machine. Wired to ``lineside bench decode``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.scanners.camera import DecodedSymbol, FrameDecoder, PyzbarDecoder, ZxingDecoder
+from edge.scanners.framing import LineFramer
+from edge.scanners.read import ReadStamper
+from lineside.bench import Figure
+from lineside.errors import DeviceError
+
+_SYMBOLOGIES: tuple[tuple[str, str], ...] = (
+    ("datamatrix", "(01)08934567890120(10)LOT-{i:03d}(21)Sx{i:05d}q"),
+    ("qr", "https://id.example.com/01/08934567890120/10/LOT-{i:03d}/21/Sx{i:05d}q?17=271231"),
+    ("gs1_128", "]C1" + "00389345678901{i:05d}"),
+)
+_TARGET_READ_PERCENT = {"datamatrix": 100.0, "qr": 100.0}
+
+
+def _sscc(body17: str) -> str:
+    from lineside.gs1 import gs1_check_digit
+
+    return body17 + gs1_check_digit(body17)
+
+
+def _bench_frames(frames: int) -> list[tuple[str, DecodedSymbol, npt.NDArray[np.uint8]]]:
+    """``frames`` generated 1280x720 frames cycling through the three symbologies."""
+    from simulators.scanners.camera import FrameEffects, FrameGenerator
+    from simulators.scanners.codes import code_from_text
+
+    gen = FrameGenerator(effects=FrameEffects(occlusion=0.0), seed=2026)
+    out = []
+    for i in range(frames):
+        name, template = _SYMBOLOGIES[i % len(_SYMBOLOGIES)]
+        text = template.format(i=i)
+        if name == "gs1_128":
+            text = "]C100" + _sscc(text[5:])
+        code = code_from_text(text)
+        expected = DecodedSymbol(code.symbology, code.data.encode("utf-8"))
+        out.append((name, expected, gen.frame(gen.label_for(code))))
+    return out
+
+
+def _run(
+    decoder: FrameDecoder,
+    frames: Sequence[tuple[str, DecodedSymbol, npt.NDArray[np.uint8]]],
+    same: Callable[[DecodedSymbol, DecodedSymbol], bool],
+) -> tuple[dict[str, float], float]:
+    hits: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    times: list[float] = []
+    for name, expected, frame in frames:
+        start = time.perf_counter()
+        found = decoder.decode(frame)
+        times.append(time.perf_counter() - start)
+        totals[name] = totals.get(name, 0) + 1
+        hits[name] = hits.get(name, 0) + any(same(f, expected) for f in found)
+    rates = {name: 100.0 * hits[name] / totals[name] for name in totals}
+    return rates, 1000.0 * statistics.median(times)
+
+
+def bench_decode(frames: int = 30) -> list[Figure]:
+    """Read rates per symbology and median ms/frame, zxing-cpp with pyzbar as baseline."""
+    data = _bench_frames(max(frames, len(_SYMBOLOGIES)))
+    zx_rates, zx_ms = _run(ZxingDecoder(), data, lambda a, b: a == b)
+    try:
+        zbar: PyzbarDecoder | None = PyzbarDecoder()
+    except DeviceError:
+        zbar = None
+    if zbar is not None:
+        # ZBar gives no AIM identifier: judge it on the data alone.
+        zb_rates, zb_ms = _run(zbar, data, lambda a, b: a.data == b.data)
+        note = "pyzbar cannot read DataMatrix"
+    else:
+        zb_rates, zb_ms = {}, 0.0
+        note = "pyzbar unavailable (libzbar0 missing): no baseline"
+    figures = [
+        Figure(
+            f"zxing_{name}_read_percent",
+            zx_rates[name],
+            "%",
+            target=_TARGET_READ_PERCENT.get(name),
+            baseline_name=f"pyzbar_{name}_read_percent" if zbar is not None else None,
+            baseline=zb_rates.get(name) if zbar is not None else None,
+            note=f"{len(data)} frames 1280x720, rotated/blurred/noisy/glare; {note}",
+        )
+        for name, _ in _SYMBOLOGIES
+    ]
+    figures.append(
+        Figure(
+            "zxing_median_ms_per_frame",
+            zx_ms,
+            "ms",
+            target=40.0,
+            lower_is_better=True,
+            baseline_name="pyzbar_median_ms_per_frame" if zbar is not None else None,
+            baseline=zb_ms if zbar is not None else None,
+            note="one thread; formats restricted, try_invert=False",
+        )
+    )
+    return figures
+
+
+def _stream(reads: int) -> tuple[bytes, int]:
+    lines = [b"]d2010893456789012010LOT-%03d\x1d21Sx%05dq" % (i % 1000, i) for i in range(reads)]
+    return b"".join(line + b"\r\n" for line in lines), reads
+
+
+def bench_framing(reads: int = 20_000) -> list[Figure]:
+    """Reads per second framed and parsed (target 50,000), with ``biip.parse`` as baseline."""
+    import biip
+
+    stream, count = _stream(reads)
+    chunks = [stream[i : i + 4096] for i in range(0, len(stream), 4096)]
+
+    framer = LineFramer()
+    start = time.perf_counter()
+    framed = [f for chunk in chunks for f in framer.feed(chunk)]
+    frame_only = time.perf_counter() - start
+
+    stamper = ReadStamper("bench")
+    framer = LineFramer()
+    start = time.perf_counter()
+    parsed = 0
+    for chunk in chunks:
+        for frame in framer.feed(chunk):
+            parsed += stamper.frame(frame).ok
+    ours = time.perf_counter() - start
+
+    start = time.perf_counter()
+    for frame in framed:
+        biip.parse(frame.data.decode("utf-8"))
+    theirs = time.perf_counter() - start
+    if parsed != count or len(framed) != count:
+        raise AssertionError(f"bench_framing: {parsed}/{len(framed)} of {count} reads parsed")
+    return [
+        Figure(
+            "scanner_reads_per_s",
+            count / ours,
+            "reads/s",
+            target=50_000.0,
+            baseline_name="biip_parse_reads_per_s",
+            baseline=count / theirs,
+            note="LineFramer + ReadStamper (parse_scan) on 4 KiB chunks of GS1 DataMatrix reads",
+        ),
+        Figure("scanner_framing_only_reads_per_s", count / frame_only, "reads/s"),
+    ]

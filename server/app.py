@@ -1,0 +1,140 @@
+"""The aggregator's web application, built by :func:`create_app` (no module-level app).
+
+>>> from server.settings import ServerSettings
+>>> app = create_app(ServerSettings(database_url="sqlite://"))
+>>> app.title
+'Lineside aggregator'
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineside import __version__
+from lineside.errors import ConfigError
+from server.api import dashboard, masterdata, production, public, resolver, trace
+from server.api.commands import CommandPublisher, MqttCommandPublisher
+from server.api.metrics import RequestCounters
+from server.api.ratelimit import TokenBuckets
+from server.db.engine import make_engine, make_session_factory
+from server.settings import ServerSettings
+from server.web import STATIC_DIR, make_templates
+
+logger = logging.getLogger(__name__)
+
+
+def _optional_router(module_name: str) -> APIRouter | None:
+    """The ``router`` of a module written alongside this one, if it is installed."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        logger.warning("%s is not available; its routes are not mounted", module_name)
+        return None
+    router: APIRouter = module.router
+    return router
+
+
+def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
+    """Start the MQTT ingestor and the portal worker when the settings enable them."""
+    started: list[Any] = []
+    factory: sessionmaker[Session] = app.state.session_factory
+    if settings.ingest_enabled:
+        from server.ingest.ingestor import Ingestor, IngestSettings
+
+        broker = urlsplit(settings.broker_url)
+        ingestor = Ingestor(
+            IngestSettings(
+                host=broker.hostname or "127.0.0.1",
+                port=broker.port or 1883,
+                username=broker.username,
+                password=broker.password,
+            ),
+            factory,
+        )
+        ingestor.start()
+        started.append(ingestor)
+    if settings.portal_enabled:
+        try:
+            portal = importlib.import_module("server.portal")
+        except ModuleNotFoundError as exc:
+            raise ConfigError("portal_enabled: the portal connector is not installed") from exc
+        worker = portal.start_worker(settings, factory)
+        started.append(worker)
+    return started
+
+
+def create_app(
+    settings: ServerSettings,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    command_publisher: CommandPublisher | None = None,
+) -> FastAPI:
+    """Build the aggregator app: API, resolver, dashboard, static files and lifespan.
+
+    ``session_factory`` and ``command_publisher`` replace the ones built from
+    ``settings`` (tests and embedding).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        background = _start_background(app, settings)
+        try:
+            yield
+        finally:
+            for worker in reversed(background):
+                worker.stop()
+            if owns_engine:
+                app.state.session_factory.kw["bind"].dispose()
+
+    app = FastAPI(
+        title="Lineside aggregator",
+        version=__version__,
+        description="Traceability aggregator: master data, work orders, trace queries, "
+        "GS1 Digital Link resolver, dashboard and yearly indicators.",
+        lifespan=lifespan,
+    )
+    owns_engine = session_factory is None
+    app.state.settings = settings
+    app.state.session_factory = session_factory or make_session_factory(
+        make_engine(settings.database_url)
+    )
+    app.state.command_publisher = command_publisher or MqttCommandPublisher(settings.broker_url)
+    app.state.rate_limiter = TokenBuckets(
+        rate_per_second=settings.rate_limit_per_minute / 60, burst=settings.rate_limit_burst
+    )
+    app.state.request_counters = RequestCounters()
+    app.state.templates = make_templates()
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        # The router records the matched route in the scope: count by its template.
+        route = request.scope.get("route")
+        route_path = getattr(route, "path", None) or "unmatched"
+        app.state.request_counters.record(request.method, route_path, response.status_code)
+        return response
+
+    app.include_router(public.router)
+    app.include_router(masterdata.router)
+    app.include_router(production.router)
+    app.include_router(trace.router)
+    app.include_router(dashboard.router)
+    epcis = _optional_router("server.epcis_api")
+    if epcis is not None:
+        app.include_router(epcis)
+    app.include_router(resolver.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,279 @@
+"""Aggregator benchmarks: MQTT ingest throughput and trace-query latency.
+
+``bench_ingest`` publishes events to a real Mosquitto and measures how many stored
+events per second the ingestor sustains into PostgreSQL and SQLite, side by side with a
+naive consumer (one insert and commit per message) in the same run. ``bench_trace``
+bulk-loads a store and measures the latency of a full trace (a unit's events, its
+containers and theirs).
+
+Without a broker address, a private Mosquitto is started on a free port with the
+settings a deployment needs (no queue limit, no in-flight limit); otherwise the given
+broker is used and publishing is windowed so its default queue limit drops nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineside import contract
+from lineside.bench import Figure
+from server.db import make_engine, make_session_factory, migrate
+from server.db.events import EventOrigin, containers_of, events_for_epc, index_event, store_events
+from server.db.models import Device, Line
+from server.ingest import Ingestor, IngestSettings
+
+logger = logging.getLogger(__name__)
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_WINDOW = 800
+_T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _event(n: int, salt: str) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": (_T0 + timedelta(milliseconds=n)).isoformat().replace("+00:00", "Z"),
+        "eventTimeZoneOffset": "+07:00",
+        "epcList": [f"https://id.gs1.org/01/08934567890128/21/{salt}{n}"],
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "readPoint": {"id": "https://id.gs1.org/414/8934567000017"},
+        "eventID": f"ni:///sha-256;{hashlib.sha256(f'{salt}{n}'.encode()).hexdigest()}?ver=CBV2.0",
+    }
+
+
+@contextmanager
+def _private_broker() -> Iterator[tuple[str, int]]:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "mosquitto.conf"
+        config.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+            "max_queued_messages 0\nmax_inflight_messages 0\npersistence false\n"
+        )
+        process = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            yield "127.0.0.1", port
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@contextmanager
+def _database(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{Path(folder) / 'bench.db'}"
+            migrate(url)
+            yield url
+        return
+    name = f"lineside_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _ingest_rate(broker: tuple[str, int], url: str, events: int, batch_size: int) -> float:
+    """Stored events per second, from the first publish to the last commit."""
+    site, line = f"b{uuid.uuid4().hex[:8]}", "L1"
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        session.add(Line(id=line, site=site))
+        session.flush()
+        session.add(Device(id="agent-1", line_id=line))
+    topic = contract.Topics(site, line).events
+    payloads = [
+        contract.encode(
+            contract.EventMessage(
+                site=site, line=line, device="agent-1", seq=n, sent_at=_T0, event=_event(n, site)
+            )
+        )
+        for n in range(events)
+    ]
+    client_id = f"bench-{site}"
+    settings = IngestSettings(
+        host=broker[0],
+        port=broker[1],
+        client_id=client_id,
+        sites=(site,),
+        session_expiry_s=60,
+        batch_size=batch_size,
+    )
+    publisher = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"pub-{site}", protocol=MQTTProtocolVersion.MQTTv5
+    )
+    publisher.max_inflight_messages_set(_WINDOW)
+    publisher.connect(*broker)
+    publisher.loop_start()
+    ingestor = Ingestor(settings, factory)
+    ingestor.start()
+    try:
+        started = time.perf_counter()
+        for n, payload in enumerate(payloads):
+            while n - ingestor.totals.stored > _WINDOW:
+                time.sleep(0.0005)
+            publisher.publish(topic, payload, qos=1)
+        while ingestor.totals.stored < events:
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - started
+    finally:
+        ingestor.stop()
+        publisher.disconnect()
+        publisher.loop_stop()
+        engine.dispose()
+    return events / elapsed
+
+
+def bench_ingest(events: int = 20000, broker: tuple[str, int] | None = None) -> list[Figure]:
+    """Sustained stored events/s into PostgreSQL and SQLite, each beside a naive consumer.
+
+    The naive consumer is the same ingestor committing and acknowledging every message on
+    its own (batch of one); it runs on a quarter of the events to keep the run short.
+    """
+    figures: list[Figure] = []
+    with _private_broker() if broker is None else _given(broker) as address:
+        for backend, target in (("postgresql", 5000.0), ("sqlite", 2000.0)):
+            with _database(backend) as url:
+                batched = _ingest_rate(address, url, events, batch_size=500)
+            with _database(backend) as url:
+                naive = _ingest_rate(address, url, max(200, events // 4), batch_size=1)
+            figures.append(
+                Figure(
+                    f"ingest_{backend}_events_per_s",
+                    round(batched, 1),
+                    "events/s",
+                    target=target,
+                    baseline_name=f"naive_{backend}_events_per_s",
+                    baseline=round(naive, 1),
+                    note=f"{events} events over MQTT QoS 1, validated, batched ≤500",
+                )
+            )
+    return figures
+
+
+@contextmanager
+def _given(broker: tuple[str, int]) -> Iterator[tuple[str, int]]:
+    yield broker
+
+
+def _bulk_load(factory: sessionmaker[Session], events: int, per_case: int = 10) -> list[str]:
+    """Units commissioned and packed into cases, cases onto pallets; returns the units."""
+    units: list[str] = []
+    batch: list[dict[str, Any]] = []
+    origin = EventOrigin(line_id="L1", device_id="agent-1")
+    n = case = 0
+
+    def flush() -> None:
+        with factory() as session, session.begin():
+            store_events(session, [(index_event(e), origin) for e in batch])
+        batch.clear()
+
+    while n < events:
+        case_units = []
+        for _ in range(per_case):
+            event = _event(n, "u")
+            batch.append(event)
+            case_units.append(event["epcList"][0])
+            n += 1
+        units.extend(case_units)
+        case += 1
+        sscc = f"https://id.gs1.org/00/38934567{case:010d}"
+        batch.append(
+            {
+                "type": "AggregationEvent",
+                "eventTime": (_T0 + timedelta(milliseconds=n)).isoformat(),
+                "eventTimeZoneOffset": "+07:00",
+                "parentID": sscc,
+                "childEPCs": case_units,
+                "action": "ADD",
+                "bizStep": "packing",
+                "eventID": f"ni:///sha-256;{hashlib.sha256(sscc.encode()).hexdigest()}?ver=CBV2.0",
+            }
+        )
+        n += 1
+        if len(batch) >= 5000:
+            flush()
+    if batch:
+        flush()
+    return units
+
+
+def bench_trace(events: int = 1_000_000, queries: int = 500) -> list[Figure]:
+    """Trace latency p50/p99 (a unit's events + containers + their events) on PostgreSQL."""
+    figures: list[Figure] = []
+    for backend in ("postgresql", "sqlite"):
+        with _database(backend) as url:
+            engine = make_engine(url)
+            factory = make_session_factory(engine)
+            units = _bulk_load(factory, events)
+            rng = random.Random(7)
+            timings: list[float] = []
+            with factory() as session:
+                for _ in range(queries):
+                    unit = rng.choice(units)
+                    started = time.perf_counter()
+                    found = list(events_for_epc(session, unit))
+                    for container in containers_of(session, unit):
+                        found += events_for_epc(session, container)
+                    timings.append((time.perf_counter() - started) * 1000)
+                    if len(found) < 2:
+                        raise RuntimeError(f"trace of {unit} found {len(found)} events")
+            engine.dispose()
+        timings.sort()
+        p50 = timings[len(timings) // 2]
+        p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+        note = f"{events} events bulk-loaded, {queries} random units"
+        figures.append(
+            Figure(f"trace_{backend}_p50_ms", round(p50, 2), "ms", note=note, lower_is_better=True)
+        )
+        figures.append(
+            Figure(
+                f"trace_{backend}_p99_ms",
+                round(p99, 2),
+                "ms",
+                target=50.0,
+                lower_is_better=True,
+                note=note,
+            )
+        )
+    return figures

@@ -1,0 +1,393 @@
+"""Writing EPCIS events to the store, idempotently, and reading them back for traces.
+
+:func:`index_event` turns an EPCIS 2.0 JSON-LD event into the rows the store keeps
+(sans-I/O: no database involved); :func:`store_events` writes a batch with
+``INSERT ... ON CONFLICT DO NOTHING`` on the event ID, so redelivered events are ignored
+on SQLite and PostgreSQL alike, and returns which events were new.
+
+>>> indexed = index_event({
+...     "type": "AggregationEvent", "action": "ADD", "bizStep": "packing",
+...     "eventTime": "2026-03-01T08:00:00+07:00", "eventTimeZoneOffset": "+07:00",
+...     "eventID": "ni:///sha-256;00?ver=CBV2.0",
+...     "parentID": "urn:epc:id:sscc:0614141.1234567890",
+...     "childEPCs": ["urn:epc:id:sgtin:0614141.107346.2018"]})
+>>> [e.role.value for e in indexed.epcs], indexed.parent
+(['parent', 'child'], 'urn:epc:id:sscc:0614141.1234567890')
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from lineside.errors import EPCISError
+from server.db.models import (
+    EVENT_ID_LENGTH,
+    URI_LENGTH,
+    Containment,
+    EpcRole,
+    Event,
+    EventEpc,
+    EventSource,
+)
+from server.db.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+#: Prefixes of the standard CBV vocabularies; values are stored without them so that
+#: ``commissioning``, ``urn:epcglobal:cbv:bizstep:commissioning`` and
+#: ``https://ref.gs1.org/cbv/BizStep-commissioning`` are the same business step.
+_BIZ_STEP_PREFIXES = ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-")
+_DISPOSITION_PREFIXES = ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
+
+_EPC_LISTS: tuple[tuple[str, EpcRole], ...] = (
+    ("epcList", EpcRole.EPC),
+    ("childEPCs", EpcRole.CHILD),
+    ("inputEPCList", EpcRole.INPUT),
+    ("outputEPCList", EpcRole.OUTPUT),
+)
+_QUANTITY_LISTS: tuple[tuple[str, EpcRole], ...] = (
+    ("quantityList", EpcRole.QUANTITY),
+    ("childQuantityList", EpcRole.CHILD_QUANTITY),
+    ("inputQuantityList", EpcRole.INPUT_QUANTITY),
+    ("outputQuantityList", EpcRole.OUTPUT_QUANTITY),
+)
+
+
+def normalise_biz_step(value: str) -> str:
+    """The bare CBV business step for a standard value, the URI itself otherwise.
+
+    >>> normalise_biz_step("urn:epcglobal:cbv:bizstep:packing")
+    'packing'
+    >>> normalise_biz_step("https://example.com/steps/x")
+    'https://example.com/steps/x'
+    """
+    return _strip(value, _BIZ_STEP_PREFIXES)
+
+
+def normalise_disposition(value: str) -> str:
+    """The bare CBV disposition for a standard value, the URI itself otherwise.
+
+    >>> normalise_disposition("https://ref.gs1.org/cbv/Disp-active")
+    'active'
+    """
+    return _strip(value, _DISPOSITION_PREFIXES)
+
+
+def _strip(value: str, prefixes: tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedEpc:
+    """One identifier of an event and the role it plays there."""
+
+    epc: str
+    role: EpcRole
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedEvent:
+    """An EPCIS event broken into the columns and rows the store keeps."""
+
+    event_id: str
+    type: str
+    action: str | None
+    biz_step: str | None
+    disposition: str | None
+    event_time: datetime
+    event_time_zone_offset: str
+    read_point: str | None
+    biz_location: str | None
+    epcs: tuple[IndexedEpc, ...]
+    document: dict[str, Any] = field(repr=False)
+
+    @property
+    def parent(self) -> str | None:
+        """The ``parentID``, when there is one."""
+        return next((e.epc for e in self.epcs if e.role is EpcRole.PARENT), None)
+
+    @property
+    def children(self) -> tuple[str, ...]:
+        """The ``childEPCs`` (instance-level children)."""
+        return tuple(e.epc for e in self.epcs if e.role is EpcRole.CHILD)
+
+
+def _required(event: dict[str, Any], key: str, limit: int) -> str:
+    value = _text(event, key, limit)
+    if value is None:
+        raise EPCISError(f"event: {key} is missing")
+    return value
+
+
+def _text(event: dict[str, Any], key: str, limit: int) -> str | None:
+    value = event.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise EPCISError(f"event: {key} must be a non-empty string, got {value!r:.60}")
+    if len(value) > limit:
+        raise EPCISError(f"event: {key} is {len(value)} characters long, at most {limit} allowed")
+    return value
+
+
+def _location(event: dict[str, Any], key: str) -> str | None:
+    value = event.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise EPCISError(f"event: {key} must be an object with an 'id', got {value!r:.60}")
+    return _required(value, "id", URI_LENGTH)
+
+
+def parse_event_time(value: str, key: str = "eventTime") -> datetime:
+    """Parse an EPCIS timestamp; it must carry a time-zone offset.
+
+    >>> parse_event_time("2026-03-01T08:00:00.5Z").isoformat()
+    '2026-03-01T08:00:00.500000+00:00'
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise EPCISError(f"event: {key} {value!r:.60} is not an ISO 8601 timestamp") from exc
+    if parsed.tzinfo is None:
+        raise EPCISError(f"event: {key} {value!r:.60} has no time-zone offset")
+    return parsed
+
+
+def index_event(event: dict[str, Any]) -> IndexedEvent:
+    """Extract the stored columns and identifiers of one EPCIS 2.0 JSON-LD event.
+
+    The event must already be schema-valid; this only checks what the store relies on
+    (an event ID, a time zone, lengths that fit the columns) and raises
+    :class:`~lineside.errors.EPCISError` naming the field otherwise.
+    """
+    event_id = _required(event, "eventID", EVENT_ID_LENGTH)
+    event_type = _required(event, "type", 40)
+    action = _text(event, "action", 10)
+    biz_step = _text(event, "bizStep", URI_LENGTH)
+    disposition = _text(event, "disposition", URI_LENGTH)
+    time_text = _required(event, "eventTime", 64)
+    offset = _text(event, "eventTimeZoneOffset", 6) or "+00:00"
+    epcs: list[IndexedEpc] = []
+    parent = _text(event, "parentID", URI_LENGTH)
+    if parent is not None:
+        epcs.append(IndexedEpc(parent, EpcRole.PARENT))
+    for key, role in _EPC_LISTS:
+        for item in _list(event, key):
+            if not isinstance(item, str) or not item or len(item) > URI_LENGTH:
+                raise EPCISError(f"event: {key} holds an invalid identifier {item!r:.60}")
+            epcs.append(IndexedEpc(item, role))
+    for key, role in _QUANTITY_LISTS:
+        for item in _list(event, key):
+            if not isinstance(item, dict):
+                raise EPCISError(f"event: {key} must hold objects, got {item!r:.60}")
+            epcs.append(IndexedEpc(_required(item, "epcClass", URI_LENGTH), role))
+    return IndexedEvent(
+        event_id=event_id,
+        type=event_type,
+        action=action,
+        biz_step=normalise_biz_step(biz_step) if biz_step else None,
+        disposition=normalise_disposition(disposition) if disposition else None,
+        event_time=parse_event_time(time_text),
+        event_time_zone_offset=offset,
+        read_point=_location(event, "readPoint"),
+        biz_location=_location(event, "bizLocation"),
+        # One row per (identifier, role): an EPC listed twice is stored once.
+        epcs=tuple(dict.fromkeys(epcs)),
+        document=event,
+    )
+
+
+def _list(event: dict[str, Any], key: str) -> list[Any]:
+    value = event.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EPCISError(f"event: {key} must be a list, got {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class EventOrigin:
+    """Where an event came from: the line/device/sequence of an MQTT envelope, or a
+    capture job."""
+
+    source: EventSource = EventSource.MQTT
+    line_id: str | None = None
+    device_id: str | None = None
+    seq: int | None = None
+    capture_job_id: str | None = None
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def store_events(
+    session: Session,
+    events: Sequence[tuple[IndexedEvent, EventOrigin]],
+    record_time: datetime | None = None,
+) -> set[str]:
+    """Insert events not stored yet, with their identifiers and containment changes.
+
+    Returns the IDs of the events that were new; the others (already stored, or repeated
+    within the batch) are left alone. The caller owns the transaction.
+    """
+    if not events:
+        return set()
+    recorded = record_time or utcnow()
+    unique: dict[str, tuple[IndexedEvent, EventOrigin]] = {}
+    for indexed, origin in events:
+        unique.setdefault(indexed.event_id, (indexed, origin))
+    rows = [
+        {
+            "event_id": indexed.event_id,
+            "type": indexed.type,
+            "action": indexed.action,
+            "biz_step": indexed.biz_step,
+            "disposition": indexed.disposition,
+            "event_time": indexed.event_time,
+            "event_time_zone_offset": indexed.event_time_zone_offset,
+            "record_time": recorded,
+            "read_point": indexed.read_point,
+            "biz_location": indexed.biz_location,
+            "line_id": origin.line_id,
+            "device_id": origin.device_id,
+            "seq": origin.seq,
+            "source": origin.source,
+            "capture_job_id": origin.capture_job_id,
+            "document": indexed.document,
+        }
+        for indexed, origin in unique.values()
+    ]
+    statement = (
+        _insert(session, Event)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(Event.event_id)
+    )
+    inserted = set(session.scalars(statement, rows).all())
+    if not inserted:
+        return inserted
+    epc_rows = [
+        {"event_id": event_id, "epc": item.epc, "role": item.role}
+        for event_id in inserted
+        for item in unique[event_id][0].epcs
+    ]
+    if epc_rows:
+        session.execute(_insert(session, EventEpc).on_conflict_do_nothing(), epc_rows)
+    aggregations = sorted(
+        (unique[event_id][0] for event_id in inserted),
+        key=lambda e: e.event_time,
+    )
+    for indexed in aggregations:
+        if indexed.type == "AggregationEvent" and indexed.parent is not None:
+            _apply_containment(session, indexed)
+    return inserted
+
+
+def _apply_containment(session: Session, event: IndexedEvent) -> None:
+    parent = event.parent
+    assert parent is not None
+    if event.action in ("ADD", "OBSERVE") and event.children:
+        statement = _insert(session, Containment)
+        statement = statement.on_conflict_do_update(
+            index_elements=["child_epc"],
+            set_={
+                "parent_epc": statement.excluded.parent_epc,
+                "event_id": statement.excluded.event_id,
+                "event_time": statement.excluded.event_time,
+            },
+            # Events may arrive out of order: only a newer aggregation moves a child.
+            where=Containment.event_time <= statement.excluded.event_time,
+        )
+        session.execute(
+            statement,
+            [
+                {
+                    "child_epc": child,
+                    "parent_epc": parent,
+                    "event_id": event.event_id,
+                    "event_time": event.event_time,
+                }
+                for child in event.children
+            ],
+        )
+    elif event.action == "DELETE":
+        # A DELETE without childEPCs empties the whole parent.
+        condition = and_(
+            Containment.parent_epc == parent, Containment.event_time <= event.event_time
+        )
+        if event.children:
+            condition = and_(condition, Containment.child_epc.in_(event.children))
+        session.execute(delete(Containment).where(condition))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def events_for_epc(session: Session, epc: str) -> list[Event]:
+    """Every event naming ``epc`` in any role, oldest first."""
+    statement = (
+        select(Event)
+        .join(EventEpc, EventEpc.event_id == Event.event_id)
+        .where(EventEpc.epc == epc)
+        .order_by(Event.event_time, Event.pk)
+        .distinct()
+    )
+    return list(session.scalars(statement))
+
+
+def parent_of(session: Session, child_epc: str) -> str | None:
+    """The container ``child_epc`` is currently packed in, if any."""
+    return session.scalar(select(Containment.parent_epc).where(Containment.child_epc == child_epc))
+
+
+def children_of(session: Session, parent_epc: str) -> list[str]:
+    """What is currently packed in ``parent_epc``, sorted."""
+    statement = (
+        select(Containment.child_epc)
+        .where(Containment.parent_epc == parent_epc)
+        .order_by(Containment.child_epc)
+    )
+    return list(session.scalars(statement))
+
+
+def containers_of(session: Session, epc: str, limit: int = 16) -> list[str]:
+    """The chain of containers of ``epc``, innermost first (case, then pallet...)."""
+    chain: list[str] = []
+    current = epc
+    while len(chain) < limit:
+        parent = parent_of(session, current)
+        if parent is None or parent in chain or parent == epc:
+            break
+        chain.append(parent)
+        current = parent
+    return chain
+
+
+def events_matching_any(session: Session, epcs: Iterable[str]) -> Select[Event]:
+    """A query for events naming any of ``epcs`` (for building trace views)."""
+    wanted = list(epcs)
+    return (
+        select(Event)
+        .where(
+            Event.event_id.in_(
+                select(EventEpc.event_id).where(EventEpc.epc.in_(wanted)).scalar_subquery()
+            )
+        )
+        .order_by(Event.event_time, Event.pk)
+    )

@@ -1,0 +1,337 @@
+"""Turning a batch of MQTT messages into one database transaction (no MQTT here).
+
+Every message of a batch ends in exactly one place: the event store (or ignored as a
+duplicate), the status/alarm/report tables, or the dead-letter table with the reason
+and the raw payload. The caller acknowledges the whole batch once :meth:`process`
+returns, i.e. after the commit.
+
+>>> from server.db import make_engine, make_session_factory, migrate
+>>> import tempfile, pathlib
+>>> url = f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'doc.db'}"
+>>> migrate(url)
+>>> processor = BatchProcessor(make_session_factory(make_engine(url)))
+>>> result = processor.process([InboundMessage("lineside/v1/s/L1/events", b"{oops")])
+>>> result.dead_letters
+1
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineside import contract
+from lineside.errors import ContractError, EPCISError
+from server.db.events import EventOrigin, IndexedEvent, index_event, store_events
+from server.db.models import (
+    AlarmRecord,
+    DeadLetter,
+    Device,
+    EventSource,
+    Line,
+    ReconciliationRecord,
+    StatusReport,
+)
+from server.db.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+#: Checks one EPCIS event; returns human-readable problems (empty when valid).
+EventValidator = Callable[[dict[str, Any]], Sequence[str]]
+
+#: Messages other than events that the server keeps (dashboard, reports).
+_SIDE_MESSAGES = (
+    contract.LineStatus,
+    contract.DeviceStatus,
+    contract.Alarm,
+    contract.ReconciliationReport,
+)
+
+#: How much of an oversized payload is kept in the dead-letter table.
+DEAD_LETTER_KEEP_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message as received from the broker."""
+
+    topic: str
+    payload: bytes
+    mid: int = 0
+    qos: int = 1
+    retain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What became of a batch."""
+
+    stored: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    dead_letters: int = 0
+
+    def __add__(self, other: BatchResult) -> BatchResult:
+        return BatchResult(
+            self.stored + other.stored,
+            self.duplicates + other.duplicates,
+            self.statuses + other.statuses,
+            self.dead_letters + other.dead_letters,
+        )
+
+
+class Rejected(Exception):
+    """A message cannot be stored; ``reason`` goes to the dead-letter table."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    message: InboundMessage
+    body: Any  # a contract message
+    indexed: IndexedEvent | None = None
+
+
+class BatchProcessor:
+    """Stores batches of MQTT messages in one transaction each.
+
+    ``validator`` checks each EPCIS event beyond what the store needs (schema, CBV);
+    without one only the structural checks of :func:`~server.db.events.index_event` run.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        validator: EventValidator | None = None,
+        max_payload_bytes: int = contract.MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self._session_factory = session_factory
+        self._validator = validator
+        self._max_payload_bytes = max_payload_bytes
+
+    def process(self, batch: Sequence[InboundMessage]) -> BatchResult:
+        """Store a batch; raise only when the database itself is unavailable.
+
+        When the batch transaction fails because of one message's data, the batch is
+        replayed one message per transaction so that only that message is dead-lettered.
+        """
+        if not batch:
+            return BatchResult()
+        try:
+            with self._session_factory() as session, session.begin():
+                return self._process(session, batch)
+        except OperationalError:
+            raise
+        except Exception as exc:  # a message's data (or a bug) broke the batch
+            logger.warning("batch of %d failed (%s); storing one by one", len(batch), exc)
+        result = BatchResult()
+        for message in batch:
+            try:
+                with self._session_factory() as session, session.begin():
+                    result += self._process(session, [message])
+            except OperationalError:
+                raise
+            except (DataError, IntegrityError) as exc:
+                reason = f"database refused the message: {_first_line(exc)}"
+                with self._session_factory() as session, session.begin():
+                    _dead_letter(session, message, reason)
+                result += BatchResult(dead_letters=1)
+            except Exception as exc:
+                # Never lose a message to a bug: keep it with the error for replay.
+                logger.exception("storing a message from %s failed", message.topic)
+                reason = f"internal error: {type(exc).__name__}: {_first_line(exc)}"
+                with self._session_factory() as session, session.begin():
+                    _dead_letter(session, message, reason)
+                result += BatchResult(dead_letters=1)
+        return result
+
+    # ------------------------------------------------------------------ internals
+
+    def _process(self, session: Session, batch: Sequence[InboundMessage]) -> BatchResult:
+        now = utcnow()
+        decoded: list[_Decoded] = []
+        dead = 0
+        for message in batch:
+            try:
+                decoded.append(self._decode(message))
+            except Rejected as rejected:
+                _dead_letter(session, message, rejected.reason, now)
+                dead += 1
+        lines, devices = _registry(session, decoded)
+        events: list[tuple[IndexedEvent, EventOrigin]] = []
+        statuses = 0
+        for item in decoded:
+            try:
+                _check_registered(item, lines, devices)
+            except Rejected as rejected:
+                _dead_letter(session, item.message, rejected.reason, now)
+                dead += 1
+                continue
+            body = item.body
+            if item.indexed is not None:
+                events.append(
+                    (
+                        item.indexed,
+                        EventOrigin(
+                            source=EventSource.MQTT,
+                            line_id=body.line,
+                            device_id=body.device,
+                            seq=body.seq,
+                        ),
+                    )
+                )
+            else:
+                _store_side_message(session, item.message, body, now)
+                statuses += 1
+        inserted = store_events(session, events, record_time=now)
+        return BatchResult(
+            stored=len(inserted),
+            duplicates=len(events) - len(inserted),
+            statuses=statuses,
+            dead_letters=dead,
+        )
+
+    def _decode(self, message: InboundMessage) -> _Decoded:
+        if len(message.payload) > self._max_payload_bytes:
+            raise Rejected(
+                f"payload of {len(message.payload)} bytes exceeds {self._max_payload_bytes} bytes"
+            )
+        try:
+            body = contract.decode(message.payload, message.topic)
+        except ContractError as exc:
+            raise Rejected(f"contract: {exc}") from exc
+        if not isinstance(body, contract.EventMessage):
+            if isinstance(body, _SIDE_MESSAGES):
+                return _Decoded(message, body)
+            raise Rejected(f"contract: a {body.kind!r} message is not accepted by the server")
+        if self._validator is not None:
+            problems = list(self._validator(body.event))
+            if problems:
+                raise Rejected("invalid EPCIS event: " + "; ".join(problems[:5]))
+        try:
+            indexed = index_event(body.event)
+        except EPCISError as exc:
+            raise Rejected(f"invalid EPCIS event: {exc}") from exc
+        return _Decoded(message, body, indexed)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:500]
+
+
+def _dead_letter(
+    session: Session, message: InboundMessage, reason: str, now: datetime | None = None
+) -> None:
+    payload = message.payload
+    if len(payload) > DEAD_LETTER_KEEP_BYTES:
+        reason = f"{reason} (payload truncated to its first {DEAD_LETTER_KEEP_BYTES} bytes)"
+        payload = payload[:DEAD_LETTER_KEEP_BYTES]
+    logger.info("dead letter from %s: %s", message.topic, reason)
+    session.add(
+        DeadLetter(
+            topic=message.topic[:512],
+            payload=payload,
+            reason=reason,
+            received_at=now or utcnow(),
+        )
+    )
+
+
+def _registry(
+    session: Session, decoded: Sequence[_Decoded]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Sites of the lines named in the batch, and the line of each of their devices."""
+    line_ids = {contract.parse_topic(item.message.topic).line for item in decoded}
+    if not line_ids:
+        return {}, {}
+    lines = {
+        row[0]: row[1]
+        for row in session.execute(select(Line.id, Line.site).where(Line.id.in_(line_ids)))
+    }
+    devices = {
+        row[0]: row[1]
+        for row in session.execute(
+            select(Device.id, Device.line_id).where(Device.line_id.in_(line_ids))
+        )
+    }
+    return lines, devices
+
+
+def _check_registered(item: _Decoded, lines: dict[str, str], devices: dict[str, str]) -> None:
+    address = contract.parse_topic(item.message.topic)
+    site = lines.get(address.line)
+    if site is None:
+        raise Rejected(f"unknown line {address.line!r}")
+    if site != address.site:
+        raise Rejected(
+            f"line {address.line!r} belongs to site {site!r}, not to topic site {address.site!r}"
+        )
+    device = getattr(item.body, "device", None) or address.device
+    if device is not None and devices.get(device) != address.line:
+        raise Rejected(f"device {device!r} is not registered to line {address.line!r}")
+
+
+def _upsert(session: Session, model: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+def _store_side_message(
+    session: Session, message: InboundMessage, body: Any, now: datetime
+) -> None:
+    address = contract.parse_topic(message.topic)
+    if isinstance(body, contract.LineStatus | contract.DeviceStatus):
+        statement = _upsert(session, StatusReport)
+        values = {
+            "topic": message.topic,
+            "site": address.site,
+            "line_id": address.line,
+            "device_id": address.device,
+            "payload": body.model_dump(mode="json"),
+            "received_at": now,
+        }
+        session.execute(
+            statement.values(values).on_conflict_do_update(
+                index_elements=["topic"],
+                set_={"payload": values["payload"], "received_at": now},
+            )
+        )
+    elif isinstance(body, contract.Alarm):
+        session.add(
+            AlarmRecord(
+                site=body.site,
+                line_id=body.line,
+                device_id=body.device,
+                code=body.code.value,
+                severity=body.severity.value,
+                message=body.message,
+                cleared=body.cleared,
+                raised_at=body.raised_at,
+                received_at=now,
+            )
+        )
+    elif isinstance(body, contract.ReconciliationReport):
+        statement = _upsert(session, ReconciliationRecord)
+        session.execute(
+            statement.values(
+                site=body.site,
+                line_id=body.line,
+                work_order=body.work_order,
+                balanced=body.balanced,
+                report=body.model_dump(mode="json"),
+                closed_at=body.closed_at,
+                received_at=now,
+            ).on_conflict_do_nothing(index_elements=["line_id", "work_order"])
+        )

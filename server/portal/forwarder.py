@@ -1,0 +1,321 @@
+"""Forwarding stored events to a traceability portal through the ``portal_outbox`` table.
+
+Each stored event gets one outbox entry per target (:func:`enqueue_new`); due entries
+are sent in batches (:func:`forward_due`) either as an EPCIS 2.0 document (the target
+is an EPCIS capture interface) or as mapped JSON records (product, lot, producer,
+stages) for a portal with its own format. A failed batch is retried with exponential
+backoff; after ``max_attempts`` its entries are ``failed`` and keep the last error.
+Capture is idempotent on the event ID, so a batch sent twice (crash after the POST,
+before the commit) is harmless.
+
+>>> PortalTarget(name="national", url="https://portal.example/epcis/capture").backoff_s(3)
+4.0
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.db.events import parse_event_time
+from server.db.models import Event, Organisation, OutboxState, PortalOutboxEntry, Product
+from server.db.types import utcnow
+from server.ingest.validation import as_document
+
+logger = logging.getLogger(__name__)
+
+_DL_GTIN = re.compile(r"/01/(\d{14})")
+_DL_LOT = re.compile(r"/10/([^/?#]+)")
+
+
+class PortalFormat(enum.StrEnum):
+    """What the target accepts."""
+
+    EPCIS = "epcis"
+    RECORD = "record"
+
+
+class PortalTarget(BaseModel):
+    """One place events are forwarded to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    url: str
+    format: PortalFormat = PortalFormat.EPCIS
+    token: str | None = None
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    max_attempts: int = Field(default=12, ge=1)
+    base_backoff_s: float = Field(default=1.0, gt=0)
+    max_backoff_s: float = Field(default=3600.0, gt=0)
+    timeout_s: float = Field(default=15.0, gt=0)
+
+    def backoff_s(self, attempts: int) -> float:
+        """Wait before the next attempt after ``attempts`` failures (doubling, capped)."""
+        return float(min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempts - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardResult:
+    """What one :func:`forward_due` call did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    """Delivery state of one target, for the dashboard."""
+
+    target: str
+    pending: int
+    sent: int
+    failed: int
+    last_error: str
+    last_sent_at: datetime | None
+
+
+def enqueue_new(session: Session, target: PortalTarget, now: datetime | None = None) -> int:
+    """Add an outbox entry for every stored event the target has none for yet."""
+    moment = now or utcnow()
+    missing = select(
+        literal(target.name),
+        Event.event_id,
+        literal(OutboxState.PENDING.value),
+        literal(0),
+        literal(moment, type_=PortalOutboxEntry.__table__.c.next_attempt_at.type),
+        literal(""),
+        literal(moment, type_=PortalOutboxEntry.__table__.c.created_at.type),
+    ).where(
+        ~exists().where(
+            PortalOutboxEntry.target == target.name, PortalOutboxEntry.event_id == Event.event_id
+        )
+    )
+    statement = insert(PortalOutboxEntry).from_select(
+        ["target", "event_id", "state", "attempts", "next_attempt_at", "last_error", "created_at"],
+        missing,
+    )
+    result = session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def forward_due(
+    session_factory: sessionmaker[Session],
+    target: PortalTarget,
+    client: httpx.Client,
+    now: datetime | None = None,
+) -> ForwardResult:
+    """Send one batch of due entries; record the outcome. Never raises for HTTP errors."""
+    moment = now or utcnow()
+    with session_factory() as session, session.begin():
+        enqueue_new(session, target, moment)
+        rows = session.execute(
+            select(PortalOutboxEntry.id, PortalOutboxEntry.attempts, Event)
+            .join(Event, Event.event_id == PortalOutboxEntry.event_id)
+            .where(
+                PortalOutboxEntry.target == target.name,
+                PortalOutboxEntry.state == OutboxState.PENDING,
+                PortalOutboxEntry.next_attempt_at <= moment,
+            )
+            .order_by(PortalOutboxEntry.id)
+            .limit(target.batch_size)
+        ).all()
+        if not rows:
+            return ForwardResult()
+        events = [row[2] for row in rows]
+        payload = (
+            as_document([e.document for e in events])
+            if target.format is PortalFormat.EPCIS
+            else {"records": portal_records(session, events)}
+        )
+    error = _post(client, target, payload)
+    ids = [row[0] for row in rows]
+    attempts = max(row[1] for row in rows) + 1
+    with session_factory() as session, session.begin():
+        if error is None:
+            session.execute(
+                update(PortalOutboxEntry)
+                .where(PortalOutboxEntry.id.in_(ids))
+                .values(
+                    state=OutboxState.SENT,
+                    sent_at=moment,
+                    last_error="",
+                    attempts=PortalOutboxEntry.attempts + 1,
+                )
+            )
+            return ForwardResult(sent=len(ids))
+        gave_up = attempts >= target.max_attempts
+        session.execute(
+            update(PortalOutboxEntry)
+            .where(PortalOutboxEntry.id.in_(ids))
+            .values(
+                state=OutboxState.FAILED if gave_up else OutboxState.PENDING,
+                attempts=PortalOutboxEntry.attempts + 1,
+                last_error=error,
+                next_attempt_at=moment + timedelta(seconds=target.backoff_s(attempts)),
+            )
+        )
+    logger.warning("portal %s: batch of %d failed: %s", target.name, len(ids), error)
+    return ForwardResult(failed=len(ids)) if gave_up else ForwardResult(retried=len(ids))
+
+
+def _post(client: httpx.Client, target: PortalTarget, payload: dict[str, Any]) -> str | None:
+    headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
+    try:
+        response = client.post(target.url, json=payload, headers=headers, timeout=target.timeout_s)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"[:1000]
+    if response.is_success:
+        return None
+    return f"HTTP {response.status_code}: {response.text[:500]}"
+
+
+def portal_records(session: Session, events: Sequence[Event]) -> list[dict[str, Any]]:
+    """Events grouped per (GTIN, lot) as records with product, producer and stages.
+
+    The GTIN and lot come from Digital Link identifiers in the events; events naming no
+    GTIN are grouped under ``null``.
+    """
+    groups: dict[tuple[str | None, str | None], list[Event]] = {}
+    for event in events:
+        groups.setdefault(_gtin_lot(event.document), []).append(event)
+    records = []
+    for (gtin, lot), members in groups.items():
+        product = session.scalar(select(Product).where(Product.gtin == gtin)) if gtin else None
+        producer = session.get(Organisation, product.organisation_id) if product else None
+        records.append(
+            {
+                "product": {
+                    "gtin": gtin,
+                    "name": product.name_vi if product else None,
+                    "brand": product.brand if product else None,
+                    "origin": product.origin if product else None,
+                    "standards": product.standards if product else None,
+                },
+                "lot": lot,
+                "producer": {
+                    "name": producer.name if producer else None,
+                    "address": producer.address if producer else None,
+                    "taxId": producer.tax_id if producer else None,
+                },
+                "stages": [
+                    {
+                        "eventId": e.event_id,
+                        "step": e.biz_step,
+                        "time": e.document.get("eventTime"),
+                        "location": e.biz_location or e.read_point,
+                        "codes": _codes(e.document),
+                    }
+                    for e in sorted(
+                        members, key=lambda m: parse_event_time(m.document["eventTime"])
+                    )
+                ],
+            }
+        )
+    return records
+
+
+def _codes(document: dict[str, Any]) -> list[str]:
+    codes = [document["parentID"]] if "parentID" in document else []
+    for key in ("epcList", "childEPCs", "inputEPCList", "outputEPCList"):
+        codes += [c for c in document.get(key, []) if isinstance(c, str)]
+    return codes
+
+
+def _gtin_lot(document: dict[str, Any]) -> tuple[str | None, str | None]:
+    for code in _codes(document):
+        gtin = _DL_GTIN.search(code)
+        if gtin:
+            lot = _DL_LOT.search(code)
+            return gtin.group(1), lot.group(1) if lot else None
+    return None, None
+
+
+def outbox_status(session: Session) -> list[OutboxStatus]:
+    """Per target: how many entries are pending, sent, failed; the last error."""
+    counts: dict[str, dict[OutboxState, int]] = {}
+    for target, state, count in session.execute(
+        select(PortalOutboxEntry.target, PortalOutboxEntry.state, func.count()).group_by(
+            PortalOutboxEntry.target, PortalOutboxEntry.state
+        )
+    ):
+        counts.setdefault(target, {})[state] = count
+    statuses = []
+    for target, by_state in sorted(counts.items()):
+        last_error = session.scalar(
+            select(PortalOutboxEntry.last_error)
+            .where(PortalOutboxEntry.target == target, PortalOutboxEntry.last_error != "")
+            .order_by(PortalOutboxEntry.id.desc())
+            .limit(1)
+        )
+        last_sent = session.scalar(
+            select(func.max(PortalOutboxEntry.sent_at)).where(PortalOutboxEntry.target == target)
+        )
+        statuses.append(
+            OutboxStatus(
+                target=target,
+                pending=by_state.get(OutboxState.PENDING, 0),
+                sent=by_state.get(OutboxState.SENT, 0),
+                failed=by_state.get(OutboxState.FAILED, 0),
+                last_error=last_error or "",
+                last_sent_at=last_sent,
+            )
+        )
+    return statuses
+
+
+class PortalWorker:
+    """A background thread forwarding to each target every ``interval_s`` seconds."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        targets: Sequence[PortalTarget],
+        interval_s: float = 5.0,
+    ) -> None:
+        self._session_factory = session_factory
+        self._targets = tuple(targets)
+        self._interval_s = interval_s
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start forwarding."""
+        if self._thread is not None:
+            raise RuntimeError("portal worker already started")
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="portal-forwarder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current batch."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        with httpx.Client() as client:
+            while not self._stopping.is_set():
+                busy = False
+                for target in self._targets:
+                    try:
+                        result = forward_due(self._session_factory, target, client)
+                    except Exception:  # the database may be down; try again next round
+                        logger.exception("portal %s: forwarding failed", target.name)
+                        continue
+                    busy = busy or result.sent + result.retried + result.failed > 0
+                if not busy:
+                    self._stopping.wait(self._interval_s)

@@ -1,0 +1,279 @@
+"""The simulated printers' logic, sans I/O: ``feed(bytes) -> reply bytes``, ``tick()``.
+
+>>> engine = ZplEngine()
+>>> engine.feed(b"~HS")[:4]
+b'\\x02030'
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from PIL import Image
+
+from edge.printers.escpos import DLE_EOT, format_dle_eot
+from edge.printers.zpl import parse_commands, unescape_field
+from edge.printers.zpl_status import PrinterStatus, format_host_status
+
+
+@dataclass
+class Faults:
+    """Faults to inject; change them at any time."""
+
+    #: Paper runs out after this many more labels (``None``: never).
+    paper_out_after: int | None = None
+    paper_out: bool = False
+    head_open: bool = False
+    #: Answer status queries with garbage.
+    garbage_status: bool = False
+    #: Answer nothing at all.
+    silent: bool = False
+    #: Drop the link when the next label has half arrived.
+    disconnect_mid_label: bool = False
+    #: Extra seconds before answering a status query.
+    status_delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PrintedLabel:
+    """One label the simulator printed: its raw bytes and the field data it carried."""
+
+    index: int
+    raw: bytes
+    fields: tuple[str, ...]
+    kind: Literal["zpl", "escpos"]
+    image: Image.Image | None = field(default=None, compare=False)
+
+
+class LinkDrop(Exception):
+    """The engine wants the server to drop the connection now (injected fault)."""
+
+
+class ZplEngine:
+    """A Zebra-like ZPL printer: ``~HS``, ``~HQES``, ``~JA``, ``~DY``, ``^XA..^XZ``."""
+
+    def __init__(
+        self,
+        *,
+        ips: float = 6.0,
+        label_length_dots: int = 320,
+        dpi: int = 203,
+        render_images: bool = True,
+    ) -> None:
+        self.faults = Faults()
+        self.ips = ips
+        self.label_length_dots = label_length_dots
+        self.dpi = dpi
+        self.render_images = render_images
+        self.printed: list[PrintedLabel] = []
+        self.fonts: dict[str, bytes] = {}
+        self._buffer = b""
+        self._queue: deque[bytes] = deque()
+        self._printing_until: float | None = None
+        self.paused = False
+
+    @property
+    def seconds_per_label(self) -> float:
+        """Time to print one label at the configured speed."""
+        return self.label_length_dots / self.dpi / self.ips
+
+    def status(self) -> PrinterStatus:
+        """The status the printer would report now."""
+        self.tick()
+        return PrinterStatus(
+            paper_out=self.faults.paper_out,
+            head_open=self.faults.head_open,
+            paused=self.paused,
+            formats_in_buffer=len(self._queue),
+            labels_remaining=1 if self._printing_until is not None else 0,
+            partial_format=b"^XA" in self._buffer,
+        )
+
+    def _status_reply(self) -> bytes:
+        if self.faults.garbage_status:
+            return b"\x02\xff\xfeGARBAGE,,\x03\r\n" * 3
+        return format_host_status(self.status(), self.label_length_dots)
+
+    def _hqes(self) -> bytes:
+        status = self.status()
+        errors = (1 if status.paper_out else 0) | (4 if status.head_open else 0)
+        body = (
+            "\r\n\r\n  PRINTER STATUS\r\n"
+            f"   ERRORS:         {int(bool(errors))} 00000000 {errors:08X}\r\n"
+            "   WARNINGS:       0 00000000 00000000\r\n"
+        )
+        return b"\x02" + body.encode("ascii") + b"\x03"
+
+    def tick(self, now: float | None = None) -> None:
+        """Advance printing to ``now`` (monotonic seconds)."""
+        now = time.monotonic() if now is None else now
+        while True:
+            if self._printing_until is not None:
+                if now < self._printing_until:
+                    return
+                self._printing_until = None
+                self._finish(self._queue.popleft())
+            if not self._queue or self.faults.paper_out or self.faults.head_open or self.paused:
+                return
+            self._printing_until = now + self.seconds_per_label
+
+    def _finish(self, raw: bytes) -> None:
+        fields: list[str] = []
+        hex_mode = False
+        for command in parse_commands(raw):
+            if command.name == "FH":
+                hex_mode = True
+            elif command.name == "FD":
+                data = unescape_field(command.params) if hex_mode else command.params
+                fields.append(data.decode("utf-8", "replace"))
+            elif command.name == "FS":
+                hex_mode = False
+        image = None
+        if self.render_images:
+            from edge.printers.render import render_zpl
+
+            image = render_zpl(raw, engine="builtin")
+        self.printed.append(PrintedLabel(len(self.printed) + 1, raw, tuple(fields), "zpl", image))
+        if self.faults.paper_out_after is not None:
+            self.faults.paper_out_after -= 1
+            if self.faults.paper_out_after <= 0:
+                self.faults.paper_out = True
+                self.faults.paper_out_after = None
+
+    def feed(self, data: bytes) -> bytes:
+        """Take bytes from the host; return the bytes the printer answers."""
+        self._buffer += data
+        replies: list[bytes] = []
+        while self._buffer:
+            buf = self._buffer
+            prefix = re.search(rb"[\^~]", buf)
+            if prefix is None:
+                self._buffer = b""
+                break
+            buf = buf[prefix.start() :]
+            if buf.startswith(b"^XA"):
+                end = buf.find(b"^XZ")
+                if end < 0:
+                    if self.faults.disconnect_mid_label:
+                        self.faults.disconnect_mid_label = False
+                        self._buffer = b""
+                        raise LinkDrop("disconnect mid-label")
+                    self._buffer = buf
+                    break
+                if self.faults.disconnect_mid_label:
+                    self.faults.disconnect_mid_label = False
+                    self._buffer = b""
+                    raise LinkDrop("disconnect mid-label")
+                self._queue.append(buf[: end + 3])
+                self._buffer = buf[end + 3 :]
+                self.tick()
+                continue
+            if len(buf) < 3:
+                self._buffer = buf
+                break
+            head = buf[:3].upper()
+            if head == b"~DY":
+                commands = parse_commands(buf)
+                first = commands[0] if commands else None
+                params = first.params if first else b""
+                header = params.split(b",", 5)
+                if len(header) < 6 or len(header[5]) < int(header[3] or b"0"):
+                    self._buffer = buf
+                    break
+                self.fonts[header[0].decode("ascii", "replace")] = header[5]
+                self._buffer = buf[3 + len(params) :]
+                continue
+            if head == b"~HS":
+                if not self.faults.silent:
+                    replies.append(self._status_reply())
+            elif head == b"~HQ":
+                if len(buf) < 5:
+                    self._buffer = buf
+                    break
+                if not self.faults.silent:
+                    replies.append(self._hqes())
+                buf = buf[2:]
+            elif head == b"~JA":
+                self._queue.clear()
+                self._printing_until = None
+            elif head in {b"~PS", b"^PR"}:
+                self.paused = False
+            elif head == b"~PP":
+                self.paused = True
+            self._buffer = buf[3:]
+        return b"".join(replies)
+
+
+_GS_K = b"\x1dk"
+_QR_STORE = b"\x1d(k"
+
+
+class EscposEngine:
+    """An ESC/POS printer: answers ``DLE EOT 1..4``; a label ends at a cut (``GS V``)."""
+
+    def __init__(self, *, seconds_per_label: float = 0.0) -> None:
+        self.faults = Faults()
+        self.seconds_per_label = seconds_per_label
+        self.printed: list[PrintedLabel] = []
+        self._buffer = b""
+        self.online = True
+
+    def status(self) -> PrinterStatus:
+        """The status the printer would report now."""
+        return PrinterStatus(
+            online=self.online, paper_out=self.faults.paper_out, head_open=self.faults.head_open
+        )
+
+    def _label(self, raw: bytes) -> None:
+        fields: list[str] = []
+        i = 0
+        while i < len(raw):
+            if raw.startswith(_QR_STORE, i) and raw[i + 5 : i + 8] == b"1P0":
+                size = raw[i + 3] + 256 * raw[i + 4] - 3
+                fields.append(raw[i + 8 : i + 8 + size].decode("utf-8", "replace"))
+                i += 8 + size
+            elif raw.startswith(_GS_K, i) and i + 3 < len(raw) and raw[i + 2] >= 65:
+                size = raw[i + 3]
+                fields.append(raw[i + 4 : i + 4 + size].decode("latin-1"))
+                i += 4 + size
+            else:
+                i += 1
+        self.printed.append(PrintedLabel(len(self.printed) + 1, raw, tuple(fields), "escpos"))
+        if self.faults.paper_out_after is not None:
+            self.faults.paper_out_after -= 1
+            if self.faults.paper_out_after <= 0:
+                self.faults.paper_out = True
+                self.faults.paper_out_after = None
+
+    def feed(self, data: bytes) -> bytes:
+        """Take bytes from the host; return the bytes the printer answers."""
+        self._buffer += data
+        replies: list[bytes] = []
+        while True:
+            at = self._buffer.find(DLE_EOT)
+            if at < 0 or at + 2 >= len(self._buffer):
+                break
+            n = self._buffer[at + 2]
+            self._buffer = self._buffer[:at] + self._buffer[at + 3 :]
+            if self.faults.silent:
+                continue
+            if self.faults.garbage_status:
+                replies.append(b"\xff")
+            elif 1 <= n <= 4:
+                replies.append(format_dle_eot(n, self.status()))
+        while True:
+            cut = self._buffer.find(b"\x1dV")
+            if cut < 0 or cut + 3 > len(self._buffer):
+                if self.faults.disconnect_mid_label and len(self._buffer) > 16:
+                    self.faults.disconnect_mid_label = False
+                    self._buffer = b""
+                    raise LinkDrop("disconnect mid-label")
+                break
+            raw, self._buffer = self._buffer[: cut + 3], self._buffer[cut + 3 :]
+            if not (self.faults.paper_out or self.faults.head_open):
+                self._label(raw)
+        return b"".join(replies)

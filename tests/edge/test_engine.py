@@ -1,0 +1,246 @@
+"""The engine against the in-process simulated line (no sockets): verdicts and accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from edge.engine import LineEngine, Phase, report_json, report_text
+from edge.journal import Journal, SerialState
+from edge.linesim import (
+    FOREIGN_CODE,
+    ReadScript,
+    SimulatedCasePrinter,
+    SimulatedUnitPrinter,
+    SimulatedVerifyCamera,
+)
+from edge.reject import RecordingReject
+from edge.serials import LocalSerialSource, SerialSupply
+from lineside.contract import WorkOrder
+from tests.edge.conftest import GTIN, make_config, make_order, run_async
+
+
+class Line:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        script: ReadScript | None = None,
+        paper_out_after: int | None = None,
+        travel_s: float = 0.002,
+    ) -> None:
+        self.config = make_config(tmp_path)
+        self.journal = Journal.open(self.config.outbox.path)
+        self.reject = RecordingReject()
+        self.camera = SimulatedVerifyCamera(self.on_read, travel_s=travel_s, script=script, seed=7)
+        self.printer = SimulatedUnitPrinter(self.camera.carry, paper_out_after=paper_out_after)
+        self.cases = SimulatedCasePrinter()
+        supply = SerialSupply(self.journal, [LocalSerialSource()], low_water=16, block=64)
+        self.engine = LineEngine(
+            self.config,
+            self.journal,
+            printer=self.printer,
+            reject=self.reject,
+            supply=supply,
+            case_printer=self.cases,
+        )
+        self.printer.status_listeners.append(self.engine.on_printer_status)
+
+    def on_read(self, read: object) -> None:
+        self.engine.on_read(read)  # type: ignore[arg-type]
+
+    def events(self) -> list[dict[str, object]]:
+        rows = self.journal.connection.execute("SELECT payload FROM outbox ORDER BY seq").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+
+async def run_order(
+    line: Line, order: WorkOrder, during: Callable[[Line], Awaitable[None]] | None = None
+) -> None:
+    runner = asyncio.create_task(line.engine.run())
+    line.engine.load(order)
+    line.engine.start()
+    if during is not None:
+        await during(line)
+    await asyncio.wait_for(line.engine.wait_closed(), 20)
+    await line.engine.stop()
+    await asyncio.wait_for(runner, 5)
+
+
+def event_kinds(line: Line) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for msg in line.events():
+        if msg["kind"] == "event":
+            event = msg["event"]
+            assert isinstance(event, dict)
+            key = f"{event['type']}:{event.get('bizStep')}"
+            kinds[key] = kinds.get(key, 0) + 1
+    return kinds
+
+
+@run_async
+async def test_clean_run_commissions_cases_and_reconciles(tmp_path: Path) -> None:
+    line = Line(tmp_path)
+    await run_order(line, make_order(quantity=20, units_per_case=6, pallet=2))
+    counts = line.journal.lot_counts("WO-1")
+    assert len(counts) == 1
+    assert counts[0].commissioned == 20
+    assert counts[0].unaccounted == 0
+    # 3 full cases + 1 partial; 2 pallets (one full, one partial)
+    assert line.engine.counters.cases == 4
+    assert line.engine.counters.pallets == 2
+    kinds = event_kinds(line)
+    assert kinds["ObjectEvent:commissioning"] == 20
+    assert sum(v for k, v in kinds.items() if k.startswith("AggregationEvent")) == 6
+    report = json.loads(line.journal.report("WO-1") or "{}")
+    assert report["lots"][0]["allocated"] == counts[0].allocated
+    assert line.engine.phase is Phase.IDLE
+
+
+@run_async
+async def test_bad_reads_reject_units_and_never_stop_the_line(tmp_path: Path) -> None:
+    script = ReadScript(miss=0.05, garbage=0.05, foreign=0.05, wrong_product=0.05)
+    line = Line(tmp_path, script=script)
+    line.config = line.config.model_copy()
+    await run_order(line, make_order(quantity=60, units_per_case=10))
+    counts = line.journal.lot_counts("WO-1")[0]
+    assert counts.commissioned == 60
+    assert counts.rejected > 0
+    assert counts.unaccounted == 0
+    assert len(line.reject.fired) == counts.rejected
+    reasons = {r.split(":")[0] for _, r in line.reject.fired}
+    assert reasons <= {
+        "no read within the verify window",
+        "unreadable",
+        "wrong product",
+        "foreign code",
+        "wrong code",
+        "duplicate",
+    }
+    # every rejected serial is decommissioned, never commissioned
+    rejected = set(line.journal.serials_in("WO-1", SerialState.REJECTED))
+    commissioned = set(line.journal.serials_in("WO-1", SerialState.COMMISSIONED))
+    assert not rejected & commissioned
+    assert event_kinds(line)["ObjectEvent:decommissioning"] == counts.rejected
+
+
+@run_async
+async def test_garbage_only_pauses_after_consecutive_rejects(tmp_path: Path) -> None:
+    line = Line(tmp_path, script=ReadScript(garbage=1.0))
+    runner = asyncio.create_task(line.engine.run())
+    line.engine.load(make_order(quantity=50))
+    line.engine.start()
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if line.engine.phase is Phase.PAUSED and line.engine.in_flight == 0:
+            break
+    assert line.engine.phase is Phase.PAUSED
+    assert line.engine.pause_reason == "too many rejects"
+    assert any(a.code.value == "too_many_rejects" for a in line.engine.alarms)
+    report = await line.engine.close()
+    assert report.balanced
+    await line.engine.stop()
+    await runner
+
+
+@run_async
+async def test_paper_out_pauses_and_resumes_without_reusing_a_serial(tmp_path: Path) -> None:
+    line = Line(tmp_path, paper_out_after=7)
+
+    async def refill(line: Line) -> None:
+        for _ in range(300):
+            await asyncio.sleep(0.01)
+            if line.engine.phase is Phase.PAUSED:
+                break
+        assert line.engine.pause_reason == "printer: paper out"
+        line.printer.refill()
+        assert line.engine.phase is Phase.RUNNING
+
+    await run_order(line, make_order(quantity=15), during=refill)
+    counts = line.journal.lot_counts("WO-1")[0]
+    assert counts.commissioned == 15
+    assert counts.rejected == 1  # the label being sent when the paper ran out
+    assert counts.unaccounted == 0
+    printed = [label.serial for label in line.printer.printed]
+    assert len(printed) == len(set(printed)) == 15
+
+
+@run_async
+async def test_foreign_and_duplicate_reads(tmp_path: Path) -> None:
+    line = Line(tmp_path, script=ReadScript(miss=1.0))
+    runner = asyncio.create_task(line.engine.run())
+    order = make_order(quantity=3)
+    line.engine.load(order)
+    line.engine.start()
+    await asyncio.sleep(0.05)
+    waiting = [
+        label
+        for label in line.printer.printed
+        if line.journal.state_of(label.serial) is SerialState.SENT
+    ]
+    assert len(waiting) == 3
+    line.camera.read_code(FOREIGN_CODE)
+    line.camera.read_code(waiting[1].element_string.encode())  # out of order: matched by value
+    line.camera.read_code(waiting[1].element_string.encode())  # the same label seen again
+    assert line.journal.state_of(waiting[0].serial) is SerialState.REJECTED
+    assert line.journal.state_of(waiting[1].serial) is SerialState.COMMISSIONED
+    assert line.journal.state_of(waiting[2].serial) is SerialState.SENT
+    assert [v.verdict for v in line.engine.last_reads][:1] == ["re-read"]
+    await line.engine.close()
+    await line.engine.stop()
+    await runner
+
+
+@run_async
+async def test_void_and_reprint_are_audited(tmp_path: Path) -> None:
+    line = Line(tmp_path)
+    order = make_order(quantity=5, units_per_case=100)
+
+    async def operator(line: Line) -> None:
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            done = line.journal.serials_in("WO-1", SerialState.COMMISSIONED)
+            if len(done) >= 2:
+                break
+        line.engine.reprint(done[0], reason="nhãn bị rách", operator="Lan")
+
+    await run_order(line, order, during=operator)
+    counts = line.journal.lot_counts("WO-1")[0]
+    assert counts.commissioned == 5
+    # the reprinted unit, plus the serials allocated ahead but never printed
+    assert counts.voided == 1 + counts.allocated - 6
+    assert counts.unaccounted == 0
+    trail = line.journal.audit_trail()
+    assert [(a.operator, a.action, a.reason) for a in trail] == [("Lan", "reprint", "nhãn bị rách")]
+    assert report_text(line.engine._reconcile(order)).endswith("BALANCED")
+    assert json.loads(report_json(line.engine._reconcile(order)))["unaccounted"] == 0
+
+
+@run_async
+async def test_restart_rejects_in_flight_and_voids_unprinted(tmp_path: Path) -> None:
+    line = Line(tmp_path, script=ReadScript(miss=1.0))
+    runner = asyncio.create_task(line.engine.run())
+    line.engine.load(make_order(quantity=10))
+    line.engine.start()
+    await asyncio.sleep(0.02)
+    runner.cancel()  # the agent dies; the journal is what survives
+    line.journal.close()
+
+    again = Line(tmp_path)
+    again.engine.recover()
+    assert again.engine.phase is Phase.PAUSED
+    sent = again.journal.serials_in("WO-1", SerialState.SENT, SerialState.ALLOCATED)
+    assert sent == []
+    rejected = again.journal.serials_in("WO-1", SerialState.REJECTED)
+    assert len(rejected) == 8  # max_in_flight
+    runner = asyncio.create_task(again.engine.run())
+    again.engine.start()
+    await asyncio.wait_for(again.engine.wait_closed(), 10)
+    await again.engine.stop()
+    await runner
+    counts = again.journal.lot_counts("WO-1")[0]
+    assert counts.commissioned == 10
+    assert counts.unaccounted == 0
+    assert GTIN in again.events()[0]["event"]["epcList"][0]  # type: ignore[index]

@@ -1,0 +1,126 @@
+"""The outbox and its publisher against real Mosquitto brokers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.journal import Journal, OutboxItem
+from edge.outbox import BrokerSettings, OutboxPublisher, RetainedMessage
+from tests.edge.brokers import MOSQUITTO, Collector, PrivateBroker
+from tests.edge.conftest import broker_up
+
+pytestmark = pytest.mark.mqtt
+
+
+def _item(topic: str) -> OutboxItem:
+    return OutboxItem(topic, lambda seq: b'{"seq": %d}' % seq)
+
+
+def _first_seen(messages: list[dict[str, int]]) -> list[int]:
+    seen: dict[int, None] = {}
+    for m in messages:
+        seen.setdefault(m["seq"], None)
+    return list(seen)
+
+
+@pytest.mark.skipif(not broker_up(), reason="Mosquitto not running on 127.0.0.1:1883")
+def test_rows_are_published_in_order_and_deleted_on_puback(tmp_path: Path) -> None:
+    topic = f"lineside-test/{tmp_path.name}/events"
+    journal = Journal.open(tmp_path / "line.db")
+    collector = Collector(1883, topic)
+    for _ in range(300):
+        journal.enqueue([_item(topic)])
+    publisher = OutboxPublisher(
+        tmp_path / "line.db", BrokerSettings("127.0.0.1", 1883, f"pub-{tmp_path.name}"[:60])
+    )
+    acked: list[int] = []
+    publisher.add_ack_listener(acked.extend)
+    publisher.start()
+    try:
+        assert publisher.drain(15)
+        assert collector.wait_for(lambda m: len({x["seq"] for x in m}) == 300)
+        assert journal.outbox_pending() == (0, 0)
+        assert _first_seen(collector.messages()) == list(range(1, 301))
+        assert sorted(acked) == list(range(1, 301))
+    finally:
+        publisher.stop(flush_timeout=1)
+        collector.close()
+        journal.close()
+
+
+@pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto binary not installed")
+def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
+    broker = PrivateBroker(tmp_path / "broker")
+    broker.start()
+    topic = "lineside-test/outage/events"
+    journal = Journal.open(tmp_path / "line.db")
+    collector = Collector(broker.port, topic)
+    will = RetainedMessage("lineside-test/outage/status", b'{"state":"offline"}')
+    publisher = OutboxPublisher(
+        tmp_path / "line.db",
+        BrokerSettings("127.0.0.1", broker.port, "outage-publisher", keepalive=5),
+        will=will,
+        budget_bytes=4000,
+    )
+    publisher.start()
+    stop_writing = threading.Event()
+    written = 0
+
+    def producer() -> None:
+        nonlocal written
+        while not stop_writing.is_set() and written < 600:
+            journal.enqueue([_item(topic)])
+            publisher.wake()
+            written += 1
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=producer)
+    try:
+        assert publisher.wait_connected(10)
+        writer.start()
+        time.sleep(0.6)
+        broker.stop()  # outage while events keep being produced
+        time.sleep(2.0)
+        assert not publisher.connected
+        assert journal.outbox_pending()[0] > 0
+        assert publisher.usage.messages > 0
+        broker.start()
+        writer.join(20)
+        assert written == 600
+        assert publisher.drain(30)
+        assert collector.wait_for(lambda m: len({x["seq"] for x in m}) == 600, timeout=30)
+        assert _first_seen(collector.messages()) == list(range(1, 601))
+    finally:
+        stop_writing.set()
+        publisher.stop(flush_timeout=1)
+        collector.close()
+        journal.close()
+        broker.stop()
+
+
+def test_usage_reports_nearly_full_and_full(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "line.db")
+    for _ in range(10):
+        journal.enqueue([OutboxItem("t", lambda _s: b"x" * 100)])
+    publisher = OutboxPublisher(
+        tmp_path / "line.db",
+        BrokerSettings("127.0.0.1", 1, "nobody"),  # port 1: never connects
+        budget_bytes=1200,
+        alarm_at=0.8,
+    )
+    publisher.start()
+    try:
+        deadline = time.monotonic() + 5
+        while publisher.usage.messages != 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        usage = publisher.usage
+        assert (usage.messages, usage.bytes) == (10, 1000)
+        assert usage.nearly_full
+        assert not usage.full
+    finally:
+        publisher.stop(flush_timeout=0)
+        journal.close()

@@ -1,0 +1,144 @@
+"""The consumer page and the dashboard in a real headless Chromium against uvicorn."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, sync_playwright
+
+from lineside.errors import TransportError
+from server.api.auth import issue_token
+from server.api.demo import DEMO_GTIN, seed_demo
+from server.app import create_app
+from server.db import make_engine, make_session_factory, migrate
+from server.db.models import Recall, User
+from server.settings import ServerSettings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium not found at {CHROMIUM}"),
+]
+
+
+class _NoBroker:
+    def publish(self, topic: str, payload: bytes) -> None:
+        raise TransportError("no broker in browser tests")
+
+
+@dataclass(frozen=True)
+class Running:
+    base: str
+    admin_token: str
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'lineside.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    seed_demo(factory, "browser-pass-1", units=30)
+    with factory() as session, session.begin():
+        session.add(Recall(gtin=DEMO_GTIN, lot="RECALLED-LOT", reason="Phát hiện tạp chất"))
+        admin = session.query(User).filter_by(username="admin").one()
+        token = issue_token(session, admin, timedelta(hours=1))
+    port = _free_port()
+    settings = ServerSettings(
+        database_url=url, resolver_domain=f"http://127.0.0.1:{port}", secure_cookies=False
+    )
+    app = create_app(settings, session_factory=factory, command_publisher=_NoBroker())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        threading.Event().wait(0.05)
+    yield Running(f"http://127.0.0.1:{port}", token)
+    server.should_exit = True
+    thread.join()
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=ARGS
+        )
+        yield launched
+        launched.close()
+
+
+def test_consumer_page_shows_product_stars_and_status(running: Running, browser: Browser) -> None:
+    page = browser.new_page(locale="vi-VN")
+    page.goto(f"{running.base}/01/{DEMO_GTIN}/10/TC2026/21/DEMO000001")
+    assert page.locator("#status").get_attribute("data-status") == "genuine"
+    assert page.locator("#status h1").inner_text() == "Chính hãng"
+    assert "Chè Tân Cương" in page.locator("#product-name").inner_text()
+    assert page.locator(".stars").get_attribute("data-stars") == "4"
+    assert page.locator("#producer-name").inner_text() == "Hợp tác xã Chè Tân Cương"
+    assert page.locator("#stages li").count() == 1
+    page.close()
+
+
+def test_english_switch_and_accept_language(running: Running, browser: Browser) -> None:
+    page = browser.new_page(locale="vi-VN")
+    page.goto(f"{running.base}/01/{DEMO_GTIN}/21/DEMO000002")
+    page.click("#lang-switch")
+    page.wait_for_url("**lang=en")
+    assert page.locator("#status h1").inner_text() == "Genuine"
+    assert "green tea" in page.locator("#product-name").inner_text()
+    page.close()
+    english = browser.new_page(locale="en-US", extra_http_headers={"Accept-Language": "en-US"})
+    english.goto(f"{running.base}/01/{DEMO_GTIN}/21/DEMO000002")
+    assert english.locator("html").get_attribute("lang") == "en"
+    english.close()
+
+
+def test_recalled_lot_shows_the_warning(running: Running, browser: Browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{running.base}/01/{DEMO_GTIN}/10/RECALLED-LOT")
+    assert page.locator("#status").get_attribute("data-status") == "recalled"
+    assert "Phát hiện tạp chất" in page.locator("#status").inner_text()
+    page.close()
+
+
+def test_dashboard_renders_its_chart_after_login(running: Running, browser: Browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{running.base}/dashboard")
+    assert "a bearer token is required" in page.content()
+    page.goto(f"{running.base}/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "browser-pass-1")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+    chart = page.locator("svg.chart").first
+    assert chart.is_visible()
+    assert page.locator("svg.chart rect.bar").count() == 24
+    assert page.locator("#lines tbody tr").first.inner_text().startswith("L1")
+    page.close()
