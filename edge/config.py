@@ -375,6 +375,8 @@ def parse_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{source}: not valid TOML: arrays or tables nested too deeply") from exc
     try:
         config = LineConfig.model_validate(data)
     except ValidationError as exc:

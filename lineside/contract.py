@@ -74,7 +74,8 @@ class TopicAddress:
 
 
 def _check_identifier(what: str, value: str) -> str:
-    if not IDENTIFIER.match(value):
+    # fullmatch: with match, "$" would also accept a trailing newline ("L1\n").
+    if not IDENTIFIER.fullmatch(value):
         raise ContractError(
             f"{what} {value!r} is not a valid identifier "
             "(1-64 of A-Z a-z 0-9 _ . -, starting with a letter or digit)"
@@ -209,7 +210,7 @@ class EventMessage(_Message):
     @classmethod
     def _event_has_id(cls, event: dict[str, Any]) -> dict[str, Any]:
         event_type = event.get("type")
-        if event_type not in EVENT_TYPES:
+        if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
             raise ValueError(f"event.type {event_type!r} is not one of {sorted(EVENT_TYPES)}")
         event_id = event.get("eventID")
         if not isinstance(event_id, str) or not event_id.startswith("ni:///sha-256;"):
@@ -506,6 +507,8 @@ def decode(payload: bytes, topic: str | None = None) -> Message:
         raise ContractError(
             f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except RecursionError as exc:
+        raise ContractError("payload is not usable JSON: nested too deeply") from exc
     if not isinstance(data, dict):
         raise ContractError(f"payload must be a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +82,28 @@ class _Events:
             callback(change)
 
 
+class StatusSubscription:
+    """An async iterator of :class:`StatusChange`, registered when created."""
+
+    def __init__(self, events: _Events) -> None:
+        self._events = events
+        self._queue: asyncio.Queue[StatusChange] = asyncio.Queue()
+        events.queues.append(self._queue)
+
+    def __aiter__(self) -> StatusSubscription:
+        return self
+
+    async def __anext__(self) -> StatusChange:
+        if self._queue not in self._events.queues and self._queue.empty():
+            raise StopAsyncIteration
+        return await self._queue.get()
+
+    async def aclose(self) -> None:
+        """Stop receiving changes."""
+        if self._queue in self._events.queues:
+            self._events.queues.remove(self._queue)
+
+
 class _StatusSource:
     """Shared plumbing: event subscription and reading framed replies with a deadline."""
 
@@ -104,15 +126,13 @@ class _StatusSource:
         """Call ``callback`` for every status change (from the event loop's thread)."""
         self._events.callbacks.append(callback)
 
-    async def status_changes(self) -> AsyncIterator[StatusChange]:
-        """Iterate over status changes as they happen (``async for change in ...``)."""
-        queue: asyncio.Queue[StatusChange] = asyncio.Queue()
-        self._events.queues.append(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._events.queues.remove(queue)
+    def status_changes(self) -> StatusSubscription:
+        """Subscribe now; iterate over the changes as they happen.
+
+        The subscription starts when this is called (not at the first ``anext``), so
+        no change published in between is missed. Close it with ``aclose()``.
+        """
+        return StatusSubscription(self._events)
 
     def _lost(self, exc: Exception) -> None:
         self._events.publish(OFFLINE, str(exc))
@@ -123,12 +143,15 @@ class _StatusSource:
         data = b""
         while not done(data):
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                data += await self.transport.read(4096, timeout=remaining)
+            except (TimeoutError, DeviceTimeout) as exc:
                 raise DeviceTimeout(
                     f"{self.transport.url}: no complete {what} within {self.status_timeout:g} s"
                     + (f" (got {data[:40]!r})" if data else "")
-                )
-            data += await self.transport.read(4096, timeout=remaining)
+                ) from exc
         return data
 
 

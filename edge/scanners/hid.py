@@ -164,7 +164,8 @@ class KeycodeDecoder:
         self._alt = False
         self._altgr = False
         self._caps = False
-        self._alt_digits: list[int] = []
+        # Alt+keypad code so far, saturated above the last code point (bounded input).
+        self._alt_code: int | None = None
         self._overlong = False
 
     def feed(self, code: int, value: int) -> list[Frame]:
@@ -180,10 +181,11 @@ class KeycodeDecoder:
             return []
         if code == KEY_LEFTALT:
             self._alt = bool(value)
-            if not value and self._alt_digits:
-                number = int("".join(map(str, self._alt_digits)))
-                self._alt_digits.clear()
-                self._append(chr(number) if 0 < number < 0x110000 else "\ufffd")
+            if not value and self._alt_code is not None:
+                number, self._alt_code = self._alt_code, None
+                # Surrogates are not characters: they could not be encoded as UTF-8.
+                valid = 0 < number < 0x110000 and not 0xD800 <= number <= 0xDFFF
+                self._append(chr(number) if valid else "\ufffd")
             return []
         if value != 1:
             return []
@@ -193,7 +195,8 @@ class KeycodeDecoder:
         if code in _ENTERS:
             return self._finish()
         if self._alt and code in _KEYPAD_DIGITS:
-            self._alt_digits.append(_KEYPAD_DIGITS[code])
+            digit = _KEYPAD_DIGITS[code]
+            self._alt_code = min((self._alt_code or 0) * 10 + digit, 0x110000)
             return []
         if self._ctrl:
             # Readers emit the US key code for "]" whatever the host layout is.

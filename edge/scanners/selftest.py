@@ -139,7 +139,8 @@ def check_calibration(
                 )
         return SelfTestReport(received=text, expected=full_expected, findings=tuple(findings))
 
-    found_symbology, payload_bytes = split_aim_prefix(text.encode("utf-8"))
+    # surrogatepass: a lone surrogate in str input must be reported, not crash the test.
+    found_symbology, payload_bytes = split_aim_prefix(text.encode("utf-8", "surrogatepass"))
     payload = payload_bytes.decode("utf-8", errors="replace")
     if found_symbology is None:
         findings.append(

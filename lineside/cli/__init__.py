@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from lineside import __version__
-from lineside.cli import bench, codes, devices, edge, epcis, scanner, server
+from lineside.cli import bench, codes, devices, edge, epcis, label, printer, scanner, server, sim
 
 app = typer.Typer(
     name="lineside",
@@ -25,6 +25,9 @@ app.add_typer(epcis.app)
 app.add_typer(server.app)
 app.add_typer(scanner.app)
 app.add_typer(devices.app)
+app.add_typer(printer.app)
+app.add_typer(label.app)
+app.add_typer(sim.app)
 
 
 def _version(value: bool) -> None:

@@ -10,6 +10,7 @@
 ('packing', True)
 """
 
+from lineside.epcis.bindings import Binding, binding_for, parse_document_bytes
 from lineside.epcis.builders import (
     LINESIDE_NAMESPACE,
     commissioning_event,
@@ -60,6 +61,7 @@ __all__ = [
     "Action",
     "AggregationEvent",
     "AssociationEvent",
+    "Binding",
     "BizStep",
     "BizTransactionType",
     "Disposition",
@@ -74,6 +76,7 @@ __all__ = [
     "TransformationEvent",
     "ValidationIssue",
     "ValidationReport",
+    "binding_for",
     "canonical_digital_link",
     "check_document",
     "commissioning_event",
@@ -84,6 +87,7 @@ __all__ = [
     "hash_prehash",
     "packing_event",
     "parse_document",
+    "parse_document_bytes",
     "parse_event",
     "prehash_string",
     "validate_document",

@@ -202,13 +202,23 @@ class _Namespaces:
 def _namespaces(context: object) -> _Namespaces:
     """Prefix maps from a JSON-LD ``@context`` (a URL, a mapping, or a list of them)."""
     declared: dict[str, str] = {}
+    names_only: dict[str, str] = {}
     items = context if isinstance(context, list) else [context]
     for item in items:
         if isinstance(item, Mapping):
             declared.update({k: v for k, v in item.items() if isinstance(v, str)})
+            names_only.update(
+                {
+                    k: v["@id"]
+                    for k, v in item.items()
+                    if isinstance(v, Mapping) and isinstance(v.get("@id"), str)
+                }
+            )
     # Names expand with the standard prefixes too; values only with those the document
-    # declares itself, as the reference implementation does.
-    return _Namespaces(keys={**_KNOWN_PREFIXES, **declared}, values=declared)
+    # declares itself as plain strings, as the reference implementation does. Prefixes
+    # defined as {"@id": ...} objects come from XML namespaces (see lineside.epcis.xml):
+    # they expand names only, because XML text is never a compact IRI.
+    return _Namespaces(keys={**_KNOWN_PREFIXES, **names_only, **declared}, values=declared)
 
 
 # --- value normalisation -------------------------------------------------------------

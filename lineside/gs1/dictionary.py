@@ -17,12 +17,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
+from itertools import product
 from typing import Literal
 
 from lineside.errors import GS1Error
-from lineside.gs1.linters import LINTER_NAMES, LintFailure, describe, linter
+from lineside.gs1.linters import CSET39, CSET82, LINTER_NAMES, LintFailure, describe, linter
 
 __all__ = [
     "AIDefinition",
@@ -40,10 +41,69 @@ _AI_RANGE = re.compile(r"^(\d{2,4})(?:-(\d{2,4}))?$")
 
 ComponentType = Literal["N", "X", "Y", "Z"]
 
+# Regular-expression classes equal to the character-set linters of the component types;
+# Z (base64url with padding rules) has none, so its linter always runs.
+_TYPE_CLASS = {
+    "N": "[0-9]",
+    "X": "[" + "".join(re.escape(c) for c in CSET82) + "]",
+    "Y": "[" + "".join(re.escape(c) for c in CSET39) + "]",
+}
+
+Lint = Callable[[str], LintFailure | None]
+
 
 @functools.cache
-def _checks(kind: str, names: tuple[str, ...]) -> tuple[Callable[[str], LintFailure | None], ...]:
+def _checks(kind: str, names: tuple[str, ...]) -> tuple[Lint, ...]:
     return tuple(linter(name) for name in (_TYPE_LINTER[kind], *names))
+
+
+def expand_pattern(pattern: str) -> frozenset[str]:
+    """Every AI a dictionary pattern stands for (``n`` is any digit).
+
+    >>> sorted(expand_pattern("310n"))[:3], len(expand_pattern("31nn"))
+    (['3100', '3101', '3102'], 100)
+    """
+    choices = ["0123456789" if char == "n" else char for char in pattern]
+    return frozenset("".join(chars) for chars in product(*choices))
+
+
+def _fast_layout(
+    components: tuple[Component, ...],
+) -> tuple[re.Pattern[str] | None, tuple[tuple[int, int | None, Lint], ...]]:
+    """A whole-value pattern (lengths and character sets) plus the remaining linters at
+    fixed offsets, or ``(None, ())`` when the component offsets depend on the value.
+
+    Offsets are fixed when every component but the last has a fixed length and the
+    optional components all come last.
+    """
+    lints: list[tuple[int, int | None, Lint]] = []
+    pieces: list[tuple[str, bool]] = []
+    offset = 0
+    seen_optional = False
+    for index, component in enumerate(components):
+        last = index == len(components) - 1
+        fixed = component.min_length == component.max_length
+        if (not fixed and not last) or (seen_optional and not component.optional):
+            return None, ()
+        seen_optional = seen_optional or component.optional
+        names = component.linters
+        char_class = _TYPE_CLASS.get(component.kind)
+        if char_class is None:
+            char_class = r"[\s\S]"
+            names = (_TYPE_LINTER[component.kind], *names)
+        size = (
+            f"{{{component.max_length}}}"
+            if fixed
+            else f"{{{component.min_length},{component.max_length}}}"
+        )
+        pieces.append((char_class + size, component.optional))
+        end = offset + component.max_length if fixed and not last else None
+        lints.extend((offset, end, linter(name)) for name in names)
+        offset += component.max_length
+    pattern = ""
+    for piece, optional in reversed(pieces):
+        pattern = f"(?:{piece}{pattern})?" if optional else piece + pattern
+    return re.compile(pattern), tuple(lints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +150,59 @@ class AIDefinition:
     #: Shortest and longest valid value lengths (derived from the components).
     min_length: int = 0
     max_length: int = 0
+    #: The ``ex=`` patterns expanded to concrete AIs.
+    excluded_ais: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    #: The ``req=`` attributes with each pattern expanded to its set of concrete AIs.
+    required_ais: tuple[tuple[tuple[frozenset[str], ...], ...], ...] = field(
+        default=(), compare=False, repr=False
+    )
+    _shape: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _lints: tuple[tuple[int, int | None, Lint], ...] = field(
+        default=(), compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         # Precomputed once: these are read for every element of every scan.
         minimum = sum(c.min_length for c in self.components if not c.optional)
         object.__setattr__(self, "min_length", minimum)
         object.__setattr__(self, "max_length", sum(c.max_length for c in self.components))
+        object.__setattr__(
+            self,
+            "excluded_ais",
+            frozenset(ai for pattern in self.excludes for ai in expand_pattern(pattern)),
+        )
+        object.__setattr__(
+            self,
+            "required_ais",
+            tuple(
+                tuple(tuple(expand_pattern(p) for p in group) for group in alternatives)
+                for alternatives in self.requires
+            ),
+        )
+        shape, lints = _fast_layout(self.components)
+        object.__setattr__(self, "_shape", shape)
+        object.__setattr__(self, "_lints", lints)
+
+    def is_valid(self, value: str) -> bool:
+        """Whether ``value`` passes every check of :meth:`check_value`, without the
+        reasons: one precompiled pattern for lengths and character sets, then the
+        component linters.
+
+        >>> expiry = syntax_dictionary()["17"]
+        >>> expiry.is_valid("261231"), expiry.is_valid("2612"), expiry.is_valid("261232")
+        (True, False, False)
+        """
+        shape = self._shape
+        if shape is None:
+            return self._check_components(value) is None
+        if shape.fullmatch(value) is None:
+            return False
+        size = len(value)
+        for start, end, check in self._lints:
+            # Absent optional components (the pattern allowed them out) are not linted.
+            if start < size and check(value[start:end]) is not None:
+                return False
+        return True
 
     @property
     def fixed_length(self) -> bool:
@@ -111,6 +218,12 @@ class AIDefinition:
         >>> syntax_dictionary()["17"].check_value("260231")
         ('not a valid day', LintFailure(code='ILLEGAL_DAY', start=4, end=6))
         """
+        if self._shape is not None and self.is_valid(value):
+            return None
+        return self._check_components(value)
+
+    def _check_components(self, value: str) -> tuple[str, LintFailure] | None:
+        """The reference check: components in order, the first failure wins."""
         if len(value) < self.min_length:
             return (
                 f"too short, expected at least {self.min_length} characters",

@@ -13,14 +13,14 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lineside.errors import GS1Error
 from lineside.gs1.dictionary import AIDefinition, ai_matches, syntax_dictionary
 from lineside.gs1.keys import gs1_check_digit
 
-__all__ = ["GS", "ElementString", "GS1Message"]
+__all__ = ["GS", "ElementString", "GS1Message", "SwallowedElements", "find_swallowed"]
 
 #: The ASCII group separator that stands for FNC1 in transmitted data.
 GS = "\x1d"
@@ -125,6 +125,80 @@ def _join_alternatives(groups: tuple[tuple[str, ...], ...]) -> str:
     if len(names) == 1:
         return f"AI {names[0]}"
     return f"AI {', '.join(names[:-1])} or {names[-1]}"
+
+
+def _next_separator(text: str, start: int, length: int) -> int:
+    """Index of the first GS or ``^`` at or after ``start`` (``length`` if none)."""
+    gs = text.find(GS, start)
+    caret = text.find("^", start)
+    if gs == -1:
+        return length if caret == -1 else caret
+    return gs if caret == -1 else min(gs, caret)
+
+
+@dataclass(frozen=True, slots=True)
+class SwallowedElements:
+    """A variable-length value that may hold element strings after a lost FNC1.
+
+    ``offset`` is where, inside ``value``, the hidden element strings (``hidden``, which
+    start with ``hidden_ai``) begin.
+
+    >>> found = find_swallowed(GS1Message.parse("01" + "08934567890120" + "10LOT121SERIAL",
+    ...                                         separators_trusted=True))
+    >>> found.ai, found.offset, found.hidden_ai, found.hidden.get("21")
+    ('10', 4, '21', 'SERIAL')
+    """
+
+    ai: str
+    value: str
+    offset: int
+    hidden: GS1Message
+
+    @property
+    def hidden_ai(self) -> str:
+        """The first AI found inside the value."""
+        return self.hidden.elements[0].ai
+
+
+def find_swallowed(message: GS1Message) -> SwallowedElements | None:
+    """Whether the message's last value may have swallowed element strings because a
+    reader dropped the FNC1 (GS) separator before them.
+
+    The last value is split at the first point where both parts make sense: the head is
+    a valid value for its AI, the tail parses as element strings whose values are all
+    valid, and the rebuilt message neither repeats an AI with another value nor pairs
+    mutually exclusive AIs. ``None`` when no such split exists or the last AI has a
+    predefined length.
+
+    >>> find_swallowed(GS1Message.parse("(01)08934567890120(10)LOTABC")) is None
+    True
+    """
+    last = message.elements[-1]
+    definition = syntax_dictionary().get(last.ai)
+    if definition is None or not definition.fnc1_required:
+        return None
+    return _find_swallowed(message.elements[:-1], last.ai, last.value, definition)
+
+
+def _find_swallowed(
+    preceding: Sequence[ElementString], ai: str, value: str, definition: AIDefinition
+) -> SwallowedElements | None:
+    dictionary = syntax_dictionary()
+    # The value must keep at least its shortest legal length before the split.
+    for split in range(max(1, definition.min_length), len(value) - 1):
+        if dictionary.match_ai(value, split) is None or not definition.is_valid(value[:split]):
+            continue
+        try:
+            hidden = GS1Message._parse_raw(value[split:], separators_trusted=True)
+            for element in hidden.elements:
+                element.validate()
+            rebuilt = GS1Message((*preceding, ElementString(ai, value[:split]), *hidden.elements))
+            rebuilt.check_repeats()
+            rebuilt.check_exclusions()
+        except GS1Error:
+            continue
+        return SwallowedElements(ai, value, split, hidden)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +311,7 @@ class GS1Message:
     def _parse_raw(cls, text: str, separators_trusted: bool) -> GS1Message:
         dictionary = syntax_dictionary()
         start = 1 if text[0] in _SEPARATORS else 0
-        unseparated = not any(char in _SEPARATORS for char in text[start:])
+        unseparated = GS not in text[start:] and "^" not in text[start:]
         elements: list[ElementString] = []
         position = start
         length = len(text)
@@ -258,47 +332,36 @@ class GS1Message:
             if not definition.fnc1_required:
                 end = position + definition.max_length
                 value = text[position:end]
-                if len(value) < definition.max_length or any(c in _SEPARATORS for c in value):
+                if len(value) < definition.max_length or (
+                    not unseparated and (GS in value or "^" in value)
+                ):
                     raise GS1Error(
                         f"AI ({ai}): {definition.max_length} characters expected at position "
                         f"{position + 1}, got {value.split(GS)[0].split('^')[0]!r}"
                     )
-            else:
-                end = position
-                while end < length and text[end] not in _SEPARATORS:
-                    end += 1
-                value = text[position:end]
-                if unseparated and not separators_trusted:
+            elif unseparated:
+                end = length
+                value = text[position:]
+                if not separators_trusted:
                     # Bounded: a following element string would start within the
                     # longest legal value, and its own value is at most 90 characters.
-                    cls._refuse_swallowed(ai, value[: definition.max_length + 94])
+                    found = _find_swallowed(
+                        elements, ai, value[: definition.max_length + 94], definition
+                    )
+                    if found is not None:
+                        raise GS1Error(
+                            f"AI ({ai}): value {found.value!r} may contain AI ({found.hidden_ai}) "
+                            "— FNC1 separator missing?"
+                        )
+            else:
+                end = _next_separator(text, position, length)
+                value = text[position:end]
             _check_length(ai, value, definition)
             elements.append(ElementString(ai, value))
             position = end
         if not elements:
             raise GS1Error("element string holds no AI")
         return cls(tuple(elements))
-
-    @staticmethod
-    def _refuse_swallowed(ai: str, value: str) -> None:
-        """Raise when ``value`` ends with what parses as valid element strings."""
-        definition = syntax_dictionary()[ai]
-        # The value must keep at least its shortest legal length before the split.
-        for split in range(max(1, definition.min_length), len(value) - 1):
-            tail = value[split:]
-            found = syntax_dictionary().match_ai(tail)
-            if found is None:
-                continue
-            try:
-                tail_message = GS1Message._parse_raw(tail, separators_trusted=True)
-                for element in tail_message.elements:
-                    element.validate()
-                ElementString(ai, value[:split]).validate()
-            except GS1Error:
-                continue
-            raise GS1Error(
-                f"AI ({ai}): value {value!r} may contain AI ({found}) — FNC1 separator missing?"
-            )
 
     # --- access ------------------------------------------------------------------------
 
@@ -357,12 +420,36 @@ class GS1Message:
         ...
         lineside.errors.GS1Error: AI (21) requires AI (01), (03) or (8006)
         """
+        entries = syntax_dictionary()
+        definitions = []
         for element in self.elements:
-            element.validate()
+            definition = entries.get(element.ai)
+            if definition is None or not definition.is_valid(element.value):
+                element.validate()
+            definitions.append(definition)
         self.check_repeats()
-        self.check_exclusions()
-        self.check_requisites()
+        self._check_associations(definitions)
         self.check_digital_signature()
+
+    def _check_associations(self, definitions: list[AIDefinition | None]) -> None:
+        """Exclusions then requisites, with the expanded AI sets; the reference loops
+        run only to word the error."""
+        ais = frozenset(element.ai for element in self.elements)
+        for element, definition in zip(self.elements, definitions, strict=True):
+            if definition is None:
+                continue
+            excluded = definition.excluded_ais
+            if excluded and not excluded.isdisjoint(ais - {element.ai}):
+                self.check_exclusions()
+        for definition in definitions:
+            if definition is None:
+                continue
+            for alternatives in definition.required_ais:
+                if not any(
+                    all(not group.isdisjoint(ais) for group in alternative)
+                    for alternative in alternatives
+                ):
+                    self.check_requisites()
 
     def check_repeats(self) -> None:
         """An AI may repeat only with the same value."""

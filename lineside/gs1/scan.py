@@ -13,6 +13,29 @@ carry EAN-13/EAN-8.
 'X7K2'
 >>> parse_scan(b"]Q1hello").is_gs1
 False
+
+Missing GS separators
+---------------------
+Keyboard-wedge readers keep the ``]d2`` prefix but drop the GS (FNC1) control character,
+so ``]d2 01… 10LOT1 GS 21SERIAL`` arrives as ``]d2 01… 10LOT121SERIAL``: a lot that
+swallowed the serial. Such a read cannot be told apart from a well-formed symbol whose
+last value merely contains those characters, so the decision is:
+
+* Data that carries at least one GS (or ``^``) shows that this reader transmits
+  separators; it is believed as it stands.
+* Data with no separator at all is checked: when the last value (the only one that can
+  have swallowed anything) splits into a valid value for its AI followed by element
+  strings whose values are all valid, and the rebuilt message repeats no AI with another
+  value and pairs no mutually exclusive AIs, the read is kept but carries a
+  ``suspect_missing_gs`` warning naming the AI and the position of the hidden AI.
+* ``parse_scan(data, strict=True)`` raises :class:`ScanDataError` instead.
+
+Verification that matches reads by serial still rejects the swallowed case, because the
+serial is absent from the message.
+
+>>> parse_scan(b"]d2010893456789012010LOT121SERIAL").warnings
+("suspect_missing_gs: AI (10) value 'LOT121SERIAL' may end with AI (21) at position 23 \
+('21SERIAL'): GS separator missing?",)
 """
 
 from __future__ import annotations
@@ -23,9 +46,12 @@ from typing import Any
 from lineside.errors import GS1Error, ScanDataError
 from lineside.gs1.digital_link import key_and_qualifiers, parse_digital_link, split_digital_link
 from lineside.gs1.keys import gs1_check_digit
-from lineside.gs1.message import MAX_DATA_LENGTH, ElementString, GS1Message
+from lineside.gs1.message import GS, MAX_DATA_LENGTH, ElementString, GS1Message, find_swallowed
 
-__all__ = ["SYMBOLOGY_NAMES", "ScanResult", "parse_scan"]
+__all__ = ["SUSPECT_MISSING_GS", "SYMBOLOGY_NAMES", "ScanResult", "parse_scan"]
+
+#: Warning code: a value may hide element strings after a dropped GS separator.
+SUSPECT_MISSING_GS = "suspect_missing_gs"
 
 #: AIM symbology identifiers Lineside knows by name.
 SYMBOLOGY_NAMES = {
@@ -53,7 +79,8 @@ class ScanResult:
 
     ``message`` is the validated GS1 data (``None`` for non-GS1 text); ``digital_link``
     is the URI when the data was one; ``text`` is the data after the symbology
-    identifier.
+    identifier. ``warnings`` are ``"code: detail"`` strings for reads that parsed but
+    may be wrong (see the module docstring); empty for a clean read.
     """
 
     raw: bytes
@@ -65,6 +92,7 @@ class ScanResult:
     primary_key: ElementString | None
     qualifiers: tuple[ElementString, ...]
     text: str
+    warnings: tuple[str, ...] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (``raw`` as hex).
@@ -92,6 +120,7 @@ class ScanResult:
                 else None
             ),
             "qualifiers": [{"ai": q.ai, "value": q.value} for q in self.qualifiers],
+            "warnings": list(self.warnings),
         }
 
 
@@ -138,8 +167,28 @@ def _is_good_gtin(text: str) -> bool:
     )
 
 
-def parse_scan(data: bytes | str) -> ScanResult:
+def _missing_gs_warning(text: str, message: GS1Message) -> str | None:
+    body = text[1:] if text[:1] in (GS, "^") else text
+    if GS in body or "^" in body:
+        return None
+    found = find_swallowed(message)
+    if found is None:
+        return None
+    # The last value runs to the end of the data; positions count from 1 after the
+    # symbology identifier, like the other scan-data messages.
+    position = len(text) - len(found.value) + found.offset + 1
+    tail = found.value[found.offset :]
+    return (
+        f"{SUSPECT_MISSING_GS}: AI ({found.ai}) value {found.value!r} may end with "
+        f"AI ({found.hidden_ai}) at position {position} ({tail!r}): GS separator missing?"
+    )
+
+
+def parse_scan(data: bytes | str, *, strict: bool = False) -> ScanResult:
     """Interpret one barcode read; :class:`ScanDataError` says what is wrong and where.
+
+    With ``strict=True`` a read that would carry a warning (see the module docstring)
+    raises :class:`ScanDataError` instead.
 
     >>> parse_scan(b"]C1011234567890123")
     Traceback (most recent call last):
@@ -172,8 +221,22 @@ at position 3, got '1234567890123'
         except GS1Error as exc:
             # Offsets inside the element string are shifted by the 3-character identifier.
             raise ScanDataError(f"{where}: {exc}") from None
+        warning = _missing_gs_warning(text, message)
+        if warning is not None and strict:
+            raise ScanDataError(f"{where}: {warning}")
         key, qualifiers = key_and_qualifiers(message)
-        return ScanResult(raw, symbology, name, True, message, None, key, qualifiers, text)
+        return ScanResult(
+            raw,
+            symbology,
+            name,
+            True,
+            message,
+            None,
+            key,
+            qualifiers,
+            text,
+            (warning,) if warning is not None else (),
+        )
 
     if symbology in _EAN_LENGTHS:
         expected = _EAN_LENGTHS[symbology]

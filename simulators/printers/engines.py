@@ -162,6 +162,13 @@ class ZplEngine:
                         self.faults.disconnect_mid_label = False
                         self._buffer = b""
                         raise LinkDrop("disconnect mid-label")
+                    # Tilde commands act at once, even inside a format still arriving.
+                    query = buf.find(b"~HS")
+                    if query >= 0:
+                        buf = buf[:query] + buf[query + 3 :]
+                        if not self.faults.silent:
+                            self._buffer = buf
+                            replies.append(self._status_reply())
                     self._buffer = buf
                     break
                 if self.faults.disconnect_mid_label:

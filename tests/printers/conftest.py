@@ -23,6 +23,6 @@ def unit() -> LabelData:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def labels_dir() -> Path:
     return LABELS

@@ -73,9 +73,7 @@ def test_escpos_prints(via: str, unit: LabelData, labels_dir: Path) -> None:
     assert unit.digital_link() in engine.printed[0].fields
 
 
-def test_zpl_paper_out_after_n_is_a_fault_and_an_event(
-    unit: LabelData, labels_dir: Path
-) -> None:
+def test_zpl_paper_out_after_n_is_a_fault_and_an_event(unit: LabelData, labels_dir: Path) -> None:
     engine = ZplEngine(ips=200, render_images=False)
     engine.faults.paper_out_after = 2
     changes: list[StatusChange] = []
