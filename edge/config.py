@@ -47,7 +47,10 @@ BROKER_SCHEMES = ("mqtt", "mqtts")
 
 
 def _check_url(url: str, schemes: tuple[str, ...]) -> str:
-    scheme = urlsplit(url).scheme
+    parts = urlsplit(url)
+    # .port raises ValueError for "host:99999" or "a:b:c"; refuse such a URL here, at load.
+    parts.port  # noqa: B018
+    scheme = parts.scheme
     if not scheme:
         raise ValueError(f"{url!r} has no scheme (expected {', '.join(schemes)})")
     if scheme not in schemes:

@@ -61,6 +61,9 @@ from lineside.errors import DeviceError, LinesideError
 
 logger = logging.getLogger(__name__)
 
+#: Verdicts are committed together at most this long after the first of them.
+GROUP_COMMIT_S = 0.003
+
 
 class EngineError(LinesideError):
     """An operator or server request the engine cannot carry out now."""
@@ -217,6 +220,7 @@ class LineEngine:
         self._container_tasks: set[asyncio.Task[None]] = set()
         self._container_lock = asyncio.Lock()
         self._listeners: list[Callable[[], None]] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     # -- observers ----------------------------------------------------------------------
 
@@ -265,6 +269,23 @@ class LineEngine:
             ),
             rate_per_minute=self.rate_per_minute(),
         )
+
+    # -- group commit -------------------------------------------------------------------
+
+    def _hold(self) -> None:
+        """Join the group transaction; it is committed within ``GROUP_COMMIT_S``."""
+        self.journal.hold()
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(GROUP_COMMIT_S, self.flush)
+
+    def flush(self) -> None:
+        """Commit pending verdicts (one fsync) and tell the publisher."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self.journal.flush():
+            self._on_commit()
 
     # -- outbox helpers -----------------------------------------------------------------
 
@@ -399,6 +420,7 @@ class LineEngine:
         self._notify()
         await self._idle.wait()
         await self._wait_verdicts()
+        self.flush()
         for serial in list(self._allocated):
             self.journal.transition(
                 serial, SerialState.VOIDED, reason="allocated, not printed (work order closed)"
@@ -513,7 +535,7 @@ class LineEngine:
                 continue
             self._idle.clear()
             try:
-                await self._print_one(order, loop)
+                await self._print_batch(order, loop)
             finally:
                 self._idle.set()
 
@@ -533,33 +555,47 @@ class LineEngine:
             )
         return self._allocated.popleft()
 
-    async def _print_one(self, order: WorkOrder, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            serial = await self._take_serial(order)
-        except SerialSourceError:
-            return
-        taken = time.monotonic()
-        if self._obs is not None:
-            self._obs.taken[serial] = taken
-        label = codes.unit_label(order, serial, resolver=self.config.line.resolver)
-        self.journal.transition(serial, SerialState.SENT)
-        unit = _InFlight(serial, taken)
-        self._inflight[serial] = unit
-        try:
-            await self._printer.print_unit(label)
-        except DeviceError as exc:
-            self._verdict_reject(serial, f"printer fault: {exc}")
-            self.on_printer_status(str(exc), AlarmCode.PRINTER_OFFLINE)
-            return
-        self.counters.printed += 1
-        if serial not in self._inflight:  # rejected while printing (e.g. closed)
-            return
-        unit.printed_at = time.monotonic()
-        unit.timer = loop.call_later(
-            self.config.timing.verify_window_ms / 1000, self._timeout, serial
-        )
-        self._waiting.append(serial)
-        self._notify()
+    async def _print_batch(self, order: WorkOrder, loop: asyncio.AbstractEventLoop) -> None:
+        # Mark a few serials "sent" in one commit, durably, before any of them is printed.
+        room = self.config.timing.max_in_flight - len(self._inflight)
+        remaining = order.quantity - self.counters.commissioned - len(self._inflight)
+        count = max(1, min(room, remaining, self.config.timing.allocation_batch))
+        units: list[tuple[_InFlight, UnitLabel]] = []
+        for _ in range(count):
+            try:
+                serial = await self._take_serial(order)
+            except SerialSourceError:
+                break
+            taken = time.monotonic()
+            if self._obs is not None:
+                self._obs.taken[serial] = taken
+            label = codes.unit_label(order, serial, resolver=self.config.line.resolver)
+            self.journal.hold()
+            self.journal.transition(serial, SerialState.SENT)
+            unit = _InFlight(serial, taken)
+            self._inflight[serial] = unit
+            units.append((unit, label))
+        self.flush()
+        for index, (unit, label) in enumerate(units):
+            if self.phase is not Phase.RUNNING and index > 0:
+                # Paused mid-batch: the rest were never printed; they are rejected, not reused.
+                self._verdict_reject(unit.serial, "not printed: line paused")
+                continue
+            try:
+                await self._printer.print_unit(label)
+            except DeviceError as exc:
+                self._verdict_reject(unit.serial, f"printer fault: {exc}")
+                self.on_printer_status(str(exc), AlarmCode.PRINTER_OFFLINE)
+                continue
+            self.counters.printed += 1
+            if unit.serial not in self._inflight:
+                continue
+            unit.printed_at = time.monotonic()
+            unit.timer = loop.call_later(
+                self.config.timing.verify_window_ms / 1000, self._timeout, unit.serial
+            )
+            self._waiting.append(unit.serial)
+            self._notify()
 
     def _timeout(self, serial: str) -> None:
         if serial in self._inflight:
@@ -582,6 +618,7 @@ class LineEngine:
         await self._wait_verdicts()
         if self._reject_tasks:
             await asyncio.gather(*self._reject_tasks, return_exceptions=True)
+        self.flush()
 
     # -- verdicts -----------------------------------------------------------------------
 
@@ -649,10 +686,10 @@ class LineEngine:
         assert order is not None
         self._finish(serial)
         event = codes.commissioning(order, [serial], when=_now(), where=self.where)
+        self._hold()
         self.journal.transition(serial, SerialState.COMMISSIONED, outbox=[self._event_item(event)])
         if self._obs is not None:
             self._obs.seq_of[self.journal.last_seqs[-1]] = serial
-        self._on_commit()
         now = time.monotonic()
         self._commissioned_at[serial] = now
         if len(self._commissioned_at) > 4 * self.config.timing.max_in_flight + 64:
@@ -677,10 +714,10 @@ class LineEngine:
         event = codes.decommissioning(
             order.product.gtin, [serial], when=_now(), where=self.where, reason=reason
         )
+        self._hold()
         self.journal.transition(
             serial, SerialState.REJECTED, reason=reason, outbox=[self._event_item(event)]
         )
-        self._on_commit()
         self.counters.rejected += 1
         self._consecutive_rejects += 1
         logger.info("rejected %s: %s", serial, reason)
@@ -725,6 +762,7 @@ class LineEngine:
                 serial, SerialState.VOIDED, reason=reason, outbox=[self._event_item(event)]
             )
             self.journal.audit(operator=operator, action=action, serial=serial, reason=reason)
+        self.flush()
         self._on_commit()
         if state is SerialState.COMMISSIONED:
             self.counters.commissioned -= 1

@@ -1,7 +1,8 @@
 """The EPCIS 2.0 REST interfaces: capture (``POST /epcis/capture``) and query
 (``GET /epcis/events``), following the standard's status codes and problem bodies.
 
-- ``POST /epcis/capture``: an EPCIS 2.0 JSON-LD document. 202 with ``Location:
+- ``POST /epcis/capture``: an EPCIS 2.0 JSON-LD document (or XML, with an XML
+  ``Content-Type``). 202 with ``Location:
   /epcis/capture/{id}`` when stored (events already present are skipped: capture is
   idempotent on the event ID; events without ``eventID`` get the CBV 2.0 event hash);
   400 ``epcisException:ValidationException`` for an invalid document; 413 when too big.
@@ -36,7 +37,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from lineside.epcis import EPCIS_CONTEXT, event_hash, validate_document
+from lineside.epcis import EPCIS_CONTEXT, event_hash, parse_document_bytes, validate_document
 from lineside.errors import EPCISError
 from server.api.auth import Role, require_role
 from server.api.deps import SessionDep
@@ -136,7 +137,7 @@ def create_router(
         if len(body) > capture_max_bytes:
             return _too_large(len(body), capture_max_bytes)
         try:
-            indexed = _check_capture(body, capture_max_events)
+            indexed = _check_capture(body, capture_max_events, request.headers.get("content-type"))
         except _Refused as refused:
             return refused.response
         job = _capture(session, indexed)
@@ -197,11 +198,19 @@ def _invalid(detail: str, issues: list[str] | None = None) -> _Refused:
     return _Refused(problem(400, "ValidationException", "Invalid EPCIS document", detail, **extra))
 
 
-def _check_capture(body: bytes, max_events: int) -> list[IndexedEvent]:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _invalid(f"the body is not JSON: {exc}") from exc
+def _check_capture(
+    body: bytes, max_events: int, content_type: str | None = None
+) -> list[IndexedEvent]:
+    if content_type is not None and "xml" in content_type.lower():
+        try:  # the XML binding, read into the same JSON-LD form
+            data = parse_document_bytes(body, content_type).to_jsonld()
+        except EPCISError as exc:
+            raise _invalid(str(exc)) from exc
+    else:
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _invalid(f"the body is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise _invalid("an EPCIS document must be a JSON object")
     if data.get("type") != "EPCISDocument":

@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import io
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
+from edge.printers.codepages import CodePageTables
 from edge.printers.templates import EscposLine
 from edge.printers.zpl_status import PrinterStatus, StatusReplyError
 
@@ -73,34 +74,55 @@ def format_dle_eot(n: int, status: PrinterStatus) -> bytes:
 
 
 TextMode = Literal["codepage", "raster"]
+INIT = b"\x1b@"
+
+
+@dataclass(slots=True)
+class _Style:
+    """What the printer is set to now, so a command is sent only when a line changes it."""
+
+    align: str = "left"
+    bold: bool = False
+    size: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class EscposEncoder:
     """Turns a filled ESC/POS layout into printer bytes.
 
+    Code page tables are built once per encoder (not per label), and alignment, bold and
+    text size are sent only when a line changes them (``ESC @`` resets them per label).
+
     >>> from edge.printers.templates import EscposLine
-    >>> EscposEncoder().encode([EscposLine("text", "OK")])[:2]
-    b'\\x1b@'
+    >>> EscposEncoder().encode([EscposLine("text", "OK")])
+    b'\\x1b@\\x1bt\\x00OK\\n'
     """
 
     profile: str = "TM-T88V"
     text_mode: TextMode = "codepage"
     font_path: Path = DEFAULT_FONT
     width_dots: int = 384
+    _tables: CodePageTables = field(init=False, repr=False, compare=False)
+    _fonts: dict[int, ImageFont.FreeTypeFont] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
-    def _printer(self) -> Any:
-        from escpos.printer import Dummy
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tables", CodePageTables.for_profile(self.profile))
 
-        return Dummy(profile=self.profile)
+    def _font(self, size: int) -> ImageFont.FreeTypeFont:
+        font = self._fonts.get(size)
+        if font is None:
+            if not self.font_path.is_file():
+                raise FileNotFoundError(
+                    f"raster text needs a TrueType font; {self.font_path} is missing "
+                    "(install fonts-dejavu-core)"
+                )
+            font = self._fonts[size] = ImageFont.truetype(str(self.font_path), 22 * size)
+        return font
 
     def _raster(self, text: str, size: int, bold: bool) -> Image.Image:
-        if not self.font_path.is_file():
-            raise FileNotFoundError(
-                f"raster text needs a TrueType font; {self.font_path} is missing "
-                "(install fonts-dejavu-core)"
-            )
-        font = ImageFont.truetype(str(self.font_path), 22 * size)
+        font = self._font(size)
         _, _, right, bottom = font.getbbox(text or " ")
         image = Image.new("1", (min(self.width_dots, int(right) + 4), int(bottom) + 4), 1)
         ImageDraw.Draw(image).text((2, 2), text, font=font, fill=0, stroke_width=int(bold))
@@ -108,18 +130,40 @@ class EscposEncoder:
 
     def encode(self, lines: list[EscposLine]) -> bytes:
         """Bytes for one label: initialise, the lines in order, then feed/cut as laid out."""
-        p = self._printer()
-        p.hw("INIT")
+        from escpos.printer import Dummy
+
+        # python-escpos still writes the commands (QR, barcode, cut, styles); only its
+        # text path, which rebuilds every code page table per printer object, is bypassed.
+        p = Dummy(profile=self.profile)
+        text = self._tables.writer()
+        style = _Style()
+        out = bytearray(INIT)
+
+        def take() -> None:
+            out.extend(p.output)
+            p.clear()
+
         for line in lines:
-            p.set(align=line.align, bold=line.bold)
-            if line.kind == "text":
-                text = unicodedata.normalize("NFC", line.value)
-                if self.text_mode == "raster" and not text.isascii():
-                    p.image(self._raster(text, line.size, line.bold), center=line.align == "center")
+            size = line.size if line.kind == "text" else 1
+            if size != style.size:
+                if size > 1:
+                    p.set(double_width=True, double_height=True)
                 else:
-                    p.set(double_width=line.size > 1, double_height=line.size > 1)
-                    p.text(text + "\n")
                     p.set(normal_textsize=True)
+                style.size = size
+            if line.align != style.align:
+                p.set(align=line.align)
+                style.align = line.align
+            if line.bold != style.bold:
+                p.set(bold=line.bold)
+                style.bold = line.bold
+            if line.kind == "text":
+                value = unicodedata.normalize("NFC", line.value)
+                if self.text_mode == "raster" and not value.isascii():
+                    p.image(self._raster(value, line.size, line.bold), center=line.align == "center")
+                else:
+                    take()
+                    out += text.write(value + "\n")
             elif line.kind == "qr":
                 p.qr(line.value, size=max(1, min(16, line.size)), native=True)
             elif line.kind in {"gs1_128", "datamatrix"}:
@@ -127,8 +171,11 @@ class EscposEncoder:
                 data = "{B{1" + line.value.replace("\x1d", "{1")
                 with contextlib.redirect_stdout(io.StringIO()):
                     p.barcode(data, "CODE128", function_type="B", check=False, pos="OFF")
+                style.align = "center"  # python-escpos centres barcodes with ESC a 1
             elif line.kind == "feed":
-                p.ln(max(1, line.size))
+                take()
+                out += text.write("\n" * max(1, line.size))
             elif line.kind == "cut":
                 p.cut(mode="PART" if line.value.lower().startswith("part") else "FULL")
-        return bytes(p.output)
+            take()
+        return bytes(out)

@@ -15,11 +15,10 @@ r"""What goes on one label: the typed unit data and the named fields templates u
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lineside.gs1 import GS, GS1Message, Gtin
+from lineside.gs1 import GS, GS1Message, Gtin, to_digital_link
 
 #: Every field name a template may use. ``extra`` values are reached as ``extra.<key>``.
 STANDARD_FIELDS: frozenset[str] = frozenset(
@@ -106,14 +105,12 @@ class LabelData(BaseModel):
         return GS1Message.from_pairs(pairs)
 
     def digital_link(self) -> str:
-        """The uncompressed GS1 Digital Link URI for the consumer QR code."""
-        path = f"/01/{self.gtin}"
-        if self.lot:
-            path += "/10/" + quote(self.lot, safe="")
-        if self.serial:
-            path += "/21/" + quote(self.serial, safe="")
-        query = f"?17={_yymmdd(self.expiry)}" if self.expiry else ""
-        return self.resolver.rstrip("/") + path + query
+        """The uncompressed GS1 Digital Link URI for the consumer QR code.
+
+        Lot and serial go in the path, dates in the query string, as
+        :func:`lineside.gs1.to_digital_link` orders them.
+        """
+        return to_digital_link(self.gs1_message(), stem=self.resolver)
 
     def fields(self) -> dict[str, str]:
         """Every field a template can name, as text; absent optional fields are left out."""
@@ -128,7 +125,7 @@ class LabelData(BaseModel):
             "best_before": self.best_before.isoformat() if self.best_before else None,
             "producer": self.producer,
             "origin": self.origin,
-            "digital_link": self.digital_link(),
+            "digital_link": to_digital_link(message, stem=self.resolver),
             "element_string": message.as_raw(separator=GS),
             "hri": message.as_bracketed(),
             "hri_lines": "\n".join(message.as_hri()),

@@ -145,6 +145,13 @@ def _check_field_name(name: str, where: str) -> None:
     raise TemplateError(f"{where}: unknown field {{{{{name}}}}}; known: {known}, extra.<name>")
 
 
+def _read_template(path: str | Path, encoding: str) -> str:
+    try:
+        return Path(path).read_text(encoding=encoding)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"{path}: cannot read the template: {exc}") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class _Slot:
     name: str
@@ -170,12 +177,7 @@ class ZplTemplate:
     @classmethod
     def load(cls, path: str | Path) -> ZplTemplate:
         """Read and validate a ``.zpl`` template file."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TemplateError(f"{path}: cannot read the template: {exc}") from exc
-        return cls.from_text(text, str(path))
+        return cls.from_text(_read_template(path, "utf-8-sig"), str(path))
 
     @classmethod
     def from_text(cls, text: str, source: str = "<template>") -> ZplTemplate:
@@ -362,12 +364,7 @@ class EscposTemplate:
     @classmethod
     def load(cls, path: str | Path) -> EscposTemplate:
         """Read and validate a ``.toml`` ESC/POS layout."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TemplateError(f"{path}: cannot read the template: {exc}") from exc
-        return cls.from_text(text, str(path))
+        return cls.from_text(_read_template(path, "utf-8"), str(path))
 
     @classmethod
     def from_text(cls, text: str, source: str = "<template>") -> EscposTemplate:

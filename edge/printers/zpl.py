@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lineside.errors import InvalidInput
-from lineside.gs1 import GS1Message
+from lineside.gs1 import GS, GS1Message
 
 #: The hex indicator used with every ``^FH``.
 HEX_INDICATOR = "\\"
@@ -26,6 +26,8 @@ DATAMATRIX_ESCAPE = "_"
 # Printable ASCII except ZPL's command prefixes, the hex indicator and the ^BX escape.
 _SAFE = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("^~\\_")
 _ESCAPE_TABLE: dict[int, str] = {}
+# In ^BX data after ^FH: GS is FNC1 (_1) and a literal escape character is doubled.
+_DATAMATRIX_SPECIAL = {GS: "_1", DATAMATRIX_ESCAPE: DATAMATRIX_ESCAPE * 2}
 
 
 def _escape_char(char: str) -> str:
@@ -51,13 +53,6 @@ def escape_text(value: str) -> str:
     return "".join(_escape_char(c) for c in value)
 
 
-def _fnc1_required(message: GS1Message, index: int) -> bool:
-    element = message.elements[index]
-    definition = element.definition
-    needs = definition is None or definition.fnc1_required
-    return needs and index != len(message.elements) - 1
-
-
 def datamatrix_gs1_data(message: GS1Message) -> str:
     r"""``^FD`` data for a GS1 DataMatrix printed with ``^BXN,h,200,,,,_`` and ``^FH\``.
 
@@ -68,12 +63,9 @@ def datamatrix_gs1_data(message: GS1Message) -> str:
     >>> datamatrix_gs1_data(GS1Message.parse("(01)08934567890120(10)A_1(21)7"))
     '_1010893456789012010A__1_1217'
     """
-    parts = ["_1"]
-    for index, element in enumerate(message.elements):
-        parts.append(escape_text(element.ai + element.value).replace("\\5F", "__"))
-        if _fnc1_required(message, index):
-            parts.append("_1")
-    return "".join(parts)
+    # as_raw() decides where FNC1 separators go; only their spelling differs here.
+    raw = message.as_raw(separator=GS)
+    return "_1" + "".join(_DATAMATRIX_SPECIAL.get(c) or _escape_char(c) for c in raw)
 
 
 def _code128_char(char: str) -> str:
@@ -91,11 +83,8 @@ def gs1_128_data(message: GS1Message) -> str:
     >>> gs1_128_data(GS1Message.parse("(01)08934567890120(10)AB12(21)7"))
     '>;>8010893456789012010>6AB12>8>521>67'
     """
-    tokens: list[str] = []  # one character each, or "" for FNC1
-    for index, element in enumerate(message.elements):
-        tokens.extend(element.ai + element.value)
-        if _fnc1_required(message, index):
-            tokens.append("")
+    # One character each, or "" for FNC1 where as_raw() puts a separator.
+    tokens = ["" if c == GS else c for c in message.as_raw(separator=GS)]
     out: list[str] = []
 
     def digit_run(start: int) -> int:

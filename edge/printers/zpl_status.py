@@ -71,8 +71,9 @@ def _flag(text: bytes, where: str) -> bool:
 
 
 def _number(text: bytes, where: str) -> int:
-    if not text.isdigit():
-        raise StatusReplyError(f"~HS {where}: expected digits, got {text!r}")
+    # ~HS numbers have at most 8 digits; longer is garbage (and int() refuses > 4300).
+    if not text.isdigit() or len(text) > 8:
+        raise StatusReplyError(f"~HS {where}: expected up to 8 digits, got {text[:16]!r}")
     return int(text)
 
 
@@ -86,15 +87,17 @@ def split_frames(data: bytes) -> tuple[list[bytes], bytes]:
     ([b'a'], b'\\x02b')
     """
     frames: list[bytes] = []
+    # An offset, not re-slicing the rest: many short frames must cost linear time.
+    position = 0
     while True:
-        start = data.find(STX)
+        start = data.find(STX, position)
         if start < 0:
             return frames, b""
         end = data.find(ETX, start + 1)
         if end < 0:
             return frames, data[start:]
         frames.append(data[start + 1 : end])
-        data = data[end + 1 :]
+        position = end + 1
 
 
 def parse_host_status(reply: bytes) -> PrinterStatus:

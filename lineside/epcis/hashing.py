@@ -461,7 +461,14 @@ def prehash_string(
 
 def hash_prehash(prehash: str) -> str:
     """The ``ni:///sha-256;...?ver=CBV2.0`` hash of a pre-hash string."""
-    return f"ni:///sha-256;{hashlib.sha256(prehash.encode('utf-8')).hexdigest()}?ver=CBV2.0"
+    try:
+        data = prehash.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # JSON "\ud800" escapes decode to lone surrogates, which have no UTF-8 form.
+        raise EPCISError(
+            f"event holds {exc.object[exc.start]!r}, a lone surrogate that is not text"
+        ) from exc
+    return f"ni:///sha-256;{hashlib.sha256(data).hexdigest()}?ver=CBV2.0"
 
 
 def event_hash(

@@ -200,7 +200,9 @@ def check_document(
             if not isinstance(event, Mapping):
                 issues.append(ValidationIssue(where, "an event must be a JSON object"))
                 continue
-            cls = _EVENT_TYPES.get(event.get("type"))  # type: ignore[arg-type]
+            kind = event.get("type")
+            # A non-string type (a list, say) is not hashable: no dict lookup for it.
+            cls = _EVENT_TYPES.get(kind) if isinstance(kind, str) else None
             if cls is None:
                 issues.append(
                     ValidationIssue(f"{where}.type", f"{event.get('type')!r} is not an event type")

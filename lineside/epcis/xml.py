@@ -477,7 +477,20 @@ def parse_xml_document(data: bytes | str) -> EPCISDocument:
     Every event is checked as :func:`parse_document` checks JSON-LD; errors name the
     JSON-LD path of the problem (``epcisBody.eventList[2].bizStep: ...``).
     """
-    return parse_document(xml_to_jsonld(data))
+    document = parse_document(xml_to_jsonld(data))
+    # The events are kept in their canonical JSON-LD form (bare CBV terms, numbers as
+    # numbers), so that an XML capture stores and converts like its JSON-LD twin.
+    events = [event.to_jsonld() for event in document.events]
+    body = document.epcis_body
+    if body.query_results is not None:
+        results = body.query_results
+        results_body = {**results.results_body, "eventList": events}
+        new_body = body.model_copy(
+            update={"query_results": results.model_copy(update={"results_body": results_body})}
+        )
+    else:
+        new_body = body.model_copy(update={"event_list": tuple(events)})
+    return document.model_copy(update={"epcis_body": new_body})
 
 
 # --- writing ---------------------------------------------------------------------------

@@ -157,9 +157,7 @@ class AIDefinition:
         default=(), compare=False, repr=False
     )
     _shape: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
-    _lints: tuple[tuple[int, int | None, Lint], ...] = field(
-        default=(), compare=False, repr=False
-    )
+    _lints: tuple[tuple[int, int | None, Lint], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Precomputed once: these are read for every element of every scan.
@@ -279,11 +277,16 @@ class SyntaxDictionary:
     Built once by :func:`syntax_dictionary`; lookups are plain dictionary reads.
     """
 
-    __slots__ = ("_entries", "release")
+    __slots__ = ("_associations", "_entries", "release")
+
+    #: How many AI combinations :meth:`associations_hold` remembers; a line reads the
+    #: same few, so this bound is only a guard against hostile input.
+    ASSOCIATION_MEMO_SIZE = 1024
 
     def __init__(self, entries: dict[str, AIDefinition], release: str) -> None:
         self._entries = dict(entries)
         self.release = release
+        self._associations: dict[tuple[str, ...], bool] = {}
 
     def __getitem__(self, ai: str) -> AIDefinition:
         try:
@@ -304,6 +307,40 @@ class SyntaxDictionary:
     def ais(self) -> tuple[str, ...]:
         """Every AI, in dictionary order."""
         return tuple(self._entries)
+
+    def associations_hold(self, ais: tuple[str, ...]) -> bool:
+        """Whether no AI in ``ais`` excludes another (``ex=``) and every ``req=`` is met.
+
+        The answer depends on the AIs alone, so it is remembered per AI sequence.
+
+        >>> d = syntax_dictionary()
+        >>> d.associations_hold(("01", "10", "21")), d.associations_hold(("21",))
+        (True, False)
+        """
+        memo = self._associations
+        known = memo.get(ais)
+        if known is not None:
+            return known
+        present = frozenset(ais)
+        holds = True
+        for ai in present:
+            definition = self._entries.get(ai)
+            if definition is None:
+                continue
+            excluded = definition.excluded_ais
+            if excluded and not excluded.isdisjoint(present - {ai}):
+                holds = False
+                break
+            if not all(
+                any(all(not group.isdisjoint(present) for group in alt) for alt in alternatives)
+                for alternatives in definition.required_ais
+            ):
+                holds = False
+                break
+        if len(memo) >= self.ASSOCIATION_MEMO_SIZE:
+            memo.clear()
+        memo[ais] = holds
+        return holds
 
     def match_ai(self, text: str, start: int = 0) -> str | None:
         """The known AI that ``text`` starts with at ``start``, or ``None``.

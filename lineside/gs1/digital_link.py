@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from lineside.errors import DigitalLinkError, GS1Error
@@ -111,10 +112,10 @@ def percent_decode(value: str, *, query: bool = False) -> str:
     return "".join(out)
 
 
-def _qualifier_sequence(definition: AIDefinition, present: set[str]) -> tuple[str, ...]:
+def _qualifier_sequence(definition: AIDefinition, present: AbstractSet[str]) -> tuple[str, ...]:
     """The qualifier alternative to use: the first that has any of the present AIs."""
     for sequence in definition.dl_qualifiers:
-        if present.intersection(sequence):
+        if not present.isdisjoint(sequence):
             return sequence
     return definition.dl_qualifiers[0] if definition.dl_qualifiers else ()
 
@@ -184,16 +185,16 @@ def key_and_qualifiers(
     ('01', ['10', '21'])
     """
     dictionary = syntax_dictionary()
-    for element in message.elements:
+    elements = message.elements
+    for element in elements:
         definition = dictionary.get(element.ai)
         if definition is not None and definition.dl_primary_key:
-            present = {other.ai for other in message.elements}
-            qualifiers = []
-            for ai in _qualifier_sequence(definition, present):
-                value = message.get(ai)
-                if value is not None:
-                    qualifiers.append(ElementString(ai, value))
-            return element, tuple(qualifiers)
+            # The first element of each AI, as GS1Message.get returns it.
+            first: dict[str, ElementString] = {}
+            for other in elements:
+                first.setdefault(other.ai, other)
+            sequence = _qualifier_sequence(definition, first.keys())
+            return element, tuple(first[ai] for ai in sequence if ai in first)
     return None, ()
 
 

@@ -216,15 +216,11 @@ def _cset64(text: str) -> LintFailure | None:
 def _csum(text: str) -> LintFailure | None:
     if not text:
         return LintFailure("TOO_SHORT_FOR_CHECK_DIGIT", 0, 0)
-    failure = _non_digit(text)
-    if failure is not None:
-        return failure
-    total = 0
-    weight = 3
-    for char in reversed(text[:-1]):
-        total += (ord(char) - 48) * weight
-        weight = 4 - weight
-    if str((10 - total % 10) % 10) != text[-1]:
+    if not (text.isascii() and text.isdigit()):
+        return _non_digit(text)
+    # Weights alternate 3, 1, 3... leftwards from the digit before the check digit.
+    total = 3 * sum(map(int, text[-2::-2])) + sum(map(int, text[-3::-2]))
+    if str(-total % 10) != text[-1]:
         return LintFailure("INCORRECT_CHECK_DIGIT", len(text) - 1, len(text))
     return None
 

@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ __all__ = ["GS", "ElementString", "GS1Message", "SwallowedElements", "find_swall
 #: The ASCII group separator that stands for FNC1 in transmitted data.
 GS = "\x1d"
 _SEPARATORS = frozenset((GS, "^"))
+_TWO_DIGITS = re.compile(r"(?=[0-9]{2})")
 #: Longest input accepted: above what any GS1 carrier holds (QR Code: 7,089 digits), so
 #: hostile input is refused before any work proportional to its size.
 MAX_DATA_LENGTH = 8192
@@ -184,8 +186,10 @@ def _find_swallowed(
     preceding: Sequence[ElementString], ai: str, value: str, definition: AIDefinition
 ) -> SwallowedElements | None:
     dictionary = syntax_dictionary()
-    # The value must keep at least its shortest legal length before the split.
-    for split in range(max(1, definition.min_length), len(value) - 1):
+    # The value must keep at least its shortest legal length before the split; every AI
+    # starts with two digits, so only those places are tried.
+    for match in _TWO_DIGITS.finditer(value, max(1, definition.min_length)):
+        split = match.start()
         if dictionary.match_ai(value, split) is None or not definition.is_valid(value[:split]):
             continue
         try:
@@ -321,13 +325,21 @@ class GS1Message:
                     raise GS1Error(f"element string: empty field at position {position + 1}")
                 position += 1
                 continue
-            ai = dictionary.match_ai(text, position)
-            if ai is None:
-                snippet = text[position : position + 4]
-                raise GS1Error(
-                    f"element string: no known AI at position {position + 1} ({snippet!r})"
-                )
-            definition = dictionary[ai]
+            # AIs are prefix-free: at most one of the 2-, 3- and 4-digit candidates is known.
+            ai = text[position : position + 2]
+            definition = dictionary.get(ai)
+            if definition is None:
+                ai = text[position : position + 3]
+                definition = dictionary.get(ai) if len(ai) == 3 else None
+                if definition is None:
+                    ai = text[position : position + 4]
+                    definition = dictionary.get(ai) if len(ai) == 4 else None
+                    if definition is None:
+                        snippet = text[position : position + 4]
+                        raise GS1Error(
+                            f"element string: no known AI at position {position + 1} "
+                            f"({snippet!r})"
+                        )
             position += len(ai)
             if not definition.fnc1_required:
                 end = position + definition.max_length
@@ -356,7 +368,8 @@ class GS1Message:
             else:
                 end = _next_separator(text, position, length)
                 value = text[position:end]
-            _check_length(ai, value, definition)
+            if not definition.min_length <= len(value) <= definition.max_length:
+                _check_length(ai, value, definition)
             elements.append(ElementString(ai, value))
             position = end
         if not elements:
@@ -421,38 +434,24 @@ class GS1Message:
         lineside.errors.GS1Error: AI (21) requires AI (01), (03) or (8006)
         """
         entries = syntax_dictionary()
-        definitions = []
         for element in self.elements:
             definition = entries.get(element.ai)
             if definition is None or not definition.is_valid(element.value):
                 element.validate()
-            definitions.append(definition)
         self.check_repeats()
-        self._check_associations(definitions)
+        self._check_associations()
         self.check_digital_signature()
 
-    def _check_associations(self, definitions: list[AIDefinition | None]) -> None:
-        """Exclusions then requisites, with the expanded AI sets; the reference loops
-        run only to word the error."""
-        ais = frozenset(element.ai for element in self.elements)
-        for element, definition in zip(self.elements, definitions, strict=True):
-            if definition is None:
-                continue
-            excluded = definition.excluded_ais
-            if excluded and not excluded.isdisjoint(ais - {element.ai}):
-                self.check_exclusions()
-        for definition in definitions:
-            if definition is None:
-                continue
-            for alternatives in definition.required_ais:
-                if not any(
-                    all(not group.isdisjoint(ais) for group in alternative)
-                    for alternative in alternatives
-                ):
-                    self.check_requisites()
+    def _check_associations(self) -> None:
+        """Exclusions then requisites; the reference loops run only to word the error."""
+        if not syntax_dictionary().associations_hold(self.ais()):
+            self.check_exclusions()
+            self.check_requisites()
 
     def check_repeats(self) -> None:
         """An AI may repeat only with the same value."""
+        if len({element.ai for element in self.elements}) == len(self.elements):
+            return
         seen: dict[str, str] = {}
         for element in self.elements:
             previous = seen.setdefault(element.ai, element.value)

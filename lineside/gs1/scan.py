@@ -167,6 +167,13 @@ def _is_good_gtin(text: str) -> bool:
     )
 
 
+def _where(symbology: str | None, name: str | None) -> str:
+    """The error-message prefix; built only when an error is raised."""
+    if symbology is None:
+        return "scan data"
+    return f"scan data ({symbology} {name})" if name else f"scan data ({symbology})"
+
+
 def _missing_gs_warning(text: str, message: GS1Message) -> str | None:
     body = text[1:] if text[:1] in (GS, "^") else text
     if GS in body or "^" in body:
@@ -210,9 +217,6 @@ at position 3, got '1234567890123'
             )
         symbology, text = text[:3], text[3:]
     name = SYMBOLOGY_NAMES.get(symbology) if symbology else None
-    where = f"scan data ({symbology} {name})" if name else f"scan data ({symbology})"
-    if symbology is None:
-        where = "scan data"
 
     if symbology in _GS1_ELEMENT_SYMBOLOGIES:
         try:
@@ -220,10 +224,10 @@ at position 3, got '1234567890123'
             message.validate()
         except GS1Error as exc:
             # Offsets inside the element string are shifted by the 3-character identifier.
-            raise ScanDataError(f"{where}: {exc}") from None
+            raise ScanDataError(f"{_where(symbology, name)}: {exc}") from None
         warning = _missing_gs_warning(text, message)
         if warning is not None and strict:
-            raise ScanDataError(f"{where}: {warning}")
+            raise ScanDataError(f"{_where(symbology, name)}: {warning}")
         key, qualifiers = key_and_qualifiers(message)
         return ScanResult(
             raw,
@@ -242,7 +246,7 @@ at position 3, got '1234567890123'
         expected = _EAN_LENGTHS[symbology]
         if len(text) != expected or not _is_good_gtin(text):
             raise ScanDataError(
-                f"{where}: expected {expected} digits with a valid check digit, got {text!r}"
+                f"{_where(symbology, name)}: expected {expected} digits with a valid check digit, got {text!r}"
             )
         return _gtin_result(raw, symbology, text, text.zfill(14))
 
@@ -258,7 +262,7 @@ at position 3, got '1234567890123'
             try:
                 message = parse_digital_link(body)
             except GS1Error as exc:
-                raise ScanDataError(f"{where}: {exc}") from None
+                raise ScanDataError(f"{_where(symbology, name)}: {exc}") from None
             key, qualifiers = key_and_qualifiers(message)
             return ScanResult(raw, symbology, name, True, message, body, key, qualifiers, text)
     elif _is_good_gtin(body):

@@ -37,6 +37,15 @@ class Faults:
     #: Extra seconds before answering a status query.
     status_delay: float = 0.0
 
+    def label_printed(self) -> None:
+        """Count one printed label against ``paper_out_after``; the paper runs out at 0."""
+        if self.paper_out_after is None:
+            return
+        self.paper_out_after -= 1
+        if self.paper_out_after <= 0:
+            self.paper_out = True
+            self.paper_out_after = None
+
 
 @dataclass(frozen=True, slots=True)
 class PrintedLabel:
@@ -138,11 +147,7 @@ class ZplEngine:
 
             image = render_zpl(raw, engine="builtin")
         self.printed.append(PrintedLabel(len(self.printed) + 1, raw, tuple(fields), "zpl", image))
-        if self.faults.paper_out_after is not None:
-            self.faults.paper_out_after -= 1
-            if self.faults.paper_out_after <= 0:
-                self.faults.paper_out = True
-                self.faults.paper_out_after = None
+        self.faults.label_printed()
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the host; return the bytes the printer answers."""
@@ -250,11 +255,7 @@ class EscposEngine:
             else:
                 i += 1
         self.printed.append(PrintedLabel(len(self.printed) + 1, raw, tuple(fields), "escpos"))
-        if self.faults.paper_out_after is not None:
-            self.faults.paper_out_after -= 1
-            if self.faults.paper_out_after <= 0:
-                self.faults.paper_out = True
-                self.faults.paper_out_after = None
+        self.faults.label_printed()
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the host; return the bytes the printer answers."""

@@ -14,7 +14,7 @@ target received and the test's outcome, as JSON.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -61,9 +61,9 @@ def _counter(config: pytest.Config) -> InputCounter:
 
 
 @pytest.fixture(scope="session")
-def inputs(pytestconfig: pytest.Config) -> Iterator[InputCounter]:
+def inputs(pytestconfig: pytest.Config) -> InputCounter:
     """Counts the inputs each fuzz target receives (session-wide, shared by all tests)."""
-    yield _counter(pytestconfig)
+    return _counter(pytestconfig)
 
 
 @pytest.hookimpl(wrapper=True)

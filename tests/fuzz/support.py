@@ -12,6 +12,7 @@ Profiles are registered in ``tests/fuzz/conftest.py``; each test applies
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections import Counter
@@ -271,7 +272,11 @@ _JSON_MUTATIONS = ("replace", "delete", "insert", "duplicate", "retype", "mutate
 
 @st.composite
 def mutated_json(
-    draw: st.DrawFn, seeds: Sequence[Any], *, field_names: Sequence[str] = (), max_mutations: int = 3
+    draw: st.DrawFn,
+    seeds: Sequence[Any],
+    *,
+    field_names: Sequence[str] = (),
+    max_mutations: int = 3,
 ) -> Any:
     """A deep copy of one of ``seeds`` with fields deleted, added, duplicated or retyped.
 
@@ -324,4 +329,4 @@ def splits(draw: st.DrawFn, data: bytes) -> list[bytes]:
     """``data`` cut into chunks at arbitrary places (empty chunks included)."""
     cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=12)))
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]

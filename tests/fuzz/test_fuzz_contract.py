@@ -73,7 +73,10 @@ MESSAGES = [
         _TOPICS.events,
         EventMessage(site="factory-1", line="L1", device="d1", seq=7, sent_at=_AT, event=_EVENT),
     ),
-    (_TOPICS.status, LineStatus(site="factory-1", line="L1", state=LineState.RUNNING, updated_at=_AT)),
+    (
+        _TOPICS.status,
+        LineStatus(site="factory-1", line="L1", state=LineState.RUNNING, updated_at=_AT),
+    ),
     (
         _TOPICS.device_status("printer-1"),
         DeviceStatus(
@@ -101,7 +104,9 @@ MESSAGES = [
             site="factory-1",
             line="L1",
             work_order="WO-1",
-            lots=(LotCounts(lot="L1", allocated=3, commissioned=2, rejected=1, sampled=0, returned=0),),
+            lots=(
+                LotCounts(lot="L1", allocated=3, commissioned=2, rejected=1, sampled=0, returned=0),
+            ),
             cases=1,
             closed_at=_AT,
         ),
@@ -127,7 +132,9 @@ MESSAGES = [
 TOPIC_SEEDS = [topic for topic, _ in MESSAGES]
 PAYLOAD_SEEDS: list[Any] = [json.loads(encode(message)) for _, message in MESSAGES]
 FIELD_NAMES = sorted({key for payload in PAYLOAD_SEEDS for key in payload})
-topics = st.one_of(st.none(), st.sampled_from(TOPIC_SEEDS), mutated_text(TOPIC_SEEDS, alphabet="/+#$"))
+topics = st.one_of(
+    st.none(), st.sampled_from(TOPIC_SEEDS), mutated_text(TOPIC_SEEDS, alphabet="/+#$")
+)
 
 
 def _decode(payload: bytes, topic: str | None, inputs: InputCounter) -> None:
@@ -199,6 +206,10 @@ def _parse_topic(topic: str, inputs: InputCounter) -> None:
 
 
 @fuzz_settings()
-@given(topic=st.one_of(hostile_text(extra="/+#$lineside"), mutated_text(TOPIC_SEEDS, alphabet="/+#$\n")))
+@given(
+    topic=st.one_of(
+        hostile_text(extra="/+#$lineside"), mutated_text(TOPIC_SEEDS, alphabet="/+#$\n")
+    )
+)
 def test_parse_topic(topic: str, inputs: InputCounter) -> None:
     _parse_topic(topic, inputs)

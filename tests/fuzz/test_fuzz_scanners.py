@@ -51,8 +51,9 @@ terminators = st.one_of(
 #: Streams built from terminator-ish bytes, GS and a few letters, so lines actually form.
 stream_bytes = st.one_of(
     st.binary(max_size=300),
-    st.lists(st.sampled_from([b"\r", b"\n", b"\x1d", b"]d2", b"01", b"A", b"\x03", b"\x00"]))
-    .map(b"".join),
+    st.lists(st.sampled_from([b"\r", b"\n", b"\x1d", b"]d2", b"01", b"A", b"\x03", b"\x00"])).map(
+        b"".join
+    ),
 )
 
 
@@ -124,7 +125,8 @@ def test_split_aim_prefix(data: bytes, mode: AimMode, inputs: InputCounter) -> N
     else:
         assert mode is not AimMode.NONE
         assert symbology.encode("ascii") + rest == data
-        assert len(symbology) == 3 and symbology[0] == "]"
+        assert len(symbology) == 3
+        assert symbology[0] == "]"
 
 
 # --- KeycodeDecoder --------------------------------------------------------------------------
@@ -185,7 +187,9 @@ def test_key_decoder_random_events(
 @given(
     digits=st.one_of(
         st.lists(st.sampled_from(_KEYPAD_DIGIT_CODES), max_size=12),
-        st.builds(lambda code, n: [code] * n, st.sampled_from(_KEYPAD_DIGIT_CODES), st.integers(0, 6000)),
+        st.builds(
+            lambda code, n: [code] * n, st.sampled_from(_KEYPAD_DIGIT_CODES), st.integers(0, 6000)
+        ),
     )
 )
 def test_key_decoder_alt_numpad_any_number(digits: list[int], inputs: InputCounter) -> None:
