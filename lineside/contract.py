@@ -509,6 +509,15 @@ def decode(payload: bytes, topic: str | None = None) -> Message:
         ) from exc
     except RecursionError as exc:
         raise ContractError("payload is not usable JSON: nested too deeply") from exc
+    if "\\u" in text:
+        # A "\ud800" escape decodes to a lone surrogate: not text, and it could never be
+        # encoded again (by us or by the server storing it).
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ContractError(
+                f"payload holds {exc.object[exc.start]!r}, a lone surrogate that is not text"
+            ) from exc
     if not isinstance(data, dict):
         raise ContractError(f"payload must be a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")

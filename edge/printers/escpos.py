@@ -17,7 +17,7 @@ import io
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -160,7 +160,8 @@ class EscposEncoder:
             if line.kind == "text":
                 value = unicodedata.normalize("NFC", line.value)
                 if self.text_mode == "raster" and not value.isascii():
-                    p.image(self._raster(value, line.size, line.bold), center=line.align == "center")
+                    image = self._raster(value, line.size, line.bold)
+                    p.image(image, center=line.align == "center")
                 else:
                     take()
                     out += text.write(value + "\n")

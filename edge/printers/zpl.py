@@ -25,21 +25,29 @@ DATAMATRIX_ESCAPE = "_"
 
 # Printable ASCII except ZPL's command prefixes, the hex indicator and the ^BX escape.
 _SAFE = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("^~\\_")
-_ESCAPE_TABLE: dict[int, str] = {}
+
+
+class _EscapeTable(dict[int, str]):
+    """Code point -> field data text, for ``str.translate``; filled as characters appear."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if char in _SAFE:
+            escaped = char
+        else:
+            escaped = "".join(f"\\{b:02X}" for b in char.encode("utf-8", "surrogatepass"))
+        if code < 0x3000:  # bounded: Latin, Vietnamese, Greek, Cyrillic... not all of CJK
+            self[code] = escaped
+        return escaped
+
+
+_ESCAPES = _EscapeTable()
 # In ^BX data after ^FH: GS is FNC1 (_1) and a literal escape character is doubled.
-_DATAMATRIX_SPECIAL = {GS: "_1", DATAMATRIX_ESCAPE: DATAMATRIX_ESCAPE * 2}
+_DATAMATRIX_ESCAPES = _EscapeTable({ord(GS): "_1", ord(DATAMATRIX_ESCAPE): DATAMATRIX_ESCAPE * 2})
 
 
 def _escape_char(char: str) -> str:
-    cached = _ESCAPE_TABLE.get(ord(char))
-    if cached is None:
-        if char in _SAFE:
-            cached = char
-        else:
-            cached = "".join(f"\\{b:02X}" for b in char.encode("utf-8", "surrogatepass"))
-        if ord(char) < 0x3000:
-            _ESCAPE_TABLE[ord(char)] = cached
-    return cached
+    return _ESCAPES[ord(char)]
 
 
 def escape_text(value: str) -> str:
@@ -48,9 +56,7 @@ def escape_text(value: str) -> str:
     >>> escape_text("Côn Minh")
     'C\\C3\\B4n Minh'
     """
-    if value.isascii() and all(c in _SAFE for c in value):
-        return value
-    return "".join(_escape_char(c) for c in value)
+    return value.translate(_ESCAPES)
 
 
 def datamatrix_gs1_data(message: GS1Message) -> str:
@@ -65,7 +71,7 @@ def datamatrix_gs1_data(message: GS1Message) -> str:
     """
     # as_raw() decides where FNC1 separators go; only their spelling differs here.
     raw = message.as_raw(separator=GS)
-    return "_1" + "".join(_DATAMATRIX_SPECIAL.get(c) or _escape_char(c) for c in raw)
+    return "_1" + raw.translate(_DATAMATRIX_ESCAPES)
 
 
 def _code128_char(char: str) -> str:

@@ -15,6 +15,7 @@ The reply is three ``STX ... ETX CR LF`` strings of comma-separated fields::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from lineside.errors import InvalidInput
@@ -39,15 +40,37 @@ class PrinterStatus:
     formats_in_buffer: int = 0
     labels_remaining: int = 0
     partial_format: bool = False
-    #: ESC/POS only: the paper roll is nearly empty (still printing).
+    #: The paper roll is nearly empty (still printing): ESC/POS, or a ~HQES warning.
     paper_near_end: bool = False
+    #: From ~HQES (or ~HS over-temperature): conditions ~HS alone cannot report.
+    cutter_fault: bool = False
+    head_too_hot: bool = False
+    motor_too_hot: bool = False
+    #: Printhead element bad, printhead not detected or its thermistor open.
+    head_fault: bool = False
+    #: The raw ~HQES error and warning flags (0 when the printer was not asked).
+    error_flags: int = 0
+    warning_flags: int = 0
 
     @property
     def faults(self) -> tuple[str, ...]:
-        """Names of the conditions that stop printing, e.g. ``('paper_out',)``."""
-        names = ("paper_out", "ribbon_out", "head_open", "paused", "buffer_full")
-        active = tuple(name for name in names if getattr(self, name))
+        """Names of the conditions that stop printing, e.g. ``('paper_out',)``.
+
+        ~HQES error bits without a field of their own appear as ``error_0x...``.
+        """
+        active = tuple(name for name in _FAULT_FIELDS if getattr(self, name))
+        other = self.error_flags & ~_NAMED_ERROR_MASK
+        if other:
+            active = (*active, f"error_0x{other:016X}")
         return active if self.online else ("offline", *active)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Names of the ~HQES warnings (and ``paper_near_end``); printing goes on."""
+        names = [name for bit, name in WARNING_BITS.items() if self.warning_flags & bit]
+        if self.paper_near_end and "paper_near_end" not in names:
+            names.append("paper_near_end")
+        return tuple(names)
 
     @property
     def ready(self) -> bool:
@@ -62,6 +85,40 @@ class PrinterStatus:
     def with_changes(self, **changes: bool | int) -> PrinterStatus:
         """A copy with some fields changed (used by simulators)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+_FAULT_FIELDS = (
+    "paper_out",
+    "ribbon_out",
+    "head_open",
+    "paused",
+    "buffer_full",
+    "cutter_fault",
+    "head_too_hot",
+    "motor_too_hot",
+    "head_fault",
+)
+
+#: ~HQES error bits (low word) and the :class:`PrinterStatus` field each sets.
+ERROR_BITS: dict[int, str] = {
+    0x001: "paper_out",  # media out
+    0x002: "ribbon_out",
+    0x004: "head_open",
+    0x008: "cutter_fault",
+    0x010: "head_too_hot",  # printhead over temperature
+    0x020: "motor_too_hot",
+    0x040: "head_fault",  # bad printhead element
+    0x080: "head_fault",  # printhead detection error
+    0x200: "head_fault",  # printhead thermistor open
+}
+_NAMED_ERROR_MASK = sum(ERROR_BITS)
+#: ~HQES warning bits (low word) and their names.
+WARNING_BITS: dict[int, str] = {
+    0x1: "calibrate_media",
+    0x2: "clean_head",
+    0x4: "replace_head",
+    0x8: "paper_near_end",
+}
 
 
 def _flag(text: bytes, where: str) -> bool:
@@ -121,6 +178,7 @@ def parse_host_status(reply: bytes) -> PrinterStatus:
         formats_in_buffer=_number(one[4], "string 1 field 5 (formats in buffer)"),
         buffer_full=_flag(one[5], "string 1 field 6 (buffer full)"),
         partial_format=_flag(one[7], "string 1 field 8 (partial format)"),
+        head_too_hot=_flag(one[11], "string 1 field 12 (over temperature)"),
         head_open=_flag(two[2], "string 2 field 3 (head up)"),
         ribbon_out=_flag(two[3], "string 2 field 4 (ribbon out)"),
         labels_remaining=_number(two[8], "string 2 field 9 (labels remaining)"),
@@ -136,7 +194,7 @@ def format_host_status(status: PrinterStatus, label_length_dots: int = 320) -> b
     one = (
         f"030,{b(status.paper_out)},{b(status.paused)},{label_length_dots:04d},"
         f"{min(status.formats_in_buffer, 999):03d},{b(status.buffer_full)},0,"
-        f"{b(status.partial_format)},000,0,0,0"
+        f"{b(status.partial_format)},000,0,0,{b(status.head_too_hot)}"
     )
     two = (
         f"001,0,{b(status.head_open)},{b(status.ribbon_out)},0,2,6,0,"
@@ -144,3 +202,87 @@ def format_host_status(status: PrinterStatus, label_length_dots: int = 320) -> b
     )
     three = "1234,0"
     return b"".join(STX + s.encode("ascii") + ETX + b"\r\n" for s in (one, two, three))
+
+
+HQES_HEADER = "PRINTER STATUS"
+_HQES_LINE = re.compile(r"^\s*(ERRORS|WARNINGS):\s*([01])\s+([0-9A-F]{8})\s+([0-9A-F]{8})\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class HostQueryStatus:
+    """The ``~HQES`` reply: 64 bits of error flags and 64 of warning flags.
+
+    >>> q = parse_host_query(format_host_query(HostQueryStatus(errors=0x18)))
+    >>> q.apply_to(PrinterStatus()).faults
+    ('cutter_fault', 'head_too_hot')
+    """
+
+    errors: int = 0
+    warnings: int = 0
+
+    @classmethod
+    def from_status(cls, status: PrinterStatus) -> HostQueryStatus:
+        """The flags a printer in ``status`` reports (for simulators)."""
+        errors = status.error_flags
+        for bit, name in ERROR_BITS.items():
+            # Several bits mean head_fault: set the first only when none of them is set.
+            same = sum(b for b, n in ERROR_BITS.items() if n == name)
+            if getattr(status, name) and not errors & same:
+                errors |= bit
+        warnings = status.warning_flags | (0x8 if status.paper_near_end else 0)
+        return cls(errors, warnings)
+
+    def apply_to(self, status: PrinterStatus) -> PrinterStatus:
+        """``status`` (from ``~HS``) with these flags added: a flag only ever adds a fault."""
+        changes: dict[str, bool | int] = {"error_flags": self.errors}
+        for bit, name in ERROR_BITS.items():
+            if self.errors & bit:
+                changes[name] = True
+        changes["warning_flags"] = self.warnings
+        if self.warnings & 0x8:
+            changes["paper_near_end"] = True
+        return status.with_changes(**changes)
+
+
+def parse_host_query(reply: bytes) -> HostQueryStatus:
+    """Parse a complete ``~HQES`` reply (one framed block).
+
+    Raises :class:`StatusReplyError` naming what is missing or malformed.
+    """
+    frames, _ = split_frames(reply)
+    if len(frames) != 1:
+        raise StatusReplyError(f"~HQES reply: expected 1 framed block, got {len(frames)}")
+    try:
+        text = frames[0].decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise StatusReplyError(
+            f"~HQES reply: byte 0x{frames[0][exc.start]:02X} at {exc.start} is not ASCII"
+        ) from exc
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if HQES_HEADER not in lines:
+        raise StatusReplyError(f"~HQES reply: no {HQES_HEADER!r} line in {text[:40]!r}")
+    values: dict[str, int] = {}
+    for line in lines:
+        match = _HQES_LINE.match(line.upper())
+        if match is not None:
+            values[match.group(1)] = int(match.group(3) + match.group(4), 16)
+        elif line.upper().startswith(("ERRORS", "WARNINGS")):
+            raise StatusReplyError(
+                f"~HQES reply: {line!r}: expected 'NAME: f hhhhhhhh hhhhhhhh' "
+                "(a 0/1 flag and two groups of 8 hex digits)"
+            )
+    for name in ("ERRORS", "WARNINGS"):
+        if name not in values:
+            raise StatusReplyError(f"~HQES reply: no {name} line")
+    return HostQueryStatus(values["ERRORS"], values["WARNINGS"])
+
+
+def format_host_query(query: HostQueryStatus) -> bytes:
+    """The ``~HQES`` reply a Zebra would send for these flags (for simulators and tests)."""
+
+    def line(name: str, bits: int) -> str:
+        return f"   {name + ':':<16}{int(bits != 0)} {bits >> 32:08X} {bits & 0xFFFFFFFF:08X}\r\n"
+
+    body = "\r\n\r\n  " + HQES_HEADER + "\r\n"
+    body += line("ERRORS", query.errors) + line("WARNINGS", query.warnings)
+    return STX + body.encode("ascii") + ETX

@@ -128,7 +128,12 @@ def _parser() -> Any:
 
 
 def _parse_root(data: bytes | str) -> Any:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+    except UnicodeEncodeError as exc:
+        raise EPCISError(
+            f"(root): not XML text: {exc.object[exc.start]!r} is a lone surrogate"
+        ) from exc
     # An XML declaration naming an encoding is refused by lxml for str input; bytes work.
     try:
         tree = etree.fromstring(raw, parser=_parser()).getroottree()

@@ -337,8 +337,7 @@ class GS1Message:
                     if definition is None:
                         snippet = text[position : position + 4]
                         raise GS1Error(
-                            f"element string: no known AI at position {position + 1} "
-                            f"({snippet!r})"
+                            f"element string: no known AI at position {position + 1} ({snippet!r})"
                         )
             position += len(ai)
             if not definition.fnc1_required:

@@ -246,7 +246,8 @@ at position 3, got '1234567890123'
         expected = _EAN_LENGTHS[symbology]
         if len(text) != expected or not _is_good_gtin(text):
             raise ScanDataError(
-                f"{_where(symbology, name)}: expected {expected} digits with a valid check digit, got {text!r}"
+                f"{_where(symbology, name)}: expected {expected} digits with a valid "
+                f"check digit, got {text!r}"
             )
         return _gtin_result(raw, symbology, text, text.zfill(14))
 

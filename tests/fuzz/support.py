@@ -126,13 +126,15 @@ def returns_or_refuses(
 
 #: Every code point, surrogates and controls included.
 any_char = st.characters(codec=None, exclude_categories=[])
+#: Lone surrogates: legal in a Python str (and in JSON "\ud800" escapes), not UTF-8.
+surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, exclude_categories=[])
 #: Bytes and characters that parsers treat specially: separators, brackets, escapes.
 SPECIAL = "\x00\x02\x03\x1d\r\n\t ^()[]{}\\/?&=%#:;,.\"'~+-_|$*@!<>`"
 
 
 def hostile_text(max_size: int = 200, extra: str = "") -> st.SearchStrategy[str]:
     """Text mixing any code point (surrogates, NUL, controls) with parser-special ones."""
-    chars = st.one_of(any_char, st.sampled_from(SPECIAL + "0123456789" + extra))
+    chars = st.one_of(any_char, st.sampled_from(SPECIAL + "0123456789" + extra), surrogates)
     return st.text(alphabet=chars, max_size=max_size)
 
 
@@ -179,7 +181,7 @@ def mutated_text(
     reach deeper than noise) or from any code point.
     """
     text = list(draw(st.sampled_from(seeds)))
-    char = st.one_of(st.sampled_from(alphabet + SPECIAL + "0123456789"), any_char)
+    char = st.one_of(st.sampled_from(alphabet + SPECIAL + "0123456789"), any_char, surrogates)
     for _ in range(draw(st.integers(1, max_mutations))):
         operation = draw(st.sampled_from(_MUTATIONS))
         size = len(text)

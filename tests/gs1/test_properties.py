@@ -17,6 +17,7 @@ from lineside.gs1 import (
     parse_scan,
     to_digital_link,
 )
+from lineside.gs1.dictionary import syntax_dictionary
 from lineside.gs1.linters import CSET82, LINTER_NAMES, lint
 
 gtins = st.text(alphabet="0123456789", min_size=13, max_size=13).map(
@@ -64,6 +65,36 @@ def test_raw_round_trip(message: GS1Message, separator: str) -> None:
     except GS1Error as exc:
         parsed = str(exc)
     assert parsed == message or "FNC1 separator missing?" in str(parsed)
+
+
+@given(unit_messages())
+def test_scan_with_separators_round_trips_without_warning(message: GS1Message) -> None:
+    raw = message.as_raw()
+    result = parse_scan("]d2" + raw)
+    assert result.message == message
+    if "\x1d" in raw:
+        assert result.warnings == ()
+
+
+@given(unit_messages())
+def test_scan_that_lost_its_separators_is_never_silently_believed(message: GS1Message) -> None:
+    data = "]d2" + message.as_raw().replace("\x1d", "")
+    try:
+        result = parse_scan(data)
+    except GS1Error:
+        return  # e.g. a lot that swallowed a serial is longer than 20 characters
+    assert result.message == message or result.warnings != ()
+
+
+@given(
+    st.sampled_from(syntax_dictionary().ais()),
+    st.text(alphabet="0123456789", max_size=40) | st.text(alphabet=CSET82 + "=# ", max_size=40),
+)
+def test_fast_value_check_agrees_with_the_reference(ai: str, value: str) -> None:
+    definition = syntax_dictionary()[ai]
+    reference = definition._check_components(value)
+    assert definition.is_valid(value) is (reference is None)
+    assert definition.check_value(value) == reference
 
 
 @given(unit_messages(), st.sampled_from(["https://id.gs1.org", "https://t.example.vn/a/b"]))

@@ -36,10 +36,69 @@ def test_other_gs1_symbologies(prefix: str, name: str) -> None:
     assert result.message.get("17") == "270115"
 
 
-def test_trusted_separators_do_not_trigger_missing_gs_check() -> None:
+def test_last_value_with_embedded_ai_is_kept_but_flagged() -> None:
+    # A well-formed symbol may end with a serial that contains "10AB": not rejected...
     result = parse_scan(f"]d201{GTIN}21X7K210AB")
     assert result.message is not None
     assert result.message.get("21") == "X7K210AB"
+    # ...but not silently believed either.
+    assert result.warnings == (
+        "suspect_missing_gs: AI (21) value 'X7K210AB' may end with AI (10) at position 23 "
+        "('10AB'): GS separator missing?",
+    )
+
+
+def test_swallowed_serial_with_symbology_identifier_is_flagged() -> None:
+    result = parse_scan(f"]d201{GTIN}10LOT121SERIAL".encode())
+    assert result.message is not None
+    assert result.message.get("10") == "LOT121SERIAL"
+    assert result.message.get("21") is None
+    assert result.warnings == (
+        "suspect_missing_gs: AI (10) value 'LOT121SERIAL' may end with AI (21) at position 23 "
+        "('21SERIAL'): GS separator missing?",
+    )
+    assert result.to_json_dict()["warnings"] == list(result.warnings)
+
+
+def test_strict_refuses_a_suspect_read() -> None:
+    with pytest.raises(ScanDataError) as info:
+        parse_scan(f"]d201{GTIN}10LOT121SERIAL".encode(), strict=True)
+    assert str(info.value) == (
+        "scan data (]d2 GS1 DataMatrix): suspect_missing_gs: AI (10) value 'LOT121SERIAL' "
+        "may end with AI (21) at position 23 ('21SERIAL'): GS separator missing?"
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # The reader transmits separators: the serial's "10AB" is data.
+        f"]d201{GTIN}10LOT7\x1d21X7K210AB",
+        # FNC1 in first position is not a separator between fields, the GS is.
+        f"]C1\x1d01{GTIN}10LOT7\x1d21X7K210AB",
+        # No embedded AI.
+        f"]d201{GTIN}10LOTABC",
+        # The only split repeats AI (21) with another value: impossible in a valid symbol.
+        f"]d201{GTIN}21ABC21XYZ",
+        # The tail's value is not valid for its AI (17 needs a date).
+        f"]d201{GTIN}10LOT17ABCDEF",
+        # Predefined-length last value.
+        f"]d210LOT\x1d01{GTIN}",
+    ],
+)
+def test_clean_reads_carry_no_warning(data: str) -> None:
+    result = parse_scan(data)
+    assert result.warnings == ()
+    assert parse_scan(data, strict=True) == result
+
+
+def test_warning_names_the_first_plausible_split() -> None:
+    # "17" + a valid date is the first hidden element string in the lot.
+    result = parse_scan(f"]d201{GTIN}10AB17270115")
+    assert result.warnings == (
+        "suspect_missing_gs: AI (10) value 'AB17270115' may end with AI (17) at position 21 "
+        "('17270115'): GS separator missing?",
+    )
 
 
 def test_digital_link_in_plain_qr() -> None:
