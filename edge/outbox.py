@@ -247,10 +247,17 @@ class OutboxPublisher:
     # -- the pump (own thread, own connection) -------------------------------------------
 
     def _pending_count(self) -> int:
-        return self._usage.messages
+        conn = connect(self._db_path)
+        try:
+            return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        finally:
+            conn.close()
 
     def _pump(self) -> None:
         conn = connect(self._db_path)
+        # Deleting acknowledged rows need not survive a power cut: a row that comes back is
+        # simply sent again, and the event hash makes the duplicate harmless.
+        conn.execute("PRAGMA synchronous=NORMAL")
         try:
             self._refresh_usage(conn)
             last_usage = time.monotonic()
@@ -298,11 +305,13 @@ class OutboxPublisher:
             (self._last_sent, room),
         ).fetchall()
         for seq, topic, payload in rows:
+            # Never hold our lock while calling paho: its network thread holds its own lock
+            # when it calls on_publish, which takes ours.
+            info = self._client.publish(topic, payload, qos=1)
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                logger.warning("publish of seq %d failed: %s; will retry", seq, info.rc)
+                return
             with self._lock:
-                info = self._client.publish(topic, payload, qos=1)
-                if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                    logger.warning("publish of seq %d failed: %s; will retry", seq, info.rc)
-                    return
                 # paho keeps the message and resends it after a reconnect, so it counts as sent.
                 if info.mid in self._early_acks:
                     self._early_acks.discard(info.mid)

@@ -247,7 +247,10 @@ expected one of tcp, serial, usb, cups, file
         raise ConfigError("transport URL is empty; expected e.g. tcp://host:9100")
     if "://" not in url:
         raise _bad(url, "no scheme", "scheme://..., e.g. tcp://host:9100 or serial:///dev/ttyS0")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "tcp://[::1" (unclosed IPv6 bracket), "tcp://[]"
+        raise _bad(url, str(exc), "a well-formed URL") from exc
     scheme = parts.scheme.lower()
     if parts.fragment:
         raise _bad(url, f"fragment {parts.fragment!r} is not allowed", "no '#' in the URL")

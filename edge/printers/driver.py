@@ -27,11 +27,12 @@ from edge.drivers.base import Transport
 from edge.printers.escpos import STATUS_REQUESTS, EscposEncoder, parse_dle_eot, status_request
 from edge.printers.label_data import LabelData
 from edge.printers.templates import EscposTemplate, ZplTemplate
-from edge.printers.zpl import HOST_STATUS, download_truetype
+from edge.printers.zpl import HOST_QUERY_STATUS, HOST_STATUS, download_truetype
 from edge.printers.zpl_status import (
     PrinterStatus,
     StatusReplyError,
-    parse_host_status,
+    parse_host_query,
+    parse_status_replies,
     split_frames,
 )
 from lineside.errors import DeviceTimeout, PrinterFault, TransportError
@@ -160,6 +161,12 @@ class ZplPrinter(_StatusSource):
 
     ``confirm=True`` waits after each label until the printer's buffer has drained
     (``~HS`` formats in buffer and labels remaining both 0): the label has printed.
+
+    Status is ``~HS`` (buffer counters, paper, head, pause) and, when the printer
+    answers it, ``~HQES`` (cutter fault, printhead or motor too hot, printhead faults).
+    ``host_query=None`` asks ``~HQES`` once, after the first ``~HS``, and keeps using it
+    only if an answer comes within ``status_timeout`` (:attr:`host_query` then says
+    which); ``False`` never asks; ``True`` always asks.
     """
 
     def __init__(
@@ -173,6 +180,7 @@ class ZplPrinter(_StatusSource):
         confirm: bool = True,
         print_timeout: float = 30.0,
         poll_interval: float = 0.02,
+        host_query: bool | None = None,
     ) -> None:
         super().__init__(transport, status_timeout=status_timeout, max_in_flight=max_in_flight)
         self.template = template
@@ -180,21 +188,36 @@ class ZplPrinter(_StatusSource):
         self.confirm = confirm
         self.print_timeout = print_timeout
         self.poll_interval = poll_interval
+        self.host_query = host_query
         self._fonts_sent = False
 
     async def status(self) -> PrinterStatus:
-        """Ask ``~HS`` and parse the reply; publish a change if it differs."""
+        """Ask ``~HS`` (and ``~HQES``, see the class) and parse; publish a change if any."""
+        query = bool(self.host_query)
         try:
-            await self.transport.write(HOST_STATUS)
-            reply = await self._read_until(lambda d: len(split_frames(d)[0]) >= 3, "~HS reply")
-            status = parse_host_status(reply)
-        except StatusReplyError as exc:
+            await self.transport.write(HOST_STATUS + HOST_QUERY_STATUS if query else HOST_STATUS)
+            frames = 4 if query else 3
+            what = "~HS and ~HQES replies" if query else "~HS reply"
+            reply = await self._read_until(lambda d: len(split_frames(d)[0]) >= frames, what)
+            status = parse_status_replies(reply, host_query=query)
+            if self.host_query is None:
+                status = await self._probe_host_query(status)
+        except (StatusReplyError, TransportError) as exc:
             self._lost(exc)
             raise
-        except TransportError as exc:
-            self._lost(exc)
-            raise
-        self._events.publish(status, "~HS")
+        self._events.publish(status, "~HS+~HQES" if self.host_query else "~HS")
+        return status
+
+    async def _probe_host_query(self, status: PrinterStatus) -> PrinterStatus:
+        await self.transport.write(HOST_QUERY_STATUS)
+        try:
+            reply = await self._read_until(lambda d: bool(split_frames(d)[0]), "~HQES reply")
+        except DeviceTimeout:
+            logger.info("%s: no answer to ~HQES; using ~HS alone", self.transport.url)
+            self.host_query = False
+            return status
+        status = parse_host_query(reply).apply_to(status)
+        self.host_query = True
         return status
 
     async def download_fonts(self) -> None:
@@ -214,11 +237,21 @@ class ZplPrinter(_StatusSource):
             await self.transport.write(download_truetype(name, path.read_bytes()))
         self._fonts_sent = True
 
-    async def _wait_until(self, ok: Callable[[PrinterStatus], bool], what: str) -> PrinterStatus:
+    async def _wait_until(
+        self, ok: Callable[[PrinterStatus], bool], what: str, *, sent: bool = False
+    ) -> PrinterStatus:
+        """Poll until ``ok``; a fault raises :class:`PrinterFault`.
+
+        ``sent``: waiting for a label already sent. Once it has printed (``ok``), a fault
+        reported with it concerns the next label (paper ran out after this one), so the
+        label is not reported as failed and then printed twice by a retry.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.print_timeout
         while True:
             status = await self.status()
+            if sent and ok(status):
+                return status
             if status.faults:
                 raise PrinterFault(
                     f"{self.transport.url}: printer reports {', '.join(status.faults)}"
@@ -248,7 +281,9 @@ class ZplPrinter(_StatusSource):
             self._sequence += 1
             status = self._events.last or PrinterStatus()
             if self.confirm:
-                status = await self._wait_until(lambda s: not s.busy, "label not printed")
+                status = await self._wait_until(
+                    lambda s: not s.busy, "label not printed", sent=True
+                )
             return PrintReceipt(
                 self._sequence, len(label), self.confirm, status, time.perf_counter() - started
             )
@@ -271,7 +306,10 @@ class EscposPrinter(_StatusSource):
     ) -> None:
         super().__init__(transport, status_timeout=status_timeout, max_in_flight=1)
         self.template = template
-        self.encoder = encoder or EscposEncoder(width_dots=template.width_dots)
+        self.encoder = encoder or EscposEncoder(
+            text_mode="raster" if template.codepage == "raster" else "codepage",
+            width_dots=template.width_dots,
+        )
 
     async def status(self) -> PrinterStatus:
         """Send ``DLE EOT 1..4`` and parse the four one-byte replies."""

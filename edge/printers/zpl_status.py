@@ -165,6 +165,10 @@ def parse_host_status(reply: bytes) -> PrinterStatus:
     frames, _ = split_frames(reply)
     if len(frames) != 3:
         raise StatusReplyError(f"~HS reply: expected 3 framed strings, got {len(frames)}")
+    return _host_status(frames)
+
+
+def _host_status(frames: list[bytes]) -> PrinterStatus:
     one = frames[0].split(b",")
     two = frames[1].split(b",")
     if len(one) != 12:
@@ -183,6 +187,24 @@ def parse_host_status(reply: bytes) -> PrinterStatus:
         ribbon_out=_flag(two[3], "string 2 field 4 (ribbon out)"),
         labels_remaining=_number(two[8], "string 2 field 9 (labels remaining)"),
     )
+
+
+def parse_status_replies(reply: bytes, *, host_query: bool) -> PrinterStatus:
+    """Parse the replies to ``~HS`` and, with ``host_query``, ``~HQES`` sent right after it.
+
+    >>> both = format_host_status(PrinterStatus()) + format_host_query(HostQueryStatus(8))
+    >>> parse_status_replies(both, host_query=True).faults
+    ('cutter_fault',)
+    """
+    frames, _ = split_frames(reply)
+    expected = 4 if host_query else 3
+    if len(frames) != expected:
+        what = "~HS and ~HQES replies" if host_query else "~HS reply"
+        raise StatusReplyError(f"{what}: expected {expected} framed strings, got {len(frames)}")
+    status = _host_status(frames[:3])
+    if host_query:
+        status = _host_query(frames[3]).apply_to(status)
+    return status
 
 
 def format_host_status(status: PrinterStatus, label_length_dots: int = 320) -> bytes:
@@ -252,11 +274,15 @@ def parse_host_query(reply: bytes) -> HostQueryStatus:
     frames, _ = split_frames(reply)
     if len(frames) != 1:
         raise StatusReplyError(f"~HQES reply: expected 1 framed block, got {len(frames)}")
+    return _host_query(frames[0])
+
+
+def _host_query(frame: bytes) -> HostQueryStatus:
     try:
-        text = frames[0].decode("ascii")
+        text = frame.decode("ascii")
     except UnicodeDecodeError as exc:
         raise StatusReplyError(
-            f"~HQES reply: byte 0x{frames[0][exc.start]:02X} at {exc.start} is not ASCII"
+            f"~HQES reply: byte 0x{frame[exc.start]:02X} at {exc.start} is not ASCII"
         ) from exc
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if HQES_HEADER not in lines:

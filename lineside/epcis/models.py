@@ -129,7 +129,10 @@ Timestamp = Annotated[
 
 def _uri(value: object) -> object:
     if isinstance(value, str) and not is_absolute_uri(value):
-        raise PydanticCustomError("epcis_uri", f"{value!r} is not an absolute URI or URN")
+        # The value goes in the context, not the template: braces in it must stay literal.
+        raise PydanticCustomError(
+            "epcis_uri", "{value} is not an absolute URI or URN", {"value": repr(value)}
+        )
     return value
 
 

@@ -277,7 +277,7 @@ class SyntaxDictionary:
     Built once by :func:`syntax_dictionary`; lookups are plain dictionary reads.
     """
 
-    __slots__ = ("_associations", "_entries", "release")
+    __slots__ = ("_ai_lengths", "_associations", "_entries", "release")
 
     #: How many AI combinations :meth:`associations_hold` remembers; a line reads the
     #: same few, so this bound is only a guard against hostile input.
@@ -287,6 +287,11 @@ class SyntaxDictionary:
         self._entries = dict(entries)
         self.release = release
         self._associations: dict[tuple[str, ...], bool] = {}
+        # GS1 fixes an AI's length by its first two digits; the known AIs show it.
+        lengths: dict[str, set[int]] = {}
+        for ai in self._entries:
+            lengths.setdefault(ai[:2], set()).add(len(ai))
+        self._ai_lengths = {prefix: min(sizes) for prefix, sizes in lengths.items()}
 
     def __getitem__(self, ai: str) -> AIDefinition:
         try:
@@ -341,6 +346,19 @@ class SyntaxDictionary:
             memo.clear()
         memo[ais] = holds
         return holds
+
+    def unknown_ai_length(self, text: str, start: int = 0) -> int | None:
+        """The length of an AI absent from the dictionary that starts ``text`` at
+        ``start``, from the AIs sharing its first two digits; ``None`` if none do.
+
+        >>> d = syntax_dictionary()
+        >>> d.unknown_ai_length("8299ABC"), d.unknown_ai_length("89")
+        (4, None)
+        """
+        prefix = text[start : start + 2]
+        if len(prefix) != 2 or not (prefix.isascii() and prefix.isdigit()):
+            return None
+        return self._ai_lengths.get(prefix)
 
     def match_ai(self, text: str, start: int = 0) -> str | None:
         """The known AI that ``text`` starts with at ``start``, or ``None``.

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from lineside.errors import DigitalLinkError, GS1Error
 from lineside.gs1.dictionary import AIDefinition, syntax_dictionary
 from lineside.gs1.message import MAX_DATA_LENGTH, ElementString, GS1Message
 
 __all__ = [
+    "CONVENIENCE_ALPHAS",
     "DEFAULT_STEM",
     "DigitalLinkParts",
     "key_and_qualifiers",
@@ -36,6 +39,34 @@ __all__ = [
 ]
 
 DEFAULT_STEM = "https://id.gs1.org"
+
+#: The short path names ("convenience alphas") of GS1 Digital Link 1.0 for primary
+#: keys and key qualifiers; later versions use the numeric AIs only.
+CONVENIENCE_ALPHAS: Mapping[str, str] = MappingProxyType(
+    {
+        "sscc": "00",
+        "gtin": "01",
+        "cpv": "22",
+        "lot": "10",
+        "ser": "21",
+        "gdti": "253",
+        "glnx": "254",
+        "gcn": "255",
+        "ginc": "401",
+        "gsin": "402",
+        "gln": "414",
+        "party": "417",
+        "grai": "8003",
+        "giai": "8004",
+        "itip": "8006",
+        "cpid": "8010",
+        "cpsn": "8011",
+        "gmn": "8013",
+        "gsrnp": "8017",
+        "gsrn": "8018",
+        "srin": "8019",
+    }
+)
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _URI_CHARS = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%")
@@ -120,7 +151,9 @@ def _qualifier_sequence(definition: AIDefinition, present: AbstractSet[str]) -> 
     return definition.dl_qualifiers[0] if definition.dl_qualifiers else ()
 
 
-def to_digital_link(message: GS1Message, stem: str = DEFAULT_STEM) -> str:
+def to_digital_link(
+    message: GS1Message, stem: str = DEFAULT_STEM, *, permit_unknown_ais: bool = False
+) -> str:
     """Build the uncompressed GS1 Digital Link URI for ``message``.
 
     The first primary-key AI (01, 00, 414, 8004...) goes in the path with its present
@@ -128,13 +161,14 @@ def to_digital_link(message: GS1Message, stem: str = DEFAULT_STEM) -> str:
     attribute and goes in the query string, predefined-length AIs first, each group in
     message order (exact repeats dropped).
     The message is validated first. ``stem`` is the resolver: scheme, domain and an
-    optional path prefix.
+    optional path prefix. ``permit_unknown_ais`` lets AIs absent from the dictionary
+    through, as data attributes.
 
     >>> to_digital_link(GS1Message.parse("(00)089345678912345677"))
     'https://id.gs1.org/00/089345678912345677'
     """
     try:
-        message.validate()
+        message.validate(permit_unknown_ais=permit_unknown_ais)
     except DigitalLinkError:
         raise
     except GS1Error as exc:
@@ -157,14 +191,17 @@ def to_digital_link(message: GS1Message, stem: str = DEFAULT_STEM) -> str:
                 f"another value"
             )
         definition = dictionary.get(element.ai)
-        if definition is None or not definition.dl_data_attribute:
+        if (definition is None and not permit_unknown_ais) or (
+            definition is not None and not definition.dl_data_attribute
+        ):
             raise DigitalLinkError(
                 f"cannot build a Digital Link: AI ({element.ai}) is not permitted as a "
                 "data attribute"
             )
         attributes.append(element)
-    # Stable: predefined-length AIs first, as in the raw element string form.
-    attributes.sort(key=lambda element: dictionary[element.ai].fnc1_required)
+    # Stable: predefined-length AIs first, as in the raw element string form (an
+    # unknown AI's length is unknown, so it counts as variable).
+    attributes.sort(key=lambda element: _needs_separator(dictionary.get(element.ai)))
     path = "".join(
         f"/{element.ai}/{percent_encode(element.value)}" for element in (primary, *qualifiers)
     )
@@ -173,6 +210,10 @@ def to_digital_link(message: GS1Message, stem: str = DEFAULT_STEM) -> str:
     )
     uri = stem.rstrip("/") + path
     return f"{uri}?{query}" if query else uri
+
+
+def _needs_separator(definition: AIDefinition | None) -> bool:
+    return definition is None or definition.fnc1_required
 
 
 def key_and_qualifiers(
@@ -215,10 +256,19 @@ def _decode_value(ai: str, raw: str, *, query: bool) -> str:
     return value
 
 
-def split_digital_link(uri: str, *, permit_zero_suppressed_gtin: bool = False) -> DigitalLinkParts:
+def split_digital_link(
+    uri: str,
+    *,
+    permit_zero_suppressed_gtin: bool = False,
+    permit_unknown_ais: bool = False,
+    permit_convenience_alphas: bool = False,
+) -> DigitalLinkParts:
     """Split a Digital Link URI into stem, primary key, qualifiers and data attributes.
 
     Only syntax is checked here; :func:`parse_digital_link` also validates the AIs.
+    ``permit_unknown_ais`` takes query parameters named by 2-4 digits that are not in
+    the dictionary as data attributes; ``permit_convenience_alphas`` reads the short
+    names of GS1 Digital Link 1.0 (``/gtin/``, ``/ser/``...) in the path as their AIs.
 
     >>> parts = split_digital_link("https://a.example/x/01/08934567890120/21/S1?17=261231&k=v")
     >>> parts.stem, parts.primary_key.value, parts.qualifiers[0].ai, parts.ignored_query
@@ -248,6 +298,11 @@ def split_digital_link(uri: str, *, permit_zero_suppressed_gtin: bool = False) -
     if path.endswith("/"):
         raise DigitalLinkError("Digital Link: the path must not end with '/'")
     segments = path[1:].split("/")
+    stem_segments = list(segments)
+    if permit_convenience_alphas:
+        # Only AI positions (every other segment, counted back from the last value).
+        for position in range(len(segments) - 2, -1, -2):
+            segments[position] = CONVENIENCE_ALPHAS.get(segments[position], segments[position])
     dictionary = syntax_dictionary()
     index = len(segments) - 2
     key_index = -1
@@ -285,7 +340,7 @@ def split_digital_link(uri: str, *, permit_zero_suppressed_gtin: bool = False) -
     qualifiers = tuple(
         ElementString(ai, _decode_value(ai, raw, query=False)) for ai, raw in pairs[1:]
     )
-    stem = uri[: match.end()] + host + "/".join(["", *segments[:key_index]])
+    stem = uri[: match.end()] + host + "/".join(["", *stem_segments[:key_index]])
     attributes: list[ElementString] = []
     ignored: list[str] = []
     path_ais = {primary.ai, *qualifier_ais}
@@ -305,7 +360,7 @@ def split_digital_link(uri: str, *, permit_zero_suppressed_gtin: bool = False) -
             ignored.append(parameter)
             continue
         definition = dictionary.get(name)
-        if definition is None:
+        if definition is None and not (permit_unknown_ais and 2 <= len(name) <= 4):
             raise DigitalLinkError(f"Digital Link: query parameter {name!r} is not a known AI")
         if not equals:
             raise DigitalLinkError(f"Digital Link: query AI ({name}) has no value")
@@ -315,7 +370,7 @@ def split_digital_link(uri: str, *, permit_zero_suppressed_gtin: bool = False) -
             )
         if any(element.ai == name for element in attributes):
             raise DigitalLinkError(f"Digital Link: AI ({name}) appears twice in the query string")
-        if not definition.dl_data_attribute:
+        if definition is not None and not definition.dl_data_attribute:
             raise DigitalLinkError(
                 f"Digital Link: AI ({name}) is not permitted as a data attribute"
             )
@@ -352,11 +407,22 @@ def _is_ordered_subsequence(items: list[str], sequence: tuple[str, ...]) -> bool
     return True
 
 
-def parse_digital_link(uri: str, *, permit_zero_suppressed_gtin: bool = False) -> GS1Message:
+def parse_digital_link(
+    uri: str,
+    *,
+    permit_zero_suppressed_gtin: bool = False,
+    permit_unknown_ais: bool = False,
+    permit_convenience_alphas: bool = False,
+) -> GS1Message:
     """Read a GS1 Digital Link URI into a validated :class:`GS1Message`.
 
     Path AIs come first, then the query AIs in URI order; non-AI query parameters and
     the fragment are ignored. Errors are :class:`DigitalLinkError` naming the problem.
+    The options are those of :func:`split_digital_link`.
+
+    >>> parse_digital_link("https://a.example/gtin/08934567890120/ser/S1",
+    ...                    permit_convenience_alphas=True).as_bracketed()
+    '(01)08934567890120(21)S1'
 
     >>> parse_digital_link("https://id.gs1.org/01/08934567890120?17=261231").get("17")
     '261231'
@@ -366,10 +432,15 @@ def parse_digital_link(uri: str, *, permit_zero_suppressed_gtin: bool = False) -
     lineside.errors.DigitalLinkError: Digital Link: AI (10) belongs in the path, not the \
 query string
     """
-    parts = split_digital_link(uri, permit_zero_suppressed_gtin=permit_zero_suppressed_gtin)
+    parts = split_digital_link(
+        uri,
+        permit_zero_suppressed_gtin=permit_zero_suppressed_gtin,
+        permit_unknown_ais=permit_unknown_ais,
+        permit_convenience_alphas=permit_convenience_alphas,
+    )
     message = parts.message
     try:
-        message.validate()
+        message.validate(permit_unknown_ais=permit_unknown_ais)
     except DigitalLinkError:
         raise
     except GS1Error as exc:

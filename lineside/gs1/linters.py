@@ -136,17 +136,40 @@ _DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "INVALID_LONGITUDE": "longitude out of range",
         "POSITION_IN_SEQUENCE_MALFORMED": "expected position/total",
         "POSITION_EXCEEDS_END": "position exceeds the total",
+        "TOO_SHORT_FOR_GCP": "shorter than the shortest GS1 Company Prefix",
+        "COUPON_EXCESS_DATA": "coupon data after the last recognised field",
+        "COUPON_EXPIRATION_BEFORE_START": "coupon expires before its start date",
+        "COUPON_INVALID_EXIPIRATION_DATE": "coupon expiration date is not a valid date",
     }
+)
+
+
+_COUPON_WORDING = (
+    ("missing", "missing"),
+    ("truncated", "too short"),
+    ("invalid", "not valid"),
+    ("too short for", "too short"),
 )
 
 
 def describe(code: str) -> str:
     """A short English description of a linter failure code.
 
-    >>> describe("ILLEGAL_DAY")
-    'not a valid day'
+    >>> describe("ILLEGAL_DAY"), describe("COUPON_TRUNCATED_OFFER_CODE")
+    ('not a valid day', 'coupon offer code too short')
     """
-    return _DESCRIPTIONS.get(code, code.lower().replace("_", " "))
+    known = _DESCRIPTIONS.get(code)
+    if known is not None:
+        return known
+    words = code.lower().replace("_", " ")
+    if code.startswith("COUPON_"):
+        # "COUPON_TRUNCATED_OFFER_CODE" -> "coupon offer code too short".
+        for prefix, suffix in _COUPON_WORDING:
+            head = f"coupon {prefix} "
+            if words.startswith(head):
+                field = words[len(head) :].replace(" vli", " length indicator")
+                return f"coupon {field} {suffix}"
+    return words
 
 
 def _whole(code: str, text: str) -> LintFailure:
@@ -252,16 +275,40 @@ def _csumalpha(text: str) -> LintFailure | None:
     return None
 
 
-def _gcppos(_text: str) -> LintFailure | None:
-    # Validating a GS1 Company Prefix needs GS1's prefix database, which is not bundled;
-    # the component is accepted (see the conformance known-failures list).
+# The shortest GS1 Company Prefix: the GS1 prefix and at least one more digit.
+_GCP_MIN_LENGTH = 4
+
+
+def _gcppos1(text: str) -> LintFailure | None:
+    # Only the structure is checked: whether a prefix was actually allocated needs GS1's
+    # prefix database, which is not bundled (see the conformance known-failures list).
+    if len(text) < _GCP_MIN_LENGTH:
+        return _whole("TOO_SHORT_FOR_GCP", text)
+    failure = _first_outside(text[:_GCP_MIN_LENGTH], _DIGITS, "INVALID_GCP_PREFIX")
+    if failure is not None:
+        return failure
     return None
 
 
-def _coupon_unchecked(_text: str) -> LintFailure | None:
-    # The North American coupon structure checks are not implemented yet; the value is
-    # still held to CSET 82 by its component type (see the conformance known-failures).
-    return None
+def _gcppos2(text: str) -> LintFailure | None:
+    # The GS1 Company Prefix starts after one leading character (extension digit,
+    # indicator or type).
+    failure = _gcppos1(text[1:])
+    if failure is None:
+        return None
+    return LintFailure(failure.code, failure.start + 1, failure.end + 1)
+
+
+def _couponcode(text: str) -> LintFailure | None:
+    from lineside.gs1.coupon import lint_couponcode  # the coupon module imports this one
+
+    return lint_couponcode(text)
+
+
+def _couponposoffer(text: str) -> LintFailure | None:
+    from lineside.gs1.coupon import lint_couponposoffer  # the coupon module imports this one
+
+    return lint_couponposoffer(text)
 
 
 # --- codes -----------------------------------------------------------------------------
@@ -299,8 +346,14 @@ def _single_of(code: str, allowed: str) -> Callable[[str], LintFailure | None]:
     return check
 
 
+# ISO 13616 sets no per-format minimum that GS1 applies: the shortest registered IBAN
+# has 15 characters, and GS1's reference accepts anything above 10 (enough for the
+# check characters), so a stricter per-country table would refuse data GS1 accepts.
+_IBAN_MIN_LENGTH = 11
+
+
 def _iban(text: str) -> LintFailure | None:
-    if len(text) < 5:
+    if len(text) < _IBAN_MIN_LENGTH:
         return _whole("IBAN_TOO_SHORT", text)
     if len(text) > 34:
         return _whole("IBAN_TOO_LONG", text)
@@ -485,8 +538,8 @@ _LINTERS: Mapping[str, Callable[[str], LintFailure | None]] = MappingProxyType(
         "cset64": _cset64,
         "csum": _csum,
         "csumalpha": _csumalpha,
-        "gcppos1": _gcppos,
-        "gcppos2": _gcppos,
+        "gcppos1": _gcppos1,
+        "gcppos2": _gcppos2,
         "iso3166": _in_list("NOT_ISO3166", lambda: _code_list("iso3166.txt")),
         "iso3166999": _iso3166999,
         "iso3166alpha2": _in_list("NOT_ISO3166_ALPHA2", _iso3166_alpha2),
@@ -516,8 +569,8 @@ _LINTERS: Mapping[str, Callable[[str], LintFailure | None]] = MappingProxyType(
         "mi": _two_digit("MINUTE", 59),
         "ss": _two_digit("SECOND", 59),
         "hhmi": _hhmi,
-        "couponcode": _coupon_unchecked,
-        "couponposoffer": _coupon_unchecked,
+        "couponcode": _couponcode,
+        "couponposoffer": _couponposoffer,
     }
 )
 

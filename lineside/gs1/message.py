@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from lineside.errors import GS1Error
 from lineside.gs1.dictionary import AIDefinition, ai_matches, syntax_dictionary
 from lineside.gs1.keys import gs1_check_digit
+from lineside.gs1.linters import CSET82
 
 __all__ = ["GS", "ElementString", "GS1Message", "SwallowedElements", "find_swallowed"]
 
@@ -120,6 +121,17 @@ def _check_length(ai: str, value: str, definition: AIDefinition | None) -> None:
             f"AI ({ai}): value {value!r} is {len(value)} characters, "
             f"at least {definition.min_length} needed"
         )
+
+
+def _check_unknown(element: ElementString) -> None:
+    """An AI absent from the dictionary: only its value's length and characters."""
+    _check_length(element.ai, element.value, None)
+    for index, char in enumerate(element.value):
+        if char not in CSET82:
+            raise GS1Error(
+                f"AI ({element.ai}): character {char!r} at position {index + 1} is outside "
+                "GS1 character set 82"
+            )
 
 
 def _join_alternatives(groups: tuple[tuple[str, ...], ...]) -> str:
@@ -249,7 +261,12 @@ class GS1Message:
         variable-length value that would swallow a following element string is reported
         as a missing FNC1 instead of being trusted, unless ``separators_trusted`` says the
         reader is known to transmit every separator. ``permit_unknown_ais`` accepts
-        2-4 digit AIs absent from the dictionary in the bracketed form.
+        AIs absent from the dictionary: 2-4 digits in the bracketed form; in the raw
+        form, as long as the known AIs sharing its first two digits, with a value that
+        runs to the next separator.
+
+        >>> GS1Message.parse("^8299ABC", permit_unknown_ais=True).as_hri()
+        ['(8299) ABC']
 
         >>> GS1Message.parse("^0108934567890120" + "10LOT12321ABC")
         Traceback (most recent call last):
@@ -265,7 +282,7 @@ class GS1Message:
             )
         if text[0] == "(":
             return cls._parse_bracketed(text, permit_unknown_ais)
-        return cls._parse_raw(text, separators_trusted)
+        return cls._parse_raw(text, separators_trusted, permit_unknown_ais)
 
     @classmethod
     def _parse_bracketed(cls, text: str, permit_unknown_ais: bool) -> GS1Message:
@@ -312,7 +329,9 @@ class GS1Message:
         return cls(tuple(elements))
 
     @classmethod
-    def _parse_raw(cls, text: str, separators_trusted: bool) -> GS1Message:
+    def _parse_raw(
+        cls, text: str, separators_trusted: bool, permit_unknown_ais: bool = False
+    ) -> GS1Message:
         dictionary = syntax_dictionary()
         start = 1 if text[0] in _SEPARATORS else 0
         unseparated = GS not in text[start:] and "^" not in text[start:]
@@ -420,12 +439,14 @@ class GS1Message:
 
     # --- validation --------------------------------------------------------------------
 
-    def validate(self) -> None:
+    def validate(self, *, permit_unknown_ais: bool = False) -> None:
         """Apply every dictionary rule; the first violation raises :class:`GS1Error`.
 
         Checks each value (components and linters), repeated AIs with different values,
         mutually exclusive AIs (``ex=``), mandatory associations (``req=``) and that a
-        digital signature (8030) goes with a serialised key.
+        digital signature (8030) goes with a serialised key. With
+        ``permit_unknown_ais`` an AI absent from the dictionary is accepted with any
+        value of GS1 character set 82 (at most 90 characters).
 
         >>> GS1Message.parse("(21)ABC").validate()
         Traceback (most recent call last):
@@ -435,7 +456,9 @@ class GS1Message:
         entries = syntax_dictionary()
         for element in self.elements:
             definition = entries.get(element.ai)
-            if definition is None or not definition.is_valid(element.value):
+            if definition is None and permit_unknown_ais:
+                _check_unknown(element)
+            elif definition is None or not definition.is_valid(element.value):
                 element.validate()
         self.check_repeats()
         self._check_associations()

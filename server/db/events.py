@@ -17,14 +17,15 @@ on SQLite and PostgreSQL alike, and returns which events were new.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Select, and_, delete, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from lineside.errors import EPCISError
@@ -230,11 +231,82 @@ class EventOrigin:
     capture_job_id: str | None = None
 
 
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+#: The array parameters of :data:`_PG_STORE`, one per event column.
+_PG_EVENT_COLUMNS = (
+    "event_id",
+    "type",
+    "action",
+    "biz_step",
+    "disposition",
+    "event_time",
+    "event_time_zone_offset",
+    "read_point",
+    "biz_location",
+    "line_id",
+    "device_id",
+    "seq",
+    "source",
+    "capture_job_id",
+    "document",
+)
+
+# One statement, one round trip, whatever the batch size: each column travels as one
+# array parameter and ``unnest`` turns the arrays back into rows. The statement text
+# never changes, so psycopg and the server parse it once; a multi-row VALUES list would
+# be a new, ever longer statement per batch. Parameters go in binary (``%(name)b``):
+# text arrays then need no quoting or escaping (the JSON documents are full of quotes). The EPC rows ride along in a
+# data-modifying CTE, joined to the events that were really new. Casts are to
+# unconstrained types on purpose: a value too long must fail at the column (and the
+# message be dead-lettered), never be truncated by a cast.
+_PG_STORE = """
+WITH incoming AS (
+    SELECT * FROM unnest(
+        %(event_id)b::text[], %(type)b::text[], %(action)b::text[], %(biz_step)b::text[],
+        %(disposition)b::text[], %(event_time)b::timestamptz[],
+        %(event_time_zone_offset)b::text[], %(read_point)b::text[], %(biz_location)b::text[],
+        %(line_id)b::text[], %(device_id)b::text[], %(seq)b::bigint[], %(source)b::text[],
+        %(capture_job_id)b::text[], %(document)b::jsonb[]
+    ) WITH ORDINALITY AS t(
+        event_id, type, action, biz_step, disposition, event_time, event_time_zone_offset,
+        read_point, biz_location, line_id, device_id, seq, source, capture_job_id, document,
+        position
+    )
+),
+new AS (
+    INSERT INTO events (
+        event_id, type, action, biz_step, disposition, event_time, event_time_zone_offset,
+        read_point, biz_location, line_id, device_id, seq, source, capture_job_id, document,
+        record_time
+    )
+    SELECT
+        event_id, type, action, biz_step, disposition, event_time, event_time_zone_offset,
+        read_point, biz_location, line_id, device_id, seq, source, capture_job_id, document,
+        %(record_time)b
+    FROM incoming ORDER BY position
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+),
+epcs AS (
+    INSERT INTO event_epcs (event_id, epc, role)
+    SELECT e.event_id, e.epc, e.role
+    FROM unnest(%(epc_event_id)b::text[], %(epc)b::text[], %(epc_role)b::text[])
+        AS e(event_id, epc, role)
+    JOIN new ON new.event_id = e.event_id
+    ON CONFLICT DO NOTHING
+)
+SELECT event_id FROM new
+"""
+
+# Containment changes of a run of ADD/OBSERVE aggregations, one child per row.
+_PG_CONTAIN = """
+INSERT INTO containment AS c (child_epc, parent_epc, event_id, event_time)
+SELECT * FROM unnest(%(child)b::text[], %(parent)b::text[], %(event_id)b::text[],
+                     %(event_time)b::timestamptz[])
+ON CONFLICT (child_epc) DO UPDATE
+SET parent_epc = excluded.parent_epc, event_id = excluded.event_id,
+    event_time = excluded.event_time
+WHERE c.event_time <= excluded.event_time
+"""
 
 
 def store_events(
@@ -246,6 +318,9 @@ def store_events(
 
     Returns the IDs of the events that were new; the others (already stored, or repeated
     within the batch) are left alone. The caller owns the transaction.
+
+    On PostgreSQL the events and their identifiers go in one statement; on SQLite (an
+    in-process library, where round trips cost nothing) in one multi-row insert each.
     """
     if not events:
         return set()
@@ -253,6 +328,71 @@ def store_events(
     unique: dict[str, tuple[IndexedEvent, EventOrigin]] = {}
     for indexed, origin in events:
         unique.setdefault(indexed.event_id, (indexed, origin))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        inserted = _store_postgresql(connection, unique, recorded)
+    else:
+        inserted = _store_portable(connection, unique, recorded)
+    if inserted:
+        _apply_containment(
+            connection,
+            sorted(
+                (
+                    unique[event_id][0]
+                    for event_id in inserted
+                    if unique[event_id][0].type == "AggregationEvent"
+                ),
+                key=lambda e: e.event_time,
+            ),
+        )
+    return inserted
+
+
+def _store_postgresql(
+    connection: Connection,
+    unique: dict[str, tuple[IndexedEvent, EventOrigin]],
+    recorded: datetime,
+) -> set[str]:
+    columns: dict[str, list[Any]] = {name: [] for name in _PG_EVENT_COLUMNS}
+    epc_event_ids: list[str] = []
+    epc_values: list[str] = []
+    epc_roles: list[str] = []
+    for indexed, origin in unique.values():
+        columns["event_id"].append(indexed.event_id)
+        columns["type"].append(indexed.type)
+        columns["action"].append(indexed.action)
+        columns["biz_step"].append(indexed.biz_step)
+        columns["disposition"].append(indexed.disposition)
+        columns["event_time"].append(indexed.event_time)
+        columns["event_time_zone_offset"].append(indexed.event_time_zone_offset)
+        columns["read_point"].append(indexed.read_point)
+        columns["biz_location"].append(indexed.biz_location)
+        columns["line_id"].append(origin.line_id)
+        columns["device_id"].append(origin.device_id)
+        columns["seq"].append(origin.seq)
+        columns["source"].append(origin.source.value)
+        columns["capture_job_id"].append(origin.capture_job_id)
+        columns["document"].append(json.dumps(indexed.document))
+        for item in indexed.epcs:
+            epc_event_ids.append(indexed.event_id)
+            epc_values.append(item.epc)
+            epc_roles.append(item.role.value)
+    parameters: dict[str, Any] = {
+        **columns,
+        "record_time": recorded,
+        "epc_event_id": epc_event_ids,
+        "epc": epc_values,
+        "epc_role": epc_roles,
+    }
+    result = connection.exec_driver_sql(_PG_STORE, parameters)
+    return {row[0] for row in result}
+
+
+def _store_portable(
+    connection: Connection,
+    unique: dict[str, tuple[IndexedEvent, EventOrigin]],
+    recorded: datetime,
+) -> set[str]:
     rows = [
         {
             "event_id": indexed.event_id,
@@ -275,65 +415,90 @@ def store_events(
         for indexed, origin in unique.values()
     ]
     statement = (
-        _insert(session, Event)
+        sqlite.insert(Event)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(Event.event_id)
     )
-    inserted = set(session.scalars(statement, rows).all())
-    if not inserted:
-        return inserted
+    inserted = set(connection.execute(statement, rows).scalars())
     epc_rows = [
         {"event_id": event_id, "epc": item.epc, "role": item.role}
         for event_id in inserted
         for item in unique[event_id][0].epcs
     ]
     if epc_rows:
-        session.execute(_insert(session, EventEpc).on_conflict_do_nothing(), epc_rows)
-    aggregations = sorted(
-        (unique[event_id][0] for event_id in inserted),
-        key=lambda e: e.event_time,
-    )
-    for indexed in aggregations:
-        if indexed.type == "AggregationEvent" and indexed.parent is not None:
-            _apply_containment(session, indexed)
+        connection.execute(sqlite.insert(EventEpc).on_conflict_do_nothing(), epc_rows)
     return inserted
 
 
-def _apply_containment(session: Session, event: IndexedEvent) -> None:
-    parent = event.parent
-    assert parent is not None
-    if event.action in ("ADD", "OBSERVE") and event.children:
-        statement = _insert(session, Containment)
-        statement = statement.on_conflict_do_update(
-            index_elements=["child_epc"],
-            set_={
-                "parent_epc": statement.excluded.parent_epc,
-                "event_id": statement.excluded.event_id,
-                "event_time": statement.excluded.event_time,
+def _apply_containment(connection: Connection, aggregations: Sequence[IndexedEvent]) -> None:
+    """Apply aggregations (sorted by event time) to the containment table.
+
+    A run of consecutive ADD/OBSERVE events is applied as one upsert holding each child
+    once, with its latest parent: the same outcome as applying them one by one, since
+    only a newer (or equally new, later) aggregation moves a child. DELETEs are rare and
+    depend on what the parent holds now, so each is applied on its own, in order.
+    """
+    run: dict[str, IndexedEvent] = {}
+    for event in aggregations:
+        if event.parent is None:
+            continue
+        if event.action in ("ADD", "OBSERVE"):
+            for child in event.children:
+                run[child] = event
+        elif event.action == "DELETE":
+            _upsert_children(connection, run)
+            run = {}
+            _delete_children(connection, event)
+    _upsert_children(connection, run)
+
+
+def _upsert_children(connection: Connection, run: dict[str, IndexedEvent]) -> None:
+    if not run:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            _PG_CONTAIN,
+            {
+                "child": list(run),
+                "parent": [e.parent for e in run.values()],
+                "event_id": [e.event_id for e in run.values()],
+                "event_time": [e.event_time for e in run.values()],
             },
-            # Events may arrive out of order: only a newer aggregation moves a child.
-            where=Containment.event_time <= statement.excluded.event_time,
         )
-        session.execute(
-            statement,
-            [
-                {
-                    "child_epc": child,
-                    "parent_epc": parent,
-                    "event_id": event.event_id,
-                    "event_time": event.event_time,
-                }
-                for child in event.children
-            ],
-        )
-    elif event.action == "DELETE":
-        # A DELETE without childEPCs empties the whole parent.
-        condition = and_(
-            Containment.parent_epc == parent, Containment.event_time <= event.event_time
-        )
-        if event.children:
-            condition = and_(condition, Containment.child_epc.in_(event.children))
-        session.execute(delete(Containment).where(condition))
+        return
+    statement = sqlite.insert(Containment)
+    statement = statement.on_conflict_do_update(
+        index_elements=["child_epc"],
+        set_={
+            "parent_epc": statement.excluded.parent_epc,
+            "event_id": statement.excluded.event_id,
+            "event_time": statement.excluded.event_time,
+        },
+        # Events may arrive out of order: only a newer aggregation moves a child.
+        where=Containment.event_time <= statement.excluded.event_time,
+    )
+    connection.execute(
+        statement,
+        [
+            {
+                "child_epc": child,
+                "parent_epc": event.parent,
+                "event_id": event.event_id,
+                "event_time": event.event_time,
+            }
+            for child, event in run.items()
+        ],
+    )
+
+
+def _delete_children(connection: Connection, event: IndexedEvent) -> None:
+    # A DELETE without childEPCs empties the whole parent.
+    condition = and_(
+        Containment.parent_epc == event.parent, Containment.event_time <= event.event_time
+    )
+    if event.children:
+        condition = and_(condition, Containment.child_epc.in_(event.children))
+    connection.execute(delete(Containment).where(condition))
 
 
 # --------------------------------------------------------------------------- reading

@@ -17,7 +17,12 @@ from PIL import Image
 
 from edge.printers.escpos import DLE_EOT, format_dle_eot
 from edge.printers.zpl import parse_commands, unescape_field
-from edge.printers.zpl_status import PrinterStatus, format_host_status
+from edge.printers.zpl_status import (
+    HostQueryStatus,
+    PrinterStatus,
+    format_host_query,
+    format_host_status,
+)
 
 
 @dataclass
@@ -28,14 +33,31 @@ class Faults:
     paper_out_after: int | None = None
     paper_out: bool = False
     head_open: bool = False
-    #: Answer status queries with garbage.
+    ribbon_out: bool = False
+    #: Reported by ~HQES only (and ~HS over temperature for ``head_too_hot``).
+    cutter_fault: bool = False
+    head_too_hot: bool = False
+    #: Answer status queries with garbage (~HS and DLE EOT).
     garbage_status: bool = False
+    #: Answer ~HQES with garbage.
+    garbage_hqes: bool = False
     #: Answer nothing at all.
     silent: bool = False
     #: Drop the link when the next label has half arrived.
     disconnect_mid_label: bool = False
     #: Extra seconds before answering a status query.
     status_delay: float = 0.0
+
+    @property
+    def stops_printing(self) -> bool:
+        """Whether a fault holds the printer (labels wait in its buffer)."""
+        return (
+            self.paper_out
+            or self.head_open
+            or self.ribbon_out
+            or self.cutter_fault
+            or self.head_too_hot
+        )
 
     def label_printed(self) -> None:
         """Count one printed label against ``paper_out_after``; the paper runs out at 0."""
@@ -63,7 +85,10 @@ class LinkDrop(Exception):
 
 
 class ZplEngine:
-    """A Zebra-like ZPL printer: ``~HS``, ``~HQES``, ``~JA``, ``~DY``, ``^XA..^XZ``."""
+    """A Zebra-like ZPL printer: ``~HS``, ``~HQES``, ``~JA``, ``~DY``, ``^XA..^XZ``.
+
+    ``answers_hqes=False`` plays an older or emulating printer that ignores ``~HQES``.
+    """
 
     def __init__(
         self,
@@ -72,8 +97,10 @@ class ZplEngine:
         label_length_dots: int = 320,
         dpi: int = 203,
         render_images: bool = True,
+        answers_hqes: bool = True,
     ) -> None:
         self.faults = Faults()
+        self.answers_hqes = answers_hqes
         self.ips = ips
         self.label_length_dots = label_length_dots
         self.dpi = dpi
@@ -96,6 +123,9 @@ class ZplEngine:
         return PrinterStatus(
             paper_out=self.faults.paper_out,
             head_open=self.faults.head_open,
+            ribbon_out=self.faults.ribbon_out,
+            cutter_fault=self.faults.cutter_fault,
+            head_too_hot=self.faults.head_too_hot,
             paused=self.paused,
             formats_in_buffer=len(self._queue),
             labels_remaining=1 if self._printing_until is not None else 0,
@@ -107,15 +137,17 @@ class ZplEngine:
             return b"\x02\xff\xfeGARBAGE,,\x03\r\n" * 3
         return format_host_status(self.status(), self.label_length_dots)
 
+    def _reply_to(self, query: bytes) -> bytes:
+        if self.faults.silent:
+            return b""
+        if query == b"~HS":
+            return self._status_reply()
+        return self._hqes() if self.answers_hqes else b""
+
     def _hqes(self) -> bytes:
-        status = self.status()
-        errors = (1 if status.paper_out else 0) | (4 if status.head_open else 0)
-        body = (
-            "\r\n\r\n  PRINTER STATUS\r\n"
-            f"   ERRORS:         {int(bool(errors))} 00000000 {errors:08X}\r\n"
-            "   WARNINGS:       0 00000000 00000000\r\n"
-        )
-        return b"\x02" + body.encode("ascii") + b"\x03"
+        if self.faults.garbage_hqes:
+            return b"\x02\r\nPRINTER STATUS\r\n   ERRORS: 1 zz\xff\r\n\x03"
+        return format_host_query(HostQueryStatus.from_status(self.status()))
 
     def tick(self, now: float | None = None) -> None:
         """Advance printing to ``now`` (monotonic seconds)."""
@@ -126,7 +158,7 @@ class ZplEngine:
                     return
                 self._printing_until = None
                 self._finish(self._queue.popleft())
-            if not self._queue or self.faults.paper_out or self.faults.head_open or self.paused:
+            if not self._queue or self.faults.stops_printing or self.paused:
                 return
             self._printing_until = now + self.seconds_per_label
 
@@ -168,12 +200,11 @@ class ZplEngine:
                         self._buffer = b""
                         raise LinkDrop("disconnect mid-label")
                     # Tilde commands act at once, even inside a format still arriving.
-                    query = buf.find(b"~HS")
-                    if query >= 0:
-                        buf = buf[:query] + buf[query + 3 :]
-                        if not self.faults.silent:
-                            self._buffer = buf
-                            replies.append(self._status_reply())
+                    for query in (b"~HQES", b"~HS"):
+                        at = buf.find(query)
+                        if at >= 0:
+                            buf = buf[:at] + buf[at + len(query) :]
+                            replies.append(self._reply_to(query))
                     self._buffer = buf
                     break
                 if self.faults.disconnect_mid_label:
@@ -200,14 +231,13 @@ class ZplEngine:
                 self._buffer = buf[3 + len(params) :]
                 continue
             if head == b"~HS":
-                if not self.faults.silent:
-                    replies.append(self._status_reply())
+                replies.append(self._reply_to(b"~HS"))
             elif head == b"~HQ":
                 if len(buf) < 5:
                     self._buffer = buf
                     break
-                if not self.faults.silent:
-                    replies.append(self._hqes())
+                if buf[:5].upper() == b"~HQES":
+                    replies.append(self._reply_to(b"~HQES"))
                 buf = buf[2:]
             elif head == b"~JA":
                 self._queue.clear()

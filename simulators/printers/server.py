@@ -12,6 +12,7 @@ Control channel (``control_port``): one command per line, one JSON line back::
 
     paper_out | paper_out_after N | paper_in | head_open | head_close | garbage on|off
     silent on|off | disconnect | disconnect_mid_label | slow SECONDS | status | printed
+    ribbon_out on|off | cutter_fault on|off | head_too_hot on|off | garbage_hqes on|off
 """
 
 from __future__ import annotations
@@ -192,6 +193,8 @@ class PrinterSimulator:
             faults.head_open = False
         elif cmd == "garbage":
             faults.garbage_status = flag
+        elif cmd in {"ribbon_out", "cutter_fault", "head_too_hot", "garbage_hqes"}:
+            setattr(faults, cmd, flag)
         elif cmd == "silent":
             faults.silent = flag
         elif cmd == "slow" and args:

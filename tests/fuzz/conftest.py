@@ -2,7 +2,7 @@
 
 Two profiles, applied only to tests in this folder (through ``support.fuzz_settings``):
 
-- ``lineside-fuzz-ci`` (default): a few dozen derandomised examples per test, so the whole
+- ``lineside-fuzz-ci`` (default): 100 derandomised examples per test, so the whole
   folder stays well under 30 s on a small CI machine;
 - ``fuzz``: thousands of random examples per test and no deadline, selected with
   ``LINESIDE_FUZZ_EXAMPLES=N`` or ``HYPOTHESIS_PROFILE=fuzz`` (``scripts/fuzz`` does this).

@@ -34,7 +34,7 @@ PROFILE_ENV = "HYPOTHESIS_PROFILE"
 #: Where the session writes its per-test input counts (read by ``scripts/fuzz``).
 REPORT_ENV = "LINESIDE_FUZZ_REPORT"
 DEFAULT_FUZZ_EXAMPLES = 20_000
-CI_EXAMPLES = 40
+CI_EXAMPLES = 100
 
 #: Longest input the suite builds: parsers must refuse it early rather than chew on it.
 MAX_INPUT = 1_000_000

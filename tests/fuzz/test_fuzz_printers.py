@@ -8,16 +8,21 @@ to the same status; STX/ETX framing gives the same frames in any chunking.
 from __future__ import annotations
 
 from dataclasses import fields
+from functools import partial
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.printers.escpos import STATUS_REQUESTS, format_dle_eot, parse_dle_eot
 from edge.printers.zpl_status import (
+    HostQueryStatus,
     PrinterStatus,
     StatusReplyError,
+    format_host_query,
     format_host_status,
+    parse_host_query,
     parse_host_status,
+    parse_status_replies,
     split_frames,
 )
 from lineside.errors import InvalidInput
@@ -159,3 +164,46 @@ def test_dle_eot_round_trip(
     for name in ("online", "head_open", "paper_out", "paper_near_end"):
         assert getattr(parsed, name) == getattr(status, name), name
     assert {f.name for f in fields(parsed)} == {f.name for f in fields(status)}
+
+
+# --- ~HQES (host query) ------------------------------------------------------------------
+
+flags64 = st.integers(0, 2**64 - 1)
+
+
+@fuzz_settings()
+@given(
+    reply=st.one_of(
+        hostile_bytes(max_size=160),
+        st.builds(
+            lambda errors, warnings: format_host_query(HostQueryStatus(errors, warnings)),
+            flags64,
+            flags64,
+        ).flatmap(lambda seed: mutated_bytes([seed])),
+    ),
+    host_query=st.booleans(),
+)
+def test_host_query_random_and_mutated(
+    reply: bytes, host_query: bool, inputs: InputCounter
+) -> None:
+    inputs.tried("printers.parse_host_query")
+    query = returns_or_refuses(partial(parse_host_query, reply), StatusReplyError)
+    if query is not None:
+        assert 0 <= query.errors < 2**64
+        assert 0 <= query.warnings < 2**64
+        assert parse_host_query(format_host_query(query)) == query
+    inputs.tried("printers.parse_status_replies")
+    both = HS_SEEDS[0] + reply
+    status = returns_or_refuses(
+        partial(parse_status_replies, both, host_query=host_query), StatusReplyError
+    )
+    if status is not None:
+        assert status.ready == (not status.faults)
+
+
+@fuzz_settings()
+@given(errors=flags64, warnings=flags64)
+def test_host_query_round_trip(errors: int, warnings: int, inputs: InputCounter) -> None:
+    inputs.tried("printers.parse_host_query")
+    query = HostQueryStatus(errors, warnings)
+    assert parse_host_query(format_host_query(query)) == query

@@ -10,7 +10,8 @@ import pytest
 import zxingcpp
 
 from edge.drivers import open_transport
-from edge.printers.driver import EscposPrinter, StatusChange, ZplPrinter
+from edge.drivers.base import Transport
+from edge.printers.driver import EscposPrinter, ZplPrinter
 from edge.printers.label_data import LabelData
 from edge.printers.templates import EscposTemplate, ZplTemplate
 from edge.printers.zpl_status import StatusReplyError
@@ -31,6 +32,12 @@ def _run(engine: ZplEngine | EscposEngine, via: str, scenario: Scenario) -> None
 
 def _zpl(labels_dir: Path) -> ZplTemplate:
     return ZplTemplate.load(labels_dir / "unit-60x40.zpl")
+
+
+def _printer(kind: str, link: Transport, labels_dir: Path) -> ZplPrinter | EscposPrinter:
+    if kind == "zpl":
+        return ZplPrinter(link, _zpl(labels_dir))
+    return EscposPrinter(link, EscposTemplate.load(labels_dir / "unit-58mm.toml"))
 
 
 @pytest.mark.parametrize("via", ["tcp", "pty"])
@@ -73,27 +80,6 @@ def test_escpos_prints(via: str, unit: LabelData, labels_dir: Path) -> None:
     assert unit.digital_link() in engine.printed[0].fields
 
 
-def test_zpl_paper_out_after_n_is_a_fault_and_an_event(unit: LabelData, labels_dir: Path) -> None:
-    engine = ZplEngine(ips=200, render_images=False)
-    engine.faults.paper_out_after = 2
-    changes: list[StatusChange] = []
-
-    async def scenario(sim: PrinterSimulator, url: str) -> None:
-        async with open_transport(url) as link:
-            printer = ZplPrinter(link, _zpl(labels_dir), poll_interval=0.005)
-            printer.on_status_change(changes.append)
-            await printer.print_label(unit)
-            with pytest.raises(PrinterFault, match="paper_out"):
-                await printer.print_label(unit)
-            assert sim.control("paper_in")["ok"] is True
-            await printer.print_label(unit)
-
-    _run(engine, "tcp", scenario)
-    assert len(engine.printed) == 3
-    assert any(c.current.paper_out for c in changes)
-    assert changes[-1].current.ready
-
-
 @pytest.mark.parametrize("kind", ["zpl", "escpos"])
 def test_head_open_refuses_to_print(kind: str, unit: LabelData, labels_dir: Path) -> None:
     engine: ZplEngine | EscposEngine = (
@@ -103,11 +89,7 @@ def test_head_open_refuses_to_print(kind: str, unit: LabelData, labels_dir: Path
 
     async def scenario(sim: PrinterSimulator, url: str) -> None:
         async with open_transport(url) as link:
-            printer: ZplPrinter | EscposPrinter
-            if kind == "zpl":
-                printer = ZplPrinter(link, _zpl(labels_dir))
-            else:
-                printer = EscposPrinter(link, EscposTemplate.load(labels_dir / "unit-58mm.toml"))
+            printer = _printer(kind, link, labels_dir)
             status = await printer.status()
             assert status.head_open
             with pytest.raises(PrinterFault, match="head_open"):
@@ -148,11 +130,7 @@ def test_garbage_status_is_typed_error(kind: str, labels_dir: Path) -> None:
 
     async def scenario(sim: PrinterSimulator, url: str) -> None:
         async with open_transport(url) as link:
-            printer: ZplPrinter | EscposPrinter
-            if kind == "zpl":
-                printer = ZplPrinter(link, _zpl(labels_dir))
-            else:
-                printer = EscposPrinter(link, EscposTemplate.load(labels_dir / "unit-58mm.toml"))
+            printer = _printer(kind, link, labels_dir)
             with pytest.raises(StatusReplyError):
                 await printer.status()
             assert printer.last_status is not None
