@@ -127,7 +127,7 @@ def bench_print(seconds: float = 2.0) -> list[Figure]:
             "labels/s",
             baseline_name="escpos_lib_labels_per_s",
             baseline=plain_rate,
-            note="layout fill + python-escpos encoding (Vietnamese via code pages)",
+            note="layout fill + encoding; code page tables built once per encoder, not per label",
         ),
         Figure(
             "zpl_tcp_labels_per_s",
@@ -135,6 +135,6 @@ def bench_print(seconds: float = 2.0) -> list[Figure]:
             "labels/s",
             baseline_name="zpl_labels_per_s",
             baseline=zpl_rate,
-            note="ZplPrinter over TCP into the simulator, ~HS poll before every label",
+            note="ZplPrinter over TCP into the simulator, ~HS+~HQES poll before every label",
         ),
     ]

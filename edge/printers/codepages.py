@@ -104,7 +104,7 @@ class CodePageTables:
 
         try:
             slots: dict[str, str] = dict(get_profile(profile).get_code_pages())
-        except Exception as exc:  # python-escpos raises its own NotSupported/KeyError
+        except KeyError as exc:
             raise InvalidInput(f"ESC/POS profile {profile!r} is unknown: {exc}") from exc
         pages: list[CodePage] = []
         # python-escpos orders candidate pages by the slot as a string ("11" < "2").

@@ -1,8 +1,9 @@
 """ESC/POS codec, sans I/O: label bytes through python-escpos, and ``DLE EOT`` status.
 
-Vietnamese text goes through the profile's code pages (python-escpos switches to
-TCVN-3 / CP1258 mid-string where the profile has them) or, with ``text_mode="raster"``,
-as a bitmap drawn with a Unicode TrueType font.
+Vietnamese text goes through the profile's code pages (TCVN-3 / CP1258 mid-string
+where the profile has them, chosen as python-escpos does but from tables built once:
+:mod:`edge.printers.codepages`) or, with ``text_mode="raster"`` (a layout's
+``codepage = "raster"``), as a bitmap drawn with a Unicode TrueType font.
 
 >>> parse_dle_eot({1: 0x1A, 2: 0x12, 3: 0x12, 4: 0x12}).online
 False

@@ -72,6 +72,8 @@ def parse_command(
             highlight=False,
             markup=False,
         )
+    for warning in result.warnings:
+        console.print(f"warning: {warning}", style="yellow", highlight=False, markup=False)
 
 
 @app.command("dl")

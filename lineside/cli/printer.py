@@ -46,6 +46,7 @@ async def _run(url: str, kind: Kind, timeout: float, test: bool) -> dict[str, ob
             "url": url,
             "ready": status.ready,
             "faults": list(status.faults),
+            "warnings": list(status.warnings),
             "formats_in_buffer": status.formats_in_buffer,
             "labels_remaining": status.labels_remaining,
         }
@@ -90,7 +91,7 @@ def status(
     timeout: TimeoutOpt = 3.0,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Show the printer's status (~HS or DLE EOT); exit 1 if it cannot print."""
+    """Show the printer's status (~HS and ~HQES, or DLE EOT); exit 1 if it cannot print."""
     _execute(url, kind, timeout, False, as_json)
 
 

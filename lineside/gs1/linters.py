@@ -293,6 +293,8 @@ def _gcppos1(text: str) -> LintFailure | None:
 def _gcppos2(text: str) -> LintFailure | None:
     # The GS1 Company Prefix starts after one leading character (extension digit,
     # indicator or type).
+    if not text:
+        return _whole("TOO_SHORT_FOR_GCP", text)
     failure = _gcppos1(text[1:])
     if failure is None:
         return None

@@ -141,6 +141,11 @@ def _join_alternatives(groups: tuple[tuple[str, ...], ...]) -> str:
     return f"AI {', '.join(names[:-1])} or {names[-1]}"
 
 
+def _no_known_ai(text: str, position: int) -> GS1Error:
+    snippet = text[position : position + 4]
+    return GS1Error(f"element string: no known AI at position {position + 1} ({snippet!r})")
+
+
 def _next_separator(text: str, start: int, length: int) -> int:
     """Index of the first GS or ``^`` at or after ``start`` (``length`` if none)."""
     gs = text.find(GS, start)
@@ -354,10 +359,10 @@ class GS1Message:
                     ai = text[position : position + 4]
                     definition = dictionary.get(ai) if len(ai) == 4 else None
                     if definition is None:
-                        snippet = text[position : position + 4]
-                        raise GS1Error(
-                            f"element string: no known AI at position {position + 1} ({snippet!r})"
-                        )
+                        if not permit_unknown_ais:
+                            raise _no_known_ai(text, position)
+                        position = cls._read_unknown(text, position, elements)
+                        continue
             position += len(ai)
             if not definition.fnc1_required:
                 end = position + definition.max_length
@@ -393,6 +398,22 @@ class GS1Message:
         if not elements:
             raise GS1Error("element string holds no AI")
         return cls(tuple(elements))
+
+    @staticmethod
+    def _read_unknown(text: str, position: int, elements: list[ElementString]) -> int:
+        """Read an AI absent from the dictionary at ``position``; return where the next
+        field starts. Its length comes from the known AIs that share its first two
+        digits, and its value runs to the next separator."""
+        size = syntax_dictionary().unknown_ai_length(text, position)
+        ai = text[position : position + (size or 0)]
+        if size is None or len(ai) != size or not (ai.isascii() and ai.isdigit()):
+            raise _no_known_ai(text, position)
+        start = position + size
+        end = _next_separator(text, start, len(text))
+        value = text[start:end]
+        _check_length(ai, value, None)
+        elements.append(ElementString(ai, value))
+        return end
 
     # --- access ------------------------------------------------------------------------
 

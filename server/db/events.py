@@ -254,10 +254,10 @@ _PG_EVENT_COLUMNS = (
 # array parameter and ``unnest`` turns the arrays back into rows. The statement text
 # never changes, so psycopg and the server parse it once; a multi-row VALUES list would
 # be a new, ever longer statement per batch. Parameters go in binary (``%(name)b``):
-# text arrays then need no quoting or escaping (the JSON documents are full of quotes). The EPC rows ride along in a
-# data-modifying CTE, joined to the events that were really new. Casts are to
-# unconstrained types on purpose: a value too long must fail at the column (and the
-# message be dead-lettered), never be truncated by a cast.
+# text arrays then need no quoting or escaping (the JSON documents are full of quotes).
+# The EPC rows ride along in a data-modifying CTE, joined to the events that were
+# really new. Casts are to unconstrained types on purpose: a value too long must fail
+# at the column (and the message be dead-lettered), never be truncated by a cast.
 _PG_STORE = """
 WITH incoming AS (
     SELECT * FROM unnest(

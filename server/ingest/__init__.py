@@ -8,7 +8,13 @@
 from __future__ import annotations
 
 from server.ingest.ingestor import Ingestor, IngestSettings
-from server.ingest.processing import BatchProcessor, BatchResult, EventValidator, InboundMessage
+from server.ingest.processing import (
+    BatchProcessor,
+    BatchResult,
+    EventValidator,
+    InboundMessage,
+    PreparedBatch,
+)
 
 __all__ = [
     "BatchProcessor",
@@ -17,4 +23,5 @@ __all__ = [
     "InboundMessage",
     "IngestSettings",
     "Ingestor",
+    "PreparedBatch",
 ]

@@ -35,7 +35,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import contract
 from lineside.errors import ConfigError, TransportError
-from server.ingest.processing import BatchProcessor, BatchResult, EventValidator, InboundMessage
+from server.ingest.processing import (
+    BatchProcessor,
+    BatchResult,
+    EventValidator,
+    InboundMessage,
+    PreparedBatch,
+)
 from server.ingest.validation import default_validator
 
 logger = logging.getLogger(__name__)
@@ -121,6 +127,9 @@ class Ingestor:
             max_payload_bytes=settings.max_payload_bytes,
         )
         self._inbox: queue.Queue[InboundMessage] = queue.Queue()
+        # One batch waits while another commits: enough to overlap the two, and a
+        # stalled database holds back at most two batches of unacknowledged messages.
+        self._prepared: queue.Queue[PreparedBatch | None] = queue.Queue(maxsize=1)
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
         self._worker: threading.Thread | None = None
@@ -142,7 +151,8 @@ class Ingestor:
             raise RuntimeError("ingestor already started")
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self.settings.session_expiry_s
-        properties.ReceiveMaximum = min(self.settings.batch_size * 2, 65535)
+        # Unacknowledged at once: the batch committing, the one prepared, the one filling.
+        properties.ReceiveMaximum = min(self.settings.batch_size * 3, 65535)
         try:
             self._client.connect(
                 self.settings.host,
@@ -264,12 +274,26 @@ class Ingestor:
     # ------------------------------------------------------------------ storage side
 
     def _run(self) -> None:
-        while True:
-            batch = self._collect()
-            if batch:
-                self._store(batch)
-            elif self._stopping.is_set():
-                return
+        """Collect and prepare batches; the storer commits them one behind.
+
+        Decoding and validating cost about as much CPU as the insert itself; done here,
+        they overlap with the previous batch's commit (the database works, and the GIL
+        is free, while the storer waits for it).
+        """
+        storer = threading.Thread(
+            target=self._store_prepared, name=f"store-{self.settings.client_id}", daemon=True
+        )
+        storer.start()
+        try:
+            while True:
+                batch = self._collect()
+                if batch:
+                    self._prepared.put(self._processor.prepare(batch))
+                elif self._stopping.is_set():
+                    return
+        finally:
+            self._prepared.put(None)
+            storer.join()
 
     def _collect(self) -> list[InboundMessage]:
         settings = self.settings
@@ -289,20 +313,30 @@ class Ingestor:
                 break
         return batch
 
-    def _store(self, batch: list[InboundMessage]) -> None:
+    def _store_prepared(self) -> None:
+        abandoned = False
+        while (prepared := self._prepared.get()) is not None:
+            # After giving up on the database while stopping, later batches are left
+            # unacknowledged too: the broker redelivers them to our next session.
+            if not abandoned:
+                abandoned = not self._store(prepared)
+
+    def _store(self, prepared: PreparedBatch) -> bool:
+        """Store and acknowledge a batch; ``False`` when stopped before it was stored."""
         while True:
             try:
-                result = self._processor.process(batch)
+                result = self._processor.store(prepared)
                 break
             except OperationalError as exc:
                 # Nothing was committed: keep the messages unacknowledged and try again.
                 logger.error("database unavailable (%s); retrying", str(exc).splitlines()[0])
                 if self._stopping.wait(self.settings.retry_s):
-                    return  # the broker will redeliver them to our next session
-        for message in batch:
+                    return False
+        for message in prepared.messages:
             if message.qos > 0:
                 code = self._client.ack(message.mid, message.qos)
                 if code is not MQTTErrorCode.MQTT_ERR_SUCCESS:
                     logger.warning("ack of message %d failed: %s", message.mid, code)
         with self._lock:
             self._totals += result
+        return True

@@ -103,6 +103,16 @@ class _Decoded:
     indexed: IndexedEvent | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A batch after :meth:`BatchProcessor.prepare`: decoded messages and refusals."""
+
+    messages: tuple[InboundMessage, ...]
+    decoded: tuple[_Decoded, ...]
+    #: Messages that cannot be stored, with the reason kept in the dead-letter table.
+    rejected: tuple[tuple[InboundMessage, str], ...]
+
+
 class BatchProcessor:
     """Stores batches of MQTT messages in one transaction each.
 
@@ -123,23 +133,47 @@ class BatchProcessor:
     def process(self, batch: Sequence[InboundMessage]) -> BatchResult:
         """Store a batch; raise only when the database itself is unavailable.
 
+        The same as ``store(prepare(batch))``.
+        """
+        return self.store(self.prepare(batch))
+
+    def prepare(self, batch: Sequence[InboundMessage]) -> PreparedBatch:
+        """Decode, validate and index a batch: all the work that needs no database.
+
+        The ingestor prepares the next batch while the previous one commits.
+        """
+        decoded: list[_Decoded] = []
+        rejected: list[tuple[InboundMessage, str]] = []
+        for message in batch:
+            try:
+                decoded.append(self._decode(message))
+            except Rejected as refusal:
+                rejected.append((message, refusal.reason))
+        return PreparedBatch(tuple(batch), tuple(decoded), tuple(rejected))
+
+    def store(self, prepared: PreparedBatch) -> BatchResult:
+        """Store a prepared batch in one transaction; raise only when the database is
+        unavailable.
+
         When the batch transaction fails because of one message's data, the batch is
         replayed one message per transaction so that only that message is dead-lettered.
         """
-        if not batch:
+        if not prepared.messages:
             return BatchResult()
         try:
             with self._session_factory() as session, session.begin():
-                return self._process(session, batch)
+                return self._store(session, prepared)
         except OperationalError:
             raise
         except Exception as exc:  # a message's data (or a bug) broke the batch
-            logger.warning("batch of %d failed (%s); storing one by one", len(batch), exc)
+            logger.warning(
+                "batch of %d failed (%s); storing one by one", len(prepared.messages), exc
+            )
         result = BatchResult()
-        for message in batch:
+        for message in prepared.messages:
             try:
                 with self._session_factory() as session, session.begin():
-                    result += self._process(session, [message])
+                    result += self._store(session, self.prepare([message]))
             except OperationalError:
                 raise
             except (DataError, IntegrityError) as exc:
@@ -158,20 +192,16 @@ class BatchProcessor:
 
     # ------------------------------------------------------------------ internals
 
-    def _process(self, session: Session, batch: Sequence[InboundMessage]) -> BatchResult:
+    def _store(self, session: Session, prepared: PreparedBatch) -> BatchResult:
         now = utcnow()
-        decoded: list[_Decoded] = []
         dead = 0
-        for message in batch:
-            try:
-                decoded.append(self._decode(message))
-            except Rejected as rejected:
-                _dead_letter(session, message, rejected.reason, now)
-                dead += 1
-        lines, devices = _registry(session, decoded)
+        for message, reason in prepared.rejected:
+            _dead_letter(session, message, reason, now)
+            dead += 1
+        lines, devices = _registry(session, prepared.decoded)
         events: list[tuple[IndexedEvent, EventOrigin]] = []
         statuses = 0
-        for item in decoded:
+        for item in prepared.decoded:
             try:
                 _check_registered(item, lines, devices)
             except Rejected as rejected:

@@ -25,6 +25,15 @@ from lineside.gs1.message import GS1Message
 from tests.conformance.test_gs1_syntax import Vector, by_src, parse_engine_data, run_section
 
 ZERO_SUPPRESSED = "gs1_encoder_setPermitZeroSuppressedGTINinDLuris"
+UNKNOWN_AIS = "gs1_encoder_setPermitUnknownAIs"
+UNKNOWN_AI_NOT_DL_ATTR = "gs1_encoder_setValidationEnabled(gs1_encoder_vUNKNOWN_AI_NOT_DL_ATTR)"
+CONVENIENCE_ALPHAS = "ctx->permitConvenienceAlphas"
+
+
+def unknown_ais_in_dl(settings: dict[str, Any]) -> bool:
+    """The engine needs two settings for unknown AIs as DL data attributes; Lineside's
+    ``permit_unknown_ais`` stands for both."""
+    return bool(settings.get(UNKNOWN_AIS)) and settings.get(UNKNOWN_AI_NOT_DL_ATTR) is False
 
 
 def load(vectors_dir: Path) -> dict[str, Any]:
@@ -40,7 +49,10 @@ def test_parse_dl_uri(vectors_dir: Path, capsys: pytest.CaptureFixture[str]) -> 
         settings = vector.get("settings", {})
         try:
             message = parse_digital_link(
-                vector["uri"], permit_zero_suppressed_gtin=settings.get(ZERO_SUPPRESSED, False)
+                vector["uri"],
+                permit_zero_suppressed_gtin=settings.get(ZERO_SUPPRESSED, False),
+                permit_unknown_ais=unknown_ais_in_dl(settings),
+                permit_convenience_alphas=settings.get(CONVENIENCE_ALPHAS, False),
             )
         except DigitalLinkError:
             return not vector["valid"]
@@ -55,14 +67,19 @@ def test_generate_dl_uri(vectors_dir: Path, capsys: pytest.CaptureFixture[str]) 
     vectors = load(vectors_dir)["generate_dl_uri"]
 
     def passes(vector: Vector) -> bool:
+        settings = vector.get("settings", {})
         source = vector.get("bracketed") or vector["data_str"]
         stem = DEFAULT_STEM if vector["stem"] is None else vector["stem"]
         try:
             if source.startswith("http"):
                 message = parse_digital_link(source)
             else:
-                message = parse_engine_data(source)
-            uri = to_digital_link(message, stem=stem)
+                message = parse_engine_data(
+                    source, permit_unknown_ais=settings.get(UNKNOWN_AIS, False)
+                )
+            uri = to_digital_link(
+                message, stem=stem, permit_unknown_ais=unknown_ais_in_dl(settings)
+            )
         except GS1Error:
             return not vector["valid"]
         return bool(vector["valid"]) and uri == vector["expected_uri"]

@@ -72,7 +72,9 @@ def parse_engine_data(text: str, *, permit_unknown_ais: bool = False) -> GS1Mess
         if part.startswith("("):
             message = GS1Message.parse(part, permit_unknown_ais=permit_unknown_ais)
         elif part.startswith("^"):
-            message = GS1Message.parse(part, separators_trusted=True)
+            message = GS1Message.parse(
+                part, separators_trusted=True, permit_unknown_ais=permit_unknown_ais
+            )
         else:
             raise GS1Error("not AI data")
         elements.extend(message.elements)
@@ -181,13 +183,16 @@ def test_hri(vectors_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def passes(vector: Vector) -> bool:
         settings = vector.get("settings", {})
         text = vector["input"]
+        unknown = settings.get("gs1_encoder_setPermitUnknownAIs", False)
         try:
             if text.startswith("http"):
-                message = parse_digital_link(text)
-            else:
-                message = parse_engine_data(
-                    text, permit_unknown_ais=settings.get("gs1_encoder_setPermitUnknownAIs", False)
+                # Unknown AIs as Digital Link data attributes take two engine settings.
+                not_dl_attr = settings.get(
+                    "gs1_encoder_setValidationEnabled(gs1_encoder_vUNKNOWN_AI_NOT_DL_ATTR)", True
                 )
+                message = parse_digital_link(text, permit_unknown_ais=unknown and not not_dl_attr)
+            else:
+                message = parse_engine_data(text, permit_unknown_ais=unknown)
         except GS1Error:
             return False
         lines = message.as_hri()

@@ -92,7 +92,9 @@ def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
         writer.join(20)
         assert written == 600
         assert publisher.drain(30)
-        assert collector.wait_for(lambda m: len({x["seq"] for x in m}) == 600, timeout=30)
+        got = collector.wait_for(lambda m: len({x["seq"] for x in m}) == 600, timeout=30)
+        missing = sorted(set(range(1, 601)) - {m["seq"] for m in collector.messages()})
+        assert got, f"missing at the subscriber: {missing}"
         assert _first_seen(collector.messages()) == list(range(1, 601))
     finally:
         stop_writing.set()

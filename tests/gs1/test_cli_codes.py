@@ -69,3 +69,11 @@ def test_check() -> None:
     odd = runner.invoke(app, ["codes", "check", "12345"])
     assert odd.exit_code == 2
     assert "5 digits is not a GTIN" in odd.stderr
+
+
+def test_parse_shows_a_missing_gs_warning() -> None:
+    result = runner.invoke(app, ["codes", "parse", f"]d201{GTIN}10LOT121SERIAL"])
+    assert result.exit_code == 0, result.output
+    assert "warning: suspect_missing_gs: AI (10)" in " ".join(result.stdout.split())
+    data = json.loads(runner.invoke(app, ["codes", "parse", f"]d201{GTIN}10LOT1", "--json"]).stdout)
+    assert data["warnings"] == []

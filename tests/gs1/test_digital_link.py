@@ -103,3 +103,34 @@ def test_percent_coding() -> None:
     assert percent_encode("a b", query=True) == "a+b"
     assert percent_decode("a+b%2F", query=True) == "a b/"
     assert percent_decode("a+b%2F") == "a+b/"
+
+
+def test_convenience_alphas_are_an_option() -> None:
+    uri = f"https://t.example.vn/app/gtin/{GTIN}/lot/LOT7/ser/X7K2?17=270115"
+    with pytest.raises(DigitalLinkError):
+        parse_digital_link(uri)
+    message = parse_digital_link(uri, permit_convenience_alphas=True)
+    assert message.as_bracketed() == f"(01){GTIN}(10)LOT7(21)X7K2(17)270115"
+    # The stem keeps its own segments; a value that reads like a short name stays data.
+    parts = split_digital_link(
+        f"https://t.example.vn/lot/gtin/{GTIN}/ser/gtin", permit_convenience_alphas=True
+    )
+    assert parts.stem == "https://t.example.vn/lot"
+    assert parts.qualifiers[0].value == "gtin"
+    with pytest.raises(DigitalLinkError):
+        parse_digital_link(f"https://a.example/zzz/{GTIN}", permit_convenience_alphas=True)
+
+
+def test_unknown_ais_as_data_attributes_are_an_option() -> None:
+    uri = f"https://a.example/01/{GTIN}?99=XYZ&89=ABC123"
+    with pytest.raises(DigitalLinkError) as info:
+        parse_digital_link(uri)
+    assert str(info.value) == "Digital Link: query parameter '89' is not a known AI"
+    message = parse_digital_link(uri, permit_unknown_ais=True)
+    assert message.as_bracketed() == f"(01){GTIN}(99)XYZ(89)ABC123"
+    assert to_digital_link(message, stem="https://a.example", permit_unknown_ais=True) == uri
+    with pytest.raises(DigitalLinkError):
+        to_digital_link(message)
+    # Unknown AIs still need GS1 character set 82 values.
+    with pytest.raises(DigitalLinkError):
+        parse_digital_link(f"https://a.example/01/{GTIN}?89=A%7EB", permit_unknown_ais=True)

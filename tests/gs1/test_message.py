@@ -163,3 +163,40 @@ def test_dictionary_facts() -> None:
     assert d.match_ai("1") is None
     with pytest.raises(GS1Error, match=r"AI \(89\) is not in the GS1 syntax dictionary"):
         d["89"]
+
+
+def test_unknown_ais_in_raw_data_are_an_option() -> None:
+    with pytest.raises(GS1Error):
+        GS1Message.parse("^236ABC\x1d10LOT")
+    m = GS1Message.parse("^236ABC\x1d8299XYZ", permit_unknown_ais=True)
+    assert m.as_hri() == ["(236) ABC", "(8299) XYZ"]
+    m.validate(permit_unknown_ais=True)
+    with pytest.raises(GS1Error) as info:
+        m.validate()
+    assert str(info.value) == "AI (236) is not in the GS1 syntax dictionary"
+    # No known AI shares the first two digits of 89, so its length is unknown.
+    with pytest.raises(GS1Error) as info:
+        GS1Message.parse("^89ABC", permit_unknown_ais=True)
+    assert str(info.value) == "element string: no known AI at position 2 ('89AB')"
+
+
+def test_structural_company_prefix_checks() -> None:
+    with pytest.raises(GS1Error) as info:
+        GS1Message.parse("(401)123").validate()
+    assert "shorter than the shortest GS1 Company Prefix" in str(info.value)
+    with pytest.raises(GS1Error) as info:
+        GS1Message.parse("(7023)12A4").validate()
+    assert "not a valid GS1 Company Prefix at position 3" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("iban", "valid"),
+    [("FR7630006000011234567890189", True), ("FR1234", False), ("NO9386011117947", True)],
+)
+def test_iban_length(iban: str, valid: bool) -> None:
+    message = GS1Message.parse(f"(8007){iban}(415)8934567890120(8020)INV1")
+    if valid:
+        message.validate()
+    else:
+        with pytest.raises(GS1Error, match="IBAN too short"):
+            message.validate()

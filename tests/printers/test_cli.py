@@ -66,6 +66,13 @@ def test_printer_status_fault_exit_1(zpl_engine: ZplEngine, zpl_url: str) -> Non
     assert json.loads(result.output)["faults"] == ["paper_out"]
 
 
+def test_printer_status_shows_hqes_faults(zpl_engine: ZplEngine, zpl_url: str) -> None:
+    zpl_engine.faults.cutter_fault = True
+    result = runner.invoke(app, ["printer", "status", zpl_url, "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output)["faults"] == ["cutter_fault"]
+
+
 def test_printer_test_label_zpl(zpl_engine: ZplEngine, zpl_url: str) -> None:
     result = runner.invoke(app, ["printer", "test", zpl_url, "--json"])
     assert result.exit_code == 0, result.output

@@ -37,6 +37,7 @@ _statuses = st.builds(
     formats_in_buffer=st.integers(0, 999),
     labels_remaining=st.integers(0, 99_999_999),
     partial_format=st.booleans(),
+    head_too_hot=st.booleans(),
 )
 
 

@@ -7,7 +7,12 @@ import json
 import os
 
 from edge.printers.escpos import format_dle_eot, status_request
-from edge.printers.zpl_status import PrinterStatus, parse_host_status
+from edge.printers.zpl_status import (
+    HostQueryStatus,
+    PrinterStatus,
+    parse_host_query,
+    parse_host_status,
+)
 from simulators.printers import EscposEngine, PrinterSimulator, ZplEngine
 
 
@@ -37,6 +42,24 @@ def test_zpl_engine_partial_format_and_cancel() -> None:
     assert not engine.status().busy
 
 
+def test_zpl_engine_answers_hqes_even_inside_a_format() -> None:
+    engine = ZplEngine(render_images=False)
+    assert parse_host_query(engine.feed(b"~HQES")) == HostQueryStatus()
+    engine.faults.cutter_fault = True
+    engine.faults.head_open = True
+    engine.feed(b"^XA^FO1,1^FD")
+    assert parse_host_query(engine.feed(b"~HQES")) == HostQueryStatus(errors=0x4 | 0x8)
+    engine.feed(b"x^FS^XZ")
+    assert engine.status().formats_in_buffer == 1  # held by the faults, not printed
+    assert engine.printed == []
+
+
+def test_zpl_engine_without_hqes_stays_silent() -> None:
+    engine = ZplEngine(render_images=False, answers_hqes=False)
+    assert engine.feed(b"~HQES") == b""
+    assert parse_host_status(engine.feed(b"~HS")).ready
+
+
 def test_escpos_engine_answers_dle_eot() -> None:
     engine = EscposEngine()
     assert engine.feed(status_request(2)) == format_dle_eot(2, PrinterStatus())
@@ -62,6 +85,8 @@ def test_control_channel_and_pty() -> None:
             assert (await ask("head_close"))["faults"] == []
             assert "unknown command" in str((await ask("explode"))["error"])
             assert (await ask("paper_out_after 3"))["ok"] is True
+            assert (await ask("cutter_fault on"))["faults"] == ["cutter_fault"]
+            assert (await ask("cutter_fault off"))["faults"] == []
             assert engine.faults.paper_out_after == 3
             writer.close()
 

@@ -1,0 +1,144 @@
+"""ESC/POS text: precomputed code page tables give python-escpos's exact bytes, faster."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import date
+from pathlib import Path
+
+import pytest
+from escpos.printer import Dummy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.drivers import open_transport
+from edge.printers.codepages import CodePageTables
+from edge.printers.driver import EscposPrinter
+from edge.printers.escpos import EscposEncoder
+from edge.printers.label_data import LabelData
+from edge.printers.templates import EscposLine, EscposTemplate
+from lineside.errors import InvalidInput
+from simulators.printers import EscposEngine, PrinterSimulator
+
+VIETNAMESE = (
+    "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợ"
+    "ùúủũụừứửữựỳýỷỹỵĐĂÂÊÔƠƯẾỆỮ"
+)
+# Latin-1, Greek, Cyrillic, Hebrew, symbols, combining marks, CJK: every page-switch path.
+MIXED = VIETNAMESE + " -.:/0123456789€–“”«»©°±µßäöüñçαβγЖжЯאב中文ｶ\u0300\u0301☃"
+
+TABLES = CodePageTables.for_profile("TM-T88V")
+
+
+def _python_escpos_text(text: str) -> bytes:
+    printer = Dummy(profile="TM-T88V")
+    printer.text(text)
+    return bytes(printer.output)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=MIXED, max_size=40) | st.text(max_size=20))
+def test_same_bytes_as_python_escpos(text: str) -> None:
+    assert TABLES.writer().write(text) == _python_escpos_text(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=VIETNAMESE + " 0123456789-ABCxyz", max_size=60))
+def test_vietnamese_roundtrip(text: str) -> None:
+    data = TABLES.writer().write(text)
+    assert b"?" not in data
+    assert TABLES.decode(data) == text
+
+
+@given(st.binary(max_size=100))
+def test_decode_random_bytes_never_crashes(data: bytes) -> None:
+    with contextlib.suppress(InvalidInput):
+        TABLES.decode(data)
+
+
+def test_writer_keeps_the_page_across_lines() -> None:
+    writer = TABLES.writer()
+    first = writer.write("Bằng\n")
+    second = writer.write("ằ\n")
+    assert first.count(b"\x1bt") == 2  # CP437 for "B", then TCVN-3
+    assert b"\x1bt" not in second
+
+
+def test_unknown_profile_is_named() -> None:
+    with pytest.raises(InvalidInput, match="ESC/POS profile 'NoSuchPrinter' is unknown"):
+        CodePageTables.for_profile("NoSuchPrinter")
+
+
+def test_style_commands_only_when_they_change() -> None:
+    data = EscposEncoder().encode(
+        [
+            EscposLine("text", "A", size=2, bold=True),
+            EscposLine("text", "B", size=2, bold=True),
+            EscposLine("qr", "https://id.gs1.org/01/08934567890120", size=4),
+            EscposLine("text", "C"),
+        ]
+    )
+    assert data.startswith(b"\x1b@")
+    assert data.count(b"\x1b!0") == 1  # double size, once for both lines
+    assert data.count(b"\x1bE\x01") == 1  # bold on, once
+    qr_at = data.index(b"\x1d(k")
+    assert data.rindex(b"\x1b!\x00", 0, qr_at) > data.index(b"B\n")  # normal size for the QR
+    assert b"\x1ba" not in data  # left aligned throughout: no alignment command
+
+
+def test_alignment_after_a_barcode_is_restored() -> None:
+    # python-escpos centres every barcode (ESC a 1); the next left-aligned line must say so.
+    data = EscposEncoder().encode(
+        [
+            EscposLine("gs1_128", "0108934567890120"),
+            EscposLine("text", "left"),
+        ]
+    )
+    assert data.index(b"\x1ba\x00") > data.index(b"\x1dk")
+
+
+def test_label_prints_and_its_text_reads_back(labels_dir: Path) -> None:
+    template = EscposTemplate.load(labels_dir / "unit-58mm.toml")
+    unit = LabelData(product_name="Miến dong Côn Minh", gtin="8934567890120", lot="L1", serial="S1")
+    data = EscposEncoder().encode(template.fill(unit))
+    # The product name, in its own code page run, decodes back to the original.
+    start = data.index(b"\x1bt\x00M")
+    assert TABLES.decode(data[start : data.index(b"\n", start)]) == unit.product_name
+
+
+def test_raster_template_prints_text_as_an_image(labels_dir: Path) -> None:
+    text = (labels_dir / "unit-58mm.toml").read_text(encoding="utf-8")
+    template = EscposTemplate.from_text(text.replace('codepage = "CP1258"', 'codepage = "raster"'))
+    unit = LabelData(product_name="Miến dong", gtin="8934567890120", lot="L1", serial="S1")
+    engine = EscposEngine()
+
+    async def scenario() -> None:
+        async with (
+            PrinterSimulator(engine, port=0) as sim,
+            open_transport(f"tcp://127.0.0.1:{sim.port}") as link,
+        ):
+            printer = EscposPrinter(link, template)
+            assert printer.encoder.text_mode == "raster"
+            await printer.print_label(unit)
+
+    asyncio.run(scenario())
+    raw = engine.printed[0].raw
+    assert b"\x1dv0" in raw  # GS v 0: a raster image
+    assert "Miến".encode() not in raw
+    assert unit.digital_link() in engine.printed[0].fields
+
+
+def test_encoder_output_is_the_same_for_every_call() -> None:
+    encoder = EscposEncoder()
+    unit = LabelData(
+        product_name="Chè Shan tuyết",
+        gtin="8934567890120",
+        lot="L1",
+        serial="S1",
+        expiry=date(2027, 6, 30),
+    )
+    lines = EscposTemplate.from_text(
+        '[[line]]\ntext = "{{product_name}}"\n[[line]]\nqr = "{{digital_link}}"\n'
+    ).fill(unit)
+    assert encoder.encode(lines) == encoder.encode(lines) == EscposEncoder().encode(lines)

@@ -1,0 +1,78 @@
+"""LabelData builds its codes with lineside.gs1: Digital Link, element string and HRI agree."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from edge.printers.label_data import LabelData
+from lineside.gs1 import GS1Message, parse_digital_link
+
+_cset82 = st.text(
+    alphabet=st.sampled_from(
+        "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+    ),
+    min_size=1,
+    max_size=20,
+)
+_dates = st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2049, 12, 31))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    lot=st.none() | _cset82,
+    serial=st.none() | _cset82,
+    expiry=_dates,
+    made=_dates,
+    best_before=_dates,
+)
+def test_digital_link_carries_the_element_string(
+    lot: str | None,
+    serial: str | None,
+    expiry: date | None,
+    made: date | None,
+    best_before: date | None,
+) -> None:
+    unit = LabelData(
+        product_name="x",
+        gtin="8934567890120",
+        lot=lot,
+        serial=serial,
+        expiry=expiry,
+        production_date=made,
+        best_before=best_before,
+        resolver="https://trace.example.vn/p/",
+    )
+    link = unit.digital_link()
+    assert link.startswith("https://trace.example.vn/p/01/08934567890120")
+    fields = unit.fields()
+    assert fields["digital_link"] == link
+    from_link = parse_digital_link(link)
+    from_element_string = GS1Message.parse(fields["element_string"], separators_trusted=True)
+    assert sorted(from_link.elements, key=lambda e: e.ai) == sorted(
+        from_element_string.elements, key=lambda e: e.ai
+    )
+    assert fields["hri"] == from_element_string.as_bracketed()
+
+
+def test_dates_go_in_the_query_string() -> None:
+    unit = LabelData(
+        product_name="x",
+        gtin="08934567890120",
+        lot="A/1",
+        serial="S1",
+        production_date=date(2026, 11, 2),
+        expiry=date(2027, 6, 30),
+    )
+    assert unit.digital_link() == (
+        "https://id.gs1.org/01/08934567890120/10/A%2F1/21/S1?11=261102&17=270630"
+    )
+
+
+def test_invalid_lot_is_refused_with_the_ai() -> None:
+    with pytest.raises(ValidationError, match=r"\(10\)"):
+        LabelData(product_name="x", gtin="8934567890120", lot="lô 1")
