@@ -20,14 +20,15 @@ from lineside.gs1.digital_link import (
     to_digital_link,
 )
 from lineside.gs1.keys import Gln, Gtin, Sscc, gs1_check_digit
-from lineside.gs1.message import GS, ElementString, GS1Message
-from lineside.gs1.scan import ScanResult, parse_scan
+from lineside.gs1.message import GS, ElementString, GS1Message, SwallowedElements, find_swallowed
+from lineside.gs1.scan import SUSPECT_MISSING_GS, ScanResult, parse_scan
 from lineside.gs1.serials import DEFAULT_ALPHABET, SerialGenerator
 
 __all__ = [
     "DEFAULT_ALPHABET",
     "DEFAULT_STEM",
     "GS",
+    "SUSPECT_MISSING_GS",
     "AIDefinition",
     "Component",
     "DigitalLinkParts",
@@ -38,7 +39,9 @@ __all__ = [
     "ScanResult",
     "SerialGenerator",
     "Sscc",
+    "SwallowedElements",
     "SyntaxDictionary",
+    "find_swallowed",
     "gs1_check_digit",
     "key_and_qualifiers",
     "parse_digital_link",

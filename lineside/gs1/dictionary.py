@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import product
@@ -308,6 +308,11 @@ class SyntaxDictionary:
     def get(self, ai: str) -> AIDefinition | None:
         """The definition of ``ai`` or ``None``."""
         return self._entries.get(ai)
+
+    @property
+    def entries(self) -> Mapping[str, AIDefinition]:
+        """The definitions by AI, read-only (for lookups in hot loops)."""
+        return self._entries
 
     def ais(self) -> tuple[str, ...]:
         """Every AI, in dictionary order."""

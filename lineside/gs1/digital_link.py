@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -92,6 +92,21 @@ class DigitalLinkParts:
     def message(self) -> GS1Message:
         """Path AIs, then query AIs, as one message."""
         return GS1Message((self.primary_key, *self.qualifiers, *self.attributes))
+
+    def as_uri(self, stem: str | None = None) -> str:
+        """The URI again, on ``stem`` (default: its own), keeping the path as given
+        and the data attributes in :func:`to_digital_link` order; ignored query
+        parameters are dropped. Call :func:`parse_digital_link` first to validate.
+
+        >>> parts = split_digital_link("https://a.example/01/08934567890120/235/X1?10=L1&k=v")
+        >>> parts.as_uri("https://b.example")
+        'https://b.example/01/08934567890120/235/X1?10=L1'
+        """
+        return _build_uri(
+            self.stem if stem is None else stem,
+            (self.primary_key, *self.qualifiers),
+            list(self.attributes),
+        )
 
 
 def percent_encode(value: str, *, query: bool = False) -> str:
@@ -199,16 +214,19 @@ def to_digital_link(
                 "data attribute"
             )
         attributes.append(element)
+    return _build_uri(stem, (primary, *qualifiers), attributes)
+
+
+def _build_uri(stem: str, path: Iterable[ElementString], attributes: list[ElementString]) -> str:
+    dictionary = syntax_dictionary()
     # Stable: predefined-length AIs first, as in the raw element string form (an
     # unknown AI's length is unknown, so it counts as variable).
-    attributes.sort(key=lambda element: _needs_separator(dictionary.get(element.ai)))
-    path = "".join(
-        f"/{element.ai}/{percent_encode(element.value)}" for element in (primary, *qualifiers)
-    )
+    ordered = sorted(attributes, key=lambda element: _needs_separator(dictionary.get(element.ai)))
+    path_text = "".join(f"/{element.ai}/{percent_encode(element.value)}" for element in path)
     query = "&".join(
-        f"{element.ai}={percent_encode(element.value, query=True)}" for element in attributes
+        f"{element.ai}={percent_encode(element.value, query=True)}" for element in ordered
     )
-    uri = stem.rstrip("/") + path
+    uri = stem.rstrip("/") + path_text
     return f"{uri}?{query}" if query else uri
 
 

@@ -241,8 +241,11 @@ def _csum(text: str) -> LintFailure | None:
         return LintFailure("TOO_SHORT_FOR_CHECK_DIGIT", 0, 0)
     if not (text.isascii() and text.isdigit()):
         return _non_digit(text)
-    # Weights alternate 3, 1, 3... leftwards from the digit before the check digit.
-    total = 3 * sum(map(int, text[-2::-2])) + sum(map(int, text[-3::-2]))
+    # Weights alternate 3, 1, 3... leftwards from the digit before the check digit;
+    # summing the ASCII codes and removing 48 per digit keeps the loop in C.
+    data = text.encode("ascii")
+    tripled, single = data[-2::-2], data[-3::-2]
+    total = 3 * (sum(tripled) - 48 * len(tripled)) + sum(single) - 48 * len(single)
     if str(-total % 10) != text[-1]:
         return LintFailure("INCORRECT_CHECK_DIGIT", len(text) - 1, len(text))
     return None
@@ -284,10 +287,10 @@ def _gcppos1(text: str) -> LintFailure | None:
     # prefix database, which is not bundled (see the conformance known-failures list).
     if len(text) < _GCP_MIN_LENGTH:
         return _whole("TOO_SHORT_FOR_GCP", text)
-    failure = _first_outside(text[:_GCP_MIN_LENGTH], _DIGITS, "INVALID_GCP_PREFIX")
-    if failure is not None:
-        return failure
-    return None
+    head = text[:_GCP_MIN_LENGTH]
+    if head.isascii() and head.isdigit():
+        return None
+    return _first_outside(head, _DIGITS, "INVALID_GCP_PREFIX")
 
 
 def _gcppos2(text: str) -> LintFailure | None:
@@ -477,9 +480,8 @@ def _date(year_digits: int, day_zero: bool) -> Callable[[str], LintFailure | Non
             return _whole("DATE_TOO_SHORT", text)
         if len(text) > size:
             return _whole("DATE_TOO_LONG", text)
-        failure = _non_digit(text)
-        if failure is not None:
-            return failure
+        if not (text.isascii() and text.isdigit()):
+            return _non_digit(text)
         month = int(text[year_digits : year_digits + 2])
         if not 1 <= month <= 12:
             return LintFailure("ILLEGAL_MONTH", year_digits, year_digits + 2)

@@ -203,9 +203,10 @@ def _find_swallowed(
     preceding: Sequence[ElementString], ai: str, value: str, definition: AIDefinition
 ) -> SwallowedElements | None:
     dictionary = syntax_dictionary()
-    # The value must keep at least its shortest legal length before the split; every AI
-    # starts with two digits, so only those places are tried.
-    for match in _TWO_DIGITS.finditer(value, max(1, definition.min_length)):
+    # The head must be a legal value, so the split lies between its shortest and longest
+    # lengths; every AI starts with two digits, so only those places are tried.
+    first, last = max(1, definition.min_length), definition.max_length + 2
+    for match in _TWO_DIGITS.finditer(value, first, last):
         split = match.start()
         if dictionary.match_ai(value, split) is None or not definition.is_valid(value[:split]):
             continue
@@ -338,6 +339,7 @@ class GS1Message:
         cls, text: str, separators_trusted: bool, permit_unknown_ais: bool = False
     ) -> GS1Message:
         dictionary = syntax_dictionary()
+        lookup = dictionary.entries.get
         start = 1 if text[0] in _SEPARATORS else 0
         unseparated = GS not in text[start:] and "^" not in text[start:]
         elements: list[ElementString] = []
@@ -351,13 +353,13 @@ class GS1Message:
                 continue
             # AIs are prefix-free: at most one of the 2-, 3- and 4-digit candidates is known.
             ai = text[position : position + 2]
-            definition = dictionary.get(ai)
+            definition = lookup(ai)
             if definition is None:
                 ai = text[position : position + 3]
-                definition = dictionary.get(ai) if len(ai) == 3 else None
+                definition = lookup(ai) if len(ai) == 3 else None
                 if definition is None:
                     ai = text[position : position + 4]
-                    definition = dictionary.get(ai) if len(ai) == 4 else None
+                    definition = lookup(ai) if len(ai) == 4 else None
                     if definition is None:
                         if not permit_unknown_ais:
                             raise _no_known_ai(text, position)
@@ -474,9 +476,9 @@ class GS1Message:
         ...
         lineside.errors.GS1Error: AI (21) requires AI (01), (03) or (8006)
         """
-        entries = syntax_dictionary()
+        lookup = syntax_dictionary().entries.get
         for element in self.elements:
-            definition = entries.get(element.ai)
+            definition = lookup(element.ai)
             if definition is None and permit_unknown_ais:
                 _check_unknown(element)
             elif definition is None or not definition.is_valid(element.value):

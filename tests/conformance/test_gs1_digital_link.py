@@ -72,14 +72,16 @@ def test_generate_dl_uri(vectors_dir: Path, capsys: pytest.CaptureFixture[str]) 
         stem = DEFAULT_STEM if vector["stem"] is None else vector["stem"]
         try:
             if source.startswith("http"):
-                message = parse_digital_link(source)
+                # A DL URI input keeps its own path: re-pointed, not rebuilt.
+                parse_digital_link(source)
+                uri = split_digital_link(source).as_uri(stem)
             else:
                 message = parse_engine_data(
                     source, permit_unknown_ais=settings.get(UNKNOWN_AIS, False)
                 )
-            uri = to_digital_link(
-                message, stem=stem, permit_unknown_ais=unknown_ais_in_dl(settings)
-            )
+                uri = to_digital_link(
+                    message, stem=stem, permit_unknown_ais=unknown_ais_in_dl(settings)
+                )
         except GS1Error:
             return not vector["valid"]
         return bool(vector["valid"]) and uri == vector["expected_uri"]

@@ -16,6 +16,7 @@ MODULES = [
     "lineside.gs1.digital_link",
     "lineside.gs1.serials",
     "lineside.gs1.scan",
+    "lineside.gs1.coupon",
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lineside.errors import GS1Error
-from lineside.gs1 import GS, ElementString, GS1Message, syntax_dictionary
+from lineside.gs1 import GS, ElementString, GS1Message, find_swallowed, syntax_dictionary
 
 GTIN = "08934567890120"
 
@@ -200,3 +200,21 @@ def test_iban_length(iban: str, valid: bool) -> None:
     else:
         with pytest.raises(GS1Error, match="IBAN too short"):
             message.validate()
+
+
+def test_find_swallowed_reports_the_split() -> None:
+    message = GS1Message.parse(f"01{GTIN}10LOT121SERIAL", separators_trusted=True)
+    found = find_swallowed(message)
+    assert found is not None
+    assert (found.ai, found.value, found.offset, found.hidden_ai) == (
+        "10",
+        "LOT121SERIAL",
+        4,
+        "21",
+    )
+    assert found.hidden.as_bracketed() == "(21)SERIAL"
+    # A head longer than the AI's longest value cannot be the real value.
+    long_value = GS1Message((ElementString("01", GTIN), ElementString("10", "A" * 500 + "21X")))
+    assert find_swallowed(long_value) is None
+    # Predefined-length last AI: nothing can be swallowed.
+    assert find_swallowed(GS1Message.parse(f"(10)A21B(01){GTIN}")) is None
