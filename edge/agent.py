@@ -18,8 +18,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from edge.config import LineConfig
-from edge.engine import LineEngine, ReadLike
+from edge.config import LineConfig, PrinterDevice, ScannerDevice
+from edge.engine import CasePrinter, LineEngine, Phase, ReadLike, UnitPrinter
 from edge.journal import Journal, OutboxItem
 from edge.linesim import (
     ReadScript,
@@ -40,7 +40,7 @@ from lineside.contract import (
     WorkOrderAction,
     WorkOrderCommand,
 )
-from lineside.errors import ContractError, LinesideError
+from lineside.errors import ConfigError, ContractError, LinesideError
 
 logger = logging.getLogger(__name__)
 
@@ -96,26 +96,57 @@ class Agent:
         supply = SerialSupply(
             self.journal, sources, low_water=config.policy.serials_low_water, block=block
         )
-        if simulate is None:
-            raise LinesideError(
-                "real device wiring is not available in this build; run with --simulate"
+        self._scanner: ScannerDevice | None = None
+        self._drivers: list[Any] = []
+        printer: UnitPrinter
+        case_printer: CasePrinter | None
+        if simulate is not None:
+            self.camera = SimulatedVerifyCamera(
+                self._on_read, travel_s=simulate.travel_s, script=simulate.script
             )
-        self.camera = SimulatedVerifyCamera(
-            self._on_read, travel_s=simulate.travel_s, script=simulate.script
-        )
-        self.printer = SimulatedUnitPrinter(self.camera.carry, print_s=simulate.print_s)
+            sim_printer = SimulatedUnitPrinter(self.camera.carry, print_s=simulate.print_s)
+            printer, case_printer = sim_printer, SimulatedCasePrinter()
+        else:
+            printer, case_printer = self._real_devices(config)
         self.engine = LineEngine(
             config,
             self.journal,
-            printer=self.printer,
+            printer=printer,
             reject=make_reject_output(config.reject),
             supply=supply,
-            case_printer=SimulatedCasePrinter(),
+            case_printer=case_printer,
             on_commit=self.publisher.wake,
             auto_close=True,
         )
-        self.printer.status_listeners.append(self.engine.on_printer_status)
+        if simulate is not None:
+            sim_printer.status_listeners.append(self.engine.on_printer_status)
+        else:
+            from edge.devices import watch_printer
+
+            for driver in self._drivers[:1]:
+                watch_printer(driver, self.engine.on_printer_status)
         self._stop = asyncio.Event()
+
+    def _real_devices(self, config: LineConfig) -> tuple[UnitPrinter, CasePrinter | None]:
+        from edge.devices import DriverCasePrinter, DriverUnitPrinter, open_printer, template_for
+
+        unit = config.device("unit_printer")
+        verify = config.device("verify_scanner")
+        if not isinstance(unit, PrinterDevice) or not isinstance(verify, ScannerDevice):
+            raise ConfigError("devices: a unit_printer and a verify_scanner are required")
+        unit_driver = open_printer(unit, template_for(config, "unit"))
+        self._drivers.append(unit_driver)
+        self._scanner = verify
+        case_printer: CasePrinter | None = None
+        case = config.device("case_printer")
+        if isinstance(case, PrinterDevice):
+            case_driver = open_printer(case, template_for(config, "case"))
+            self._drivers.append(case_driver)
+            case_printer = DriverCasePrinter(case_driver)
+        return DriverUnitPrinter(unit_driver, resolver=config.line.resolver), case_printer
+
+    def _printer_paused(self) -> bool:
+        return self.engine.phase is Phase.PAUSED and self.engine.pause_reason.startswith("printer")
 
     def _on_read(self, read: ReadLike) -> None:
         self.engine.on_read(read)
@@ -190,8 +221,37 @@ class Agent:
         self.engine.recover()
         self.publisher.on_message(self.topics.commands, self._on_message)
         self.publisher.start()
+        for driver in self._drivers:
+            await driver.transport.open()
         runner = asyncio.create_task(self.engine.run())
         status = asyncio.create_task(self._status_loop())
+        background: list[asyncio.Task[None]] = []
+        if self._scanner is not None:
+            from edge.devices import feed_reads, poll_printer
+
+            background.append(asyncio.create_task(feed_reads(self._scanner, self._on_read)))
+            background.extend(
+                asyncio.create_task(poll_printer(d, self._printer_paused))
+                for d in self._drivers[:1]
+            )
+        web: Any = None
+        web_task: asyncio.Task[None] | None = None
+        if self.config.web.enabled:
+            import uvicorn
+
+            from edge.web import create_app
+
+            web = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(self.engine, self.config),
+                    host=self.config.web.host,
+                    port=self.config.web.port,
+                    log_level="warning",
+                    timeout_graceful_shutdown=2,
+                )
+            )
+            web.install_signal_handlers = lambda: None  # the agent owns SIGTERM/SIGINT
+            web_task = asyncio.create_task(web.serve())
         notify("READY=1")
         logger.info("agent for %s/%s running", self.config.line.site, self.config.line.line_id)
         try:
@@ -202,9 +262,16 @@ class Agent:
             self.engine.pause("agent stopping")
             await self.engine.stop()
             await runner
-            status.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await status
+            if web is not None and web_task is not None:
+                web.should_exit = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(web_task), 5)
+            for task in (status, *background):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for driver in self._drivers:
+                await driver.transport.close()
             await asyncio.to_thread(self.publisher.stop, flush_timeout=5.0, final=self._offline)
             self.journal.close()
             logger.info("stopped")

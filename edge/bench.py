@@ -54,6 +54,7 @@ def _percentile(values: list[float], p: float) -> float:
 async def _run(
     units: int, workdir: Path, host: str, port: int, *, print_s: float = 0.0
 ) -> tuple[float, list[float], float]:
+    measure_latency = print_s > 0
     line_id = "B" + uuid.uuid4().hex[:8]
     config = parse_config(
         f"""
@@ -85,8 +86,10 @@ path = "line.db"
         now = time.monotonic()
         for seq in seqs:
             serial = obs.seq_of.pop(seq, None)
-            if serial is not None:
-                acked_at[serial] = now
+            if serial is not None and measure_latency:
+                acked_at[serial] = now - obs.taken.pop(serial)
+            elif serial is not None:
+                obs.taken.pop(serial, None)
 
     publisher.add_ack_listener(on_ack)
     supply = SerialSupply(journal, [LocalSerialSource()], low_water=2000, block=5000)
@@ -96,7 +99,7 @@ path = "line.db"
         engine.on_read(read)  # type: ignore[arg-type]
 
     camera = SimulatedVerifyCamera(deliver, travel_s=0.002)
-    printer = SimulatedUnitPrinter(camera.carry, print_s=print_s)
+    printer = SimulatedUnitPrinter(camera.carry, print_s=print_s, keep=0)
     engine = LineEngine(
         config,
         journal,
@@ -134,7 +137,7 @@ path = "line.db"
     await runner
     publisher.stop(flush_timeout=1)
     journal.close()
-    latencies = [(acked_at[s] - obs.taken[s]) * 1000 for s in acked_at if s in obs.taken]
+    latencies = [seconds * 1000 for seconds in acked_at.values()]
     return units / elapsed, latencies, rss_after - rss_before
 
 

@@ -228,6 +228,10 @@ class LineEngine:
         """Call ``listener()`` after every change (the operator screen pushes an update)."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def _notify(self) -> None:
         self._changed.set()
         for listener in self._listeners:
@@ -679,6 +683,8 @@ class LineEngine:
         unit = self._inflight.pop(serial)
         if unit.timer is not None:
             unit.timer.cancel()
+        while self._waiting and self._waiting[0] not in self._inflight:
+            self._waiting.popleft()
         return unit
 
     def _commission(self, serial: str) -> None:
@@ -696,6 +702,8 @@ class LineEngine:
             for old in list(self._commissioned_at)[: len(self._commissioned_at) // 2]:
                 del self._commissioned_at[old]
         self._rate.append(now)
+        while self._rate and self._rate[0] < now - 60:
+            self._rate.popleft()
         self.counters.commissioned += 1
         self._consecutive_rejects = 0
         self._case_members.append(serial)

@@ -6,6 +6,7 @@ reads garbage, a foreign code or the wrong product, as scripted — and the read
 engine exactly like a real scanner's :class:`edge.scanners.read.ScanRead` would.
 
 >>> import random
+from collections import deque
 >>> script = ReadScript(miss=0.0, garbage=0.0)
 >>> script.choose(random.Random(1))
 'good'
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,11 +56,13 @@ class SimulatedUnitPrinter:
         *,
         print_s: float = 0.0,
         paper_out_after: int | None = None,
+        keep: int = 10_000,
     ) -> None:
         self._conveyor = conveyor
         self._print_s = print_s
         self._paper_left = paper_out_after
-        self.printed: list[UnitLabel] = []
+        #: The last ``keep`` labels printed (bounded: the simulator may run for days).
+        self.printed: deque[UnitLabel] = deque(maxlen=keep)
         self.status_listeners: list[Callable[[str | None], None]] = []
 
     async def print_unit(self, label: UnitLabel) -> None:
@@ -104,12 +108,10 @@ class SimulatedVerifyCamera:
         self._script = script or ReadScript()
         self._rng = random.Random(seed)
         self._stamper = ReadStamper("verify-sim")
-        self.outcomes: dict[str, str] = {}
 
     def carry(self, label: UnitLabel) -> None:
         """Put a printed label on the conveyor."""
         outcome = self._script.choose(self._rng)
-        self.outcomes[label.serial] = outcome
         asyncio.get_running_loop().call_later(self._travel, self._read, label, outcome)
 
     def _read(self, label: UnitLabel, outcome: str) -> None:

@@ -136,6 +136,7 @@ class OutboxPublisher:
             client.tls_set()
         if self._will is not None:
             client.will_set(self._will.topic, self._will.payload, qos=1, retain=True)
+        client.enable_logger(logging.getLogger(__name__ + ".paho"))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -158,7 +159,9 @@ class OutboxPublisher:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
     ) -> None:
-        if self._connected.is_set():
+        if self._stopping.is_set():
+            logger.info("disconnected from broker")
+        elif self._connected.is_set():
             logger.warning("disconnected from broker: %s; messages wait in the outbox", rc)
         self._connected.clear()
 

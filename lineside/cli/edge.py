@@ -163,10 +163,12 @@ def report(
 
 @app.command("run")
 def run(
+    *,
     config: Annotated[Path, typer.Option("--config", "-c", help="The line's configuration.")],
     simulate: bool = typer.Option(False, "--simulate", help="Use the simulated line."),
     miss: float = typer.Option(0.0, help="Simulated camera: probability of no read."),
     garbage: float = typer.Option(0.0, help="Simulated camera: probability of garbage."),
+    rate: float = typer.Option(0.0, help="Simulated printer: labels per second (0: flat out)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the agent until SIGTERM (graceful: finishes units in flight, flushes the outbox)."""
@@ -178,7 +180,13 @@ def run(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     cfg = _config(config)
-    options = SimulationOptions(script=ReadScript(miss=miss, garbage=garbage)) if simulate else None
+    options = (
+        SimulationOptions(
+            script=ReadScript(miss=miss, garbage=garbage), print_s=1 / rate if rate > 0 else 0.0
+        )
+        if simulate
+        else None
+    )
     try:
         agent = Agent(cfg, simulate=options)
         asyncio.run(agent.run())

@@ -66,7 +66,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the settings Lineside relies on.
 
     SQLite gets WAL, foreign keys and a busy timeout on every connection; PostgreSQL
-    gets psycopg 3 and ``pool_pre_ping``.
+    gets psycopg 3 and ``pool_pre_ping`` (unless ``pool_pre_ping=False`` is passed: the
+    ingestor retries a batch whose connection died, and saves the round trip).
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":

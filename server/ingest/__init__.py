@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from server.ingest.ingestor import Ingestor, IngestSettings
 from server.ingest.processing import (
+    BatchEventValidator,
     BatchProcessor,
     BatchResult,
     EventValidator,
@@ -17,6 +18,7 @@ from server.ingest.processing import (
 )
 
 __all__ = [
+    "BatchEventValidator",
     "BatchProcessor",
     "BatchResult",
     "EventValidator",

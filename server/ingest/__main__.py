@@ -14,6 +14,7 @@ import threading
 
 from server.db import make_engine, make_session_factory
 from server.ingest.ingestor import Ingestor, IngestSettings
+from server.ingest.processing import EventValidator
 from server.ingest.validation import default_validator
 
 
@@ -42,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         batch_ms=args.batch_ms,
     )
-    engine = make_engine(args.db)
+    # A dead connection fails the batch, which is retried: no ping before each batch.
+    engine = make_engine(args.db, pool_pre_ping=False)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    validator = (lambda _event: []) if args.no_validate else default_validator()
+    validator: EventValidator = (lambda _event: []) if args.no_validate else default_validator()
     ingestor = Ingestor(settings, make_session_factory(engine), validator)
     ingestor.start()
     sys.stdout.write("ready\n")

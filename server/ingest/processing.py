@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,6 +46,21 @@ logger = logging.getLogger(__name__)
 
 #: Checks one EPCIS event; returns human-readable problems (empty when valid).
 EventValidator = Callable[[dict[str, Any]], Sequence[str]]
+
+
+@runtime_checkable
+class BatchEventValidator(Protocol):
+    """An :data:`EventValidator` that can also check a whole batch in one go (faster).
+
+    :class:`server.ingest.validation.EpcisValidator` is one.
+    """
+
+    def __call__(self, event: dict[str, Any], /) -> Sequence[str]: ...
+
+    def many(self, events: Sequence[dict[str, Any]], /) -> Sequence[Sequence[str]]:
+        """The problems of each event, in order."""
+        ...
+
 
 #: Messages other than events that the server keeps (dashboard, reports).
 _SIDE_MESSAGES = (
@@ -140,16 +155,53 @@ class BatchProcessor:
     def prepare(self, batch: Sequence[InboundMessage]) -> PreparedBatch:
         """Decode, validate and index a batch: all the work that needs no database.
 
+        Never raises: a message that cannot be stored becomes a refusal with the reason.
         The ingestor prepares the next batch while the previous one commits.
         """
-        decoded: list[_Decoded] = []
+        parsed: list[tuple[InboundMessage, Any]] = []
         rejected: list[tuple[InboundMessage, str]] = []
         for message in batch:
             try:
-                decoded.append(self._decode(message))
+                parsed.append((message, self._parse(message)))
             except Rejected as refusal:
                 rejected.append((message, refusal.reason))
+            except Exception as exc:  # a bug: keep the message with the error for replay
+                logger.exception("decoding a message from %s failed", message.topic)
+                rejected.append((message, _internal(exc)))
+        events = [body for _, body in parsed if isinstance(body, contract.EventMessage)]
+        problems = iter(self._problems([body.event for body in events]))
+        decoded: list[_Decoded] = []
+        for message, body in parsed:
+            if not isinstance(body, contract.EventMessage):
+                decoded.append(_Decoded(message, body))
+                continue
+            found = list(next(problems))
+            if found:
+                rejected.append((message, "invalid EPCIS event: " + "; ".join(found[:5])))
+                continue
+            try:
+                decoded.append(_Decoded(message, body, index_event(body.event)))
+            except EPCISError as exc:
+                rejected.append((message, f"invalid EPCIS event: {exc}"))
         return PreparedBatch(tuple(batch), tuple(decoded), tuple(rejected))
+
+    def _problems(self, events: list[dict[str, Any]]) -> list[Sequence[str]]:
+        validator = self._validator
+        if validator is None or not events:
+            return [()] * len(events)
+        if isinstance(validator, BatchEventValidator):
+            try:
+                return list(validator.many(events))
+            except Exception:
+                logger.exception("validating a batch failed; validating event by event")
+        found: list[Sequence[str]] = []
+        for event in events:
+            try:
+                found.append(validator(event))
+            except Exception as exc:
+                logger.exception("validating an event failed")
+                found.append([_internal(exc)])
+        return found
 
     def store(self, prepared: PreparedBatch) -> BatchResult:
         """Store a prepared batch in one transaction; raise only when the database is
@@ -184,7 +236,7 @@ class BatchProcessor:
             except Exception as exc:
                 # Never lose a message to a bug: keep it with the error for replay.
                 logger.exception("storing a message from %s failed", message.topic)
-                reason = f"internal error: {type(exc).__name__}: {_first_line(exc)}"
+                reason = _internal(exc)
                 with self._session_factory() as session, session.begin():
                     _dead_letter(session, message, reason)
                 result += BatchResult(dead_letters=1)
@@ -232,7 +284,8 @@ class BatchProcessor:
             dead_letters=dead,
         )
 
-    def _decode(self, message: InboundMessage) -> _Decoded:
+    def _parse(self, message: InboundMessage) -> Any:
+        """The contract message in ``message``; raises :class:`Rejected`."""
         if len(message.payload) > self._max_payload_bytes:
             raise Rejected(
                 f"payload of {len(message.payload)} bytes exceeds {self._max_payload_bytes} bytes"
@@ -241,19 +294,13 @@ class BatchProcessor:
             body = contract.decode(message.payload, message.topic)
         except ContractError as exc:
             raise Rejected(f"contract: {exc}") from exc
-        if not isinstance(body, contract.EventMessage):
-            if isinstance(body, _SIDE_MESSAGES):
-                return _Decoded(message, body)
+        if not isinstance(body, (contract.EventMessage, *_SIDE_MESSAGES)):
             raise Rejected(f"contract: a {body.kind!r} message is not accepted by the server")
-        if self._validator is not None:
-            problems = list(self._validator(body.event))
-            if problems:
-                raise Rejected("invalid EPCIS event: " + "; ".join(problems[:5]))
-        try:
-            indexed = index_event(body.event)
-        except EPCISError as exc:
-            raise Rejected(f"invalid EPCIS event: {exc}") from exc
-        return _Decoded(message, body, indexed)
+        return body
+
+
+def _internal(exc: BaseException) -> str:
+    return f"internal error: {type(exc).__name__}: {_first_line(exc)}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -281,20 +328,25 @@ def _dead_letter(
 def _registry(
     session: Session, decoded: Sequence[_Decoded]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Sites of the lines named in the batch, and the line of each of their devices."""
+    """Sites of the lines named in the batch, and the line of each of their devices.
+
+    One query (lines outer-joined to their devices): every round trip inside a batch
+    transaction delays the commit, and so the acknowledgements.
+    """
     line_ids = {contract.parse_topic(item.message.topic).line for item in decoded}
     if not line_ids:
         return {}, {}
-    lines = {
-        row[0]: row[1]
-        for row in session.execute(select(Line.id, Line.site).where(Line.id.in_(line_ids)))
-    }
-    devices = {
-        row[0]: row[1]
-        for row in session.execute(
-            select(Device.id, Device.line_id).where(Device.line_id.in_(line_ids))
-        )
-    }
+    lines: dict[str, str] = {}
+    devices: dict[str, str] = {}
+    statement = (
+        select(Line.id, Line.site, Device.id)
+        .outerjoin(Device, Device.line_id == Line.id)
+        .where(Line.id.in_(line_ids))
+    )
+    for line_id, site, device_id in session.execute(statement):
+        lines[line_id] = site
+        if device_id is not None:
+            devices[device_id] = line_id
     return lines, devices
 
 

@@ -25,15 +25,26 @@ from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy import Engine, exists, func, insert, literal, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.db.events import parse_event_time
-from server.db.models import Event, Organisation, OutboxState, PortalOutboxEntry, Product
+from server.db.models import (
+    Event,
+    Organisation,
+    OutboxState,
+    PortalMark,
+    PortalOutboxEntry,
+    Product,
+)
 from server.db.types import utcnow
 from server.ingest.validation import as_document
 
 logger = logging.getLogger(__name__)
+
+#: How long the high-water mark waits for in-flight event inserts before giving up.
+_SETTLE_LOCK_TIMEOUT = "2s"
 
 _DL_GTIN = re.compile(r"/01/(\d{14})")
 _DL_LOT = re.compile(r"/10/([^/?#]+)")
@@ -60,6 +71,9 @@ class PortalTarget(BaseModel):
     base_backoff_s: float = Field(default=1.0, gt=0)
     max_backoff_s: float = Field(default=3600.0, gt=0)
     timeout_s: float = Field(default=15.0, gt=0)
+    #: Least seconds between two moves of the high-water mark; each move briefly waits
+    #: for (and holds back) event inserts on PostgreSQL.
+    mark_interval_s: float = Field(default=1.0, ge=0)
 
     def backoff_s(self, attempts: int) -> float:
         """Wait before the next attempt after ``attempts`` failures (doubling, capped)."""
@@ -88,8 +102,22 @@ class OutboxStatus:
 
 
 def enqueue_new(session: Session, target: PortalTarget, now: datetime | None = None) -> int:
-    """Add an outbox entry for every stored event the target has none for yet."""
+    """Add an outbox entry for every stored event the target has none for yet.
+
+    Only events above the target's high-water mark (:class:`PortalMark`) are read, so a
+    run costs what was stored since the last one, not the whole event store. The mark
+    only moves up to a *settled* row id, below which no insert is still in flight: on
+    PostgreSQL concurrent transactions commit out of row-id order, and a mark moved past
+    an uncommitted row would lose that event for good. Events above the mark may be read
+    twice; the ``NOT EXISTS`` guard makes that harmless.
+    """
     moment = now or utcnow()
+    mark = session.get(PortalMark, target.name)
+    floor = mark.last_event_pk if mark is not None else 0
+    wall = utcnow()
+    due = mark is None or (wall - mark.updated_at).total_seconds() >= target.mark_interval_s
+    # Settle first, then read: what committed below the settled id is then visible.
+    settled = _settled_event_pk(session) if due else None
     missing = select(
         literal(target.name),
         Event.event_id,
@@ -99,16 +127,56 @@ def enqueue_new(session: Session, target: PortalTarget, now: datetime | None = N
         literal(""),
         literal(moment, type_=PortalOutboxEntry.__table__.c.created_at.type),
     ).where(
+        Event.pk > floor,
         ~exists().where(
             PortalOutboxEntry.target == target.name, PortalOutboxEntry.event_id == Event.event_id
-        )
+        ),
     )
     statement = insert(PortalOutboxEntry).from_select(
         ["target", "event_id", "state", "attempts", "next_attempt_at", "last_error", "created_at"],
         missing,
     )
-    result = session.execute(statement)
-    return int(getattr(result, "rowcount", 0) or 0)
+    # Without ``preserve_rowcount`` psycopg's count of an INSERT ... SELECT is lost.
+    result = session.execute(statement, execution_options={"preserve_rowcount": True})
+    added = int(getattr(result, "rowcount", 0) or 0)
+    if settled is not None and settled > floor:
+        if mark is None:
+            session.add(PortalMark(target=target.name, last_event_pk=settled, updated_at=wall))
+        else:
+            mark.last_event_pk = settled
+            mark.updated_at = wall
+        session.flush()
+    return added
+
+
+def _settled_event_pk(session: Session) -> int | None:
+    """The highest event row id below which every insert has committed, if known now.
+
+    SQLite has one writer at a time, holding its lock from its first write to its
+    commit, so the highest visible id is settled. On PostgreSQL a short transaction on
+    its own connection takes a SHARE lock on ``events``, which waits for the inserts in
+    flight (and holds new ones back for a moment); once it has it, every id handed out
+    so far belongs to a finished transaction. ``None`` when the lock is not granted
+    within ``_SETTLE_LOCK_TIMEOUT`` (the mark then stays where it is).
+    """
+    bind = session.get_bind()
+    highest = select(func.max(Event.pk))
+    if bind.dialect.name != "postgresql":
+        return session.scalar(highest) or 0
+    if not isinstance(bind, Engine):
+        return None  # bound to a caller's connection: no second connection to wait on
+    try:
+        with bind.connect() as connection, connection.begin():
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{_SETTLE_LOCK_TIMEOUT}'")
+            connection.exec_driver_sql("LOCK TABLE events IN SHARE MODE")
+            return connection.scalar(highest) or 0
+    except OperationalError as exc:
+        logger.info("portal: event ids not settled (%s)", _first_line(exc))
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:300]
 
 
 def forward_due(

@@ -7,6 +7,9 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from edge.engine import LineEngine, Phase, report_json, report_text
 from edge.journal import Journal, SerialState
 from edge.linesim import (
@@ -244,3 +247,30 @@ async def test_restart_rejects_in_flight_and_voids_unprinted(tmp_path: Path) -> 
     assert counts.commissioned == 10
     assert counts.unaccounted == 0
     assert GTIN in again.events()[0]["event"]["epcList"][0]  # type: ignore[index]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=60), min_size=1, max_size=12))
+def test_random_bytes_on_the_verify_scanner_never_stop_the_line(reads: list[bytes]) -> None:
+    import tempfile
+
+    from edge.scanners.read import ReadStamper
+
+    async def scenario(tmp: Path) -> None:
+        line = Line(tmp, script=ReadScript(miss=1.0))
+        runner = asyncio.create_task(line.engine.run())
+        line.engine.load(make_order(quantity=4))
+        line.engine.start()
+        await asyncio.sleep(0.01)
+        stamper = ReadStamper("verify")
+        for data in reads:
+            line.engine.on_read(stamper.payload(None, data))
+            line.engine.on_read(stamper.payload("]d2", data))
+        report = await line.engine.close()
+        assert report.balanced
+        await line.engine.stop()
+        await runner
+        line.journal.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(scenario(Path(tmp)))

@@ -1,0 +1,127 @@
+"""Real devices for the engine: printer drivers and scanners, opened from the configuration.
+
+The engine speaks to small protocols (:class:`edge.engine.UnitPrinter`,
+:class:`edge.engine.CasePrinter`); this module adapts the printer drivers of
+:mod:`edge.printers` and the scanners of :mod:`edge.scanners` to them, and turns printer
+status changes into the engine's pause/resume calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.codes import ContainerLabel, UnitLabel
+from edge.config import LineConfig, PrinterDevice, PrinterLanguage, ScannerDevice
+from edge.drivers import open_transport
+from edge.engine import ReadLike
+from edge.printers.driver import EscposPrinter, StatusChange, ZplPrinter
+from edge.printers.label_data import LabelData
+from edge.printers.templates import EscposTemplate, ZplTemplate, load_template
+from edge.scanners.urls import open_scanner
+from lineside.contract import AlarmCode
+from lineside.errors import ConfigError, DeviceError
+
+logger = logging.getLogger(__name__)
+
+Driver = ZplPrinter | EscposPrinter
+
+
+def open_printer(device: PrinterDevice, template_path: Path) -> Driver:
+    """A printer driver for ``device`` with the template at ``template_path``."""
+    template = load_template(template_path)
+    transport = open_transport(device.url)
+    if device.language is PrinterLanguage.ZPL:
+        if not isinstance(template, ZplTemplate):
+            raise ConfigError(f"{template_path.name}: device {device.id} prints ZPL")
+        return ZplPrinter(transport, template, max_in_flight=device.max_in_flight)
+    if not isinstance(template, EscposTemplate):
+        raise ConfigError(f"{template_path.name}: device {device.id} prints ESC/POS")
+    return EscposPrinter(transport, template)
+
+
+class DriverUnitPrinter:
+    """Prints unit labels through a printer driver (ZPL or ESC/POS)."""
+
+    def __init__(self, driver: Driver, *, resolver: str) -> None:
+        self.driver = driver
+        self._resolver = resolver
+
+    async def print_unit(self, label: UnitLabel) -> None:
+        data = LabelData(
+            product_name=label.product_name,
+            gtin=label.gtin,
+            lot=label.lot,
+            serial=label.serial,
+            expiry=label.expiry,
+            production_date=label.production_date,
+            resolver=self._resolver,
+        )
+        await self.driver.print_label(data)
+
+
+class DriverCasePrinter:
+    """Prints case and pallet labels (SSCC) through a printer driver."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+
+    async def print_container(self, label: ContainerLabel) -> None:
+        data = LabelData(
+            product_name=f"{label.level.upper()} {label.sscc} x{label.count}",
+            gtin=label.gtin,
+            lot=label.lot,
+            extra={"sscc": label.sscc, "count": str(label.count), "level": label.level},
+        )
+        await self.driver.print_label(data)
+
+
+def watch_printer(driver: Driver, report: Callable[[str | None, AlarmCode], None]) -> None:
+    """Call ``report(fault or None, alarm code)`` whenever the printer's faults change."""
+
+    def on_change(change: StatusChange) -> None:
+        faults = change.current.faults
+        code = AlarmCode.PRINTER_OFFLINE
+        if "paper_out" in faults:
+            code = AlarmCode.PAPER_OUT
+        elif "head_open" in faults:
+            code = AlarmCode.HEAD_OPEN
+        elif "ribbon_out" in faults:
+            code = AlarmCode.RIBBON_OUT
+        report(", ".join(faults) if faults else None, code)
+
+    driver.on_status_change(on_change)
+
+
+async def feed_reads(device: ScannerDevice, deliver: Callable[[ReadLike], None]) -> None:
+    """Read ``device`` forever, handing each read to ``deliver`` (the engine's on_read)."""
+    scanner = open_scanner(device.url, device.id)
+    while True:
+        try:
+            async for read in scanner.reads():
+                deliver(read)
+        except DeviceError as exc:
+            logger.warning("scanner %s: %s; reconnecting", device.id, exc)
+            await asyncio.sleep(1.0)
+
+
+def template_for(config: LineConfig, name: str) -> Path:
+    """The template file a work order or device names, from ``[labels.templates]``."""
+    try:
+        return config.labels.templates[name]
+    except KeyError as exc:
+        raise ConfigError(f"labels.templates: no template named {name!r}") from exc
+
+
+async def poll_printer(driver: Driver, when: Callable[[], bool], interval: float = 1.0) -> None:
+    """Ask the printer's status every ``interval`` s while ``when()`` (the line is paused), so
+    a cleared fault is seen. Never while printing: the driver polls then, on the same link."""
+    while True:
+        try:
+            if when():
+                await driver.status()
+        except DeviceError as exc:
+            logger.debug("printer status poll failed: %s", exc)
+        await asyncio.sleep(interval)
