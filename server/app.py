@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import __version__
 from lineside.errors import ConfigError
-from server.api import dashboard, masterdata, production, public, resolver, trace
+from server.api import audit, dashboard, masterdata, production, public, resolver, trace, users
 from server.api.commands import CommandPublisher, MqttCommandPublisher
 from server.api.metrics import RequestCounters
 from server.api.ratelimit import TokenBuckets
@@ -57,8 +57,10 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
             IngestSettings(
                 host=broker.hostname or "127.0.0.1",
                 port=broker.port or 1883,
-                username=broker.username,
-                password=broker.password,
+                username=settings.broker_username or broker.username,
+                password=settings.mqtt_password() or broker.password,
+                client_id=settings.ingest_client_id,
+                share_group=settings.ingest_share_group,
             ),
             factory,
         )
@@ -131,6 +133,8 @@ def create_app(
     app.include_router(masterdata.router)
     app.include_router(production.router)
     app.include_router(trace.router)
+    app.include_router(audit.router)
+    app.include_router(users.router)
     app.include_router(dashboard.router)
     epcis = _optional_router("server.epcis_api")
     if epcis is not None:

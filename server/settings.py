@@ -15,15 +15,40 @@ from __future__ import annotations
 
 import secrets
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lineside.contract import IDENTIFIER
 from lineside.errors import ConfigError
 
 ENV_PREFIX = "LINESIDE_SERVER_"
+
+#: Settings whose values are URLs that may carry a password.
+_URL_SETTINGS = frozenset({"database_url", "broker_url", "portal_endpoint"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, fit for logs and messages.
+
+    >>> redact_url("postgresql+psycopg://app:s3cret@db:5432/lineside")
+    'postgresql+psycopg://app:***@db:5432/lineside'
+    >>> redact_url("mqtt://127.0.0.1:1883")
+    'mqtt://127.0.0.1:1883'
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparseable URL>"
+    if password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 class ServerSettings(BaseSettings):
@@ -48,8 +73,30 @@ class ServerSettings(BaseSettings):
     portal_endpoint: str | None = Field(
         default=None, description="Base URL of the national traceability portal API."
     )
+    broker_username: str | None = Field(default=None, description="MQTT user of the aggregator.")
+    broker_password: SecretStr | None = Field(default=None, description="MQTT password.")
+    broker_password_file: Path | None = Field(
+        default=None, description="File holding the MQTT password (wins over broker_password)."
+    )
     ingest_enabled: bool = Field(default=False, description="Consume line events from MQTT.")
+    ingest_client_id: str = Field(
+        default="lineside-aggregator",
+        min_length=1,
+        max_length=128,
+        description="MQTT client ID; stable across restarts, distinct per aggregator process.",
+    )
+    ingest_share_group: str | None = Field(
+        default=None,
+        description="Consume events through $share/<group>/... so processes split the load.",
+    )
     portal_enabled: bool = Field(default=False, description="Forward data to the portal.")
+    portal_token: SecretStr | None = Field(default=None, description="Bearer token of the portal.")
+    portal_token_file: Path | None = Field(
+        default=None, description="File holding the portal token (wins over portal_token)."
+    )
+    portal_format: Literal["epcis", "record"] = Field(
+        default="epcis", description="EPCIS 2.0 documents, or mapped records for portals."
+    )
     secret_key: SecretStr = Field(
         default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
         description="Salt of the hashed client addresses kept with consumer scans.",
@@ -66,6 +113,14 @@ class ServerSettings(BaseSettings):
         default=True, description="Mark the dashboard session cookie Secure (needs HTTPS)."
     )
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr() and str() end up in logs and tracebacks: never show URL passwords.
+        for name, value in super().__repr_args__():
+            if name in _URL_SETTINGS and isinstance(value, str):
+                yield name, redact_url(value)
+            else:
+                yield name, value
+
     @field_validator("resolver_domain")
     @classmethod
     def _domain_has_scheme(cls, value: str) -> str:
@@ -73,6 +128,32 @@ class ServerSettings(BaseSettings):
             msg = f"resolver_domain must start with https:// or http://, got {value!r}"
             raise ValueError(msg)
         return value.rstrip("/")
+
+    @field_validator("ingest_share_group")
+    @classmethod
+    def _share_group_is_an_identifier(cls, value: str | None) -> str | None:
+        if value is not None and not IDENTIFIER.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid MQTT share group name")
+        return value
+
+    def mqtt_password(self) -> str | None:
+        """The broker password, read from ``broker_password_file`` when one is set."""
+        return _secret(self.broker_password, self.broker_password_file, "broker_password_file")
+
+    def portal_bearer_token(self) -> str | None:
+        """The portal token, read from ``portal_token_file`` when one is set."""
+        return _secret(self.portal_token, self.portal_token_file, "portal_token_file")
+
+
+def _secret(value: SecretStr | None, path: Path | None, key: str) -> str | None:
+    # Secrets live in files readable by the service only (systemd credentials, mode 0600),
+    # never in the TOML file or in logs; the file is read when needed, not kept in settings.
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from exc
+    return value.get_secret_value() if value is not None else None
 
 
 def load_settings(path: Path | None = None) -> ServerSettings:

@@ -47,8 +47,12 @@ def start_worker(settings: Any, session_factory: sessionmaker[Session]) -> Porta
     endpoint = getattr(settings, "portal_endpoint", None)
     if not endpoint:
         raise ConfigError("portal_endpoint: required when portal_enabled is true")
-    token: Any = getattr(settings, "portal_token", None)
-    secret = token.get_secret_value() if hasattr(token, "get_secret_value") else token
+    bearer = getattr(settings, "portal_bearer_token", None)
+    if callable(bearer):
+        secret = bearer()
+    else:
+        token: Any = getattr(settings, "portal_token", None)
+        secret = token.get_secret_value() if hasattr(token, "get_secret_value") else token
     target = PortalTarget(
         name="portal",
         url=str(endpoint),
