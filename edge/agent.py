@@ -19,7 +19,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from edge.config import LineConfig, PrinterDevice, ScannerDevice
-from edge.engine import CasePrinter, LineEngine, Phase, ReadLike, UnitPrinter
+from edge.engine import (
+    CasePrinter,
+    LineEngine,
+    Phase,
+    ReadLike,
+    ScannerCaseVerifier,
+    UnitPrinter,
+)
 from edge.journal import Journal, OutboxItem
 from edge.linesim import (
     ReadScript,
@@ -89,14 +96,25 @@ class Agent:
         )
         sources: list[SerialSource] = []
         if config.server is not None:
-            token = config.server.token.read() if config.server.token else None
-            sources.append(HttpSerialSource(config.server.url, config.line.line_id, token=token))
+            server = config.server
+            sources.append(
+                HttpSerialSource(
+                    server.url,
+                    config.line.line_id,
+                    token=server.token.read() if server.token else None,
+                    username=server.username,
+                    password=server.password.read() if server.password else None,
+                    serial_length=server.serial_length,
+                )
+            )
         sources.append(LocalSerialSource())
         block = config.server.block_size if config.server else 1000
         supply = SerialSupply(
             self.journal, sources, low_water=config.policy.serials_low_water, block=block
         )
         self._scanner: ScannerDevice | None = None
+        self._case_scanner: ScannerDevice | None = None
+        case_verifier: ScannerCaseVerifier | None = None
         self._drivers: list[Any] = []
         printer: UnitPrinter
         case_printer: CasePrinter | None
@@ -108,6 +126,11 @@ class Agent:
             printer, case_printer = sim_printer, SimulatedCasePrinter()
         else:
             printer, case_printer = self._real_devices(config)
+            case_scanner = config.device("case_scanner")
+            if isinstance(case_scanner, ScannerDevice):
+                self._case_scanner = case_scanner
+                case_verifier = ScannerCaseVerifier(config.timing.case_verify_window_ms / 1000)
+        self.case_verifier = case_verifier
         self.engine = LineEngine(
             config,
             self.journal,
@@ -115,6 +138,7 @@ class Agent:
             reject=make_reject_output(config.reject),
             supply=supply,
             case_printer=case_printer,
+            case_verifier=case_verifier,
             on_commit=self.publisher.wake,
             auto_close=True,
         )
@@ -143,6 +167,8 @@ class Agent:
             case_driver = open_printer(case, template_for(config, "case"))
             self._drivers.append(case_driver)
             case_printer = DriverCasePrinter(case_driver)
+        if isinstance(config.device("case_scanner"), ScannerDevice) and case_printer is None:
+            raise ConfigError("devices: a case_scanner needs a case_printer to verify")
         return DriverUnitPrinter(unit_driver, resolver=config.line.resolver), case_printer
 
     def _printer_paused(self) -> bool:
@@ -167,7 +193,9 @@ class Agent:
                 self._work_order_command(message)
             elif isinstance(message, SerialBlockCommand):
                 command_id = message.command_id
-                self.journal.add_to_reserve(message.serials, source=f"block:{message.block_id}")
+                self.journal.add_to_reserve(
+                    message.serials, source=f"block:{message.block_id}", gtin=message.gtin
+                )
             else:
                 raise ContractError(f"a {message.kind!r} message is not a command")
             ack = CommandAck(command_id=command_id, ok=True)
@@ -186,11 +214,11 @@ class Agent:
                 raise ContractError("a load command needs 'order'")
             engine.load(command.order)
         elif command.action is WorkOrderAction.START:
-            engine.start()
+            engine.start(operator="server")
         elif command.action is WorkOrderAction.PAUSE:
             engine.pause("server")
         elif command.action is WorkOrderAction.CLOSE:
-            task = asyncio.get_running_loop().create_task(engine.close())
+            task = asyncio.get_running_loop().create_task(engine.close(operator="server"))
             task.add_done_callback(lambda t: t.exception())
 
     # -- running ------------------------------------------------------------------------
@@ -233,6 +261,12 @@ class Agent:
             background.extend(
                 asyncio.create_task(poll_printer(d, self._printer_paused))
                 for d in self._drivers[:1]
+            )
+        if self._case_scanner is not None and self.case_verifier is not None:
+            from edge.devices import feed_reads
+
+            background.append(
+                asyncio.create_task(feed_reads(self._case_scanner, self.case_verifier.on_read))
             )
         web: Any = None
         web_task: asyncio.Task[None] | None = None

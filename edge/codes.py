@@ -178,6 +178,36 @@ def packing(
     return _with_id(event)
 
 
+def unpacking(
+    parent_sscc: str, children: list[str], *, when: datetime, where: Where
+) -> dict[str, Any]:
+    """AggregationEvent DELETE unpacking: ``children`` EPCs taken out of an SSCC.
+
+    Sent when a packed unit is voided, so the server's containment forgets it.
+    """
+    from lineside.epcis.models import parse_event
+
+    offset = when.utcoffset()
+    if offset is None:
+        raise ValueError("event time must carry a time-zone offset")
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    event = parse_event(
+        {
+            "type": "AggregationEvent",
+            "action": "DELETE",
+            "bizStep": "unpacking",
+            "parentID": sscc_epc(parent_sscc),
+            "childEPCs": list(children),
+            "eventTime": when,
+            "eventTimeZoneOffset": f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}",
+            "readPoint": {"id": where.read_point},
+            "bizLocation": {"id": where.biz_location},
+        }
+    )
+    return _with_id(event)
+
+
 def _with_id(event: Any) -> dict[str, Any]:
     from lineside.epcis import event_hash
 

@@ -74,6 +74,37 @@ class LineSection(_Model):
     resolver: str = "https://id.gs1.org"
     #: SSCC extension digit used for cases (pallets use ``extension + 1`` modulo 10).
     sscc_extension: int = Field(default=0, ge=0, le=9)
+    #: SSCC serial references this line may use, ``[first, last]`` inclusive. Give every line
+    #: of a company a disjoint range, or two lines print the same SSCC. Without it the line
+    #: uses the whole reference space from 1 (safe only for a company with one line).
+    sscc_range: tuple[int, int] | None = None
+
+    @model_validator(mode="after")
+    def _sscc_range(self) -> LineSection:
+        if self.sscc_range is not None:
+            first, last = self.sscc_range
+            top = sscc_reference_max(self.company_prefix)
+            if first < 1 or first > last:
+                raise ValueError(f"sscc_range: [{first}, {last}] must be 1 <= first <= last")
+            if last > top:
+                raise ValueError(
+                    f"sscc_range: last {last} exceeds {top}, the largest serial reference "
+                    f"with company prefix {self.company_prefix}"
+                )
+        return self
+
+    def sscc_references(self) -> tuple[int, int]:
+        """The configured range, or the whole reference space of the company prefix."""
+        return self.sscc_range or (1, sscc_reference_max(self.company_prefix))
+
+
+def sscc_reference_max(company_prefix: str) -> int:
+    """The largest SSCC serial reference with ``company_prefix`` (17 digits, less extension).
+
+    >>> sscc_reference_max("8934567")
+    999999999
+    """
+    return int(10 ** (16 - len(company_prefix))) - 1
 
 
 class _Secret(_Model):
@@ -131,11 +162,36 @@ class BrokerSection(_Model):
 
 
 class ServerSection(_Model):
-    """The central server (serial blocks over HTTP)."""
+    """The central server (serial blocks over HTTP).
+
+    The agent signs in with ``username`` and ``password`` (``POST /auth/token``) and signs in
+    again when its token expires; a fixed ``token`` is used as it is.
+    """
 
     url: str
     token: _Secret | None = None
+    username: str | None = None
+    password: _Secret | None = None
     block_size: int = Field(default=1000, ge=1, le=100_000)
+    serial_length: int = Field(default=12, ge=8, le=20)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("token", "password"):
+                if isinstance(data.get(key), str):
+                    raise ValueError(
+                        f"{key}: inline secrets are not allowed; "
+                        f'use {key} = {{ env = "VAR" }} or {{ file = "/path" }}'
+                    )
+        return data
+
+    @model_validator(mode="after")
+    def _credentials(self) -> ServerSection:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
 
 
 class PrinterLanguage(enum.StrEnum):
@@ -233,6 +289,8 @@ class TimingSection(_Model):
     max_in_flight: int = Field(default=16, ge=1, le=1024)
     #: Serials allocated (durably) ahead of printing, in one transaction.
     allocation_batch: int = Field(default=32, ge=1, le=10_000)
+    #: How long after its label is printed the case scanner must read a case's SSCC.
+    case_verify_window_ms: int = Field(default=3000, ge=10, le=120_000)
 
 
 class PolicySection(_Model):
@@ -240,6 +298,11 @@ class PolicySection(_Model):
     max_consecutive_rejects: int = Field(default=5, ge=1, le=1000)
     #: Raise an alarm when fewer serials than this remain in the reserve.
     serials_low_water: int = Field(default=500, ge=0)
+    #: Raise an alarm when fewer SSCC serial references than this remain in ``sscc_range``.
+    sscc_low_water: int = Field(default=200, ge=0)
+    #: New SSCCs tried for one case whose label the case scanner does not confirm, before
+    #: the line pauses.
+    case_label_attempts: int = Field(default=3, ge=1, le=20)
 
 
 class OutboxSection(_Model):

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from edge import codes
 from edge.codes import ContainerLabel, UnitLabel, Where
 from edge.config import LineConfig
-from edge.journal import Journal, OutboxItem, SerialState, WorkOrderState
+from edge.journal import Journal, JournalError, OutboxItem, SerialState, WorkOrderState
 from edge.reject import RejectOutput
 from edge.serials import SerialSourceError, SerialSupply
 from lineside import contract
@@ -60,6 +60,11 @@ from lineside.contract import (
 from lineside.errors import DeviceError, LinesideError
 
 logger = logging.getLogger(__name__)
+
+#: Pauses the line makes for safety; resuming from one is an audited override.
+SAFETY_STOPS = frozenset(
+    {"too many rejects", "case label not verified", "pallet label not printed"}
+)
 
 #: Verdicts are committed together at most this long after the first of them.
 GROUP_COMMIT_S = 0.003
@@ -82,16 +87,25 @@ class CasePrinter(Protocol):
 
 
 class CaseVerifier(Protocol):
-    """Confirms a case label was applied (case scanner), or trusts the count."""
+    """Confirms a case label was printed and applied (case scanner), or trusts the count.
 
-    async def verify(self, sscc: str) -> bool: ...
+    The engine calls :meth:`expect` just before the label is printed and :meth:`verify` once
+    it is printed; ``verify`` returns ``None`` when the label is confirmed, else the problem.
+    """
+
+    def expect(self, sscc: str) -> None: ...
+
+    async def verify(self, sscc: str) -> str | None: ...
 
 
 class CountVerifier:
     """Case verification by count: the engine built the case from verified units."""
 
-    async def verify(self, sscc: str) -> bool:
-        return True
+    def expect(self, sscc: str) -> None:
+        return None
+
+    async def verify(self, sscc: str) -> str | None:
+        return None
 
 
 class ReadLike(Protocol):
@@ -105,6 +119,68 @@ class ReadLike(Protocol):
 
     @property
     def result(self) -> Any: ...
+
+
+def sscc_of(read: ReadLike) -> tuple[str | None, str]:
+    """The SSCC (AI 00) a case-scanner read carries, or ``None`` and why not."""
+    text = read.raw.decode("utf-8", "replace")[:60]
+    if read.error is not None or read.result is None:
+        return None, f"unreadable case label ({read.error})"
+    message = getattr(read.result, "message", None)
+    sscc = message.get("00") if message is not None else None
+    if sscc is None:
+        return None, f"not an SSCC label: {text!r} has no AI (00)"
+    return str(sscc), ""
+
+
+class ScannerCaseVerifier:
+    """Case verification by a case scanner: the SSCC just printed must be read back.
+
+    Push the case scanner's reads into :meth:`on_read`. A read of the expected SSCC within
+    ``window_s`` of the label being printed confirms it; a read of another SSCC (or of no
+    SSCC at all) refutes it at once; silence refutes it when the window ends. A second read
+    of the case confirmed last (still under the scanner) is ignored.
+    """
+
+    def __init__(self, window_s: float) -> None:
+        self._window_s = window_s
+        self._expected: str | None = None
+        self._verdict: asyncio.Future[str | None] | None = None
+        self._last_confirmed: str | None = None
+        self.stray_reads = 0
+
+    def expect(self, sscc: str) -> None:
+        self._expected = sscc
+        self._verdict = asyncio.get_running_loop().create_future()
+
+    def on_read(self, read: ReadLike) -> None:
+        sscc, problem = sscc_of(read)
+        verdict = self._verdict
+        if sscc is not None and sscc == self._last_confirmed:
+            return
+        if self._expected is None or verdict is None or verdict.done():
+            self.stray_reads += 1
+            logger.info("case scanner read while no case label is expected: %s", sscc or problem)
+            return
+        if sscc == self._expected:
+            self._last_confirmed = sscc
+            verdict.set_result(None)
+        elif sscc is None:
+            verdict.set_result(problem)
+        else:
+            verdict.set_result(f"wrong SSCC {sscc} read, {self._expected} expected")
+
+    async def verify(self, sscc: str) -> str | None:
+        if self._expected != sscc or self._verdict is None:
+            self.expect(sscc)
+        assert self._verdict is not None
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._verdict), self._window_s)
+        except TimeoutError:
+            return f"no read of SSCC {sscc} within {self._window_s:g} s"
+        finally:
+            self._expected = None
+            self._verdict = None
 
 
 class Phase(enum.StrEnum):
@@ -132,6 +208,7 @@ class Counters:
     cases: int = 0
     pallets: int = 0
     stray_reads: int = 0
+    case_labels_rejected: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,10 +294,11 @@ class LineEngine:
         self._closed = asyncio.Event()
         self._stopping = False
         self._reject_tasks: set[asyncio.Task[None]] = set()
-        self._container_tasks: set[asyncio.Task[None]] = set()
+        self._container_tasks: set[asyncio.Task[bool]] = set()
         self._container_lock = asyncio.Lock()
         self._listeners: list[Callable[[], None]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._sscc_low_alarmed = False
 
     # -- observers ----------------------------------------------------------------------
 
@@ -388,12 +466,23 @@ class LineEngine:
         )
         self._notify()
 
-    def start(self) -> None:
-        """Start (or resume) the loaded work order."""
+    def start(self, *, operator: str = "operator") -> None:
+        """Start (or resume) the loaded work order.
+
+        Resuming a line that stopped itself for safety (too many rejects, a case label not
+        verified) is an override and is audited with ``operator``.
+        """
         if self.order is None or self.phase not in (Phase.LOADED, Phase.PAUSED, Phase.RUNNING):
             raise EngineError("no work order is loaded")
         if self._printer_fault is not None:
             raise EngineError(f"printer not ready: {self._printer_fault}")
+        if self.phase is Phase.PAUSED and self.pause_reason in SAFETY_STOPS:
+            self.journal.audit(
+                operator=operator,
+                action="override",
+                target=f"work_order:{self.order.id}",
+                reason=f"resumed after: {self.pause_reason}",
+            )
         self.journal.set_work_order_state(self.order.id, WorkOrderState.RUNNING)
         self.phase = Phase.RUNNING
         self.pause_reason = ""
@@ -414,8 +503,11 @@ class LineEngine:
         logger.info("work order %s paused: %s", self.order.id, reason)
         self._notify()
 
-    async def close(self) -> ReconciliationReport:
-        """Finish the work order: verdicts, partial case and pallet, reconciliation report."""
+    async def close(self, *, operator: str = "system") -> ReconciliationReport:
+        """Finish the work order: verdicts, partial case and pallet, reconciliation report.
+
+        Audited with ``operator`` (``system`` when the line closes itself at its quantity).
+        """
         if self.order is None or self.phase is Phase.IDLE:
             raise EngineError("no work order is loaded")
         order = self.order
@@ -432,13 +524,32 @@ class LineEngine:
         self._allocated.clear()
         if self._container_tasks:
             await asyncio.gather(*self._container_tasks)
-        if self._case_members:
-            members, self._case_members = self._case_members, []
-            await self._make_case(members, partial=True)
+        while self._case_members:
+            members = self._case_members[: order.units_per_case]
+            self._case_members = self._case_members[order.units_per_case :]
+            if not await self._make_case(members, partial=len(members) < order.units_per_case):
+                break  # the alarm is raised; the units stay uncontained in the report
         if order.cases_per_pallet and self.journal.containers(order.id, "case", unparented=True):
             async with self._container_lock:
                 await self._make_pallet(partial=True)
         report = self._reconcile(order)
+        lots = report.lots
+        self.journal.audit(
+            operator=operator,
+            role="operator" if operator != "system" else "system",
+            action="close",
+            target=f"work_order:{order.id}",
+            reason="balanced" if report.balanced else "NOT balanced",
+            details={
+                "allocated": sum(lot.allocated for lot in lots),
+                "commissioned": sum(lot.commissioned for lot in lots),
+                "rejected": sum(lot.rejected for lot in lots),
+                "voided": sum(lot.voided for lot in lots),
+                "unaccounted": sum(lot.unaccounted for lot in lots),
+                "cases": report.cases,
+                "pallets": report.pallets,
+            },
+        )
         self.journal.set_work_order_state(order.id, WorkOrderState.CLOSED)
         self.phase = Phase.IDLE
         self._closed.set()
@@ -547,7 +658,7 @@ class LineEngine:
         if not self._allocated:
             batch = self.config.timing.allocation_batch
             try:
-                await self._supply.ensure(batch)
+                await self._supply.ensure(batch, order.product.gtin)
             except SerialSourceError as exc:
                 self._alarm(AlarmCode.SERIALS_LOW, Severity.CRITICAL, str(exc))
                 self.pause("no serials")
@@ -762,14 +873,33 @@ class LineEngine:
             raise EngineError(f"serial {serial!r} was never issued on this line")
         if serial in self._inflight:
             self._finish(serial)
-        event = codes.decommissioning(
-            order.product.gtin, [serial], when=_now(), where=self.where, reason=reason
+        now = _now()
+        container = self.journal.container_of(serial)
+        outbox: list[OutboxItem] = []
+        if container is not None:
+            # Unpack first, so the server's containment loses the unit before it is voided.
+            epc = codes.unit_epc(order.product.gtin, serial)
+            outbox.append(
+                self._event_item(codes.unpacking(container, [epc], when=now, where=self.where))
+            )
+        outbox.append(
+            self._event_item(
+                codes.decommissioning(
+                    order.product.gtin, [serial], when=now, where=self.where, reason=reason
+                )
+            )
         )
         with self.journal.transaction():
-            self.journal.transition(
-                serial, SerialState.VOIDED, reason=reason, outbox=[self._event_item(event)]
+            if container is not None:
+                self.journal.unpack(serial)
+            self.journal.transition(serial, SerialState.VOIDED, reason=reason, outbox=outbox)
+            self.journal.audit(
+                operator=operator,
+                action=action,
+                serial=serial,
+                reason=reason,
+                details={"was": state.value, **({"case": container} if container else {})},
             )
-            self.journal.audit(operator=operator, action=action, serial=serial, reason=reason)
         self.flush()
         self._on_commit()
         if state is SerialState.COMMISSIONED:
@@ -786,25 +916,63 @@ class LineEngine:
     # -- cases and pallets --------------------------------------------------------------
 
     def _new_sscc(self, level: str) -> str:
+        """The next SSCC of this line's range, written to the journal before it is printed."""
         ext = self.config.line.sscc_extension
         if level == "pallet":
             ext = (ext + 1) % 10
-        reference = self.journal.next_counter("sscc_reference")
+        first, last = self.config.line.sscc_references()
+        try:
+            reference = self.journal.next_sscc_reference(first, last)
+        except JournalError as exc:
+            raise EngineError(str(exc)) from exc
+        self.flush()  # durable before the label exists: a crash never reuses the reference
+        left = self.journal.sscc_references_left(first, last)
+        low = self.config.policy.sscc_low_water
+        if left < low and (not self._sscc_low_alarmed or left == 0):
+            self._sscc_low_alarmed = True
+            self._alarm(
+                AlarmCode.SERIALS_LOW,
+                Severity.CRITICAL if left == 0 else Severity.WARNING,
+                f"SSCC range [{first}, {last}]: {left} serial references left",
+            )
         return codes.build_sscc(self.config.line.company_prefix, reference, ext)
 
-    async def _make_case(self, members: list[str], *, partial: bool) -> None:
+    def _still_packable(self, members: list[str]) -> list[str]:
+        # A unit voided while its case was being labelled must not be packed.
+        return [s for s in members if self.journal.state_of(s) is SerialState.COMMISSIONED]
+
+    async def _make_case(self, members: list[str], *, partial: bool) -> bool:
+        """Label, verify and record a case; on failure the units go back to be packed next."""
         order = self.order
         assert order is not None
         async with self._container_lock:
-            sscc = await self._labelled_container("case", len(members))
+            problem = ""
+            try:
+                sscc = await self._labelled_container("case", len(members))
+            except EngineError as exc:
+                sscc, problem = None, str(exc)
+            if sscc is None:
+                self._case_members[:0] = members
+                self._alarm(
+                    AlarmCode.SCANNER_SILENT,
+                    Severity.CRITICAL,
+                    f"case of {len(members)} units not packed: {problem or 'label not verified'}"
+                    "; the units stay to be packed in the next case",
+                )
+                self.pause("case label not verified")
+                self._notify()
+                return False
+            members = self._still_packable(members)
             children = [codes.unit_epc(order.product.gtin, s) for s in members]
-            event = codes.packing(sscc, children, when=_now(), where=self.where)
+            outbox = [
+                self._event_item(codes.packing(sscc, children, when=_now(), where=self.where))
+            ]
             self.journal.add_container(
                 sscc,
                 level="case",
                 work_order=order.id,
                 serials=members,
-                outbox=[self._event_item(event)],
+                outbox=outbox if members else [],
             )
             self._on_commit()
             self.counters.cases += 1
@@ -814,6 +982,7 @@ class LineEngine:
                 if len(loose) >= order.cases_per_pallet:
                     await self._make_pallet(partial=False)
         self._notify()
+        return True
 
     async def _make_pallet(self, *, partial: bool) -> None:
         order = self.order
@@ -822,7 +991,14 @@ class LineEngine:
         cases = self.journal.containers(order.id, "case", unparented=True)[: order.cases_per_pallet]
         if not cases:
             return
-        sscc = await self._labelled_container("pallet", len(cases))
+        try:
+            sscc = await self._labelled_container("pallet", len(cases))
+        except EngineError as exc:
+            sscc = None
+            self._alarm(AlarmCode.SERIALS_LOW, Severity.CRITICAL, f"pallet not built: {exc}")
+        if sscc is None:
+            self.pause("pallet label not printed")
+            return
         event = codes.packing(
             sscc, [codes.sscc_epc(c) for c in cases], when=_now(), where=self.where
         )
@@ -837,11 +1013,19 @@ class LineEngine:
         self.counters.pallets += 1
         logger.info("pallet %s: %d cases%s", sscc, len(cases), " (partial)" if partial else "")
 
-    async def _labelled_container(self, level: str, count: int) -> str:
+    async def _labelled_container(self, level: str, count: int) -> str | None:
+        """A printed (and, for a case, verified) container label's SSCC, or ``None``.
+
+        Every attempt takes a new SSCC: a label that failed is never printed again. The case
+        scanner (if any) verifies case labels; pallets are labelled where no scanner reads them.
+        """
         order = self.order
         assert order is not None
-        for _attempt in range(3):
+        attempts = self.config.policy.case_label_attempts
+        verifier = self._case_verifier if level == "case" else CountVerifier()
+        for attempt in range(1, attempts + 1):
             sscc = self._new_sscc(level)
+            verifier.expect(sscc)
             if self._case_printer is not None:
                 label = codes.container_label(order, sscc, level=level, count=count)
                 try:
@@ -851,15 +1035,17 @@ class LineEngine:
                         AlarmCode.PRINTER_OFFLINE, Severity.CRITICAL, f"case printer: {exc}"
                     )
                     continue
-            if await self._case_verifier.verify(sscc):
+            problem = await verifier.verify(sscc)
+            if problem is None:
                 return sscc
+            self.counters.case_labels_rejected += 1
+            then = "printing a new label" if attempt < attempts else "no attempts left"
             self._alarm(
                 AlarmCode.SCANNER_SILENT,
                 Severity.WARNING,
-                f"{level} label {sscc} not verified; printing a new one",
+                f"{level} label {sscc} rejected: {problem}; {then}",
             )
-        # The units are packed whatever happens to the label; record the last SSCC.
-        return sscc
+        return None
 
 
 def report_text(report: ReconciliationReport) -> str:

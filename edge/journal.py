@@ -30,14 +30,18 @@ label is sent, so a crash or a power cut can never make the line print a serial 
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from lineside.audit import AuditRecord, verify_chain
 from lineside.contract import LotCounts, WorkOrder
 from lineside.errors import LinesideError
 
@@ -128,6 +132,18 @@ CREATE TABLE IF NOT EXISTS audit (
     serial TEXT,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reports (
     work_order TEXT PRIMARY KEY,
     body TEXT NOT NULL,
@@ -152,13 +168,32 @@ class OutboxItem:
     event_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    at: float
-    operator: str
-    action: str
-    serial: str | None
-    reason: str
+_AUDIT_SELECT = (
+    "SELECT seq, at, actor, role, action, target, reason, details, prev_hash, hash FROM audit_log"
+)
+
+
+def _audit_record(row: tuple[Any, ...]) -> AuditRecord:
+    seq = row[0]
+    try:
+        return AuditRecord(
+            seq=seq,
+            at=datetime.fromisoformat(row[1]),
+            actor=row[2],
+            role=row[3],
+            action=row[4],
+            target=row[5],
+            reason=row[6],
+            details=json.loads(row[7]),
+            prev_hash=row[8],
+            hash=row[9],
+        )
+    except (ValueError, TypeError) as exc:
+        # pydantic's ValidationError is a ValueError; so are bad JSON and bad ISO times.
+        first = str(exc).splitlines()
+        raise JournalError(
+            f"record {seq} (audit_log row): unreadable: {first[-1].strip() if first else exc}"
+        ) from exc
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -179,6 +214,11 @@ class Journal:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(reserve)")}
+        if "gtin" not in columns:
+            # Journals written before serials were reserved per GTIN: their serials fit any GTIN.
+            self._conn.execute("ALTER TABLE reserve ADD COLUMN gtin TEXT")
+        self._conn.execute("CREATE INDEX IF NOT EXISTS reserve_by_gtin ON reserve (gtin)")
         self._in_tx = False
         #: Outbox sequence numbers assigned by the last transaction that queued messages.
         self.last_seqs: list[int] = []
@@ -273,8 +313,14 @@ class Journal:
 
     # -- reserve ------------------------------------------------------------------------
 
-    def add_to_reserve(self, serials: Iterable[str], *, source: str) -> int:
-        """Add serials to the reserve, skipping any the line has already seen; return how many."""
+    def add_to_reserve(
+        self, serials: Iterable[str], *, source: str, gtin: str | None = None
+    ) -> int:
+        """Add serials to the reserve, skipping any the line has already seen; return how many.
+
+        ``gtin`` names the product the serials were reserved for (a server block is issued per
+        GTIN); ``None`` means any product (serials generated on the line).
+        """
         added = 0
         with self.transaction() as conn:
             for serial in serials:
@@ -282,13 +328,19 @@ class Journal:
                 if known:
                     continue
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO reserve (serial, source) VALUES (?, ?)", (serial, source)
+                    "INSERT OR IGNORE INTO reserve (serial, source, gtin) VALUES (?, ?, ?)",
+                    (serial, source, gtin),
                 )
                 added += cur.rowcount
         return added
 
-    def reserve_size(self) -> int:
-        return int(self._conn.execute("SELECT count(*) FROM reserve").fetchone()[0])
+    def reserve_size(self, gtin: str | None = None) -> int:
+        """Serials in the reserve usable for ``gtin`` (all of them when ``gtin`` is None)."""
+        if gtin is None:
+            return int(self._conn.execute("SELECT count(*) FROM reserve").fetchone()[0])
+        mine = self._conn.execute("SELECT count(*) FROM reserve WHERE gtin = ?", (gtin,))
+        anyone = self._conn.execute("SELECT count(*) FROM reserve WHERE gtin IS NULL")
+        return int(mine.fetchone()[0]) + int(anyone.fetchone()[0])
 
     def allocate(self, count: int, *, work_order: str, gtin: str, lot: str) -> list[str]:
         """Move ``count`` serials from the reserve to the journal, durably, and return them.
@@ -297,11 +349,19 @@ class Journal:
         """
         now = time.time()
         with self.transaction() as conn:
+            # Serials reserved for this GTIN first; serials good for any GTIN after them.
             rows = conn.execute(
-                "SELECT serial FROM reserve ORDER BY rowid LIMIT ?", (count,)
+                "SELECT serial FROM reserve WHERE gtin = ? ORDER BY rowid LIMIT ?", (gtin, count)
             ).fetchall()
             if len(rows) < count:
-                raise JournalError(f"serial reserve has {len(rows)} serials, {count} needed")
+                rows += conn.execute(
+                    "SELECT serial FROM reserve WHERE gtin IS NULL ORDER BY rowid LIMIT ?",
+                    (count - len(rows),),
+                ).fetchall()
+            if len(rows) < count:
+                raise JournalError(
+                    f"serial reserve has {len(rows)} serials for GTIN {gtin}, {count} needed"
+                )
             serials = [r[0] for r in rows]
             conn.executemany("DELETE FROM reserve WHERE serial = ?", [(s,) for s in serials])
             conn.executemany(
@@ -397,6 +457,60 @@ class Journal:
             )
             self._enqueue(conn, outbox)
 
+    def next_sscc_reference(self, first: int, last: int) -> int:
+        """Take the next unused SSCC serial reference in ``[first, last]``, durably.
+
+        The last reference used is kept in the ``sscc_reference`` counter and never handed out
+        again, even when the range in the configuration changes. Raises
+        :class:`JournalError` when the range is used up.
+
+        >>> j = Journal.open(":memory:")
+        >>> j.next_sscc_reference(500, 501), j.next_sscc_reference(500, 501)
+        (500, 501)
+        """
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT value FROM counters WHERE name = 'sscc_reference'"
+            ).fetchone()
+            used = 0 if row is None else int(row[0])
+            reference = max(first, used + 1)
+            if reference > last:
+                raise JournalError(
+                    f"SSCC range [{first}, {last}] is used up (last reference used: {used})"
+                )
+            conn.execute(
+                "INSERT INTO counters (name, value) VALUES ('sscc_reference', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (reference,),
+            )
+        return reference
+
+    def sscc_references_left(self, first: int, last: int) -> int:
+        """How many references of ``[first, last]`` are still unused."""
+        row = self._conn.execute(
+            "SELECT value FROM counters WHERE name = 'sscc_reference'"
+        ).fetchone()
+        used = 0 if row is None else int(row[0])
+        return max(0, last - max(first, used + 1) + 1)
+
+    def container_of(self, serial: str) -> str | None:
+        """The SSCC of the case ``serial`` is packed in, or ``None``."""
+        row = self._conn.execute(
+            "SELECT container FROM serials WHERE serial = ?", (serial,)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def unpack(self, serial: str) -> None:
+        """Take ``serial`` out of its case (joins an open transaction)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT container FROM serials WHERE serial = ?", (serial,)
+            ).fetchone()
+            if row is None or row[0] is None:
+                raise JournalError(f"serial {serial!r} is not packed in a case")
+            conn.execute("UPDATE serials SET container = NULL WHERE serial = ?", (serial,))
+            conn.execute("UPDATE containers SET children = children - 1 WHERE sscc = ?", (row[0],))
+
     def containers(self, work_order: str, level: str, *, unparented: bool = False) -> list[str]:
         sql = "SELECT sscc FROM containers WHERE work_order = ? AND level = ?"
         if unparented:
@@ -473,24 +587,71 @@ class Journal:
         ).fetchall()
         return {SerialState(s): int(n) for s, n in rows}
 
-    def audit(self, *, operator: str, action: str, serial: str | None, reason: str) -> None:
+    def audit(
+        self,
+        *,
+        operator: str,
+        action: str,
+        reason: str,
+        serial: str | None = None,
+        target: str | None = None,
+        role: str = "operator",
+        details: dict[str, Any] | None = None,
+    ) -> AuditRecord:
+        """Append a hash-chained record to the audit trail (joins an open transaction).
+
+        ``target`` defaults to ``serial:<serial>`` when a serial is given.
+        """
         with self.transaction() as conn:
-            self._audit(conn, operator=operator, action=action, serial=serial, reason=reason)
+            row = conn.execute(f"{_AUDIT_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+            previous = None if row is None else _audit_record(row)
+            record = AuditRecord.create(
+                previous,
+                at=datetime.now(UTC),
+                actor=operator,
+                role=role,
+                action=action,
+                target=target if target is not None else (f"serial:{serial}" if serial else ""),
+                reason=reason,
+                details=details,
+            )
+            conn.execute(
+                "INSERT INTO audit_log (seq, at, actor, role, action, target, reason, details, "
+                "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.seq,
+                    record.at.isoformat(),
+                    record.actor,
+                    record.role,
+                    record.action,
+                    record.target,
+                    record.reason,
+                    json.dumps(record.details, sort_keys=True, ensure_ascii=False),
+                    record.prev_hash,
+                    record.hash,
+                ),
+            )
+        return record
 
-    @staticmethod
-    def _audit(
-        conn: sqlite3.Connection, *, operator: str, action: str, serial: str | None, reason: str
-    ) -> None:
-        conn.execute(
-            "INSERT INTO audit (at, operator, action, serial, reason) VALUES (?,?,?,?,?)",
-            (time.time(), operator, action, serial, reason),
-        )
+    def audit_trail(self) -> list[AuditRecord]:
+        """The audit records in order (raises :class:`JournalError` for an unreadable row)."""
+        rows = self._conn.execute(f"{_AUDIT_SELECT} ORDER BY seq").fetchall()
+        return [_audit_record(row) for row in rows]
 
-    def audit_trail(self) -> list[AuditEntry]:
-        rows = self._conn.execute(
-            "SELECT at, operator, action, serial, reason FROM audit ORDER BY id"
-        ).fetchall()
-        return [AuditEntry(*row) for row in rows]
+    def verify_audit(self) -> list[str]:
+        """Every break in the audit trail's hash chain, described; empty when intact.
+
+        A row that no longer parses (a hash that is not hex, a bad time) is reported, and the
+        chain is checked on from it, so one edit does not hide the next.
+        """
+        problems: list[str] = []
+        records: list[AuditRecord] = []
+        for row in self._conn.execute(f"{_AUDIT_SELECT} ORDER BY seq"):
+            try:
+                records.append(_audit_record(row))
+            except JournalError as exc:
+                problems.append(str(exc))
+        return problems + verify_chain(records)
 
     def save_report(self, work_order: str, body: str) -> None:
         with self.transaction() as conn:

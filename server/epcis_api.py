@@ -41,6 +41,7 @@ from lineside.epcis import EPCIS_CONTEXT, event_hash, parse_document_bytes, vali
 from lineside.errors import EPCISError
 from server.api.auth import Role, require_role
 from server.api.deps import SessionDep
+from server.audit import record_action
 from server.db.events import (
     EventOrigin,
     IndexedEvent,
@@ -141,6 +142,15 @@ def create_router(
         except _Refused as refused:
             return refused.response
         job = _capture(session, indexed)
+        principal = getattr(request.state, "principal", None)
+        record_action(
+            session,
+            actor=principal.username if principal is not None else "anonymous",
+            role=principal.role.value if principal is not None else "none",
+            action="epcis.capture",
+            target=f"capture_job:{job.id}",
+            details={"events": job.event_count, "duplicates": job.duplicate_count},
+        )
         location = f"/epcis/capture/{job.id}"
         return JSONResponse(
             {"captureID": job.id, "eventCount": job.event_count},

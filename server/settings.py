@@ -35,7 +35,7 @@ _URL_SETTINGS = frozenset({"database_url", "broker_url", "portal_endpoint"})
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``, fit for logs and messages.
 
-    >>> redact_url("postgresql+psycopg://app:s3cret@db:5432/lineside")
+    >>> redact_url("postgresql+psycopg://app:secret@db:5432/lineside")
     'postgresql+psycopg://app:***@db:5432/lineside'
     >>> redact_url("mqtt://127.0.0.1:1883")
     'mqtt://127.0.0.1:1883'

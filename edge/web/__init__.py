@@ -133,7 +133,7 @@ def create_app(engine: LineEngine, config: LineConfig) -> FastAPI:
     @app.post("/api/close")
     async def close() -> dict[str, Any]:
         try:
-            await engine.close()
+            await engine.close(operator="screen")
         except EngineError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from exc
         return snapshot(engine)

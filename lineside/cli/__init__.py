@@ -10,6 +10,7 @@ import typer
 
 from lineside import __version__
 from lineside.cli import bench, codes, devices, edge, epcis, label, printer, scanner, server, sim
+from lineside.cli import demo as demo
 
 app = typer.Typer(
     name="lineside",
@@ -28,6 +29,7 @@ app.add_typer(devices.app)
 app.add_typer(printer.app)
 app.add_typer(label.app)
 app.add_typer(sim.app)
+app.add_typer(demo.app)
 
 
 def _version(value: bool) -> None:

@@ -193,3 +193,56 @@ def run(
     except LinesideError as exc:
         errors.print(str(exc), markup=False)
         raise typer.Exit(2) from exc
+
+
+@app.command("audit")
+def audit(
+    *,
+    config: Annotated[Path, typer.Option("--config", "-c", help="The line's configuration.")],
+    verify: bool = typer.Option(False, "--verify", help="Check the hash chain (exit 1 if broken)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Print the line's audit trail (void, reprint, override, close), optionally verified."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from edge.journal import Journal
+
+    cfg = _config(config)
+    if not cfg.outbox.path.exists():
+        errors.print(f"{cfg.outbox.path}: no journal (the agent never ran here)", markup=False)
+        raise typer.Exit(2)
+    journal = Journal.open(cfg.outbox.path)
+    try:
+        problems = journal.verify_audit() if verify else []
+        try:
+            records = journal.audit_trail()
+        except LinesideError:
+            records = []  # a row no longer parses; the problems name it
+            if not verify:
+                problems = journal.verify_audit()
+    finally:
+        journal.close()
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {
+                    "records": [json.loads(r.model_dump_json()) for r in records],
+                    "verified": verify,
+                    "problems": problems,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        table = Table("seq", "at", "actor", "action", "target", "reason")
+        for r in records:
+            cells = (str(r.seq), r.at.isoformat(timespec="seconds"), r.actor, r.action)
+            table.add_row(*(Text(c) for c in (*cells, r.target, r.reason)))
+        console.print(table)
+        for problem in problems:
+            errors.print(f"BROKEN: {problem}", markup=False)
+        if verify and not problems:
+            console.print(f"[green]chain intact[/green]: {len(records)} records")
+    if problems:
+        raise typer.Exit(1)

@@ -95,9 +95,12 @@ def add_user(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True)] = "",
 ) -> None:
     """Create a user (the first administrator, typically)."""
+    import getpass
+
     from sqlalchemy.exc import IntegrityError
 
     from server.api.auth import Role, hash_password
+    from server.audit import record_action
     from server.db import make_engine, make_session_factory
     from server.db.models import User
 
@@ -115,6 +118,15 @@ def add_user(
     try:
         with make_session_factory(engine)() as session, session.begin():
             session.add(User(username=username, role=chosen, password_hash=hash_password(password)))
+            session.flush()
+            record_action(
+                session,
+                actor=f"host:{getpass.getuser()}",
+                role="host",
+                action="user.create",
+                target=f"user:{username}",
+                details={"role": chosen.value, "via": "cli"},
+            )
     except IntegrityError as exc:
         Console(stderr=True).print(f"[red]{username!r}:[/red] a user with this name exists")
         raise typer.Exit(1) from exc

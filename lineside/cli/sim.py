@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from lineside.cli import sim_scanner
+from lineside.cli.demo import sim_line_command
 
 app = typer.Typer(
     name="sim", help="Run simulated devices for tests and demos.", no_args_is_help=True
@@ -68,3 +69,4 @@ def printer_command(  # noqa: PLR0917 - typer options, all keyword on the comman
 
 
 sim_scanner.register(app)
+app.command("line")(sim_line_command)

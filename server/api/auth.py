@@ -153,9 +153,13 @@ def bearer_token(
 
 
 def get_principal(
-    session: SessionDep, token: Annotated[str | None, Depends(bearer_token)]
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(bearer_token)]
 ) -> Principal:
-    """The caller; 401 when the token is missing or cannot be trusted."""
+    """The caller; 401 when the token is missing or cannot be trusted.
+
+    The principal is also left in ``request.state.principal`` for routes whose access
+    check is a router dependency (the EPCIS capture records who captured).
+    """
     if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -169,6 +173,7 @@ def get_principal(
             "the bearer token is unknown, expired or revoked",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+    request.state.principal = principal
     return principal
 
 

@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from lineside.errors import ConfigError, TransportError
+from server.settings import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ class MqttCommandPublisher:
     def __init__(self, broker_url: str, timeout: float = 5.0) -> None:
         parts = urlsplit(broker_url)
         if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-            raise ConfigError(f"broker_url {broker_url!r}: expected mqtt://host[:port]")
+            shown = redact_url(broker_url)
+            raise ConfigError(f"broker_url {shown!r}: expected mqtt://host[:port]")
         self.host = parts.hostname
         self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.tls = parts.scheme == "mqtts"

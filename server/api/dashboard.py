@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from server.api.auth import SESSION_COOKIE, ReaderUser, authenticate, issue_token
 from server.api.deps import SessionDep, SettingsDep
 from server.api.ratelimit import rate_limited
+from server.audit import record_action
 from server.db.models import (
     AlarmRecord,
     ConsumerScan,
@@ -324,6 +325,15 @@ async def login_submit(request: Request) -> Response:
             if user is not None
             else None
         )
+        if username:
+            record_action(
+                session,
+                actor=username,
+                role=user.role.value if user is not None else "anonymous",
+                action="auth.login" if user is not None else "auth.login_failed",
+                target=f"user:{username}",
+                details={"via": "dashboard"},
+            )
     if token is None:
         context = {
             "lang": "vi",

@@ -1,7 +1,9 @@
 """Master data: organisations, facilities, lines, devices and products (with OCOP data).
 
-Readers (every role) list and read; technicians and administrators create and change;
-administrators delete. GTINs are stored in their 14-digit form, GLNs are checked.
+Readers (every role) list and read; administrators create and change organisations,
+facilities and products; technicians (and administrators) create and change lines and
+devices; administrators delete, saying why. Every change is recorded in the audit trail.
+GTINs are stored in their 14-digit form, GLNs are checked.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sqlalchemy.orm import Session
 from lineside.contract import IDENTIFIER
 from lineside.errors import GS1Error
 from lineside.gs1.keys import Gln, Gtin
-from server.api.auth import AdminUser, ReaderUser, TechnicianUser
+from server.api.audit import Reason, RequiredReason, audit_action
+from server.api.auth import AdminUser, Principal, ReaderUser, TechnicianUser
 from server.api.deps import SessionDep
 from server.db.models import Device, Facility, Line, OcopGroup, Organisation, Product
 
@@ -78,12 +81,16 @@ def _save(session: Session, row: object) -> None:
         ) from exc
 
 
-def _patch(row: object, changes: BaseModel) -> None:
+def _patch(row: object, changes: BaseModel) -> dict[str, Any]:
+    """Apply the fields set in ``changes``; return them (JSON-ready) for the audit trail."""
     for name, value in changes.model_dump(exclude_unset=True).items():
         setattr(row, name, value)
+    return changes.model_dump(exclude_unset=True, mode="json")
 
 
-def _delete(session: Session, row: object) -> Response:
+def _delete(
+    session: Session, row: object, *, user: Principal, action: str, target: str, reason: str
+) -> Response:
     session.delete(row)
     try:
         session.flush()
@@ -91,6 +98,7 @@ def _delete(session: Session, row: object) -> Response:
         raise HTTPException(
             status.HTTP_409_CONFLICT, "still referenced by other records; remove those first"
         ) from exc
+    audit_action(session, user, action, target, reason=reason)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -139,11 +147,12 @@ def list_organisations(
 
 @router.post("/organisations", response_model=OrganisationOut, status_code=201)
 def create_organisation(
-    body: OrganisationIn, session: SessionDep, _: TechnicianUser
+    body: OrganisationIn, session: SessionDep, user: AdminUser, reason: Reason = ""
 ) -> Organisation:
     """Register a business or authority."""
     row = Organisation(**body.model_dump())
     _save(session, row)
+    audit_action(session, user, "organisation.create", f"organisation:{row.id}", reason=reason)
     return row
 
 
@@ -155,19 +164,37 @@ def get_organisation(organisation_id: int, session: SessionDep, _: ReaderUser) -
 
 @router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
 def update_organisation(
-    organisation_id: int, body: OrganisationPatch, session: SessionDep, _: TechnicianUser
+    organisation_id: int,
+    body: OrganisationPatch,
+    session: SessionDep,
+    user: AdminUser,
+    reason: Reason = "",
 ) -> Organisation:
     """Change some fields of an organisation."""
     row = _get_or_404(session, Organisation, organisation_id)
-    _patch(row, body)
+    changed = _patch(row, body)
     _save(session, row)
+    audit_action(
+        session,
+        user,
+        "organisation.update",
+        f"organisation:{row.id}",
+        reason=reason,
+        details=changed,
+    )
     return row
 
 
 @router.delete("/organisations/{organisation_id}", status_code=204)
-def delete_organisation(organisation_id: int, session: SessionDep, _: AdminUser) -> Response:
+def delete_organisation(
+    organisation_id: int, session: SessionDep, user: AdminUser, reason: RequiredReason
+) -> Response:
     """Delete an organisation that no product refers to."""
-    return _delete(session, _get_or_404(session, Organisation, organisation_id))
+    row = _get_or_404(session, Organisation, organisation_id)
+    target = f"organisation:{organisation_id}"
+    return _delete(
+        session, row, user=user, action="organisation.delete", target=target, reason=reason
+    )
 
 
 # --------------------------------------------------------------------------- facilities
@@ -204,11 +231,14 @@ def list_facilities(
 
 
 @router.post("/facilities", response_model=FacilityOut, status_code=201)
-def create_facility(body: FacilityIn, session: SessionDep, _: TechnicianUser) -> Facility:
+def create_facility(
+    body: FacilityIn, session: SessionDep, user: AdminUser, reason: Reason = ""
+) -> Facility:
     """Register a production site of an organisation."""
     _get_or_404(session, Organisation, body.organisation_id)
     row = Facility(**body.model_dump())
     _save(session, row)
+    audit_action(session, user, "facility.create", f"facility:{row.id}", reason=reason)
     return row
 
 
@@ -220,19 +250,31 @@ def get_facility(facility_id: int, session: SessionDep, _: ReaderUser) -> Facili
 
 @router.patch("/facilities/{facility_id}", response_model=FacilityOut)
 def update_facility(
-    facility_id: int, body: FacilityPatch, session: SessionDep, _: TechnicianUser
+    facility_id: int, body: FacilityPatch, session: SessionDep, user: AdminUser, reason: Reason = ""
 ) -> Facility:
     """Change some fields of a facility."""
     row = _get_or_404(session, Facility, facility_id)
-    _patch(row, body)
+    changed = _patch(row, body)
     _save(session, row)
+    target = f"facility:{row.id}"
+    audit_action(session, user, "facility.update", target, reason=reason, details=changed)
     return row
 
 
 @router.delete("/facilities/{facility_id}", status_code=204)
-def delete_facility(facility_id: int, session: SessionDep, _: AdminUser) -> Response:
+def delete_facility(
+    facility_id: int, session: SessionDep, user: AdminUser, reason: RequiredReason
+) -> Response:
     """Delete a facility (its lines are kept, detached)."""
-    return _delete(session, _get_or_404(session, Facility, facility_id))
+    row = _get_or_404(session, Facility, facility_id)
+    return _delete(
+        session,
+        row,
+        user=user,
+        action="facility.delete",
+        target=f"facility:{facility_id}",
+        reason=reason,
+    )
 
 
 # --------------------------------------------------------------------------- lines
@@ -266,7 +308,9 @@ def list_lines(
 
 
 @router.post("/lines", response_model=LineOut, status_code=201)
-def create_line(body: LineIn, session: SessionDep, _: TechnicianUser) -> Line:
+def create_line(
+    body: LineIn, session: SessionDep, user: TechnicianUser, reason: Reason = ""
+) -> Line:
     """Register a packing line; ``id`` and ``site`` are its MQTT topic levels."""
     if body.facility_id is not None:
         _get_or_404(session, Facility, body.facility_id)
@@ -274,6 +318,7 @@ def create_line(body: LineIn, session: SessionDep, _: TechnicianUser) -> Line:
         raise HTTPException(status.HTTP_409_CONFLICT, f"line {body.id!r} already exists")
     row = Line(**body.model_dump())
     _save(session, row)
+    audit_action(session, user, "line.create", f"line:{row.id}", reason=reason)
     return row
 
 
@@ -284,20 +329,28 @@ def get_line(line_id: str, session: SessionDep, _: ReaderUser) -> Line:
 
 
 @router.patch("/lines/{line_id}", response_model=LineOut)
-def update_line(line_id: str, body: LinePatch, session: SessionDep, _: TechnicianUser) -> Line:
+def update_line(
+    line_id: str, body: LinePatch, session: SessionDep, user: TechnicianUser, reason: Reason = ""
+) -> Line:
     """Change some fields of a line."""
     row = _get_or_404(session, Line, line_id)
     if body.facility_id is not None:
         _get_or_404(session, Facility, body.facility_id)
-    _patch(row, body)
+    changed = _patch(row, body)
     _save(session, row)
+    audit_action(session, user, "line.update", f"line:{row.id}", reason=reason, details=changed)
     return row
 
 
 @router.delete("/lines/{line_id}", status_code=204)
-def delete_line(line_id: str, session: SessionDep, _: AdminUser) -> Response:
+def delete_line(
+    line_id: str, session: SessionDep, user: AdminUser, reason: RequiredReason
+) -> Response:
     """Delete a line that has no work orders or serial blocks."""
-    return _delete(session, _get_or_404(session, Line, line_id))
+    row = _get_or_404(session, Line, line_id)
+    return _delete(
+        session, row, user=user, action="line.delete", target=f"line:{line_id}", reason=reason
+    )
 
 
 # --------------------------------------------------------------------------- devices
@@ -330,13 +383,16 @@ def list_devices(
 
 
 @router.post("/devices", response_model=DeviceOut, status_code=201)
-def create_device(body: DeviceIn, session: SessionDep, _: TechnicianUser) -> Device:
+def create_device(
+    body: DeviceIn, session: SessionDep, user: TechnicianUser, reason: Reason = ""
+) -> Device:
     """Register a device on a line; only registered devices may publish its events."""
     _get_or_404(session, Line, body.line_id)
     if session.get(Device, body.id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"device {body.id!r} already exists")
     row = Device(**body.model_dump())
     _save(session, row)
+    audit_action(session, user, "device.create", f"device:{row.id}", reason=reason)
     return row
 
 
@@ -348,19 +404,30 @@ def get_device(device_id: str, session: SessionDep, _: ReaderUser) -> Device:
 
 @router.patch("/devices/{device_id}", response_model=DeviceOut)
 def update_device(
-    device_id: str, body: DevicePatch, session: SessionDep, _: TechnicianUser
+    device_id: str,
+    body: DevicePatch,
+    session: SessionDep,
+    user: TechnicianUser,
+    reason: Reason = "",
 ) -> Device:
     """Change some fields of a device."""
     row = _get_or_404(session, Device, device_id)
-    _patch(row, body)
+    changed = _patch(row, body)
     _save(session, row)
+    target = f"device:{row.id}"
+    audit_action(session, user, "device.update", target, reason=reason, details=changed)
     return row
 
 
 @router.delete("/devices/{device_id}", status_code=204)
-def delete_device(device_id: str, session: SessionDep, _: AdminUser) -> Response:
+def delete_device(
+    device_id: str, session: SessionDep, user: AdminUser, reason: RequiredReason
+) -> Response:
     """Delete a device."""
-    return _delete(session, _get_or_404(session, Device, device_id))
+    row = _get_or_404(session, Device, device_id)
+    return _delete(
+        session, row, user=user, action="device.delete", target=f"device:{device_id}", reason=reason
+    )
 
 
 # --------------------------------------------------------------------------- products
@@ -451,13 +518,17 @@ def list_products(
 
 
 @router.post("/products", response_model=ProductOut, status_code=201)
-def create_product(body: ProductIn, session: SessionDep, _: TechnicianUser) -> Product:
+def create_product(
+    body: ProductIn, session: SessionDep, user: AdminUser, reason: Reason = ""
+) -> Product:
     """Register a traced product (GTIN-8/12/13/14 accepted, stored as 14 digits)."""
     _get_or_404(session, Organisation, body.organisation_id)
     if session.scalar(select(Product.id).where(Product.gtin == body.gtin)) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"GTIN {body.gtin} is already registered")
     row = Product(**body.model_dump())
     _save(session, row)
+    target = f"product:{row.id}"
+    audit_action(session, user, "product.create", target, reason=reason, details={"gtin": row.gtin})
     return row
 
 
@@ -469,16 +540,28 @@ def get_product(product_id: int, session: SessionDep, _: ReaderUser) -> Product:
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
 def update_product(
-    product_id: int, body: ProductPatch, session: SessionDep, _: TechnicianUser
+    product_id: int, body: ProductPatch, session: SessionDep, user: AdminUser, reason: Reason = ""
 ) -> Product:
     """Change some fields of a product."""
     row = _get_or_404(session, Product, product_id)
-    _patch(row, body)
+    changed = _patch(row, body)
     _save(session, row)
+    target = f"product:{row.id}"
+    audit_action(session, user, "product.update", target, reason=reason, details=changed)
     return row
 
 
 @router.delete("/products/{product_id}", status_code=204)
-def delete_product(product_id: int, session: SessionDep, _: AdminUser) -> Response:
+def delete_product(
+    product_id: int, session: SessionDep, user: AdminUser, reason: RequiredReason
+) -> Response:
     """Delete a product that no work order refers to."""
-    return _delete(session, _get_or_404(session, Product, product_id))
+    row = _get_or_404(session, Product, product_id)
+    return _delete(
+        session,
+        row,
+        user=user,
+        action="product.delete",
+        target=f"product:{product_id}",
+        reason=reason,
+    )

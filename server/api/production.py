@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from lineside import contract
 from lineside.contract import IDENTIFIER, WorkOrderAction
 from lineside.errors import ContractError, TransportError
-from server.api.auth import OperatorUser, ReaderUser
+from server.api.audit import Reason, audit_action
+from server.api.auth import OperatorUser, ReaderUser, TechnicianUser
 from server.api.commands import CommandPublisher
 from server.api.deps import SessionDep
 from server.api.masterdata import GtinField
@@ -171,7 +172,11 @@ def list_work_orders(
 
 @router.post("/work-orders", response_model=WorkOrderOut, status_code=201)
 def create_work_order(
-    body: WorkOrderIn, request: Request, session: SessionDep, user: OperatorUser
+    body: WorkOrderIn,
+    request: Request,
+    session: SessionDep,
+    user: OperatorUser,
+    reason: Reason = "",
 ) -> WorkOrder:
     """Create a work order and load it on its line (published to the command topic)."""
     line = session.get(Line, body.line_id)
@@ -190,6 +195,14 @@ def create_work_order(
     session.add(order)
     session.flush()
     _apply(request, session, order, line, WorkOrderAction.LOAD, user.username)
+    audit_action(
+        session,
+        user,
+        "work_order.create",
+        f"work_order:{order.id}",
+        reason=reason,
+        details={"code": order.code, "line": line.id, "lot": order.lot},
+    )
     return order
 
 
@@ -209,12 +222,22 @@ def act_on_work_order(
     request: Request,
     session: SessionDep,
     user: OperatorUser,
+    *,
+    reason: Reason = "",
 ) -> WorkOrder:
     """Load, start, pause or close a work order on its line."""
     order = session.get(WorkOrder, work_order_id)
     if order is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"work_orders: no {work_order_id}")
     _apply(request, session, order, order.line, body.action, user.username)
+    audit_action(
+        session,
+        user,
+        f"work_order.{body.action.value}",
+        f"work_order:{order.id}",
+        reason=reason,
+        details={"code": order.code, "line": order.line_id, "state": order.state.value},
+    )
     return order
 
 
@@ -327,7 +350,13 @@ def random_serials(length: int, count: int) -> list[str]:
 
 @router.post("/lines/{line_id}/serial-blocks", response_model=SerialBlockOut, status_code=201)
 def issue_serial_block(
-    line_id: str, body: SerialBlockIn, request: Request, session: SessionDep, user: OperatorUser
+    line_id: str,
+    body: SerialBlockIn,
+    request: Request,
+    session: SessionDep,
+    user: TechnicianUser,
+    *,
+    reason: Reason = "",
 ) -> SerialBlockOut:
     """Reserve a block of random serials for a line and (by default) send it to the line.
 
@@ -399,6 +428,20 @@ def issue_serial_block(
             ),
             user.username,
         )
+    audit_action(
+        session,
+        user,
+        "serial_block.issue",
+        f"serial_block:{block.id}",
+        reason=reason,
+        details={
+            "gtin": block.gtin,
+            "line": line.id,
+            "count": block.count,
+            "work_order_id": block.work_order_id,
+            "published": body.publish,
+        },
+    )
     return SerialBlockOut(
         id=block.id,
         gtin=block.gtin,

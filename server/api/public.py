@@ -22,6 +22,7 @@ from server.api.auth import (
 from server.api.deps import SessionDep, SettingsDep
 from server.api.metrics import RequestCounters, render_gauges
 from server.api.ratelimit import rate_limited
+from server.audit import record_action
 from server.db.models import ConsumerScan, DeadLetter, Event, Line, Product
 
 logger = logging.getLogger(__name__)
@@ -96,13 +97,33 @@ class TokenOut(BaseModel):
     tags=["auth"],
     responses={401: {"description": "Wrong username or password."}},
 )
-def sign_in(body: Credentials, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    """Exchange a username and password for a bearer token."""
+def sign_in(
+    body: Credentials, request: Request, session: SessionDep, settings: SettingsDep
+) -> TokenOut:
+    """Exchange a username and password for a bearer token (both outcomes are audited)."""
     user = authenticate(session, body.username, body.password)
     if user is None:
+        # The request's transaction rolls back with the 401: record the failure in its own.
+        with request.app.state.session_factory() as audit_session, audit_session.begin():
+            record_action(
+                audit_session,
+                actor=body.username,
+                role="anonymous",
+                action="auth.login_failed",
+                target=f"user:{body.username}",
+                details={"via": "api"},
+            )
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     ttl = timedelta(seconds=settings.token_ttl_seconds)
     token = issue_token(session, user, ttl)
+    record_action(
+        session,
+        actor=user.username,
+        role=user.role.value,
+        action="auth.login",
+        target=f"user:{user.username}",
+        details={"via": "api"},
+    )
     return TokenOut(access_token=token, expires_at=datetime.now(UTC) + ttl, role=user.role.value)
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from lineside.errors import GS1Error
+from server.api.audit import RequiredReason, audit_action
 from server.api.auth import InspectorUser, ReaderUser
 from server.api.deps import SessionDep
 from server.api.masterdata import GtinField
@@ -211,15 +212,33 @@ def create_recall(body: RecallIn, session: SessionDep, user: InspectorUser) -> R
     )
     session.add(recall)
     session.flush()
+    audit_action(
+        session,
+        user,
+        "recall.create",
+        f"recall:{recall.id}",
+        reason=body.reason,
+        details={"gtin": recall.gtin, "lot": recall.lot},
+    )
     return recall
 
 
 @router.post("/recalls/{recall_id}/lift", response_model=RecallOut)
-def lift_recall(recall_id: int, session: SessionDep, _: InspectorUser) -> Recall:
-    """End a recall."""
+def lift_recall(
+    recall_id: int, session: SessionDep, user: InspectorUser, reason: RequiredReason
+) -> Recall:
+    """End a recall, saying why (``reason``, kept in the audit trail)."""
     recall = session.get(Recall, recall_id)
     if recall is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"recalls: no {recall_id}")
     if recall.lifted_at is None:
         recall.lifted_at = datetime.now(UTC)
+        audit_action(
+            session,
+            user,
+            "recall.lift",
+            f"recall:{recall.id}",
+            reason=reason,
+            details={"gtin": recall.gtin, "lot": recall.lot},
+        )
     return recall

@@ -334,17 +334,13 @@ def store_events(
     else:
         inserted = _store_portable(connection, unique, recorded)
     if inserted:
-        _apply_containment(
-            connection,
-            sorted(
-                (
-                    unique[event_id][0]
-                    for event_id in inserted
-                    if unique[event_id][0].type == "AggregationEvent"
-                ),
-                key=lambda e: e.event_time,
-            ),
-        )
+        # Batch order, then a stable sort: events of the same time apply as they came.
+        aggregations = [
+            indexed
+            for indexed, _ in unique.values()
+            if indexed.type == "AggregationEvent" and indexed.event_id in inserted
+        ]
+        _apply_containment(connection, sorted(aggregations, key=lambda e: e.event_time))
     return inserted
 
 

@@ -646,3 +646,43 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+# --------------------------------------------------------------------------- audit trail
+
+
+class AuditEntry(Base):
+    """One :class:`lineside.audit.AuditRecord` of the server's hash-chained audit trail.
+
+    Rows are only ever appended (by :func:`server.audit.record_action`, in the same
+    transaction as the change they describe); ``GET /audit/verify`` recomputes the chain.
+    """
+
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    role: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    target: Mapped[str] = mapped_column(String(500), default="", index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The newest record of the audit trail: one row, locked by every writer.
+
+    Appenders lock this row (``SELECT … FOR UPDATE``) before reading it, so two
+    requests at once cannot both extend the same record and fork the chain; it also
+    lets verification notice records deleted from the end of the trail.
+    """
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

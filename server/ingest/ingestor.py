@@ -55,7 +55,7 @@ class IngestSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(default=None, repr=False)
     #: Must be stable across restarts: the broker keeps the session under this ID.
     client_id: str = Field(default="lineside-aggregator", min_length=1, max_length=128)
     #: When set, events, alarms and reports are consumed through ``$share/<group>/...`` so

@@ -175,7 +175,10 @@ class BatchProcessor:
             if not isinstance(body, contract.EventMessage):
                 decoded.append(_Decoded(message, body))
                 continue
-            found = list(next(problems))
+            found = next(problems)
+            if isinstance(found, Rejected):
+                rejected.append((message, found.reason))
+                continue
             if found:
                 rejected.append((message, "invalid EPCIS event: " + "; ".join(found[:5])))
                 continue
@@ -185,22 +188,23 @@ class BatchProcessor:
                 rejected.append((message, f"invalid EPCIS event: {exc}"))
         return PreparedBatch(tuple(batch), tuple(decoded), tuple(rejected))
 
-    def _problems(self, events: list[dict[str, Any]]) -> list[Sequence[str]]:
+    def _problems(self, events: list[dict[str, Any]]) -> list[Sequence[str] | Rejected]:
+        """Each event's problems; a :class:`Rejected` where the validator itself failed."""
         validator = self._validator
         if validator is None or not events:
-            return [()] * len(events)
+            return [[] for _ in events]
         if isinstance(validator, BatchEventValidator):
             try:
                 return list(validator.many(events))
             except Exception:
                 logger.exception("validating a batch failed; validating event by event")
-        found: list[Sequence[str]] = []
+        found: list[Sequence[str] | Rejected] = []
         for event in events:
             try:
                 found.append(validator(event))
             except Exception as exc:
                 logger.exception("validating an event failed")
-                found.append([_internal(exc)])
+                found.append(Rejected(_internal(exc)))
         return found
 
     def store(self, prepared: PreparedBatch) -> BatchResult:

@@ -216,7 +216,13 @@ async def test_void_and_reprint_are_audited(tmp_path: Path) -> None:
     assert counts.voided == 1 + counts.allocated - 31
     assert counts.unaccounted == 0
     trail = line.journal.audit_trail()
-    assert [(a.operator, a.action, a.reason) for a in trail] == [("Lan", "reprint", "nhãn bị rách")]
+    assert [(a.actor, a.action, a.reason) for a in trail] == [
+        ("Lan", "reprint", "nhãn bị rách"),
+        ("system", "close", "balanced"),
+    ]
+    assert trail[1].details["commissioned"] == 30
+    assert trail[1].target == "work_order:WO-1"
+    assert line.journal.verify_audit() == []
     assert report_text(line.engine._reconcile(order)).endswith("BALANCED")
     assert json.loads(report_json(line.engine._reconcile(order)))["unaccounted"] == 0
 

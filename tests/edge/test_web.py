@@ -122,7 +122,11 @@ def test_api_start_void_needs_pin_and_close(screen: Screen) -> None:
     assert screen.engine.phase is Phase.IDLE
     lots = screen.journal.lot_counts("WO-1")
     assert lots[0].unaccounted == 0
-    assert [(a.operator, a.action) for a in screen.journal.audit_trail()] == [("Lan", "void")]
+    trail = screen.journal.audit_trail()
+    assert [(a.actor, a.action) for a in trail] == [("Lan", "void"), ("screen", "close")]
+    assert trail[0].target == f"serial:{serial}"
+    assert trail[0].details == {"was": "commissioned"}
+    assert screen.journal.verify_audit() == []
 
 
 @pytest.mark.browser

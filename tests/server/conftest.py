@@ -10,39 +10,16 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.db import make_engine, make_session_factory, migrate
 from server.db.models import Base
-
-#: Administrative connection used to create and drop per-session databases.
-PG_ADMIN_URL = os.environ.get(
-    "LINESIDE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-def _postgres_database() -> Iterator[str]:
-    name = f"lineside_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any connection failure means "no PostgreSQL here"
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from tests.support.databases import postgres_database
 
 
 @pytest.fixture(
@@ -59,7 +36,7 @@ def db_url(
         migrate(url)
         yield url
         return
-    for url in _postgres_database():
+    for url in postgres_database():
         migrate(url)
         yield url
 

@@ -82,9 +82,14 @@ def test_writes_ignore_the_session_cookie(client: TestClient, tokens: dict[Role,
     ("method", "path", "allowed"),
     [
         ("POST", "/recalls", {Role.INSPECTOR}),
-        ("POST", "/products", {Role.TECHNICIAN}),
+        ("POST", "/products", set()),
+        ("POST", "/lines", {Role.TECHNICIAN}),
+        ("POST", "/lines/1/serial-blocks", {Role.TECHNICIAN}),
         ("POST", "/work-orders", {Role.OPERATOR, Role.TECHNICIAN}),
         ("DELETE", "/lines/1", set()),
+        ("POST", "/users", set()),
+        ("GET", "/audit", {Role.INSPECTOR, Role.AUDITOR}),
+        ("GET", "/audit/verify", {Role.INSPECTOR, Role.AUDITOR}),
     ],
 )
 def test_each_role_is_admitted_or_refused(

@@ -21,7 +21,7 @@ from tests.server.api.conftest import GTIN, RecordingPublisher, auth, build_worl
 
 
 def test_master_data_round_trip_and_validation(client: TestClient, tokens: dict[Role, str]) -> None:
-    tech = auth(tokens[Role.TECHNICIAN])
+    tech = auth(tokens[Role.ADMINISTRATOR])  # organisations and products: administrators
     org = client.post(
         "/organisations", json={"name": "HTX A", "gln": "8934567000000"}, headers=tech
     )
@@ -49,7 +49,8 @@ def test_master_data_round_trip_and_validation(client: TestClient, tokens: dict[
     listed = client.get("/products", headers=auth(tokens[Role.AUDITOR])).json()
     assert [p["gtin"] for p in listed] == [GTIN]
     refused = client.delete(
-        f"/organisations/{org.json()['id']}", headers=auth(tokens[Role.ADMINISTRATOR])
+        f"/organisations/{org.json()['id']}?reason=merged",
+        headers=auth(tokens[Role.ADMINISTRATOR]),
     )
     assert refused.status_code == 409  # a product still refers to it
 
@@ -121,7 +122,7 @@ def test_serial_blocks_never_overlap_between_lines(
         block = client.post(
             f"/lines/{line}/serial-blocks",
             json={"gtin": GTIN, "count": 500, "serial_length": 10},
-            headers=auth(tokens[Role.OPERATOR]),
+            headers=auth(tokens[Role.TECHNICIAN]),
         )
         assert block.status_code == 201, block.text
         serials = block.json()["serials"]
@@ -137,12 +138,12 @@ def test_serial_blocks_never_overlap_between_lines(
     guessable = client.post(
         "/lines/L1/serial-blocks",
         json={"gtin": GTIN, "count": 20_000, "serial_length": 8},
-        headers=auth(tokens[Role.OPERATOR]),
+        headers=auth(tokens[Role.TECHNICIAN]),
     )
     assert guessable.status_code == 201  # 32**8 is ample
     assert (
         client.post(
-            "/lines/NOPE/serial-blocks", json={"gtin": GTIN}, headers=auth(tokens[Role.OPERATOR])
+            "/lines/NOPE/serial-blocks", json={"gtin": GTIN}, headers=auth(tokens[Role.TECHNICIAN])
         ).status_code
         == 404
     )

@@ -77,7 +77,10 @@ def test_recalled_lot_shows_the_warning_and_reason(
     body = client.get(UNIT, headers=HTML).text
     assert 'data-status="recalled"' in body
     assert "Nhiễm khuẩn" in body
-    lifted = client.post(f"/recalls/{made.json()['id']}/lift", headers=auth(tokens[Role.INSPECTOR]))
+    lifted = client.post(
+        f"/recalls/{made.json()['id']}/lift?reason=cleared",
+        headers=auth(tokens[Role.INSPECTOR]),
+    )
     assert lifted.status_code == 200
     assert 'data-status="genuine"' in client.get(UNIT, headers=HTML).text
 
