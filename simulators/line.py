@@ -39,7 +39,7 @@ from simulators.scanners.line import TcpScannerSimulator
 logger = logging.getLogger(__name__)
 
 #: Another company's GS1 unit code, as a stray pack from a neighbouring line would carry.
-FOREIGN_CODE = SimCode("]d2", "0108938512999993" + "21" + "STRAY0001")
+FOREIGN_CODE = SimCode("]d2", "0108934567890007" + "21" + "STRAY0001")
 
 #: ZPL field data with these barcode commands is a symbol a scanner can read.
 _BARCODE_COMMANDS = {"BX": "datamatrix", "BQ": "qr", "BC": "code128"}

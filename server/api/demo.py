@@ -14,7 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.api.auth import Role, hash_password
-from server.db.models import Event, EventEpc, Facility, Line, OcopGroup, Organisation, Product, User
+from server.db.models import (
+    Device,
+    Event,
+    EventEpc,
+    Facility,
+    Line,
+    OcopGroup,
+    Organisation,
+    Product,
+    User,
+)
 
 DEMO_GTIN = "08934567890120"
 
@@ -391,6 +401,18 @@ def seed_demo_company(
                         site_gln=company.facility_gln,
                         facility_id=facility.id,
                         name=line.name,
+                    )
+                )
+                session.flush()
+            # The line's agent publishes its events as device "<line id>".
+            if session.get(Device, line.line_id) is None:
+                session.add(
+                    Device(
+                        id=line.line_id,
+                        line_id=line.line_id,
+                        kind="agent",
+                        role="agent",
+                        description=f"Edge agent of {line.name}",
                     )
                 )
         if session.scalar(select(User.id).where(User.username == admin_username)) is None:

@@ -320,7 +320,9 @@ def account(journal: JournalView, server: dict[str, Counter[str]]) -> Accounting
     """Compare the journal's verdicts with the events the server stored."""
     commissioning = server.get("commissioning", Counter())
     decommissioning = server.get("decommissioning", Counter())
-    commissioned = {codes.unit_epc(GTIN, s) for s, st in journal.states.items() if st == "commissioned"}
+    commissioned = {
+        codes.unit_epc(GTIN, s) for s, st in journal.states.items() if st == "commissioned"
+    }
     rejected = {codes.unit_epc(GTIN, s) for s, st in journal.states.items() if st == "rejected"}
     lost = len(commissioned - set(commissioning)) + len(rejected - set(decommissioning))
     duplicates = sum(n - 1 for n in commissioning.values() if n > 1) + sum(
@@ -344,3 +346,22 @@ def out_of_order(seqs: list[int | None]) -> int:
             late += 1
         highest = max(highest, seq)
     return late
+
+
+def wait_stored(server: ServerDb, line: LineSetup, count: int, timeout: float = 60) -> None:
+    """Wait until the server holds ``count`` events of ``line``."""
+    wait_until(lambda: server.count(line) >= count, timeout, f"{count} events stored")
+
+
+def wait_closed(line: LineSetup, timeout: float = 120) -> None:
+    """Wait until the line has closed its work order (the report is in its journal)."""
+    wait_until(lambda: read_journal(line.journal).report is not None, timeout, "order closed")
+
+
+def settle_accounts(
+    journal: JournalView, server: ServerDb, line: LineSetup, timeout: float
+) -> Accounting:
+    """The accounting once the server has every event of the journal, or at ``timeout``."""
+    return settle(
+        lambda: account(journal, server.epcs_by_step(line)), lambda r: r.lost == 0, timeout
+    )

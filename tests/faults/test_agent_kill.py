@@ -51,7 +51,9 @@ def test_sigkill_20_times_during_5000_units(
     with PrivateBroker(tmp_path / "broker") as broker:
         line = new_line(tmp_path / "line", broker.port)
         server_db.register(line)
-        ingestor = IngestorProcess(server_db.url, broker.port, line.site, f"agg-{uuid.uuid4().hex[:8]}")
+        ingestor = IngestorProcess(
+            server_db.url, broker.port, line.site, f"agg-{uuid.uuid4().hex[:8]}"
+        )
         status = Collector(broker.port, line.topics.status)
         reports = Collector(broker.port, line.topics.reports)
         kills = 0

@@ -47,7 +47,7 @@ def _outbox_size(journal: Path) -> int:
 @pytest.mark.parametrize(
     ("persistence", "outage_s"),
     # The issue asks for 30 s; once is enough, the second mode runs a shorter outage.
-    [pytest.param(True, 30.0, id="persistent-30s"), pytest.param(False, 10.0, id="volatile-10s")],
+    [pytest.param(True, 30.0, id="persistent-30s"), pytest.param(False, 5.0, id="volatile-5s")],
 )
 def test_broker_outage_loses_and_reorders_nothing(
     tmp_path: Path,
@@ -66,7 +66,7 @@ def test_broker_outage_loses_and_reorders_nothing(
     agent = AgentProcess(line, miss=0.02, rate=RATE)
     peak = 0
     try:
-        assert status.wait_for(lambda ms: bool(ms), 20), "agent never came online"
+        assert status.wait_for(bool, 20), "agent never came online"
         send_command(broker.port, line.topics, WorkOrderAction.LOAD, quantity=units)
         send_command(broker.port, line.topics, WorkOrderAction.START)
         wait_until(lambda: server_db.count(line) >= 100, 30, "first events stored")

@@ -26,6 +26,7 @@ from tests.faults.harness import (
     read_journal,
     send_command,
     settle,
+    wait_stored,
     wait_until,
 )
 from tests.support.broker import PrivateBroker
@@ -48,12 +49,12 @@ def test_ingestor_killed_mid_ingest_loses_and_doubles_nothing(
         agent = AgentProcess(line, miss=0.02, rate=250)
         stored_at_kill: list[int] = []
         try:
-            assert status.wait_for(lambda ms: bool(ms), 20), "agent never came online"
+            assert status.wait_for(bool, 20), "agent never came online"
             send_command(broker.port, line.topics, WorkOrderAction.LOAD, quantity=UNITS)
             send_command(broker.port, line.topics, WorkOrderAction.START)
             for kill in range(KILLS):
                 target = (kill + 1) * UNITS // (KILLS + 2)
-                wait_until(lambda: server_db.count(line) >= target, 60, f"{target} stored")
+                wait_stored(server_db, line, target)
                 ingestor.kill()
                 stored_at_kill.append(server_db.count(line))
                 time.sleep(1.0)  # the agent publishes on; the broker queues for the session

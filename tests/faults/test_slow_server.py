@@ -23,12 +23,12 @@ from tests.faults.harness import (
     AgentProcess,
     IngestorProcess,
     ServerDb,
-    account,
     new_line,
     read_journal,
     send_command,
-    settle,
-    wait_until,
+    settle_accounts,
+    wait_closed,
+    wait_stored,
 )
 from tests.support.broker import PrivateBroker
 
@@ -78,30 +78,28 @@ def test_frozen_ingestor_loses_nothing_with_shipped_queue_settings(
             )
             status = Collector(broker.port, line.topics.status)
             agents[name] = AgentProcess(line, miss=0.0, rate=RATE)
-            assert status.wait_for(lambda ms: bool(ms), 20), "agent never came online"
+            assert status.wait_for(bool, 20), "agent never came online"
             status.close()
             send_command(broker.port, line.topics, WorkOrderAction.LOAD, quantity=units)
         for name, line in lines.items():
             send_command(brokers[name].port, line.topics, WorkOrderAction.START)
         for line in lines.values():
-            wait_until(lambda: server_db.count(line) >= 50, 30, "first events stored")
+            wait_stored(server_db, line, 50)
         for ingestor in ingestors.values():
             ingestor.pause()
         time.sleep(PAUSE_S)
         for ingestor in ingestors.values():
             ingestor.resume()
         for name, line in lines.items():
-            wait_until(lambda: read_journal(line.journal).report is not None, 120, "closed")
+            wait_closed(line)
             code, log = agents[name].terminate()
             assert code == 0, log
         results = {}
         for name, line in lines.items():
             journal = read_journal(line.journal)
             assert journal.outbox_events == 0  # the broker acknowledged every event
-            results[name] = settle(
-                lambda: account(journal, server_db.epcs_by_step(line)),
-                lambda r: r.lost == 0,
-                45 if name == "shipped" else 8,
+            results[name] = settle_accounts(
+                journal, server_db, line, 45 if name == "shipped" else 8
             )
     finally:
         for agent in agents.values():
