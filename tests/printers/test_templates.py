@@ -84,15 +84,21 @@ def test_preview_decodes_gs1_datamatrix_128_and_qr(unit: LabelData, labels_dir: 
     case_label = load_template(labels_dir / "case-100x70.zpl")
     assert isinstance(unit_label, ZplTemplate)
     assert isinstance(case_label, ZplTemplate)
-    found: dict[str, str] = {}
-    for template in (unit_label, case_label):
-        engines: tuple[Engine, ...] = ("builtin", "auto")
+    sscc = "389345670000000018"
+    case = unit.model_copy(update={"extra": {"sscc": sscc}})
+    engines: tuple[Engine, ...] = ("builtin", "auto")
+    found: dict[str, set[str]] = {}
+    for template, data in ((unit_label, unit), (case_label, case)):
         for engine in engines:
-            image = render_zpl(template.render(unit), engine=engine)
+            image = render_zpl(template.render(data), engine=engine)
             for result in zxingcpp.read_barcodes(image):
-                found[result.symbology_identifier] = result.text
+                found.setdefault(result.symbology_identifier, set()).add(result.text)
     bracketed = unit.gs1_message().as_bracketed()
-    assert found == {"]d2": bracketed, "]C1": bracketed, "]Q1": unit.digital_link()}
+    assert found == {
+        "]d2": {bracketed, f"(00){sscc}"},
+        "]C1": {bracketed},
+        "]Q1": {unit.digital_link()},
+    }
 
 
 def _structure(zpl: bytes) -> list[tuple[str, str]]:
