@@ -180,6 +180,7 @@ class MosquittoBroker:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         await wait_for_port(self.port, 10.0, what="mosquitto")
 
@@ -234,6 +235,15 @@ def _python_env() -> dict[str, str]:
 
 
 LINESIDE_CLI = ("-c", "from lineside.cli import main; main()")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the demo dies, even by SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 # --------------------------------------------------------------------------- observing
@@ -557,6 +567,7 @@ class DemoStack:
             stdout=self._log("server"),
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
@@ -605,6 +616,7 @@ class DemoStack:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=self._log(f"ingestor-{index + 1}"),
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
             self.ingestors.append(process)
             assert process.stdout is not None
@@ -643,8 +655,13 @@ class DemoStack:
                 parts.scanners.append(scanner)
             script = replace(self.options.script, seed=index)
             parts.physical = PhysicalLine(
-                unit=Conveyor(unit_engine, verify, script),
-                case=Conveyor(case_engine, case_scanner, ConveyorScript(travel_s=script.travel_s)),
+                unit=Conveyor(unit_engine, verify, script, aim_at="01"),
+                case=Conveyor(
+                    case_engine,
+                    case_scanner,
+                    ConveyorScript(travel_s=script.travel_s),
+                    aim_at="00",
+                ),
             )
             parts.task = asyncio.create_task(parts.physical.run())
             devices = [
@@ -683,6 +700,7 @@ class DemoStack:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=self._log(f"agent-{line_id}"),
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         await self._wait_agent_ready(parts)
 

@@ -181,8 +181,9 @@ _MISREAD_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 class Conveyor:
     """Carries printed labels from one printer simulator to one scanner simulator.
 
-    ``pick`` chooses which symbol on the label the scanner is aimed at (index into
-    :func:`symbols_on_printed`; the unit template draws the DataMatrix first).
+    ``aim_at`` is the element string prefix of the symbol the scanner is aimed at
+    (``"01"`` a unit's DataMatrix, ``"00"`` a case's SSCC); without a match, or with
+    ``""``, it reads the first symbol on the label.
     """
 
     def __init__(
@@ -191,13 +192,13 @@ class Conveyor:
         scanner: TcpScannerSimulator,
         script: ConveyorScript | None = None,
         *,
-        pick: int = 0,
+        aim_at: str = "",
     ) -> None:
         self.printer = printer
         self.scanner = scanner
         self.script = script or ConveyorScript()
         self.stats = ConveyorStats()
-        self._pick = pick
+        self._aim_at = aim_at
         self._rng = random.Random(self.script.seed)
         self._seen = len(printer.printed)
         self._belt: deque[tuple[float, bytes]] = deque()
@@ -220,7 +221,7 @@ class Conveyor:
         if not symbols:
             self.stats.count("unreadable")
             return None
-        symbol = symbols[min(self._pick, len(symbols) - 1)]
+        symbol = next((s for s in symbols if s.data.startswith(self._aim_at)), symbols[0])
         outcome = self.script.choose(self._rng)
         self.stats.count(outcome)
         data = symbol.data

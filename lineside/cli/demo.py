@@ -258,7 +258,9 @@ def sim_line_command(  # noqa: PLR0917 - one parameter per command-line option
                 case_scanner = await stack.enter_async_context(
                     TcpScannerSimulator(port=case_scanner_port)
                 )
-                case = Conveyor(case_engine, case_scanner, ConveyorScript(travel_s=travel))
+                case = Conveyor(
+                    case_engine, case_scanner, ConveyorScript(travel_s=travel), aim_at="00"
+                )
                 console.print(
                     f"case printer tcp://127.0.0.1:{case_sim.port} → case scanner "
                     f"{case_scanner.url}",
@@ -268,7 +270,9 @@ def sim_line_command(  # noqa: PLR0917 - one parameter per command-line option
                 f"unit printer tcp://127.0.0.1:{unit_sim.port} → verify scanner {verify.url}",
                 markup=False,
             )
-            await PhysicalLine(unit=Conveyor(unit_engine, verify, script), case=case).run()
+            await PhysicalLine(
+                unit=Conveyor(unit_engine, verify, script, aim_at="01"), case=case
+            ).run()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
