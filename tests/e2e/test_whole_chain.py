@@ -23,7 +23,7 @@ import pytest
 
 from lineside.demo import DemoOptions, DemoStack, RunSummary
 from simulators.line import ConveyorScript
-from tests.e2e.conftest import postgres_database
+from tests.support.databases import postgres_database
 
 UNITS = 2000
 CHROMIUM = Path("/usr/bin/chromium")
@@ -99,7 +99,7 @@ def outcome(
     with contextlib.ExitStack() as resources:
         database_url: str | None = None
         if request.param == "postgresql":
-            database_url = resources.enter_context(postgres_database())
+            database_url = resources.enter_context(contextlib.contextmanager(postgres_database)())
         yield from _run(request.param, tag, database_url, tmp_path_factory)
 
 
