@@ -27,7 +27,7 @@ from edge.engine import (
     ScannerCaseVerifier,
     UnitPrinter,
 )
-from edge.journal import Journal, OutboxItem
+from edge.journal import Journal, OutboxItem, is_write_failure
 from edge.linesim import (
     ReadScript,
     SimulatedCasePrinter,
@@ -40,16 +40,23 @@ from edge.sdnotify import notify
 from edge.serials import HttpSerialSource, LocalSerialSource, SerialSource, SerialSupply
 from lineside import contract
 from lineside.contract import (
+    Alarm,
+    AlarmCode,
     CommandAck,
     LineState,
     LineStatus,
     SerialBlockCommand,
+    Severity,
     WorkOrderAction,
     WorkOrderCommand,
 )
 from lineside.errors import ConfigError, ContractError, LinesideError
 
 logger = logging.getLogger(__name__)
+
+#: Exit status when the line journal cannot be written (EX_IOERR): systemd restarts the
+#: agent (``Restart=always``), which recovers once the disk has room again.
+EXIT_JOURNAL_FAILED = 74
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,9 @@ class Agent:
 
     def __init__(self, config: LineConfig, *, simulate: SimulationOptions | None = None) -> None:
         self.config = config
+        #: The process exit status :meth:`run` leaves (non-zero after a journal failure).
+        self.exit_code = 0
+        self._direct: list[mqtt.MQTTMessageInfo] = []
         self.journal = Journal.open(config.outbox.path)
         self._loop: asyncio.AbstractEventLoop | None = None
         topics = contract.Topics(config.line.site, config.line.line_id)
@@ -141,6 +151,7 @@ class Agent:
             case_verifier=case_verifier,
             on_commit=self.publisher.wake,
             auto_close=True,
+            on_failure=self._journal_failed,
         )
         if simulate is not None:
             sim_printer.status_listeners.append(self.engine.on_printer_status)
@@ -171,6 +182,46 @@ class Agent:
             raise ConfigError("devices: a case_scanner needs a case_printer to verify")
         return DriverUnitPrinter(unit_driver, resolver=config.line.resolver), case_printer
 
+    def _journal_failed(self, message: str) -> None:
+        """The journal cannot be written: alarm and status straight to the broker, then exit.
+
+        The outbox lives in the journal, so the alarm cannot wait there.
+        """
+        alarm = Alarm(
+            site=self.config.line.site,
+            line=self.config.line.line_id,
+            code=AlarmCode.OUTBOX_FULL,
+            severity=Severity.CRITICAL,
+            message=message[:2000],
+        )
+        self._direct.append(
+            self.publisher.publish_direct(self.topics.alarms, contract.encode(alarm))
+        )
+        try:
+            status = self.engine.status()
+        except Exception:  # reading the journal may fail too; the status then says less
+            status = LineStatus(
+                site=self.config.line.site, line=self.config.line.line_id, state=LineState.STOPPING
+            )
+        self.publisher.publish_retained(
+            RetainedMessage(self.topics.status, contract.encode(status))
+        )
+        self.exit_code = EXIT_JOURNAL_FAILED
+        self.request_stop()
+
+    def failed(self) -> bool:
+        """Whether the line journal failed (the agent stops and exits non-zero)."""
+        return self.engine.failure is not None
+
+    def _on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if exc is not None and is_write_failure(exc):
+            self.engine.fail(exc)
+        loop.default_exception_handler(context)
+
+    def _printer_ready(self) -> None:
+        self.engine.on_printer_status(None)
+
     def _printer_paused(self) -> bool:
         return self.engine.phase is Phase.PAUSED and self.engine.pause_reason.startswith("printer")
 
@@ -181,7 +232,12 @@ class Agent:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.handle_command, message.payload, message.topic)
+            self._loop.call_soon_threadsafe(self._handle_guarded, message.payload, message.topic)
+
+    def _handle_guarded(self, payload: bytes | bytearray, topic: str | None) -> None:
+        if self.engine.failure is None:
+            with self.engine.guard():
+                self.handle_command(payload, topic)
 
     def handle_command(self, payload: bytes | bytearray, topic: str | None = None) -> CommandAck:
         """Carry out one command from the server; the ack goes out through the outbox."""
@@ -237,29 +293,41 @@ class Agent:
                 last = key
             usage = self.publisher.usage
             self.engine.on_outbox_usage(usage.nearly_full, usage.full)
+            self.engine.on_broker(self.publisher.unreachable_for())
             notify(f"STATUS={status.state.value}: {status.counters.commissioned} commissioned")
             await asyncio.sleep(1.0)
 
     async def run(self) -> None:
         """Run until :meth:`request_stop` (or SIGTERM/SIGINT), then stop gracefully."""
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(self._on_loop_exception)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 self._loop.add_signal_handler(sig, self.request_stop)
-        self.engine.recover()
         self.publisher.on_message(self.topics.commands, self._on_message)
         self.publisher.start()
+        with self.engine.guard():
+            self.engine.recover()
+        if self.failed():
+            await self._stop_failed()
+            return
         for driver in self._drivers:
             await driver.transport.open()
         runner = asyncio.create_task(self.engine.run())
         status = asyncio.create_task(self._status_loop())
         background: list[asyncio.Task[None]] = []
         if self._scanner is not None:
-            from edge.devices import feed_reads, poll_printer
+            from edge.devices import feed_events, poll_printer
 
-            background.append(asyncio.create_task(feed_reads(self._scanner, self._on_read)))
+            background.append(
+                asyncio.create_task(
+                    feed_events(self._scanner, self._on_read, self.engine.on_scanner_status)
+                )
+            )
             background.extend(
-                asyncio.create_task(poll_printer(d, self._printer_paused))
+                asyncio.create_task(
+                    poll_printer(d, self._printer_paused, ready=self._printer_ready)
+                )
                 for d in self._drivers[:1]
             )
         if self._case_scanner is not None and self.case_verifier is not None:
@@ -292,8 +360,12 @@ class Agent:
             await self._stop.wait()
         finally:
             notify("STOPPING=1")
-            logger.info("stopping: finishing the units in flight, flushing the outbox")
-            self.engine.pause("agent stopping")
+            if self.failed():
+                logger.critical("stopping at once: the line journal cannot be written")
+            else:
+                logger.info("stopping: finishing the units in flight, flushing the outbox")
+                with self.engine.guard():
+                    self.engine.pause("agent stopping")
             await self.engine.stop()
             await runner
             if web is not None and web_task is not None:
@@ -306,6 +378,24 @@ class Agent:
                     await task
             for driver in self._drivers:
                 await driver.transport.close()
-            await asyncio.to_thread(self.publisher.stop, flush_timeout=5.0, final=self._offline)
-            self.journal.close()
-            logger.info("stopped")
+            if self.failed():
+                await self._stop_failed()
+            else:
+                await asyncio.to_thread(self.publisher.stop, flush_timeout=5.0, final=self._offline)
+                self.journal.close()
+                logger.info("stopped")
+
+    async def _stop_failed(self) -> None:
+        """After a journal failure: deliver the direct alarm, stop the publisher, close."""
+
+        def deliver() -> None:
+            self.publisher.wait_connected(5.0)
+            for info in self._direct:
+                with contextlib.suppress(RuntimeError, ValueError):
+                    info.wait_for_publish(timeout=5.0)
+            self.publisher.stop(flush_timeout=0.0, final=self._offline)
+
+        await asyncio.to_thread(deliver)
+        self.journal.close()
+        self.exit_code = EXIT_JOURNAL_FAILED
+        logger.critical("stopped: %s", self.engine.failure)

@@ -303,6 +303,12 @@ class PolicySection(_Model):
     #: New SSCCs tried for one case whose label the case scanner does not confirm, before
     #: the line pauses.
     case_label_attempts: int = Field(default=3, ge=1, le=20)
+    #: A broker unreachable this long raises ``broker_unreachable`` on the operator screen
+    #: (the line keeps running on its outbox; the alarm is published once the broker is back).
+    broker_alarm_after_s: float = Field(default=30.0, ge=0)
+    #: This many units in a row without any read from a connected verify scanner raise
+    #: ``scanner_silent`` (``max_consecutive_rejects`` still decides when the line pauses).
+    scanner_silent_after: int = Field(default=5, ge=1, le=1000)
 
 
 class OutboxSection(_Model):

@@ -9,6 +9,7 @@ status changes into the engine's pause/resume calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +21,10 @@ from edge.engine import ReadLike
 from edge.printers.driver import EscposPrinter, StatusChange, ZplPrinter
 from edge.printers.label_data import LabelData
 from edge.printers.templates import EscposTemplate, ZplTemplate, load_template
+from edge.scanners.read import ScannerState, ScannerStatus
 from edge.scanners.urls import open_scanner
 from lineside.contract import AlarmCode
-from lineside.errors import ConfigError, DeviceError
+from lineside.errors import ConfigError, DeviceError, TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +109,32 @@ async def feed_reads(device: ScannerDevice, deliver: Callable[[ReadLike], None])
             await asyncio.sleep(1.0)
 
 
+async def feed_events(
+    device: ScannerDevice,
+    deliver: Callable[[ReadLike], None],
+    status: Callable[[bool, str], None],
+) -> None:
+    """Like :func:`feed_reads`, and report the scanner's link: ``status(connected, detail)``.
+
+    The engine pauses the line while its verify scanner is disconnected.
+    """
+    scanner = open_scanner(device.url, device.id)
+    while True:
+        try:
+            async for event in scanner.events():
+                if isinstance(event, ScannerStatus):
+                    if event.state is ScannerState.CONNECTED:
+                        status(True, event.detail)
+                    elif event.state is ScannerState.DISCONNECTED:
+                        status(False, event.detail or "disconnected")
+                else:
+                    deliver(event)
+        except DeviceError as exc:
+            logger.warning("scanner %s: %s; reconnecting", device.id, exc)
+            status(False, str(exc))
+            await asyncio.sleep(1.0)
+
+
 def template_for(config: LineConfig, name: str) -> Path:
     """The template file a work order or device names, from ``[labels.templates]``."""
     try:
@@ -115,13 +143,32 @@ def template_for(config: LineConfig, name: str) -> Path:
         raise ConfigError(f"labels.templates: no template named {name!r}") from exc
 
 
-async def poll_printer(driver: Driver, when: Callable[[], bool], interval: float = 1.0) -> None:
+async def poll_printer(
+    driver: Driver,
+    when: Callable[[], bool],
+    interval: float = 1.0,
+    *,
+    ready: Callable[[], None] | None = None,
+) -> None:
     """Ask the printer's status every ``interval`` s while ``when()`` (the line is paused), so
-    a cleared fault is seen. Never while printing: the driver polls then, on the same link."""
+    a cleared fault is seen. Never while printing: the driver polls then, on the same link.
+
+    ``ready()`` is called after a poll that found the printer answering with no fault: a
+    link that dropped (a disconnect mid-label) leaves no fault in the printer's own status
+    to clear, so its return is only seen this way.
+    """
     while True:
         try:
             if when():
-                await driver.status()
+                if not driver.transport.is_open:
+                    await driver.transport.open()
+                status = await driver.status()
+                if ready is not None and not status.faults:
+                    ready()
         except DeviceError as exc:
             logger.debug("printer status poll failed: %s", exc)
+            if "reopen" in str(exc) or isinstance(exc, TransportError):
+                # The link dropped: close it so the next poll opens it again.
+                with contextlib.suppress(DeviceError, OSError):
+                    await driver.transport.close()
         await asyncio.sleep(interval)

@@ -20,6 +20,11 @@ Decisions, documented here because the operator sees their effect:
   without being accounted for.
 * **Reprint** voids the damaged unit's serial (decommissioning event, audit entry) and the
   line prints a replacement with a new serial.
+* **Journal write failure** (disk full, I/O error): the engine stops at once — nothing more
+  is printed in this process, so no label exists whose serial could not be journalled — and
+  tells :attr:`LineEngine.failure` listeners (the agent raises the alarm directly over MQTT
+  and exits non-zero, so systemd restarts it). The database stays intact: a failed commit is
+  rolled back, and the restart resolves the units in flight as below.
 * **Restart**: serials ``sent`` when the agent stopped are rejected ("in flight when the agent
   stopped") with a decommissioning event; serials ``allocated`` but never sent are voided
   without an event (they were never printed). The work order comes back paused.
@@ -28,12 +33,13 @@ Decisions, documented here because the operator sees their effect:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -41,7 +47,14 @@ from typing import Any, Protocol
 from edge import codes
 from edge.codes import ContainerLabel, UnitLabel, Where
 from edge.config import LineConfig
-from edge.journal import Journal, JournalError, OutboxItem, SerialState, WorkOrderState
+from edge.journal import (
+    Journal,
+    JournalError,
+    OutboxItem,
+    SerialState,
+    WorkOrderState,
+    is_write_failure,
+)
 from edge.reject import RejectOutput
 from edge.serials import SerialSourceError, SerialSupply
 from lineside import contract
@@ -62,6 +75,9 @@ from lineside.errors import DeviceError, LinesideError
 logger = logging.getLogger(__name__)
 
 #: Pauses the line makes for safety; resuming from one is an audited override.
+#: Why the line pauses while the verify scanner is disconnected (it resumes by itself).
+SCANNER_OFFLINE = "verify scanner offline"
+
 SAFETY_STOPS = frozenset(
     {"too many rejects", "case label not verified", "pallet label not printed"}
 )
@@ -226,6 +242,7 @@ class AlarmRecord:
     code: AlarmCode
     severity: Severity
     message: str
+    cleared: bool = False
 
 
 @dataclass
@@ -256,6 +273,7 @@ class LineEngine:
         on_commit: Callable[[], None] = lambda: None,
         observations: Observations | None = None,
         auto_close: bool = True,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -299,6 +317,13 @@ class LineEngine:
         self._listeners: list[Callable[[], None]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._sscc_low_alarmed = False
+        self._on_failure = on_failure
+        self._scanner_offline: str | None = None
+        self._unread_units = 0  # units in a row that got no read while the scanner was silent
+        self._silent_alarmed = False
+        self._broker_alarmed = False
+        #: Why the journal could not be written (the line stopped for good), else ``None``.
+        self.failure: str | None = None
 
     # -- observers ----------------------------------------------------------------------
 
@@ -334,6 +359,8 @@ class LineEngine:
             Phase.PAUSED: LineState.PAUSED,
             Phase.CLOSING: LineState.STOPPING,
         }[self.phase]
+        if self.failure is not None:
+            state = LineState.STOPPING
         c = self.counters
         return LineStatus(
             site=self.config.line.site,
@@ -359,15 +386,62 @@ class LineEngine:
         self.journal.hold()
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
-            self._flush_handle = loop.call_later(GROUP_COMMIT_S, self.flush)
+            self._flush_handle = loop.call_later(GROUP_COMMIT_S, self._flush_later)
 
     def flush(self) -> None:
         """Commit pending verdicts (one fsync) and tell the publisher."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        if self.failure is not None:
+            return
         if self.journal.flush():
             self._on_commit()
+
+    def _flush_later(self) -> None:
+        with self.guard():
+            self.flush()
+
+    # -- journal failure ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Run a journal-writing step; a write failure stops the line (see :meth:`fail`)."""
+        try:
+            yield
+        except Exception as exc:
+            if not is_write_failure(exc):
+                raise
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """The journal cannot be written: stop for good, in this process.
+
+        Nothing more is printed or journalled; the units in flight stay ``sent`` in the
+        journal and are rejected by the next start's :meth:`recover`. The failure listener
+        (the agent) raises the alarm by other means and ends the process.
+        """
+        if self.failure is not None:
+            return
+        self.failure = (
+            f"line journal cannot be written ({exc}): line stopped, nothing printed since; "
+            "the agent restarts once the disk has room"
+        )
+        logger.critical("%s", self.failure)
+        self.journal.abandon()
+        self._stopping = True
+        self._running.set()  # let run() see the stop
+        for unit in self._inflight.values():
+            if unit.timer is not None:
+                unit.timer.cancel()
+        self._inflight.clear()
+        self._waiting.clear()
+        self.alarms.appendleft(
+            AlarmRecord(_now(), AlarmCode.OUTBOX_FULL, Severity.CRITICAL, self.failure)
+        )
+        if self._on_failure is not None:
+            self._on_failure(self.failure)
+        self._notify()
 
     # -- outbox helpers -----------------------------------------------------------------
 
@@ -384,19 +458,24 @@ class LineEngine:
 
         return OutboxItem(self.topics.events, build, event_id=str(event["eventID"]))
 
-    def _alarm(self, code: AlarmCode, severity: Severity, message: str) -> None:
-        logger.warning("alarm %s: %s", code.value, message)
-        self.alarms.appendleft(AlarmRecord(_now(), code, severity, message))
+    def _alarm(
+        self, code: AlarmCode, severity: Severity, message: str, *, cleared: bool = False
+    ) -> None:
+        logger.warning("alarm %s%s: %s", code.value, " cleared" if cleared else "", message)
+        self.alarms.appendleft(AlarmRecord(_now(), code, severity, message, cleared))
         alarm = Alarm(
             site=self.config.line.site,
             line=self.config.line.line_id,
             code=code,
             severity=severity,
             message=message[:2000],
+            cleared=cleared,
         )
         payload = contract.encode(alarm)
-        self.journal.enqueue([OutboxItem(self.topics.alarms, lambda _seq: payload)])
-        self._on_commit()
+        if self.failure is None:
+            with self.guard():
+                self.journal.enqueue([OutboxItem(self.topics.alarms, lambda _seq: payload)])
+            self._on_commit()
         self._notify()
 
     # -- work orders --------------------------------------------------------------------
@@ -474,8 +553,12 @@ class LineEngine:
         """
         if self.order is None or self.phase not in (Phase.LOADED, Phase.PAUSED, Phase.RUNNING):
             raise EngineError("no work order is loaded")
+        if self.failure is not None:
+            raise EngineError(self.failure)
         if self._printer_fault is not None:
             raise EngineError(f"printer not ready: {self._printer_fault}")
+        if self._scanner_offline is not None:
+            raise EngineError(f"verify scanner offline: {self._scanner_offline}")
         if self.phase is Phase.PAUSED and self.pause_reason in SAFETY_STOPS:
             self.journal.audit(
                 operator=operator,
@@ -586,6 +669,10 @@ class LineEngine:
 
     def on_printer_status(self, fault: str | None, code: AlarmCode = AlarmCode.PAPER_OUT) -> None:
         """The unit printer reports a fault (``None`` when it is ready again)."""
+        with self.guard():
+            self._printer_status(fault, code)
+
+    def _printer_status(self, fault: str | None, code: AlarmCode) -> None:
         if fault is not None:
             if self._printer_fault is None:
                 self._printer_fault = fault
@@ -599,11 +686,80 @@ class LineEngine:
             and self.phase is Phase.PAUSED
             and self.pause_reason.startswith("printer:")
         ):
+            if self._scanner_offline is not None:
+                self.pause_reason = SCANNER_OFFLINE  # resumes when the scanner is back
+                self._notify()
+                return
             logger.info("unit printer ready again; resuming")
             self.start()
 
+    def on_scanner_status(self, connected: bool, detail: str = "") -> None:
+        """The verify scanner's link changed (``edge.scanners`` status events).
+
+        Disconnected: ``scanner_offline`` alarm and the line pauses — no label is printed
+        that cannot be verified (the units in flight get "no read" rejects). Connected again:
+        the alarm is cleared and the line resumes if that was why it paused.
+        """
+        with self.guard():
+            self._scanner_status(connected, detail)
+
+    def _scanner_status(self, connected: bool, detail: str) -> None:
+        if not connected:
+            if self._scanner_offline is None:
+                self._scanner_offline = detail or "disconnected"
+                self._alarm(
+                    AlarmCode.SCANNER_OFFLINE,
+                    Severity.CRITICAL,
+                    f"verify scanner offline: {self._scanner_offline}",
+                )
+                self.pause(SCANNER_OFFLINE)
+            return
+        if self._scanner_offline is None:
+            return
+        self._scanner_offline = None
+        self._alarm(
+            AlarmCode.SCANNER_OFFLINE, Severity.INFO, "verify scanner connected", cleared=True
+        )
+        if self.phase is Phase.PAUSED and self.pause_reason == SCANNER_OFFLINE:
+            if self._printer_fault is not None:
+                self.pause_reason = f"printer: {self._printer_fault}"
+                self._notify()
+                return
+            logger.info("verify scanner back; resuming")
+            self.start()
+
+    def on_broker(self, unreachable_for: float) -> None:
+        """The publisher reports how long the broker has been unreachable (0: connected).
+
+        Past ``policy.broker_alarm_after_s`` a ``broker_unreachable`` warning shows on the
+        operator screen; the line keeps running on its outbox, which publishes the alarm
+        (and its clearing) once the broker is back.
+        """
+        with self.guard():
+            after = self.config.policy.broker_alarm_after_s
+            if unreachable_for > after and not self._broker_alarmed:
+                self._broker_alarmed = True
+                self._alarm(
+                    AlarmCode.BROKER_UNREACHABLE,
+                    Severity.WARNING,
+                    f"broker unreachable for {unreachable_for:.0f} s: events wait in the "
+                    "outbox, the line keeps running",
+                )
+            elif unreachable_for == 0 and self._broker_alarmed:
+                self._broker_alarmed = False
+                self._alarm(
+                    AlarmCode.BROKER_UNREACHABLE,
+                    Severity.INFO,
+                    "broker reachable again; the outbox is being delivered",
+                    cleared=True,
+                )
+
     def on_outbox_usage(self, nearly_full: bool, full: bool) -> None:
         """The publisher reports outbox disk use against its budget."""
+        with self.guard():
+            self._outbox_usage(nearly_full, full)
+
+    def _outbox_usage(self, nearly_full: bool, full: bool) -> None:
         if full and not self._outbox_full:
             self._outbox_full = True
             self._alarm(
@@ -639,7 +795,8 @@ class LineEngine:
             if self.counters.commissioned + len(self._inflight) >= order.quantity:
                 if not self._inflight and self._auto_close:
                     self._running.clear()
-                    await self.close()
+                    with self.guard():
+                        await self.close()
                 else:
                     self._changed.clear()
                     await self._changed.wait()
@@ -650,7 +807,8 @@ class LineEngine:
                 continue
             self._idle.clear()
             try:
-                await self._print_batch(order, loop)
+                with self.guard():
+                    await self._print_batch(order, loop)
             finally:
                 self._idle.set()
 
@@ -692,6 +850,8 @@ class LineEngine:
             units.append((unit, label))
         self.flush()
         for index, (unit, label) in enumerate(units):
+            if self.failure is not None:
+                return  # the journal failed meanwhile: print nothing more
             if self.phase is not Phase.RUNNING and index > 0:
                 # Paused mid-batch: the rest were never printed; they are rejected, not reused.
                 self._verdict_reject(unit.serial, "not printed: line paused")
@@ -714,7 +874,22 @@ class LineEngine:
 
     def _timeout(self, serial: str) -> None:
         if serial in self._inflight:
-            self._verdict_reject(serial, "no read within the verify window")
+            with self.guard():
+                self._unread_units += 1
+                limit = self.config.policy.scanner_silent_after
+                if (
+                    self._unread_units >= limit
+                    and not self._silent_alarmed
+                    and self._scanner_offline is None
+                ):
+                    self._silent_alarmed = True
+                    self._alarm(
+                        AlarmCode.SCANNER_SILENT,
+                        Severity.WARNING,
+                        f"verify scanner connected but no read at all for {self._unread_units} "
+                        "units in a row",
+                    )
+                self._verdict_reject(serial, "no read within the verify window")
 
     async def _wait_verdicts(self) -> None:
         while self._inflight:
@@ -739,6 +914,21 @@ class LineEngine:
 
     def on_read(self, read: ReadLike) -> None:
         """A read from the verify scanner: commission the unit it names, or reject one."""
+        if self.failure is not None:
+            return
+        with self.guard():
+            self._unread_units = 0
+            if self._silent_alarmed:
+                self._silent_alarmed = False
+                self._alarm(
+                    AlarmCode.SCANNER_SILENT,
+                    Severity.INFO,
+                    "verify scanner reads again",
+                    cleared=True,
+                )
+            self._on_read(read)
+
+    def _on_read(self, read: ReadLike) -> None:
         order = self.order
         text = read.raw.decode("utf-8", "replace")[:80]
         if order is None:
@@ -821,7 +1011,7 @@ class LineEngine:
         if len(self._case_members) >= order.units_per_case:
             members = self._case_members[: order.units_per_case]
             self._case_members = self._case_members[order.units_per_case :]
-            task = asyncio.get_running_loop().create_task(self._make_case(members, partial=False))
+            task = asyncio.get_running_loop().create_task(self._guarded_case(members))
             self._container_tasks.add(task)
             task.add_done_callback(self._container_tasks.discard)
         self._notify()
@@ -940,6 +1130,15 @@ class LineEngine:
     def _still_packable(self, members: list[str]) -> list[str]:
         # A unit voided while its case was being labelled must not be packed.
         return [s for s in members if self.journal.state_of(s) is SerialState.COMMISSIONED]
+
+    async def _guarded_case(self, members: list[str]) -> bool:
+        try:
+            return await self._make_case(members, partial=False)
+        except Exception as exc:
+            if not is_write_failure(exc):
+                raise
+            self.fail(exc)
+            return False
 
     async def _make_case(self, members: list[str], *, partial: bool) -> bool:
         """Label, verify and record a case; on failure the units go back to be packed next."""

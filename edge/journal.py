@@ -29,6 +29,7 @@ label is sent, so a crash or a power cut can never make the line print a serial 
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
@@ -50,6 +51,26 @@ logger = logging.getLogger(__name__)
 
 class JournalError(LinesideError):
     """The journal refused an operation (unknown serial, illegal transition, empty reserve)."""
+
+
+class JournalWriteError(JournalError):
+    """The journal could not be written (disk full, I/O error): the line must stop.
+
+    Nothing a failed write touched is durable, so whatever depended on it (a label about to
+    be printed) must not happen; the database itself stays intact.
+    """
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` means the line database cannot take writes (full disk, I/O error)."""
+    if isinstance(exc, JournalWriteError):
+        return True
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    # SQLITE_FULL (13), SQLITE_IOERR (10 and its extended codes), SQLITE_READONLY (8),
+    # SQLITE_CANTOPEN (14); other errors (constraint violations...) are bugs, not faults.
+    return code is None or code & 0xFF in (8, 10, 13, 14)
 
 
 class SerialState(enum.StrEnum):
@@ -249,9 +270,20 @@ class Journal:
         """Commit the group transaction opened by :meth:`hold`; return whether one was open."""
         if not self._in_tx:
             return False
-        self._conn.execute("COMMIT")
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error:
+            self.abandon()
+            raise
         self._in_tx = False
         return True
+
+    def abandon(self) -> None:
+        """Roll back whatever transaction is open, quietly (after a failed write)."""
+        self._in_tx = False
+        with contextlib.suppress(sqlite3.Error):
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -264,7 +296,8 @@ class Journal:
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
             raise
         else:
             self._conn.execute("COMMIT")

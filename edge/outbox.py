@@ -18,6 +18,7 @@ raises an alarm at ``alarm_at_percent`` of the budget and pauses the line when i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -109,6 +110,7 @@ class OutboxPublisher:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._connected = threading.Event()
+        self._down_since: float | None = time.monotonic()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._acked: deque[int] = deque()
         self._last_sent = 0
@@ -154,6 +156,7 @@ class OutboxPublisher:
         for topic in self._subscriptions:
             client.subscribe(topic, qos=1)
         self._connected.set()
+        self._down_since = None
         self._wake.set()
 
     def _on_disconnect(
@@ -163,6 +166,8 @@ class OutboxPublisher:
             logger.info("disconnected from broker")
         elif self._connected.is_set():
             logger.warning("disconnected from broker: %s; messages wait in the outbox", rc)
+        if self._connected.is_set() or self._down_since is None:
+            self._down_since = time.monotonic()
         self._connected.clear()
 
     def _on_publish(
@@ -181,6 +186,11 @@ class OutboxPublisher:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    def unreachable_for(self) -> float:
+        """Seconds since the broker connection was lost (or first tried); 0 while connected."""
+        since = self._down_since
+        return 0.0 if since is None or self.connected else time.monotonic() - since
 
     @property
     def usage(self) -> OutboxUsage:
@@ -207,6 +217,15 @@ class OutboxPublisher:
     def publish_retained(self, message: RetainedMessage) -> None:
         """Publish a retained status directly (not through the outbox: only the latest matters)."""
         self._client.publish(message.topic, message.payload, qos=1, retain=True)
+
+    def publish_direct(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo:
+        """Publish one message now, QoS 1, not retained, bypassing the outbox.
+
+        For the one message that cannot wait in the outbox: the alarm that the line database
+        itself cannot be written. paho keeps it and sends it once connected; wait on the
+        returned info to know it was acknowledged.
+        """
+        return self._client.publish(topic, payload, qos=1, retain=False)
 
     def start(self) -> None:
         s = self._settings
@@ -267,12 +286,19 @@ class OutboxPublisher:
             while not self._stopping.is_set():
                 self._wake.wait(0.05)
                 self._wake.clear()
-                self._delete_acked(conn)
-                if self._connected.is_set():
-                    self._send_more(conn)
-                if time.monotonic() - last_usage > 0.2 or not self._inflight:
-                    self._refresh_usage(conn)
-                    last_usage = time.monotonic()
+                try:
+                    self._delete_acked(conn)
+                    if self._connected.is_set():
+                        self._send_more(conn)
+                    if time.monotonic() - last_usage > 0.2 or not self._inflight:
+                        self._refresh_usage(conn)
+                        last_usage = time.monotonic()
+                except sqlite3.OperationalError as exc:
+                    # "database is locked" (the engine kept the write lock past the busy
+                    # timeout) or a full disk: transient. A pump that died here would leave
+                    # the line producing into an outbox nobody sends.
+                    logger.warning("outbox publisher: %s; retrying", exc)
+                    time.sleep(0.5)
             self._delete_acked(conn)
         except Exception:
             logger.exception("outbox publisher failed")
@@ -290,9 +316,20 @@ class OutboxPublisher:
             self._acked.clear()
         if not seqs:
             return
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
-        conn.execute("COMMIT")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError:
+            # A full disk can refuse even a delete (the WAL grows), or the lock can stay
+            # busy: the rows stay and are deleted on a later try, or sent again after a
+            # restart (harmless duplicates).
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            with self._lock:
+                self._acked.extendleft(reversed(seqs))
+            raise
         self._acked_total += len(seqs)
         self._refresh_usage(conn)
         for listener in self._ack_listeners:

@@ -2,9 +2,10 @@
 
 ``bench_ingest`` publishes events to a real Mosquitto and measures how many stored
 events per second the ingestor sustains into PostgreSQL and SQLite, side by side with a
-naive consumer (one insert and commit per message) in the same run. ``bench_trace``
-bulk-loads a store and measures the latency of a full trace (a unit's events, its
-containers and theirs).
+naive consumer (one insert and commit per message) in the same run; the publisher runs
+in a child process, as the lines do, so the figure is the ingestor's. ``bench_trace``
+bulk-loads a store, runs ``ANALYZE``, and measures the latency of a full trace (a unit's
+events, its containers and theirs).
 
 Without a broker address, a private Mosquitto is started on a free port with the
 settings a deployment needs (no queue limit, no in-flight limit); otherwise the given
@@ -257,7 +258,10 @@ def bench_ingest(events: int = 20000, broker: tuple[str, int] | None = None) -> 
                     target=target,
                     baseline_name=f"naive_{backend}_events_per_s",
                     baseline=round(naive, 1),
-                    note=f"{events} events over MQTT QoS 1, validated, batched ≤500",
+                    note=(
+                        f"{events} events over MQTT QoS 1 from a separate publisher process, "
+                        "validated, batched ≤500"
+                    ),
                 )
             )
     return figures

@@ -193,6 +193,9 @@ def run(
     except LinesideError as exc:
         errors.print(str(exc), markup=False)
         raise typer.Exit(2) from exc
+    if agent.exit_code:
+        errors.print(f"agent stopped: {agent.engine.failure}", markup=False)
+        raise typer.Exit(agent.exit_code)
 
 
 @app.command("audit")

@@ -115,6 +115,7 @@ class Rejected(Exception):
 class _Decoded:
     message: InboundMessage
     body: Any  # a contract message
+    address: contract.TopicAddress
     indexed: IndexedEvent | None = None
 
 
@@ -160,9 +161,14 @@ class BatchProcessor:
         """
         parsed: list[tuple[InboundMessage, Any]] = []
         rejected: list[tuple[InboundMessage, str]] = []
+        # A batch names a handful of topics: parse each once, not once per message.
+        addresses: dict[str, contract.TopicAddress] = {}
         for message in batch:
             try:
-                parsed.append((message, self._parse(message)))
+                body = self._parse(message)
+                if message.topic not in addresses:
+                    addresses[message.topic] = contract.parse_topic(message.topic)
+                parsed.append((message, body))
             except Rejected as refusal:
                 rejected.append((message, refusal.reason))
             except Exception as exc:  # a bug: keep the message with the error for replay
@@ -173,7 +179,7 @@ class BatchProcessor:
         decoded: list[_Decoded] = []
         for message, body in parsed:
             if not isinstance(body, contract.EventMessage):
-                decoded.append(_Decoded(message, body))
+                decoded.append(_Decoded(message, body, addresses[message.topic]))
                 continue
             found = next(problems)
             if isinstance(found, Rejected):
@@ -183,7 +189,9 @@ class BatchProcessor:
                 rejected.append((message, "invalid EPCIS event: " + "; ".join(found[:5])))
                 continue
             try:
-                decoded.append(_Decoded(message, body, index_event(body.event)))
+                decoded.append(
+                    _Decoded(message, body, addresses[message.topic], index_event(body.event))
+                )
             except EPCISError as exc:
                 rejected.append((message, f"invalid EPCIS event: {exc}"))
         return PreparedBatch(tuple(batch), tuple(decoded), tuple(rejected))
@@ -278,7 +286,7 @@ class BatchProcessor:
                     )
                 )
             else:
-                _store_side_message(session, item.message, body, now)
+                _store_side_message(session, item, now)
                 statuses += 1
         inserted = store_events(session, events, record_time=now)
         return BatchResult(
@@ -337,7 +345,7 @@ def _registry(
     One query (lines outer-joined to their devices): every round trip inside a batch
     transaction delays the commit, and so the acknowledgements.
     """
-    line_ids = {contract.parse_topic(item.message.topic).line for item in decoded}
+    line_ids = {item.address.line for item in decoded}
     if not line_ids:
         return {}, {}
     lines: dict[str, str] = {}
@@ -355,7 +363,7 @@ def _registry(
 
 
 def _check_registered(item: _Decoded, lines: dict[str, str], devices: dict[str, str]) -> None:
-    address = contract.parse_topic(item.message.topic)
+    address = item.address
     site = lines.get(address.line)
     if site is None:
         raise Rejected(f"unknown line {address.line!r}")
@@ -374,10 +382,8 @@ def _upsert(session: Session, model: Any) -> Any:
     return sqlite.insert(model)
 
 
-def _store_side_message(
-    session: Session, message: InboundMessage, body: Any, now: datetime
-) -> None:
-    address = contract.parse_topic(message.topic)
+def _store_side_message(session: Session, item: _Decoded, now: datetime) -> None:
+    message, body, address = item.message, item.body, item.address
     if isinstance(body, contract.LineStatus | contract.DeviceStatus):
         statement = _upsert(session, StatusReport)
         values = {

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from edge import codes
 from lineside.contract import AlarmCode, WorkOrderAction
 from tests.edge.brokers import Collector
+from tests.edge.conftest import GTIN
 from tests.faults.conftest import Record
 from tests.faults.harness import (
     AgentProcess,
@@ -124,11 +126,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a full filesystem stalls the engine silently: SQLITE_FULL escapes the engine's "
-    "task, the line reports 'running' with no alarm and never stops (found by this test)",
-)
 def test_full_filesystem_raises_an_alarm_and_stops_cleanly(
     tmp_path: Path, small_disk: Path, fault_report: Record
 ) -> None:
@@ -136,29 +133,65 @@ def test_full_filesystem_raises_an_alarm_and_stops_cleanly(
         line = new_line(tmp_path / "line", broker.port, journal=small_disk / "line.db")
         status = Collector(broker.port, line.topics.status)
         alarms = Collector(broker.port, line.topics.alarms)
-        agent = AgentProcess(line, miss=0.0)
+        events = Collector(broker.port, line.topics.events)
+        agent = AgentProcess(line, miss=0.02)
         try:
             assert status.wait_for(bool, 20), "agent never came online"
             send_command(broker.port, line.topics, WorkOrderAction.LOAD, quantity=100_000)
             send_command(broker.port, line.topics, WorkOrderAction.START)
             alarmed = alarms.wait_for(
-                lambda ms: any(m.get("code") == AlarmCode.OUTBOX_FULL.value for m in ms), 10
+                lambda ms: any(m.get("code") == AlarmCode.OUTBOX_FULL.value for m in ms), 60
             )
-            stopped = settle(lambda: not agent.alive(), bool, 3)
-            last_state = status.messages()[-1].get("state")
+            stopped = settle(lambda: not agent.alive(), bool, 15)
+            exit_code = agent.process.returncode
+            states = [m.get("state") for m in status.messages()]
+            full = read_journal(line.journal)
+            # Space is back (systemd would restart the agent): it recovers, nothing lost.
+            subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+            mark = len(status.messages())
+            agent = AgentProcess(line, miss=0.0)
+            assert status.wait_for(
+                lambda ms: any(m.get("state") == "paused" for m in ms[mark:]), 30
+            ), "agent did not come back paused"
+            wait_until(lambda: read_journal(line.journal).outbox_events == 0, 60, "outbox sent")
+            code, log = agent.terminate()
+            assert code == 0, log
         finally:
             if agent.alive():
                 agent.kill()
             status.close()
             alarms.close()
         journal = read_journal(line.journal)
+        delivered: dict[str, set[str]] = {"commissioning": set(), "decommissioning": set()}
+        for message in events.messages():
+            event = message["event"]
+            step = str(event.get("bizStep", "")).rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+            delivered.setdefault(step, set()).update(event.get("epcList", []))
+        events.close()
+        printed_at_fault = sum(st != "allocated" for st in full.states.values())
+        commissioned = {s for s, st in journal.states.items() if st == "commissioned"}
+        rejected = {s for s, st in journal.states.items() if st == "rejected"}
+        lost = len({codes.unit_epc(GTIN, s) for s in commissioned} - delivered["commissioning"])
+        lost += len({codes.unit_epc(GTIN, s) for s in rejected} - delivered["decommissioning"])
         fault_report(
             "5_outbox_filesystem_full",
             alarm_raised=alarmed,
             agent_stopped=stopped,
-            last_state=last_state,
+            exit_code=exit_code,
+            states_seen=sorted({s for s in states if s}),
+            units_before_full=len(commissioned),
+            in_flight_rejected_on_restart=journal.in_flight_rejects,
+            lost=lost,
+            integrity_when_full=full.integrity,
             integrity=journal.integrity,
         )
+        assert full.integrity == "ok"
         assert journal.integrity == "ok"
-        assert alarmed, f"no outbox_full alarm; the line says {last_state!r}"
+        assert alarmed, f"no outbox_full alarm; the line said {states!r}"
         assert stopped
+        assert exit_code == 74
+        assert "stopping" in states
+        assert printed_at_fault > 0
+        # Every serial the journal knows has a verdict; none is left in flight.
+        assert set(journal.states.values()) <= {"commissioned", "rejected", "voided"}
+        assert lost == 0
