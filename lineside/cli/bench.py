@@ -143,6 +143,9 @@ def _run(names: list[str], quick: bool, out: Path | None) -> None:
     target = out or Path("bench-report.json")
     target.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console = Console()
+    if not console.is_terminal:
+        # Redirected to a file: keep figure names whole rather than fit 80 columns.
+        console = Console(width=160)
     render_table(report, console)
     console.print(f"Report written to {target}")
     if any("error" in entry for entry in report["suites"].values()):
