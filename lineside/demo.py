@@ -480,7 +480,7 @@ class DemoStack:
             for scanner in line.scanners:
                 await scanner.close()
             for server in line.servers:
-                await server.stop()
+                await server.close()
         await asyncio.gather(*(stop_process(p, "ingestor") for p in self.ingestors))
         self.ingestors.clear()
         await stop_process(self.server, "server")
@@ -650,10 +650,10 @@ class DemoStack:
             verify = TcpScannerSimulator()
             case_scanner = TcpScannerSimulator()
             for server in (unit_sim, case_sim):
-                await server.start()
+                await server.open()
                 parts.servers.append(server)
             for scanner in (verify, case_scanner):
-                await scanner.__aenter__()
+                await scanner.open()
                 parts.scanners.append(scanner)
             script = replace(self.options.script, seed=index)
             parts.physical = PhysicalLine(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -13,59 +12,19 @@ from hypothesis import strategies as st
 
 from lineside import contract
 from lineside.contract import (
-    Alarm,
-    AlarmCode,
     Channel,
-    CommandAck,
-    DeviceRole,
-    DeviceState,
-    DeviceStatus,
-    EventMessage,
-    LineState,
-    LineStatus,
     LotCounts,
-    ProductInfo,
     ReconciliationReport,
-    Severity,
     Topics,
-    WorkOrder,
-    WorkOrderAction,
-    WorkOrderCommand,
     decode,
     encode,
     parse_topic,
     subscription,
 )
 from lineside.errors import ContractError, InvalidInput
+from tests.support.contract_messages import EVENT_ID, MESSAGES
 
-T0 = datetime(2026, 11, 28, 8, 30, tzinfo=UTC)
-EVENT_ID = "ni:///sha-256;" + "a" * 64 + "?ver=CBV2.0"
-
-
-def _event(**overrides: Any) -> dict[str, Any]:
-    event = {
-        "type": "ObjectEvent",
-        "eventID": EVENT_ID,
-        "eventTime": "2026-11-28T08:30:00.000Z",
-        "eventTimeZoneOffset": "+07:00",
-        "action": "ADD",
-        "bizStep": "commissioning",
-        "epcList": ["https://id.gs1.org/01/08934567890120/21/Ab3xKm9pQr7t"],
-    }
-    event.update(overrides)
-    return event
-
-
-def _order() -> WorkOrder:
-    return WorkOrder(
-        id="WO-2026-0042",
-        product=ProductInfo(gtin="08934567890120", name_vi="Miến dong Côn Minh"),
-        lot="L2611A",
-        production_date=date(2026, 11, 28),
-        expiry_date=date(2027, 11, 28),
-        quantity=2000,
-        units_per_case=24,
-    )
+EXAMPLES = [message for _, message in MESSAGES]
 
 
 def test_topics_of_a_line() -> None:
@@ -110,45 +69,6 @@ def test_parse_topic_names_the_bad_part(topic: str, message: str) -> None:
 def test_shared_subscription() -> None:
     assert subscription(Channel.DEVICE_STATUS) == "lineside/v1/+/+/devices/+/status"
     assert subscription(Channel.EVENTS, "agg") == "$share/agg/lineside/v1/+/+/events"
-
-
-EXAMPLES: list[contract._Message] = [
-    EventMessage(site="s1", line="L1", device="verify-1", seq=7, sent_at=T0, event=_event()),
-    LineStatus(site="s1", line="L1", state=LineState.RUNNING, work_order="WO-1", updated_at=T0),
-    DeviceStatus(
-        device="printer-1",
-        role=DeviceRole.UNIT_PRINTER,
-        state=DeviceState.ERROR,
-        flags=("paper_out",),
-        updated_at=T0,
-    ),
-    Alarm(
-        site="s1",
-        line="L1",
-        code=AlarmCode.PAPER_OUT,
-        severity=Severity.CRITICAL,
-        message="Hết giấy",
-        raised_at=T0,
-    ),
-    ReconciliationReport(
-        site="s1",
-        line="L1",
-        work_order="WO-1",
-        lots=(
-            LotCounts(lot="L1", allocated=10, commissioned=8, rejected=2, sampled=0, returned=0),
-        ),
-        cases=1,
-        closed_at=T0,
-    ),
-    WorkOrderCommand(
-        command_id="c-1",
-        action=WorkOrderAction.LOAD,
-        work_order_id="WO-2026-0042",
-        order=_order(),
-        issued_at=T0,
-    ),
-    CommandAck(command_id="c-1", ok=False, error="another order is running", acked_at=T0),
-]
 
 
 @pytest.mark.parametrize("message", EXAMPLES, ids=lambda m: m.kind)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import abc
-from types import TracebackType
+
+from lineside.lifecycle import AsyncResource
 
 
-class Transport(abc.ABC):
+class Transport(AsyncResource):
     """An async byte stream to one device.
 
     The lifecycle is explicit: :meth:`open` before use, :meth:`close` after (or
@@ -41,15 +42,3 @@ class Transport(abc.ABC):
         Raises ``DeviceTimeout`` when nothing arrives within ``timeout`` seconds and
         ``TransportError`` when the device closes the link (never returns ``b""``).
         """
-
-    async def __aenter__(self) -> Transport:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

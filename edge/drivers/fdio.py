@@ -1,14 +1,17 @@
 """Non-blocking reads and writes on a file descriptor, driven by the event loop.
 
-Shared by the serial and ``usblp`` transports: the descriptor is in ``O_NONBLOCK`` mode
-and the loop's ``add_reader``/``add_writer`` wake the coroutine, so nothing blocks.
+Shared by the serial and ``usblp`` transports (through :class:`FdTransport`): the
+descriptor is in ``O_NONBLOCK`` mode and the loop's ``add_reader``/``add_writer`` wake
+the coroutine, so nothing blocks.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import os
 
+from edge.drivers.base import Transport
 from lineside.errors import DeviceTimeout, TransportError
 
 
@@ -92,3 +95,53 @@ async def read_some(fd: int, max_bytes: int, *, url: str, timeout: float | None)
         except TimeoutError as exc:
             raise DeviceTimeout(f"{url}: no data within {timeout:g} s") from exc
         woken = True
+
+
+class FdTransport(Transport):
+    """A transport whose link is one non-blocking file descriptor.
+
+    Subclasses open and close the descriptor and say which it is (:meth:`_descriptor`);
+    reads, writes and marking the link failed when the descriptor fails live here, so a
+    failed link refuses further use until it is reopened::
+
+        class NodeTransport(FdTransport):
+            def _descriptor(self) -> int | None:
+                return self._fd
+    """
+
+    def __init__(self, url: str, *, write_timeout: float) -> None:
+        self.url = url
+        self._write_timeout = write_timeout
+        self._failed = False
+
+    @abc.abstractmethod
+    def _descriptor(self) -> int | None:
+        """The open descriptor, or ``None`` while closed."""
+
+    @property
+    def is_open(self) -> bool:
+        return self._descriptor() is not None and not self._failed
+
+    def _require(self) -> int:
+        fd = self._descriptor()
+        if fd is None:
+            raise TransportError(f"{self.url}: not open")
+        if self._failed:
+            raise TransportError(f"{self.url}: the link failed; reopen it")
+        return fd
+
+    async def write(self, data: bytes) -> None:
+        fd = self._require()
+        try:
+            await write_all(fd, data, url=self.url, timeout=self._write_timeout)
+        except (LinkLost, DeviceTimeout):
+            self._failed = True
+            raise
+
+    async def read(self, max_bytes: int = 4096, timeout: float | None = None) -> bytes:
+        fd = self._require()
+        try:
+            return await read_some(fd, max_bytes, url=self.url, timeout=timeout)
+        except LinkLost:
+            self._failed = True
+            raise

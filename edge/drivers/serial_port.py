@@ -15,10 +15,9 @@ import os
 
 import serial
 
-from edge.drivers.base import Transport
-from edge.drivers.fdio import LinkLost, read_some, write_all
+from edge.drivers.fdio import FdTransport
 from edge.drivers.url import SerialSpec
-from lineside.errors import DeviceTimeout, TransportError
+from lineside.errors import TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ _PARITY = {
 }
 
 
-class SerialTransport(Transport):
+class SerialTransport(FdTransport):
     """A serial port.
 
     >>> from edge.drivers.url import parse_transport_url
@@ -41,15 +40,9 @@ class SerialTransport(Transport):
     """
 
     def __init__(self, spec: SerialSpec, *, write_timeout: float = 5.0) -> None:
-        self.url = spec.url
+        super().__init__(spec.url, write_timeout=write_timeout)
         self._spec = spec
-        self._write_timeout = write_timeout
         self._port: serial.Serial | None = None
-        self._failed = False
-
-    @property
-    def is_open(self) -> bool:
-        return self._port is not None and not self._failed
 
     def _open_blocking(self) -> serial.Serial:
         spec = self._spec
@@ -90,25 +83,5 @@ class SerialTransport(Transport):
         with contextlib.suppress(OSError, serial.SerialException):
             port.close()
 
-    def _fd(self) -> int:
-        if self._port is None:
-            raise TransportError(f"{self.url}: not open")
-        if self._failed:
-            raise TransportError(f"{self.url}: the link failed; reopen it")
-        return int(self._port.fileno())
-
-    async def write(self, data: bytes) -> None:
-        fd = self._fd()
-        try:
-            await write_all(fd, data, url=self.url, timeout=self._write_timeout)
-        except (LinkLost, DeviceTimeout):
-            self._failed = True
-            raise
-
-    async def read(self, max_bytes: int = 4096, timeout: float | None = None) -> bytes:
-        fd = self._fd()
-        try:
-            return await read_some(fd, max_bytes, url=self.url, timeout=timeout)
-        except LinkLost:
-            self._failed = True
-            raise
+    def _descriptor(self) -> int | None:
+        return None if self._port is None else int(self._port.fileno())

@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from edge.drivers.base import Transport
-from edge.drivers.fdio import LinkLost, read_some, write_all
+from edge.drivers.fdio import FdTransport
 from edge.drivers.url import UsbLpSpec, UsbSpec
 from lineside.errors import DeviceTimeout, TransportError
 
@@ -139,19 +139,13 @@ class UsbTransport(Transport):
         return bytes(data)
 
 
-class UsbLpTransport(Transport):
+class UsbLpTransport(FdTransport):
     """A USB printer through the kernel ``usblp`` driver's device node."""
 
     def __init__(self, spec: UsbLpSpec, *, write_timeout: float = 5.0) -> None:
-        self.url = spec.url
+        super().__init__(spec.url, write_timeout=write_timeout)
         self._spec = spec
-        self._write_timeout = write_timeout
         self._fd: int | None = None
-        self._failed = False
-
-    @property
-    def is_open(self) -> bool:
-        return self._fd is not None and not self._failed
 
     async def open(self) -> None:
         await self.close()
@@ -172,25 +166,5 @@ class UsbLpTransport(Transport):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def _require(self) -> int:
-        if self._fd is None:
-            raise TransportError(f"{self.url}: not open")
-        if self._failed:
-            raise TransportError(f"{self.url}: the link failed; reopen it")
+    def _descriptor(self) -> int | None:
         return self._fd
-
-    async def write(self, data: bytes) -> None:
-        fd = self._require()
-        try:
-            await write_all(fd, data, url=self.url, timeout=self._write_timeout)
-        except (LinkLost, DeviceTimeout):
-            self._failed = True
-            raise
-
-    async def read(self, max_bytes: int = 4096, timeout: float | None = None) -> bytes:
-        fd = self._require()
-        try:
-            return await read_some(fd, max_bytes, url=self.url, timeout=timeout)
-        except LinkLost:
-            self._failed = True
-            raise

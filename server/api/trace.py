@@ -15,7 +15,7 @@ from server.api.auth import InspectorUser, ReaderUser
 from server.api.deps import SessionDep
 from server.api.masterdata import GtinField
 from server.api.tracing import CANONICAL_DOMAIN, TraceResult, Verdict, parse_code, trace
-from server.db.models import Recall
+from server.db.models import Facility, Organisation, Recall
 
 router = APIRouter(tags=["trace"])
 
@@ -94,6 +94,11 @@ def _event_out(summary: object) -> EventOut:
     return EventOut.model_validate(summary, from_attributes=True)
 
 
+def _party_out(party: Organisation | Facility | None) -> PartyOut | None:
+    # An organisation and a facility read alike; only the organisation has a tax id.
+    return None if party is None else PartyOut.model_validate(party, from_attributes=True)
+
+
 def trace_out(result: TraceResult) -> TraceOut:
     """The API view of a trace."""
     org, product, facility = result.organisation, result.product, result.facility
@@ -122,25 +127,8 @@ def trace_out(result: TraceResult) -> TraceOut:
             ocop_stars=product.ocop_stars,
             certificate_number=product.certificate_number,
         ),
-        producer=None
-        if org is None
-        else PartyOut(
-            name=org.name,
-            address=org.address,
-            tax_id=org.tax_id,
-            gln=org.gln,
-            district=org.district,
-            province=org.province,
-        ),
-        facility=None
-        if facility is None
-        else PartyOut(
-            name=facility.name,
-            address=facility.address,
-            gln=facility.gln,
-            district=facility.district,
-            province=facility.province,
-        ),
+        producer=_party_out(org),
+        facility=_party_out(facility),
         production_date=result.production_date,
         expiry_date=result.expiry_date,
         commissioned=_event_out(result.commissioned) if result.commissioned else None,

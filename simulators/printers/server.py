@@ -24,8 +24,8 @@ import logging
 import os
 import pty
 import tty
-from types import TracebackType
 
+from lineside.lifecycle import AsyncResource
 from simulators.printers.engines import EscposEngine, LinkDrop, ZplEngine
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 Engine = ZplEngine | EscposEngine
 
 
-class PrinterSimulator:
+class PrinterSimulator(AsyncResource):
     """Runs ``engine`` on TCP (``port``; 0 picks a free one) and optionally a pty."""
 
     def __init__(
@@ -59,19 +59,7 @@ class PrinterSimulator:
         self._slave: int | None = None
         self._tasks: set[asyncio.Future[None]] = set()
 
-    async def __aenter__(self) -> PrinterSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def start(self) -> None:
+    async def open(self) -> None:
         """Open the TCP port, the pty and the control channel as configured."""
         if self._want_port is not None:
             server = await asyncio.start_server(self._serve_tcp, self.host, self._want_port)
@@ -84,7 +72,7 @@ class PrinterSimulator:
             self.control_port = server.sockets[0].getsockname()[1]
             self._servers.append(server)
 
-    async def stop(self) -> None:
+    async def close(self) -> None:
         """Close everything; connected clients see the link drop."""
         for writer in list(self._writers):
             writer.close()

@@ -22,16 +22,15 @@ import os
 import pty
 import tty
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Self
 
+from lineside.lifecycle import AsyncResource
 from simulators.scanners.codes import ScanEncoder, ScanFaults, SimCode, SimStats, code_from_text
 
 logger = logging.getLogger(__name__)
 
 
-class _LineSimulator:
-    """The shared script machinery; subclasses only move bytes."""
+class _LineSimulator(AsyncResource):
+    """The shared script machinery; subclasses only open, close and move bytes."""
 
     url: str
 
@@ -88,22 +87,14 @@ class SerialScannerSimulator(_LineSimulator):
         self.path = ""
         self.url = ""
 
-    async def __aenter__(self) -> Self:
+    async def open(self) -> None:
+        """Open the pseudo-terminal; :attr:`path` and :attr:`url` name its reader end."""
         master, slave = pty.openpty()
         tty.setraw(slave)
         os.set_blocking(master, False)
         self._master, self._slave = master, slave
         self.path = os.ttyname(slave)
         self.url = f"serial://{self.path}?baud={self.baud}"
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close both ends of the pseudo-terminal."""
@@ -150,19 +141,11 @@ class TcpScannerSimulator(_LineSimulator):
         self._clients: set[asyncio.StreamWriter] = set()
         self._client_event = asyncio.Event()
 
-    async def __aenter__(self) -> Self:
+    async def open(self) -> None:
+        """Listen on :attr:`port` (0 picks a free one); :attr:`url` is where to connect."""
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self.url = f"tcp://{self.host}:{self.port}"
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Stop listening and drop every client."""
@@ -234,17 +217,9 @@ class TcpClientScannerSimulator(_LineSimulator):
                 continue
             return
 
-    async def __aenter__(self) -> Self:
+    async def open(self) -> None:
+        """Connect to the driver (see :meth:`connect`)."""
         await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close the connection."""

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lineside.epcis import (
-    EPCISDocument,
     check_document,
-    commissioning_event,
-    decommissioning_event,
-    packing_event,
     parse_document,
 )
 from lineside.epcis.validate import EPCISSchema
+from tests.support.epcis_documents import builders_document
 
 
 @pytest.fixture(scope="module")
@@ -53,28 +49,7 @@ def test_gs1_examples_parse_validate_and_round_trip(vectors_dir: Path, schema: E
 def test_builders_documents_validate_against_the_official_schema(
     schema: EPCISSchema,
 ) -> None:
-    at = datetime(2024, 5, 1, 8, 30, tzinfo=timezone(timedelta(hours=7)))
-    unit = "https://id.gs1.org/01/08934567890120/21/Ab3x"
-    line = "https://id.gs1.org/414/8934567000017/254/L1"
-    site = "https://id.gs1.org/414/8934567000017"
-    case = "https://id.gs1.org/00/389345670000000018"
-    events = [
-        commissioning_event(
-            epcs=[unit],
-            event_time=at,
-            read_point=line,
-            biz_location=site,
-            lot="L1",
-            expiry=date(2026, 1, 1),
-        ),
-        decommissioning_event(
-            epcs=[unit], event_time=at, read_point=line, biz_location=site, reason="duplicate"
-        ),
-        packing_event(
-            parent=case, children=[unit], event_time=at, read_point=line, biz_location=site
-        ),
-    ]
-    document = EPCISDocument.of(events, creation_date=at).to_jsonld()
+    document = builders_document().to_jsonld()
     report = check_document(document, schema=schema)
     assert [str(i) for i in report.issues] == []
     assert report.checks[-1] == "schema (EPCIS-JSON-Schema.json)"

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lineside.epcis import (
-    EPCISDocument,
-    commissioning_event,
-    decommissioning_event,
     document_hashes,
-    packing_event,
     parse_document,
 )
 from lineside.epcis.xml import XMLSchemaCheck, parse_xml_document
 from lineside.errors import EPCISError
+from tests.support.epcis_documents import builders_document
 
 # Not EPCIS event documents: master data documents and capture-job responses.
 _NOT_EVENT_DOCUMENTS = {
@@ -87,31 +83,7 @@ def test_json_ld_examples_become_xsd_valid_xml_with_the_same_hashes(
 
 
 def test_builders_documents_are_xsd_valid(xsd: XMLSchemaCheck) -> None:
-    at = datetime(2024, 5, 1, 8, 30, tzinfo=timezone(timedelta(hours=7)))
-    unit = "https://id.gs1.org/01/08934567890120/21/Ab3x"
-    line = "https://id.gs1.org/414/8934567000017/254/L1"
-    site = "https://id.gs1.org/414/8934567000017"
-    events = [
-        commissioning_event(
-            epcs=[unit],
-            event_time=at,
-            read_point=line,
-            biz_location=site,
-            lot="L1",
-            expiry=date(2026, 1, 1),
-        ),
-        decommissioning_event(
-            epcs=[unit], event_time=at, read_point=line, biz_location=site, reason="duplicate"
-        ),
-        packing_event(
-            parent="https://id.gs1.org/00/389345670000000018",
-            children=[unit],
-            event_time=at,
-            read_point=line,
-            biz_location=site,
-        ),
-    ]
-    written = EPCISDocument.of(events, creation_date=at).to_xml()
+    written = builders_document().to_xml()
     assert xsd.issues(written) == []
 
 

@@ -4,7 +4,6 @@ simulator on a real port), and voiding a unit already packed."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,68 +12,15 @@ import pytest
 from edge.codes import ContainerLabel, unit_epc
 from edge.config import ScannerDevice, parse_config
 from edge.devices import feed_reads
-from edge.engine import LineEngine, Phase, ScannerCaseVerifier
+from edge.engine import Phase, ScannerCaseVerifier
 from edge.journal import Journal, JournalError, SerialState
-from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVerifyCamera
-from edge.reject import RecordingReject
-from edge.serials import LocalSerialSource, SerialSupply
+from edge.linesim import SimulatedCasePrinter
 from lineside.contract import Severity, WorkOrder
 from lineside.errors import ConfigError
 from lineside.gs1 import Sscc
 from simulators.scanners.line import TcpScannerSimulator
-from tests.edge.conftest import GTIN, make_config, make_order, run_async
-
-
-class Line:
-    def __init__(
-        self,
-        tmp_path: Path,
-        *,
-        case_printer: object | None = None,
-        case_verifier: ScannerCaseVerifier | None = None,
-        print_s: float = 0.0,
-    ) -> None:
-        self.config = make_config(tmp_path)
-        self.journal = Journal.open(self.config.outbox.path)
-        self.camera = SimulatedVerifyCamera(self.on_read, travel_s=0.002, seed=7)
-        self.printer = SimulatedUnitPrinter(self.camera.carry, print_s=print_s)
-        self.engine = LineEngine(
-            self.config,
-            self.journal,
-            printer=self.printer,
-            reject=RecordingReject(),
-            supply=SerialSupply(self.journal, [LocalSerialSource()], low_water=16, block=64),
-            case_printer=case_printer or SimulatedCasePrinter(),  # type: ignore[arg-type]
-            case_verifier=case_verifier,
-        )
-
-    def on_read(self, read: object) -> None:
-        self.engine.on_read(read)  # type: ignore[arg-type]
-
-    def events(self) -> list[dict[str, object]]:
-        rows = self.journal.connection.execute("SELECT payload FROM outbox ORDER BY seq").fetchall()
-        messages = [json.loads(r[0]) for r in rows]
-        return [m["event"] for m in messages if m["kind"] == "event"]
-
-    def packed(self) -> dict[str, list[str]]:
-        return {
-            str(e["parentID"]).rsplit("/", 1)[1]: list(e["childEPCs"])  # type: ignore[call-overload]
-            for e in self.events()
-            if e.get("bizStep") == "packing"
-        }
-
-
-async def run(
-    line: Line, order: WorkOrder, during: Callable[[Line], Awaitable[None]] | None = None
-) -> None:
-    runner = asyncio.create_task(line.engine.run())
-    line.engine.load(order)
-    line.engine.start()
-    if during is not None:
-        await during(line)
-    await asyncio.wait_for(line.engine.wait_closed(), 20)
-    await line.engine.stop()
-    await asyncio.wait_for(runner, 5)
+from tests.edge.conftest import GTIN, make_order, run_async
+from tests.edge.simline import SimulatedLine, run_order
 
 
 def reference(sscc: str) -> int:
@@ -108,7 +54,7 @@ def test_bad_sscc_ranges_are_named(value: str, message: str) -> None:
     assert str(named.value) == f"line.toml: {message}"
 
 
-def tune(target: Line, **updates: dict[str, object]) -> None:
+def tune(target: SimulatedLine, **updates: dict[str, object]) -> None:
     """Change sections of a line's configuration (``line={...}``, ``policy={...}``)."""
     cfg = target.engine.config
     changed = {name: getattr(cfg, name).model_copy(update=u) for name, u in updates.items()}
@@ -120,9 +66,9 @@ async def test_two_lines_take_disjoint_sscc_ranges(tmp_path: Path) -> None:
     lines = []
     for name, first in (("a", 1000), ("b", 2000)):
         (tmp_path / name).mkdir()
-        line = Line(tmp_path / name)
+        line = SimulatedLine(tmp_path / name)
         tune(line, line={"sscc_range": (first, first + 999)})
-        await run(line, make_order(quantity=8, units_per_case=2))
+        await run_order(line, make_order(quantity=8, units_per_case=2))
         lines.append(line)
     a, b = (set(line.packed()) for line in lines)
     assert len(a) == len(b) == 4
@@ -151,9 +97,9 @@ def test_sscc_references_survive_a_restart_and_a_moved_range(tmp_path: Path) -> 
 async def test_a_nearly_used_range_alarms_and_an_exhausted_one_stops_packing(
     tmp_path: Path,
 ) -> None:
-    line = Line(tmp_path)
+    line = SimulatedLine(tmp_path)
     tune(line, line={"sscc_range": (7, 9)}, policy={"sscc_low_water": 2})
-    await run(line, make_order(quantity=8, units_per_case=2))
+    await run_order(line, make_order(quantity=8, units_per_case=2))
     assert sorted(reference(s) for s in line.packed()) == [7, 8, 9]
     alarms = [(a.severity, a.message) for a in line.engine.alarms]
     assert (Severity.WARNING, "SSCC range [7, 9]: 1 serial references left") in alarms
@@ -191,14 +137,16 @@ async def with_case_scanner(
     tmp_path: Path,
     plan: list[str],
     order: WorkOrder,
-    during: Callable[[Line], Awaitable[None]] | None = None,
+    during: Callable[[SimulatedLine], Awaitable[None]] | None = None,
     attempts: int = 3,
     print_s: float = 0.0,
-) -> tuple[Line, CaseConveyor]:
+) -> tuple[SimulatedLine, CaseConveyor]:
     async with TcpScannerSimulator() as sim:
         conveyor = CaseConveyor(sim, plan)
         verifier = ScannerCaseVerifier(window_s=0.3)
-        line = Line(tmp_path, case_printer=conveyor, case_verifier=verifier, print_s=print_s)
+        line = SimulatedLine(
+            tmp_path, case_printer=conveyor, case_verifier=verifier, print_s=print_s
+        )
         tune(line, policy={"case_label_attempts": attempts})
         device = ScannerDevice(kind="scanner", id="case", role="case_scanner", url=sim.url)
         tasks = [
@@ -207,7 +155,7 @@ async def with_case_scanner(
         ]
         try:
             await sim.wait_for_client()
-            await run(line, order, during)
+            await run_order(line, order, during)
         finally:
             for task in tasks:
                 task.cancel()
@@ -249,7 +197,7 @@ async def test_unread_or_wrong_case_label_is_reprinted_with_a_new_sscc(tmp_path:
 
 @run_async
 async def test_a_case_never_verified_pauses_the_line_and_its_units_wait(tmp_path: Path) -> None:
-    async def operator(line: Line) -> None:
+    async def operator(line: SimulatedLine) -> None:
         for _ in range(400):
             await asyncio.sleep(0.01)
             if line.engine.pause_reason == "case label not verified":
@@ -294,7 +242,7 @@ async def test_a_case_never_verified_pauses_the_line_and_its_units_wait(tmp_path
 async def test_voiding_a_packed_unit_unpacks_it_first(tmp_path: Path) -> None:
     victim: dict[str, str] = {}
 
-    async def operator(line: Line) -> None:
+    async def operator(line: SimulatedLine) -> None:
         for _ in range(400):
             await asyncio.sleep(0.005)
             if line.packed():
@@ -304,8 +252,8 @@ async def test_voiding_a_packed_unit_unpacks_it_first(tmp_path: Path) -> None:
         victim.update(sscc=sscc, serial=serial)
         line.engine.void(serial, reason="hộp bị móp", operator="Lan")
 
-    line = Line(tmp_path, print_s=0.01)  # slow enough that the void comes mid-order
-    await run(line, make_order(quantity=12, units_per_case=6), during=operator)
+    line = SimulatedLine(tmp_path, print_s=0.01)  # slow enough that the void comes mid-order
+    await run_order(line, make_order(quantity=12, units_per_case=6), during=operator)
     sscc, serial = victim["sscc"], victim["serial"]
     events = line.events()
     index = next(i for i, e in enumerate(events) if e.get("bizStep") == "unpacking")

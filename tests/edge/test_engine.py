@@ -4,77 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.engine import LineEngine, Phase, report_json, report_text
-from edge.journal import Journal, SerialState
+from edge.engine import Phase, report_json, report_text
+from edge.journal import SerialState
 from edge.linesim import (
     FOREIGN_CODE,
     ReadScript,
-    SimulatedCasePrinter,
-    SimulatedUnitPrinter,
-    SimulatedVerifyCamera,
 )
-from edge.reject import RecordingReject
-from edge.serials import LocalSerialSource, SerialSupply
-from lineside.contract import WorkOrder
-from tests.edge.conftest import GTIN, make_config, make_order, run_async
+from tests.edge.conftest import GTIN, make_order, run_async
+from tests.edge.simline import SimulatedLine, run_order
 
 
-class Line:
-    def __init__(
-        self,
-        tmp_path: Path,
-        *,
-        script: ReadScript | None = None,
-        paper_out_after: int | None = None,
-        travel_s: float = 0.002,
-    ) -> None:
-        self.config = make_config(tmp_path)
-        self.journal = Journal.open(self.config.outbox.path)
-        self.reject = RecordingReject()
-        self.camera = SimulatedVerifyCamera(self.on_read, travel_s=travel_s, script=script, seed=7)
-        self.printer = SimulatedUnitPrinter(self.camera.carry, paper_out_after=paper_out_after)
-        self.cases = SimulatedCasePrinter()
-        supply = SerialSupply(self.journal, [LocalSerialSource()], low_water=16, block=64)
-        self.engine = LineEngine(
-            self.config,
-            self.journal,
-            printer=self.printer,
-            reject=self.reject,
-            supply=supply,
-            case_printer=self.cases,
-        )
-        self.printer.status_listeners.append(self.engine.on_printer_status)
-
-    def on_read(self, read: object) -> None:
-        self.engine.on_read(read)  # type: ignore[arg-type]
-
-    def events(self) -> list[dict[str, object]]:
-        rows = self.journal.connection.execute("SELECT payload FROM outbox ORDER BY seq").fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-
-async def run_order(
-    line: Line, order: WorkOrder, during: Callable[[Line], Awaitable[None]] | None = None
-) -> None:
-    runner = asyncio.create_task(line.engine.run())
-    line.engine.load(order)
-    line.engine.start()
-    if during is not None:
-        await during(line)
-    await asyncio.wait_for(line.engine.wait_closed(), 20)
-    await line.engine.stop()
-    await asyncio.wait_for(runner, 5)
-
-
-def event_kinds(line: Line) -> dict[str, int]:
+def event_kinds(line: SimulatedLine) -> dict[str, int]:
     kinds: dict[str, int] = {}
-    for msg in line.events():
+    for msg in line.messages():
         if msg["kind"] == "event":
             event = msg["event"]
             assert isinstance(event, dict)
@@ -85,7 +32,7 @@ def event_kinds(line: Line) -> dict[str, int]:
 
 @run_async
 async def test_clean_run_commissions_cases_and_reconciles(tmp_path: Path) -> None:
-    line = Line(tmp_path)
+    line = SimulatedLine(tmp_path)
     await run_order(line, make_order(quantity=20, units_per_case=6, pallet=2))
     counts = line.journal.lot_counts("WO-1")
     assert len(counts) == 1
@@ -105,7 +52,7 @@ async def test_clean_run_commissions_cases_and_reconciles(tmp_path: Path) -> Non
 @run_async
 async def test_bad_reads_reject_units_and_never_stop_the_line(tmp_path: Path) -> None:
     script = ReadScript(miss=0.05, garbage=0.05, foreign=0.05, wrong_product=0.05)
-    line = Line(tmp_path, script=script)
+    line = SimulatedLine(tmp_path, script=script)
     line.config = line.config.model_copy()
     await run_order(line, make_order(quantity=60, units_per_case=10))
     counts = line.journal.lot_counts("WO-1")[0]
@@ -131,7 +78,7 @@ async def test_bad_reads_reject_units_and_never_stop_the_line(tmp_path: Path) ->
 
 @run_async
 async def test_garbage_only_pauses_after_consecutive_rejects(tmp_path: Path) -> None:
-    line = Line(tmp_path, script=ReadScript(garbage=1.0))
+    line = SimulatedLine(tmp_path, script=ReadScript(garbage=1.0))
     runner = asyncio.create_task(line.engine.run())
     line.engine.load(make_order(quantity=50))
     line.engine.start()
@@ -150,9 +97,9 @@ async def test_garbage_only_pauses_after_consecutive_rejects(tmp_path: Path) -> 
 
 @run_async
 async def test_paper_out_pauses_and_resumes_without_reusing_a_serial(tmp_path: Path) -> None:
-    line = Line(tmp_path, paper_out_after=7)
+    line = SimulatedLine(tmp_path, paper_out_after=7)
 
-    async def refill(line: Line) -> None:
+    async def refill(line: SimulatedLine) -> None:
         for _ in range(300):
             await asyncio.sleep(0.01)
             if line.engine.phase is Phase.PAUSED:
@@ -172,7 +119,7 @@ async def test_paper_out_pauses_and_resumes_without_reusing_a_serial(tmp_path: P
 
 @run_async
 async def test_foreign_and_duplicate_reads(tmp_path: Path) -> None:
-    line = Line(tmp_path, script=ReadScript(miss=1.0))
+    line = SimulatedLine(tmp_path, script=ReadScript(miss=1.0))
     runner = asyncio.create_task(line.engine.run())
     order = make_order(quantity=3)
     line.engine.load(order)
@@ -198,10 +145,10 @@ async def test_foreign_and_duplicate_reads(tmp_path: Path) -> None:
 
 @run_async
 async def test_void_and_reprint_are_audited(tmp_path: Path) -> None:
-    line = Line(tmp_path, travel_s=0.02)
+    line = SimulatedLine(tmp_path, travel_s=0.02)
     order = make_order(quantity=30, units_per_case=100)
 
-    async def operator(line: Line) -> None:
+    async def operator(line: SimulatedLine) -> None:
         for _ in range(200):
             await asyncio.sleep(0.005)
             done = line.journal.serials_in("WO-1", SerialState.COMMISSIONED)
@@ -229,7 +176,7 @@ async def test_void_and_reprint_are_audited(tmp_path: Path) -> None:
 
 @run_async
 async def test_restart_rejects_in_flight_and_voids_unprinted(tmp_path: Path) -> None:
-    line = Line(tmp_path, script=ReadScript(miss=1.0))
+    line = SimulatedLine(tmp_path, script=ReadScript(miss=1.0))
     runner = asyncio.create_task(line.engine.run())
     line.engine.load(make_order(quantity=10))
     line.engine.start()
@@ -237,7 +184,7 @@ async def test_restart_rejects_in_flight_and_voids_unprinted(tmp_path: Path) -> 
     runner.cancel()  # the agent dies; the journal is what survives
     line.journal.close()
 
-    again = Line(tmp_path)
+    again = SimulatedLine(tmp_path)
     again.engine.recover()
     assert again.engine.phase is Phase.PAUSED
     sent = again.journal.serials_in("WO-1", SerialState.SENT, SerialState.ALLOCATED)
@@ -252,7 +199,7 @@ async def test_restart_rejects_in_flight_and_voids_unprinted(tmp_path: Path) -> 
     counts = again.journal.lot_counts("WO-1")[0]
     assert counts.commissioned == 10
     assert counts.unaccounted == 0
-    assert GTIN in again.events()[0]["event"]["epcList"][0]  # type: ignore[index]
+    assert GTIN in again.messages()[0]["event"]["epcList"][0]
 
 
 @settings(max_examples=60, deadline=None)
@@ -263,7 +210,7 @@ def test_random_bytes_on_the_verify_scanner_never_stop_the_line(reads: list[byte
     from edge.scanners.read import ReadStamper
 
     async def scenario(tmp: Path) -> None:
-        line = Line(tmp, script=ReadScript(miss=1.0))
+        line = SimulatedLine(tmp, script=ReadScript(miss=1.0))
         runner = asyncio.create_task(line.engine.run())
         line.engine.load(make_order(quantity=4))
         line.engine.start()

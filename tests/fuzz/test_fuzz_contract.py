@@ -8,32 +8,19 @@ to a payload that decodes to the same message, and a parsed topic is rebuilt exa
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lineside.contract import (
-    Alarm,
-    AlarmCode,
     Channel,
-    CommandAck,
     DeviceRole,
     DeviceState,
     DeviceStatus,
-    EventMessage,
     LineState,
     LineStatus,
-    LotCounts,
-    ProductInfo,
-    ReconciliationReport,
-    SerialBlockCommand,
-    Severity,
     Topics,
-    WorkOrder,
-    WorkOrderAction,
-    WorkOrderCommand,
     decode,
     encode,
     parse_topic,
@@ -51,84 +38,8 @@ from tests.fuzz.support import (
     mutated_text,
     returns_or_refuses,
 )
+from tests.support.contract_messages import MESSAGES
 
-_AT = datetime(2026, 5, 1, 1, 2, 3, tzinfo=UTC)
-_TOPICS = Topics("factory-1", "L1")
-_EVENT = {
-    "type": "ObjectEvent",
-    "eventID": "ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0",
-    "action": "ADD",
-    "eventTime": "2026-05-01T01:02:03Z",
-}
-_ORDER = WorkOrder(
-    id="WO-1",
-    product=ProductInfo(gtin="08934567890120", name_vi="Miến dong"),
-    lot="L2405",
-    production_date=date(2026, 5, 1),
-    quantity=1000,
-    units_per_case=24,
-)
-MESSAGES = [
-    (
-        _TOPICS.events,
-        EventMessage(site="factory-1", line="L1", device="d1", seq=7, sent_at=_AT, event=_EVENT),
-    ),
-    (
-        _TOPICS.status,
-        LineStatus(site="factory-1", line="L1", state=LineState.RUNNING, updated_at=_AT),
-    ),
-    (
-        _TOPICS.device_status("printer-1"),
-        DeviceStatus(
-            device="printer-1",
-            role=DeviceRole.UNIT_PRINTER,
-            state=DeviceState.WARNING,
-            flags=("paper_out",),
-            updated_at=_AT,
-        ),
-    ),
-    (
-        _TOPICS.alarms,
-        Alarm(
-            site="factory-1",
-            line="L1",
-            code=AlarmCode.PAPER_OUT,
-            severity=Severity.CRITICAL,
-            message="giấy hết",
-            raised_at=_AT,
-        ),
-    ),
-    (
-        _TOPICS.reports,
-        ReconciliationReport(
-            site="factory-1",
-            line="L1",
-            work_order="WO-1",
-            lots=(
-                LotCounts(lot="L1", allocated=3, commissioned=2, rejected=1, sampled=0, returned=0),
-            ),
-            cases=1,
-            closed_at=_AT,
-        ),
-    ),
-    (
-        _TOPICS.commands,
-        WorkOrderCommand(
-            command_id="c1",
-            action=WorkOrderAction.LOAD,
-            work_order_id="WO-1",
-            order=_ORDER,
-            issued_at=_AT,
-        ),
-    ),
-    (
-        _TOPICS.commands,
-        SerialBlockCommand(
-            command_id="c2", block_id="b1", gtin="08934567890120", serials=("A1", "B2")
-        ),
-    ),
-    (_TOPICS.acks, CommandAck(command_id="c1", ok=False, error="busy", acked_at=_AT)),
-]
 TOPIC_SEEDS = [topic for topic, _ in MESSAGES]
 PAYLOAD_SEEDS: list[Any] = [json.loads(encode(message)) for _, message in MESSAGES]
 FIELD_NAMES = sorted({key for payload in PAYLOAD_SEEDS for key in payload})

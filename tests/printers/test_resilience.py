@@ -87,13 +87,13 @@ def test_printer_that_comes_back_is_reopened_and_the_next_label_prints(
 
     async def scenario() -> None:
         first = PrinterSimulator(engine, port=0)
-        await first.start()
+        await first.open()
         port = first.port
         link = _link(port)
         async with link:
             printer = _printer(link, labels_dir)
             await printer.print_label(units[0])
-            await first.stop()  # the printer is switched off
+            await first.close()  # the printer is switched off
             with pytest.raises(TransportError):
                 await printer.print_label(units[1])
             assert printer.last_status is not None
@@ -104,14 +104,14 @@ def test_printer_that_comes_back_is_reopened_and_the_next_label_prints(
             async def switch_on_later() -> None:
                 # While the driver is already retrying the connection.
                 await asyncio.sleep(0.2)
-                await revived.start()
+                await revived.open()
 
             comeback = asyncio.create_task(switch_on_later())
             try:
                 receipt = await printer.print_label(units[2])
             finally:
                 await comeback
-                await revived.stop()
+                await revived.close()
             assert receipt.confirmed
             assert link.reconnects == 1
             assert printer.last_status.online
