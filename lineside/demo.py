@@ -2,9 +2,11 @@
 
 :class:`DemoStack` starts everything a real installation runs, each part the way it runs
 in production, and nothing that is not: a private Mosquitto on a free port (unless a
-broker URL is given), the aggregator (``lineside server run``) on SQLite in a work
-directory (or any database URL), migrated and seeded with a demo cooperative, two
-ingestor processes sharing one subscription, and per line a simulated physical line
+broker URL is given; without Mosquitto, or with ``embedded_broker``, an embedded amqtt
+broker speaking MQTT 3.1.1 served by one ingestor), the aggregator
+(``lineside server run``) on SQLite in a work directory (or any database URL), migrated
+and seeded with a demo cooperative, two ingestor processes sharing one subscription
+(one without shared subscriptions), and per line a simulated physical line
 (:mod:`simulators.line`: printer and scanner simulators on real TCP ports) driven by an
 edge agent process (``lineside edge run --config <generated toml>``) with its real drivers.
 
@@ -90,8 +92,10 @@ class DemoOptions:
     units: int = 1000
     workdir: Path = Path("var/demo")
     lines: int = 1
-    #: ``None``: a private Mosquitto on a free port.
+    #: ``None``: a private Mosquitto on a free port (the embedded broker without Mosquitto).
     broker_url: str | None = None
+    #: Use the embedded amqtt broker even when Mosquitto is installed.
+    embedded_broker: bool = False
     #: ``None``: SQLite in the work directory.
     database_url: str | None = None
     ingestors: int = 2
@@ -133,6 +137,8 @@ class DemoOptions:
             raise ConfigError(f"--ingestors: must be at least 1, got {self.ingestors}")
         if not contract.IDENTIFIER.fullmatch(self.site):
             raise ConfigError(f"--site: {self.site!r} is not an identifier")
+        if self.broker_url is not None and self.embedded_broker:
+            raise ConfigError("--broker and --embedded-broker: choose one")
         if self.broker_url is not None:
             parts = urlsplit(self.broker_url)
             if parts.scheme != "mqtt" or not parts.hostname:
@@ -188,6 +194,106 @@ class MosquittoBroker:
 
     async def stop(self) -> None:
         await stop_process(self._process, "mosquitto")
+        self._process = None
+
+
+#: How the demo describes the embedded broker (``DemoStack.broker_name``).
+EMBEDDED_BROKER_NAME = "embedded amqtt (MQTT 3.1.1)"
+#: Said wherever the embedded broker is used. amqtt 0.12 keeps sessions in memory only, and
+#: drops a QoS 1 message it delivered but that was not acknowledged (within 5 s, or before
+#: the subscriber disconnected) instead of redelivering it: a crashed ingestor loses what it
+#: held. Messages published while the ingestor is away are queued and delivered.
+EMBEDDED_BROKER_CAVEAT = (
+    "the embedded broker is for trying the demo, not for durability: sessions live in "
+    "memory (lost when the broker restarts) and messages an ingestor received but did not "
+    "acknowledge are not redelivered if it crashes"
+)
+
+
+def embedded_broker_config(port: int) -> dict[str, Any]:
+    """The amqtt configuration of the embedded broker: 127.0.0.1:``port``, anyone may connect.
+
+    >>> embedded_broker_config(18830)["listeners"]["default"]["bind"]
+    '127.0.0.1:18830'
+    """
+    return {
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        # Not amqtt's anonymous plugin: it marks every session anonymous, and amqtt queues
+        # nothing for an anonymous session while it is away (no persistent QoS 1 sessions).
+        "plugins": {f"{__name__}.OpenSessionsAuthPlugin": {}},
+    }
+
+
+def _amqtt_auth_base() -> type[Any]:
+    from amqtt.plugins.base import BaseAuthPlugin
+
+    base: type[Any] = BaseAuthPlugin
+    return base
+
+
+class OpenSessionsAuthPlugin(_amqtt_auth_base()):  # type: ignore[misc]
+    """amqtt authentication: accept every client, keeping its session if it asks to."""
+
+    async def authenticate(self, *, session: Any) -> bool:
+        return True
+
+
+def run_embedded_broker(port: int) -> None:
+    """Run the embedded amqtt broker on 127.0.0.1:``port`` until SIGTERM or SIGINT.
+
+    Example (a separate process, as the demo starts it)::
+
+        python -c "from lineside.demo import run_embedded_broker; run_embedded_broker(18830)"
+    """
+    from amqtt.broker import Broker
+
+    async def serve() -> None:
+        broker = Broker(embedded_broker_config(port))
+        await broker.start()
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, done.set)
+        await done.wait()
+        await broker.shutdown()
+
+    asyncio.run(serve())
+
+
+class EmbeddedBroker:
+    """The embedded pure-Python broker (amqtt, MQTT 3.1.1) in its own process, on a free port.
+
+    Used when Mosquitto is not installed. It keeps persistent QoS 1 sessions in memory
+    only (see :data:`EMBEDDED_BROKER_CAVEAT`) and has no shared subscriptions.
+    """
+
+    def __init__(self, workdir: Path, log: Any = None) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self._log = log
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            f"from lineside.demo import run_embedded_broker; run_embedded_broker({self.port})",
+            cwd=str(self.workdir),
+            env=_python_env(),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=self._log if self._log is not None else asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        await wait_for_port(self.port, 20.0, what="embedded broker (amqtt)")
+
+    async def stop(self) -> None:
+        await stop_process(self._process, "embedded broker")
         self._process = None
 
 
@@ -385,6 +491,8 @@ class RunSummary:
     seconds: float
     conveyor: dict[str, int]
     dead_letters: int
+    #: What served MQTT (``DemoStack.broker_name``).
+    broker: str = ""
 
     @property
     def ok(self) -> bool:
@@ -408,6 +516,7 @@ class RunSummary:
             "units_per_s": round(self.commissioned / self.seconds, 1) if self.seconds else 0.0,
             "conveyor": self.conveyor,
             "dead_letters": self.dead_letters,
+            "broker": self.broker,
             "ok": self.ok,
         }
 
@@ -423,8 +532,10 @@ class DemoStack:
         self.http_port = options.http_port or free_port()
         self.base_url = f"http://127.0.0.1:{self.http_port}"
         self.database_url = options.database_url or f"sqlite:///{self.workdir / 'lineside.db'}"
-        self.broker: MosquittoBroker | None = None
+        self.broker: MosquittoBroker | EmbeddedBroker | None = None
         self.broker_url = options.broker_url or ""
+        #: What serves MQTT: "given broker", "private Mosquitto" or EMBEDDED_BROKER_NAME.
+        self.broker_name = "given broker"
         self.observer: Observer | None = None
         self.server: asyncio.subprocess.Process | None = None
         self.ingestors: list[asyncio.subprocess.Process] = []
@@ -502,17 +613,21 @@ class DemoStack:
     async def _start_broker(self) -> None:
         if self.options.broker_url is not None:
             return
-        binary = find_mosquitto()
+        binary = None if self.options.embedded_broker else find_mosquitto()
         if binary is None:
-            # The ingestor speaks MQTT 5 (shared subscriptions, manual acks, session
-            # expiry); a pure-Python MQTT 3.1.1 broker cannot serve it.
-            raise DemoError(
-                "the demo needs Mosquitto (apt install mosquitto) or --broker mqtt://HOST:PORT "
-                "of an MQTT 5 broker"
-            )
-        self.broker = MosquittoBroker(self.workdir / "broker", binary)
+            logger.info("using the %s; %s", EMBEDDED_BROKER_NAME, EMBEDDED_BROKER_CAVEAT)
+            self.broker = EmbeddedBroker(self.workdir / "broker", self._log("broker"))
+            self.broker_name = EMBEDDED_BROKER_NAME
+        else:
+            self.broker = MosquittoBroker(self.workdir / "broker", binary)
+            self.broker_name = "private Mosquitto (MQTT 5)"
         await self.broker.start()
         self.broker_url = self.broker.url
+
+    @property
+    def embedded(self) -> bool:
+        """True when the embedded amqtt broker serves the demo (MQTT 3.1.1, one ingestor)."""
+        return isinstance(self.broker, EmbeddedBroker)
 
     def _prepare_database(self) -> None:
         from server.api.demo import DEMO_COMPANY, DemoLine, seed_demo_company
@@ -596,7 +711,10 @@ class DemoStack:
     async def _start_ingestors(self) -> None:
         parts = urlsplit(self.broker_url)
         group = f"demo-{self.run_id}"
-        for index in range(self.options.ingestors):
+        # amqtt speaks MQTT 3.1.1 only and has no shared subscriptions: one ingestor.
+        count, protocol = (1, "3.1.1") if self.embedded else (self.options.ingestors, "5")
+        for index in range(count):
+            sharing = [] if self.embedded else ["--share-group", group]
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -609,8 +727,9 @@ class DemoStack:
                 str(parts.port or 1883),
                 "--client-id",
                 f"lineside-demo-{self.run_id}-{index + 1}",
-                "--share-group",
-                group,
+                "--protocol",
+                protocol,
+                *sharing,
                 "--site",
                 self.site,
                 cwd=str(self.workdir),
@@ -927,6 +1046,7 @@ class DemoStack:
                 "foreign": conveyor.foreign,
             },
             dead_letters=getattr(self, "_dead_letters", 0),
+            broker=self.broker_name,
         )
 
     async def stop_agents(self) -> None:

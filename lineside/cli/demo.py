@@ -41,6 +41,13 @@ def demo(  # noqa: PLR0917 - one parameter per command-line option
         str | None,
         typer.Option("--broker", help="Use this MQTT 5 broker (mqtt://host:port)."),
     ] = None,
+    embedded_broker: Annotated[
+        bool,
+        typer.Option(
+            "--embedded-broker",
+            help="Use the embedded amqtt broker (MQTT 3.1.1) even when Mosquitto is installed.",
+        ),
+    ] = False,
     database: Annotated[
         str | None, typer.Option("--database", help="Database URL (default: SQLite in workdir).")
     ] = None,
@@ -62,6 +69,7 @@ def demo(  # noqa: PLR0917 - one parameter per command-line option
         lines=lines,
         workdir=workdir,
         broker_url=broker,
+        embedded_broker=embedded_broker,
         database_url=database,
         http_port=port,
         paper_out_after=max(1, units // 2) if paper_out else None,
@@ -148,7 +156,11 @@ def _where_to_look(stack: DemoStack, console: Console) -> None:
             f"Operator    http://127.0.0.1:{parts.web_port}/   line {parts.line_id}, PIN {DEMO_PIN}"
         )
     rows.append(f"Work dir    {stack.workdir}   (logs in logs/, line configs in lines/)")
-    rows.append(f"Broker      {stack.broker_url}")
+    rows.append(f"Broker      {stack.broker_url}   ({stack.broker_name})")
+    if stack.embedded:
+        # Said plainly: the fallback does not give Mosquitto's guarantees.
+        rows.append("            one ingestor; not durable: sessions live in memory, and what")
+        rows.append("            a crashed ingestor had not acknowledged is not redelivered")
     console.print(Panel("\n".join(rows), title="Lineside demo: where to look", expand=False))
 
 

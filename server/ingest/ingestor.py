@@ -4,6 +4,9 @@ The client speaks MQTT 5 with a persistent session (``clean_start=False`` and a 
 expiry), subscribes with QoS 1 and acknowledges manually: a message is acknowledged only
 once the transaction holding it has committed. If the ingestor dies in between, the
 broker redelivers the message and the event-ID conflict makes the redelivery harmless.
+With ``protocol="3.1.1"`` (brokers without MQTT 5, such as the demo's embedded one) the
+session is kept with ``clean_session=False`` instead, without properties, and shared
+subscriptions are refused: run a single ingestor.
 
 >>> settings = IngestSettings(client_id="aggregator-1", share_group="aggregators")
 >>> settings.subscriptions()[0]
@@ -22,14 +25,14 @@ import queue
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,6 +78,21 @@ class IngestSettings(BaseModel):
     #: Wait between attempts while the database is unavailable.
     retry_s: float = Field(default=1.0, gt=0)
     max_payload_bytes: int = Field(default=contract.MAX_PAYLOAD_BYTES, ge=1024)
+    #: MQTT 5 (session expiry, receive maximum, ``$share``) or 3.1.1 (``clean_session=False``,
+    #: no properties; the session lasts as long as the broker keeps it).
+    protocol: Literal["5", "3.1.1"] = "5"
+    #: With 3.1.1, allow ``share_group`` anyway: only for a broker known to support
+    #: ``$share`` on 3.1.1 connections (Mosquitto does; amqtt 0.12 does not).
+    broker_shares_311: bool = False
+
+    @model_validator(mode="after")
+    def _share_group_needs_support(self) -> IngestSettings:
+        if self.share_group is not None and self.protocol == "3.1.1" and not self.broker_shares_311:
+            raise ValueError(
+                f"share_group {self.share_group!r}: shared subscriptions need MQTT 5 or a broker "
+                "known to support them on 3.1.1 (broker_shares_311); run one ingestor instead"
+            )
+        return self
 
     def subscriptions(self) -> list[tuple[str, int]]:
         """The (topic filter, QoS) pairs subscribed to."""
@@ -149,18 +167,25 @@ class Ingestor:
         """Connect, subscribe and start storing; returns once subscribed."""
         if self._worker is not None:
             raise RuntimeError("ingestor already started")
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.settings.session_expiry_s
-        # Unacknowledged at once: the batch committing, the one prepared, the one filling.
-        properties.ReceiveMaximum = min(self.settings.batch_size * 3, 65535)
         try:
-            self._client.connect(
-                self.settings.host,
-                self.settings.port,
-                keepalive=self.settings.keepalive_s,
-                clean_start=False,
-                properties=properties,
-            )
+            if self.settings.protocol == "5":
+                properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+                properties.SessionExpiryInterval = self.settings.session_expiry_s
+                # Unacknowledged at once: the batch committing, the one prepared, the one
+                # filling.
+                properties.ReceiveMaximum = min(self.settings.batch_size * 3, 65535)
+                self._client.connect(
+                    self.settings.host,
+                    self.settings.port,
+                    keepalive=self.settings.keepalive_s,
+                    clean_start=False,
+                    properties=properties,
+                )
+            else:
+                # clean_session=False was given to the client: MQTT 3.1.1 has no clean_start.
+                self._client.connect(
+                    self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
+                )
         except OSError as exc:
             raise TransportError(
                 f"MQTT broker {self.settings.host}:{self.settings.port}: {exc}"
@@ -203,12 +228,21 @@ class Ingestor:
     # ------------------------------------------------------------------ MQTT side
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.settings.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            manual_ack=True,
-        )
+        if self.settings.protocol == "5":
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.settings.client_id,
+                protocol=MQTTProtocolVersion.MQTTv5,
+                manual_ack=True,
+            )
+        else:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.settings.client_id,
+                clean_session=False,
+                protocol=MQTTProtocolVersion.MQTTv311,
+                manual_ack=True,
+            )
         if self.settings.username is not None:
             client.username_pw_set(self.settings.username, self.settings.password)
         # paho keeps its own queue of outgoing packets; acks must not be dropped.
