@@ -52,7 +52,13 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 async def _run(
-    units: int, workdir: Path, host: str, port: int, *, print_s: float = 0.0
+    units: int,
+    workdir: Path,
+    host: str,
+    port: int,
+    *,
+    print_s: float = 0.0,
+    in_flight: int = 16,
 ) -> tuple[float, list[float], float]:
     measure_latency = print_s > 0
     line_id = "B" + uuid.uuid4().hex[:8]
@@ -67,7 +73,7 @@ company_prefix = "8934567"
 url = "mqtt://{host}:{port}"
 [timing]
 verify_window_ms = 500
-max_in_flight = 16
+max_in_flight = {in_flight}
 allocation_batch = 1
 [outbox]
 path = "line.db"
@@ -144,11 +150,16 @@ path = "line.db"
 def bench_line(units: int = 5000, *, host: str = "127.0.0.1", port: int = 1883) -> list[Figure]:
     """Run the line flat out for ``units`` units, then paced at 100 units/s for latency.
 
+    The baseline, run side by side, is the same engine with one unit at a time between
+    printer and scanner (no pipelining), as a line without in-flight tracking must run.
     Needs a Mosquitto at ``host:port``.
     """
     paced_units = min(units, 1000)
     with tempfile.TemporaryDirectory(prefix="lineside-bench-") as tmp:
         rate, _, growth = asyncio.run(_run(units, Path(tmp) / "max", host, port))
+        serial_rate, _, _ = asyncio.run(
+            _run(paced_units, Path(tmp) / "one-at-a-time", host, port, in_flight=1)
+        )
         paced_rate, latencies, _ = asyncio.run(
             _run(paced_units, Path(tmp) / "paced", host, port, print_s=0.01)
         )
@@ -159,6 +170,8 @@ def bench_line(units: int = 5000, *, host: str = "127.0.0.1", port: int = 1883) 
             rate,
             "units/s",
             target=100.0,
+            baseline_name="one_unit_in_flight_units_per_s",
+            baseline=serial_rate,
             note=f"flat out, {units} units, {where}",
         ),
         Figure(
