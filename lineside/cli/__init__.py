@@ -9,8 +9,19 @@ from __future__ import annotations
 import typer
 
 from lineside import __version__
-from lineside.cli import bench, codes, devices, edge, epcis, label, printer, scanner, server, sim
-from lineside.cli import demo as demo
+from lineside.cli import (
+    bench,
+    codes,
+    demo,
+    devices,
+    edge,
+    epcis,
+    label,
+    printer,
+    scanner,
+    server,
+    sim,
+)
 
 app = typer.Typer(
     name="lineside",
@@ -19,17 +30,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-app.add_typer(bench.app)
-app.add_typer(codes.app)
-app.add_typer(edge.app)
-app.add_typer(epcis.app)
-app.add_typer(server.app)
-app.add_typer(scanner.app)
-app.add_typer(devices.app)
-app.add_typer(printer.app)
-app.add_typer(label.app)
-app.add_typer(sim.app)
-app.add_typer(demo.app)
+# In the order a user meets them: codes and events, devices, the line, the server, the rest.
+for _group in (codes, epcis, printer, label, scanner, devices, sim, edge, server, demo, bench):
+    app.add_typer(_group.app)
 
 
 def _version(value: bool) -> None:
