@@ -139,6 +139,17 @@ async def run_with_fault(
         )
         rig = Rig(config, journal, engine, zpl, printer_sim, scanner_sim, conveyor)
 
+        # A pause can be short (the printer link is re-opened within one poll), so record
+        # every pause as it happens rather than hoping to observe the phase in between.
+        pauses: list[str] = []
+        engine_pause = engine.pause
+
+        def recording_pause(reason: str = "operator") -> None:
+            pauses.append(reason)
+            engine_pause(reason)
+
+        engine.pause = recording_pause  # type: ignore[method-assign]
+
         def printer_paused() -> bool:
             return engine.phase is Phase.PAUSED and engine.pause_reason.startswith("printer")
 
@@ -163,8 +174,8 @@ async def run_with_fault(
             injected = inject(rig)
             if injected is not None:
                 await injected
-            await until(lambda: engine.phase is Phase.PAUSED, "line paused by the fault")
-            figures["paused_because"] = engine.pause_reason
+            await until(lambda: bool(pauses), "line paused by the fault")
+            figures["paused_because"] = pauses[0]
             figures["commissioned_at_pause"] = engine.counters.commissioned
             await until(lambda: engine.in_flight == 0, "units in flight got verdicts")
             cleared = clear(rig)
