@@ -29,7 +29,7 @@ from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVe
 from edge.outbox import BrokerSettings, OutboxPublisher
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
-from lineside.bench import Figure
+from lineside.bench import Figure, percentile
 from lineside.contract import ProductInfo, WorkOrder
 
 logger = logging.getLogger(__name__)
@@ -41,14 +41,6 @@ def _rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))
-    return ordered[index]
 
 
 async def _run(
@@ -183,7 +175,7 @@ def bench_line(units: int = 5000, *, host: str = "127.0.0.1", port: int = 1883) 
         ),
         Figure(
             "line_latency_p99_ms",
-            _percentile(latencies, 99),
+            percentile(latencies, 0.99),
             "ms",
             target=50.0,
             lower_is_better=True,

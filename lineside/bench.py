@@ -7,6 +7,8 @@ run, so the ratio is meaningful on a shared, noisy machine where absolute number
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -57,3 +59,18 @@ class Figure:
         data["ratio"] = self.ratio
         data["meets_target"] = self.meets_target
         return data
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0 ≤ q ≤ 1) of ``values``; NaN when there are none.
+
+    >>> percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5)
+    3.0
+    >>> percentile([], 0.99)
+    nan
+    """
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]

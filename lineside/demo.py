@@ -47,7 +47,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from lineside import contract
-from lineside.bench import Figure
+from lineside.bench import Figure, percentile
 from lineside.errors import ConfigError, ContractError, LinesideError, TransportError
 from simulators.line import Conveyor, ConveyorScript, ConveyorStats, PhysicalLine
 
@@ -1212,14 +1212,6 @@ class _Measured:
     measured: int
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
 async def _measure_run(options: DemoOptions, units: int) -> _Measured:
     async with DemoStack(options) as stack:
         await stack.start_work_orders(units)
@@ -1232,7 +1224,7 @@ async def _measure_run(options: DemoOptions, units: int) -> _Measured:
     return _Measured(
         units_per_s=len(latencies) / span if span > 0 else 0.0,
         p50_ms=statistics.median(latencies) * 1000 if latencies else 0.0,
-        p99_ms=_percentile(latencies, 0.99) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000 if latencies else 0.0,
         lost=summary.lost + (units - len(latencies)),
         measured=len(latencies),
     )

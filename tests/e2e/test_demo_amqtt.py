@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.e2e.demo_run import run_demo
 
 pytestmark = pytest.mark.slow
 
 
 def test_demo_on_the_embedded_broker_loses_nothing_and_balances(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from lineside.cli import main; main()",
-            "demo",
-            "--workdir",
-            str(tmp_path / "demo"),
-            "--units",
-            "100",
-            "--exit",
-            "--embedded-broker",
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=170,
-        check=False,
-    )
+    done = run_demo(tmp_path, "--units", "100", "--exit", "--embedded-broker")
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["broker"] == "embedded amqtt (MQTT 3.1.1)"
@@ -51,25 +29,8 @@ def test_demo_on_the_embedded_broker_loses_nothing_and_balances(tmp_path: Path) 
 
 
 def test_embedded_broker_and_a_given_broker_exclude_each_other(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from lineside.cli import main; main()",
-            "demo",
-            "--workdir",
-            str(tmp_path / "demo"),
-            "--exit",
-            "--embedded-broker",
-            "--broker",
-            "mqtt://127.0.0.1:1883",
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_demo(
+        tmp_path, "--exit", "--embedded-broker", "--broker", "mqtt://127.0.0.1:1883", timeout=60
     )
     assert done.returncode == 2
     assert "--broker and --embedded-broker" in done.stderr

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lineside.demo import find_mosquitto
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.e2e.demo_run import run_demo
 
 pytestmark = [
     pytest.mark.slow,
@@ -20,28 +16,8 @@ pytestmark = [
 ]
 
 
-def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from lineside.cli import main; main()",
-            "demo",
-            "--workdir",
-            str(tmp_path / "demo"),
-            *args,
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=170,
-        check=False,
-    )
-
-
 def test_demo_exit_prints_a_balanced_summary_with_nothing_lost(tmp_path: Path) -> None:
-    done = _demo(tmp_path, "--units", "200", "--exit")
+    done = run_demo(tmp_path, "--units", "200", "--exit")
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["units"] == 200
@@ -57,9 +33,9 @@ def test_demo_exit_prints_a_balanced_summary_with_nothing_lost(tmp_path: Path) -
 
 
 def test_demo_refuses_bad_options_with_exit_code_2(tmp_path: Path) -> None:
-    done = _demo(tmp_path, "--units", "0", "--exit")
+    done = run_demo(tmp_path, "--units", "0", "--exit")
     assert done.returncode == 2
     assert "--units" in done.stderr
-    done = _demo(tmp_path, "--broker", "http://nowhere", "--exit")
+    done = run_demo(tmp_path, "--broker", "http://nowhere", "--exit")
     assert done.returncode == 2
     assert "--broker" in done.stderr

@@ -14,7 +14,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.edge.conftest import broker_up, free_port
+from tests.edge.conftest import broker_up
+from tests.support.broker import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 

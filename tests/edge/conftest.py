@@ -19,12 +19,6 @@ from lineside.contract import ProductInfo, WorkOrder
 GTIN = "08934567890120"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def broker_up(port: int = 1883) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):

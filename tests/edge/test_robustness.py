@@ -19,7 +19,8 @@ from edge.reject import RecordingReject
 from edge.scanners.read import ScanRead
 from edge.serials import LocalSerialSource, SerialSupply
 from lineside.contract import LineState
-from tests.edge.conftest import free_port, make_config, make_order, run_async
+from tests.edge.conftest import make_config, make_order, run_async
+from tests.support.broker import free_port
 
 
 class RecordingPrinter:

@@ -23,7 +23,7 @@ from server.app import create_app
 from server.db import make_engine, make_session_factory, migrate
 from server.db.models import IssuedSerial, SerialBlock
 from server.settings import ServerSettings
-from tests.edge.conftest import free_port
+from tests.support.broker import free_port
 
 PASSWORD = "edge-pass-1"
 OTHER_GTIN = "08934567890137"

@@ -19,7 +19,8 @@ from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVe
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
 from edge.web import create_app
-from tests.edge.conftest import free_port, make_config, make_order
+from tests.edge.conftest import make_config, make_order
+from tests.support.broker import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from server.app import create_app
 from server.db import make_engine, make_session_factory, migrate
 from server.db.models import Recall, User
 from server.settings import ServerSettings
+from tests.support.broker import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -48,13 +48,6 @@ class Running:
     admin_token: str
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'lineside.db'}"
@@ -66,7 +59,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         session.add(Recall(gtin=DEMO_GTIN, lot="RECALLED-LOT", reason="Phát hiện tạp chất"))
         admin = session.query(User).filter_by(username="admin").one()
         token = issue_token(session, admin, timedelta(hours=1))
-    port = _free_port()
+    port = free_port()
     settings = ServerSettings(
         database_url=url, resolver_domain=f"http://127.0.0.1:{port}", secure_cookies=False
     )
