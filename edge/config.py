@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.printers.templates import builtin_or_path
 from lineside.contract import IDENTIFIER
 from lineside.errors import ConfigError
 
@@ -278,7 +279,11 @@ RejectOutputConfig = Annotated[
 
 
 class LabelsSection(_Model):
-    """Label template files by name (a work order names its templates)."""
+    """Label template files by name (a work order names its templates).
+
+    A path is relative to the configuration file; ``builtin:NAME`` names a template
+    shipped with Lineside (``unit-60x40.zpl``, ``case-100x70.zpl``, ``unit-58mm.toml``).
+    """
 
     templates: dict[str, Path] = Field(default_factory=dict)
 
@@ -466,8 +471,12 @@ def _resolve_paths(config: LineConfig, base: Path) -> LineConfig:
     def resolve(path: Path) -> Path:
         return path if path.is_absolute() else base / path
 
+    def resolve_template(path: Path) -> Path:
+        return resolve(builtin_or_path(path))
+
     outbox = config.outbox.model_copy(update={"path": resolve(config.outbox.path)})
-    labels = LabelsSection(templates={k: resolve(v) for k, v in config.labels.templates.items()})
+    templates = {k: resolve_template(v) for k, v in config.labels.templates.items()}
+    labels = LabelsSection(templates=templates)
     return config.model_copy(update={"outbox": outbox, "labels": labels})
 
 

@@ -31,7 +31,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from edge.printers.zpl import parse_commands, unescape_field
+from lineside.codecs.zpl import parse_commands, unescape_field
 from simulators.printers.engines import EscposEngine, PrintedLabel, ZplEngine
 from simulators.scanners.codes import GS, SimCode
 from simulators.scanners.line import TcpScannerSimulator

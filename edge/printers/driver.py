@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.drivers.base import Transport
-from edge.printers.escpos import STATUS_REQUESTS, EscposEncoder, parse_dle_eot, status_request
 from edge.printers.label_data import LabelData
 from edge.printers.templates import EscposTemplate, ZplTemplate
-from edge.printers.zpl import HOST_QUERY_STATUS, HOST_STATUS, download_truetype
-from edge.printers.zpl_status import (
+from lineside.codecs.escpos import STATUS_REQUESTS, EscposEncoder, parse_dle_eot, status_request
+from lineside.codecs.zpl import HOST_QUERY_STATUS, HOST_STATUS, download_truetype
+from lineside.codecs.zpl_status import (
     PrinterStatus,
     StatusReplyError,
     parse_host_query,

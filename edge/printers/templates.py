@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Literal
 
 from edge.printers.label_data import STANDARD_FIELDS, LabelData
-from edge.printers.zpl import (
+from lineside.codecs.escpos import EscposLine, LineKind
+from lineside.codecs.zpl import (
     datamatrix_gs1_data,
     escape_text,
     gs1_128_data,
@@ -130,6 +131,11 @@ KNOWN_ZPL_COMMANDS: frozenset[str] = frozenset(
         "HT",
     }
 )
+
+#: The label templates shipped with Lineside (package data), named ``builtin:NAME`` in a
+#: line configuration.
+BUILTIN_LABELS = Path(__file__).resolve().parent / "labels"
+BUILTIN_PREFIX = "builtin:"
 
 
 class TemplateError(ConfigError):
@@ -331,21 +337,6 @@ class ZplTemplate:
 
 # --- ESC/POS --------------------------------------------------------------------------
 
-Align = Literal["left", "center", "right"]
-LineKind = Literal["text", "qr", "gs1_128", "datamatrix", "feed", "cut"]
-
-
-@dataclass(frozen=True, slots=True)
-class EscposLine:
-    """One line of an ESC/POS layout: text, a QR code, a GS1-128 barcode or a feed."""
-
-    kind: LineKind
-    value: str = ""
-    align: Align = "left"
-    bold: bool = False
-    size: int = 1
-    line: int = 0
-
 
 @dataclass(frozen=True, slots=True)
 class EscposTemplate:
@@ -437,9 +428,21 @@ class EscposTemplate:
 LabelTemplate = ZplTemplate | EscposTemplate
 
 
+def builtin_or_path(path: str | Path) -> Path:
+    """``builtin:NAME`` as the shipped template's path; any other path unchanged.
+
+    >>> builtin_or_path("builtin:unit-60x40.zpl").name
+    'unit-60x40.zpl'
+    """
+    name = str(path)
+    if name.startswith(BUILTIN_PREFIX):
+        return BUILTIN_LABELS / name.removeprefix(BUILTIN_PREFIX)
+    return Path(path)
+
+
 def load_template(path: str | Path) -> LabelTemplate:
-    """Load a template by its suffix: ``.zpl`` or ``.toml`` (ESC/POS)."""
-    path = Path(path)
+    """Load a template by its suffix: ``.zpl`` or ``.toml`` (ESC/POS), or ``builtin:NAME``."""
+    path = builtin_or_path(path)
     if path.suffix.lower() == ".zpl":
         return ZplTemplate.load(path)
     if path.suffix.lower() == ".toml":

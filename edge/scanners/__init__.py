@@ -8,14 +8,14 @@ carries a precise ``error`` and never stops the scanner::
         async for read in reads:
             handle(read.result if read.ok else read.error)
 
-Framing (:mod:`edge.scanners.framing`), key decoding (:mod:`edge.scanners.hid`) and the
+Framing (:mod:`lineside.codecs.framing`), key decoding (:mod:`edge.scanners.hid`) and the
 self-test (:mod:`edge.scanners.selftest`) are sans-I/O and tested without devices.
 """
 
 from edge.scanners.base import Scanner
-from edge.scanners.framing import AimMode, Frame, LineFramer, split_aim_prefix
 from edge.scanners.read import ReadStamper, ScanEvent, ScannerState, ScannerStatus, ScanRead
 from edge.scanners.urls import open_scanner
+from lineside.codecs.framing import AimMode, Frame, LineFramer, split_aim_prefix
 
 __all__ = [
     "AimMode",

@@ -27,8 +27,8 @@ from types import MappingProxyType
 
 from edge.drivers.reconnect import Backoff
 from edge.scanners.base import SCANNER_BACKOFF, Scanner
-from edge.scanners.framing import Frame
 from edge.scanners.read import ReadStamper, ScanEvent, ScannerState
+from lineside.codecs.framing import Frame
 from lineside.errors import DeviceError, TransportError
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from edge.scanners.framing import AimMode, Frame, split_aim_prefix
+from lineside.codecs.framing import AimMode, Frame, split_aim_prefix
 from lineside.errors import InvalidInput
 from lineside.gs1 import ScanResult, parse_scan
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from edge.scanners.framing import split_aim_prefix
 from edge.scanners.hid import FR, US, KeyboardLayout, KeycodeDecoder, encode_keys
+from lineside.codecs.framing import split_aim_prefix
 
 GS = "\x1d"
 

@@ -1,6 +1,6 @@
 """Line-oriented scanners: serial, TCP client (we connect) and TCP server (it connects).
 
-All three frame bytes with :class:`~edge.scanners.framing.LineFramer` and parse with
+All three frame bytes with :class:`~lineside.codecs.framing.LineFramer` and parse with
 :class:`~edge.scanners.read.ReadStamper`; they differ only in where the bytes come from.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import AsyncGenerator, Callable
 from edge.drivers.base import Transport
 from edge.drivers.reconnect import Backoff
 from edge.scanners.base import SCANNER_BACKOFF, Scanner
-from edge.scanners.framing import LineFramer
 from edge.scanners.read import ReadStamper, ScanEvent, ScannerState
+from lineside.codecs.framing import LineFramer
 from lineside.errors import TransportError
 
 logger = logging.getLogger(__name__)

@@ -36,10 +36,10 @@ from edge.scanners.camera import (
     Symbology,
     ZxingDecoder,
 )
-from edge.scanners.framing import AimMode
 from edge.scanners.hid import LAYOUTS, HidScanner, KeycodeDecoder, evdev_source
 from edge.scanners.read import ReadStamper
 from edge.scanners.stream import ListeningScanner, StreamScanner
+from lineside.codecs.framing import AimMode
 from lineside.errors import ConfigError
 
 TERMINATORS = {"crlf": b"\r\n", "cr": b"\r", "lf": b"\n"}

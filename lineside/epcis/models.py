@@ -243,12 +243,6 @@ class _Event(_Model):
         default=None, alias="sensorElementList"
     )
 
-    def to_xml(self) -> bytes:
-        """This event as an EPCIS 2.0 XML element (UTF-8); see :mod:`lineside.epcis.xml`."""
-        from lineside.epcis.xml import event_to_xml
-
-        return event_to_xml(self.to_jsonld())
-
     def with_event_id(self, event_id: str) -> Event:
         """A copy of this event with ``eventID`` set."""
         return self.model_copy(update={"event_id": event_id})  # type: ignore[return-value]
@@ -369,12 +363,6 @@ class EPCISDocument(_Model):
             listed = body.query_results.results_body.get("eventList", [])
             return tuple(listed) if isinstance(listed, list) else ()
         return ()
-
-    def to_xml(self) -> bytes:
-        """This document in the EPCIS 2.0 XML binding (UTF-8, XSD-valid)."""
-        from lineside.epcis.xml import document_to_xml
-
-        return document_to_xml(self)
 
     @classmethod
     def of(cls, events: Iterable[_Event], *, creation_date: datetime) -> EPCISDocument:

@@ -29,7 +29,7 @@ True
 
 from __future__ import annotations
 
-from lineside.gs1.linters import LintFailure, lint
+from lineside.gs1.lintcore import LintFailure, date_linter, non_digit
 
 __all__ = ["lint_couponcode", "lint_couponposoffer"]
 
@@ -37,6 +37,9 @@ _ANY_DIGIT = "0123456789"
 _REQUIREMENT_CODES = "012349"
 # A qualifying purchase's GCP VLI of 9 means "no GCP: use the primary one".
 _PURCHASE_GCP_VLIS = "01234569"
+
+
+_yymmdd = date_linter(2, day_zero=False)
 
 
 class _Stop(Exception):
@@ -83,7 +86,7 @@ class _FieldReader:
         """A YYMMDD date."""
         start = self.position
         field = self.digits(6, too_short)
-        if lint("yymmdd", field) is not None:
+        if _yymmdd(field) is not None:
             raise _Stop(LintFailure(f"COUPON_{invalid}", start, start + 6))
         return field
 
@@ -97,13 +100,6 @@ class _FieldReader:
     def finish(self) -> None:
         if self.position < len(self.text):
             raise _Stop(LintFailure("COUPON_EXCESS_DATA", self.position, len(self.text)))
-
-
-def _non_digit(text: str) -> LintFailure | None:
-    for index, char in enumerate(text):
-        if char not in _ANY_DIGIT:
-            return LintFailure("NON_DIGIT_CHARACTER", index, index + 1)
-    return None
 
 
 def _purchase(reader: _FieldReader, nth: str) -> None:
@@ -195,7 +191,7 @@ def lint_couponcode(text: str) -> LintFailure | None:
     >>> lint_couponcode("71234567890123")
     LintFailure(code='COUPON_INVALID_GCP_LENGTH', start=0, end=1)
     """
-    failure = _non_digit(text)
+    failure = non_digit(text)
     if failure is not None:
         return failure
     try:
@@ -211,7 +207,7 @@ def lint_couponposoffer(text: str) -> LintFailure | None:
     >>> lint_couponposoffer("00123456")
     LintFailure(code='COUPON_TRUNCATED_OFFER_CODE', start=0, end=8)
     """
-    failure = _non_digit(text)
+    failure = non_digit(text)
     if failure is not None:
         return failure
     try:

@@ -15,11 +15,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
 
 from lineside.errors import GS1Error
+from lineside.gs1.coupon import lint_couponcode, lint_couponposoffer
+from lineside.gs1.lintcore import (
+    DIGITS,
+    LintFailure,
+    date_linter,
+    first_outside,
+    non_digit,
+    whole,
+)
 
 __all__ = [
     "CSET39",
@@ -39,7 +47,6 @@ CSET39 = "#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CSET64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #: Check-character alphabet of the alphanumeric check pair (GMN, MUDI).
 _CSET32 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-_DIGITS = frozenset("0123456789")
 _CSET82_VALUE = {c: i for i, c in enumerate(CSET82)}
 _CSET39_SET = frozenset(CSET39)
 _CSET64_SET = frozenset(CSET64)
@@ -62,18 +69,6 @@ def _primes(count: int) -> tuple[int, ...]:
 # The check-pair weights are the primes, the smallest on the rightmost data character;
 # 97 of them bound the data length the algorithm is defined for.
 _CHECK_PAIR_WEIGHTS = _primes(97)
-
-
-@dataclass(frozen=True, slots=True)
-class LintFailure:
-    """Why a component failed a linter: a code and the offending span ``[start, end)``.
-
-    The codes are the GS1 syntax-test error names without their ``GS1_LINTER_`` prefix.
-    """
-
-    code: str
-    start: int
-    end: int
 
 
 _DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
@@ -172,21 +167,6 @@ def describe(code: str) -> str:
     return words
 
 
-def _whole(code: str, text: str) -> LintFailure:
-    return LintFailure(code, 0, len(text))
-
-
-def _first_outside(text: str, allowed: frozenset[str], code: str) -> LintFailure | None:
-    for index, char in enumerate(text):
-        if char not in allowed:
-            return LintFailure(code, index, index + 1)
-    return None
-
-
-def _non_digit(text: str) -> LintFailure | None:
-    return _first_outside(text, _DIGITS, "NON_DIGIT_CHARACTER")
-
-
 @functools.cache
 def _code_list(name: str) -> frozenset[str]:
     """Load a bundled one-column code list (``#`` starts a comment line)."""
@@ -208,7 +188,7 @@ def _iso3166_alpha2() -> frozenset[str]:
 
 
 def _csetnumeric(text: str) -> LintFailure | None:
-    return _non_digit(text)
+    return non_digit(text)
 
 
 def _cset82(text: str) -> LintFailure | None:
@@ -219,12 +199,12 @@ def _cset82(text: str) -> LintFailure | None:
 
 
 def _cset39(text: str) -> LintFailure | None:
-    return _first_outside(text, _CSET39_SET, "INVALID_CSET39_CHARACTER")
+    return first_outside(text, _CSET39_SET, "INVALID_CSET39_CHARACTER")
 
 
 def _cset64(text: str) -> LintFailure | None:
     data = text.rstrip("=")
-    failure = _first_outside(data, _CSET64_SET, "INVALID_CSET64_CHARACTER")
+    failure = first_outside(data, _CSET64_SET, "INVALID_CSET64_CHARACTER")
     if failure is not None:
         return failure
     padding = len(text) - len(data)
@@ -240,7 +220,7 @@ def _csum(text: str) -> LintFailure | None:
     if not text:
         return LintFailure("TOO_SHORT_FOR_CHECK_DIGIT", 0, 0)
     if not (text.isascii() and text.isdigit()):
-        return _non_digit(text)
+        return non_digit(text)
     # Weights alternate 3, 1, 3... leftwards from the digit before the check digit;
     # summing the ASCII codes and removing 48 per digit keeps the loop in C.
     data = text.encode("ascii")
@@ -267,9 +247,9 @@ def check_pair(data: str) -> str:
 
 def _csumalpha(text: str) -> LintFailure | None:
     if len(text) < 2:
-        return _whole("TOO_SHORT_FOR_CHECK_PAIR", text)
+        return whole("TOO_SHORT_FOR_CHECK_PAIR", text)
     if len(text) > len(_CHECK_PAIR_WEIGHTS) + 2:
-        return _whole("TOO_LONG_FOR_CHECK_PAIR_IMPLEMENTATION", text)
+        return whole("TOO_LONG_FOR_CHECK_PAIR_IMPLEMENTATION", text)
     failure = _cset82(text[:-2])
     if failure is not None:
         return failure
@@ -286,34 +266,22 @@ def _gcppos1(text: str) -> LintFailure | None:
     # Only the structure is checked: whether a prefix was actually allocated needs GS1's
     # prefix database, which is not bundled (see the conformance known-failures list).
     if len(text) < _GCP_MIN_LENGTH:
-        return _whole("TOO_SHORT_FOR_GCP", text)
+        return whole("TOO_SHORT_FOR_GCP", text)
     head = text[:_GCP_MIN_LENGTH]
     if head.isascii() and head.isdigit():
         return None
-    return _first_outside(head, _DIGITS, "INVALID_GCP_PREFIX")
+    return first_outside(head, DIGITS, "INVALID_GCP_PREFIX")
 
 
 def _gcppos2(text: str) -> LintFailure | None:
     # The GS1 Company Prefix starts after one leading character (extension digit,
     # indicator or type).
     if not text:
-        return _whole("TOO_SHORT_FOR_GCP", text)
+        return whole("TOO_SHORT_FOR_GCP", text)
     failure = _gcppos1(text[1:])
     if failure is None:
         return None
     return LintFailure(failure.code, failure.start + 1, failure.end + 1)
-
-
-def _couponcode(text: str) -> LintFailure | None:
-    from lineside.gs1.coupon import lint_couponcode  # the coupon module imports this one
-
-    return lint_couponcode(text)
-
-
-def _couponposoffer(text: str) -> LintFailure | None:
-    from lineside.gs1.coupon import lint_couponposoffer  # the coupon module imports this one
-
-    return lint_couponposoffer(text)
 
 
 # --- codes -----------------------------------------------------------------------------
@@ -323,7 +291,7 @@ def _in_list(
     code: str, values: Callable[[], frozenset[str]]
 ) -> Callable[[str], LintFailure | None]:
     def check(text: str) -> LintFailure | None:
-        return None if text in values() else _whole(code, text)
+        return None if text in values() else whole(code, text)
 
     return check
 
@@ -331,12 +299,12 @@ def _in_list(
 def _iso3166999(text: str) -> LintFailure | None:
     if text == "999" or text in _code_list("iso3166.txt"):
         return None
-    return _whole("NOT_ISO3166_OR_999", text)
+    return whole("NOT_ISO3166_OR_999", text)
 
 
 def _importeridx(text: str) -> LintFailure | None:
     if len(text) != 1:
-        return _whole("IMPORTER_IDX_MUST_BE_ONE_CHARACTER", text)
+        return whole("IMPORTER_IDX_MUST_BE_ONE_CHARACTER", text)
     if text not in _IMPORTER_INDEX:
         return LintFailure("INVALID_IMPORT_IDX_CHARACTER", 0, 1)
     return None
@@ -346,7 +314,7 @@ def _single_of(code: str, allowed: str) -> Callable[[str], LintFailure | None]:
     values = frozenset(allowed)
 
     def check(text: str) -> LintFailure | None:
-        return None if len(text) == 1 and text in values else _whole(code, text)
+        return None if len(text) == 1 and text in values else whole(code, text)
 
     return check
 
@@ -359,10 +327,10 @@ _IBAN_MIN_LENGTH = 11
 
 def _iban(text: str) -> LintFailure | None:
     if len(text) < _IBAN_MIN_LENGTH:
-        return _whole("IBAN_TOO_SHORT", text)
+        return whole("IBAN_TOO_SHORT", text)
     if len(text) > 34:
-        return _whole("IBAN_TOO_LONG", text)
-    failure = _first_outside(text, _IBAN_CHARS, "INVALID_IBAN_CHARACTER")
+        return whole("IBAN_TOO_LONG", text)
+    failure = first_outside(text, _IBAN_CHARS, "INVALID_IBAN_CHARACTER")
     if failure is not None:
         return failure
     if text[:2] not in _iso3166_alpha2():
@@ -380,37 +348,37 @@ def _iban(text: str) -> LintFailure | None:
 
 
 def _nonzero(text: str) -> LintFailure | None:
-    failure = _non_digit(text)
+    failure = non_digit(text)
     if failure is not None:
         return failure
-    return _whole("ILLEGAL_ZERO_VALUE", text) if not text.strip("0") else None
+    return whole("ILLEGAL_ZERO_VALUE", text) if not text.strip("0") else None
 
 
 def _zero(text: str) -> LintFailure | None:
-    return None if text and not text.strip("0") else _whole("NOT_ZERO", text)
+    return None if text and not text.strip("0") else whole("NOT_ZERO", text)
 
 
 def _nozeroprefix(text: str) -> LintFailure | None:
-    failure = _non_digit(text)
+    failure = non_digit(text)
     if failure is not None:
         return failure
     return LintFailure("ILLEGAL_ZERO_PREFIX", 0, 1) if text.startswith("0") else None
 
 
 def _hyphen(text: str) -> LintFailure | None:
-    return None if text and not text.strip("-") else _whole("NOT_HYPHEN", text)
+    return None if text and not text.strip("-") else whole("NOT_HYPHEN", text)
 
 
 def _hasnondigit(text: str) -> LintFailure | None:
-    if any(char not in _DIGITS for char in text):
+    if any(char not in DIGITS for char in text):
         return None
-    return _whole("REQUIRES_NON_DIGIT_CHARACTER", text)
+    return whole("REQUIRES_NON_DIGIT_CHARACTER", text)
 
 
 def _pieceoftotal(text: str) -> LintFailure | None:
     if not text or len(text) % 2:
-        return _whole("INVALID_LENGTH_FOR_PIECE_OF_TOTAL", text)
-    failure = _non_digit(text)
+        return whole("INVALID_LENGTH_FOR_PIECE_OF_TOTAL", text)
+    failure = non_digit(text)
     if failure is not None:
         return failure
     half = len(text) // 2
@@ -420,7 +388,7 @@ def _pieceoftotal(text: str) -> LintFailure | None:
     if total == 0:
         return LintFailure("ZERO_TOTAL_PIECES", half, len(text))
     if piece > total:
-        return _whole("PIECE_NUMBER_EXCEEDS_TOTAL", text)
+        return whole("PIECE_NUMBER_EXCEEDS_TOTAL", text)
     return None
 
 
@@ -433,13 +401,13 @@ def _posinseqslash(text: str) -> LintFailure | None:
         or not position.isascii()
         or not end.isascii()
     ):
-        return _whole("POSITION_IN_SEQUENCE_MALFORMED", text)
+        return whole("POSITION_IN_SEQUENCE_MALFORMED", text)
     if position.startswith("0"):
         return LintFailure("ILLEGAL_ZERO_PREFIX", 0, len(position))
     if end.startswith("0"):
         return LintFailure("ILLEGAL_ZERO_PREFIX", len(position) + 1, len(text))
     if int(position) > int(end):
-        return _whole("POSITION_EXCEEDS_END", text)
+        return whole("POSITION_EXCEEDS_END", text)
     return None
 
 
@@ -458,73 +426,38 @@ def _coordinate(
 ) -> Callable[[str], LintFailure | None]:
     def check(text: str) -> LintFailure | None:
         if len(text) != 10:
-            return _whole(length_code, text)
-        failure = _non_digit(text)
+            return whole(length_code, text)
+        failure = non_digit(text)
         if failure is not None:
             return failure
-        return _whole(range_code, text) if int(text) > limit else None
+        return whole(range_code, text) if int(text) > limit else None
 
     return check
 
 
 # --- dates and times -------------------------------------------------------------------
 
-_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-def _date(year_digits: int, day_zero: bool) -> Callable[[str], LintFailure | None]:
-    size = year_digits + 4
-
-    def check(text: str) -> LintFailure | None:
-        if len(text) < size:
-            return _whole("DATE_TOO_SHORT", text)
-        if len(text) > size:
-            return _whole("DATE_TOO_LONG", text)
-        if not (text.isascii() and text.isdigit()):
-            return _non_digit(text)
-        month = int(text[year_digits : year_digits + 2])
-        if not 1 <= month <= 12:
-            return LintFailure("ILLEGAL_MONTH", year_digits, year_digits + 2)
-        day = int(text[year_digits + 2 :])
-        if day == 0 and day_zero:
-            return None
-        last = _DAYS_IN_MONTH[month - 1]
-        if month == 2:
-            year = int(text[:year_digits])
-            if year_digits == 2:
-                # Two-digit years resolve within 50 years of today, where every year
-                # divisible by 4 is a leap year (2000 was one, 2100 is out of reach).
-                leap = year % 4 == 0
-            else:
-                leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-            last = 29 if leap else 28
-        if not 1 <= day <= last:
-            return LintFailure("ILLEGAL_DAY", year_digits + 2, year_digits + 4)
-        return None
-
-    return check
-
 
 def _two_digit(name: str, limit: int) -> Callable[[str], LintFailure | None]:
     def check(text: str) -> LintFailure | None:
         if len(text) < 2:
-            return _whole(f"{name}_TOO_SHORT", text)
+            return whole(f"{name}_TOO_SHORT", text)
         if len(text) > 2:
-            return _whole(f"{name}_TOO_LONG", text)
-        failure = _non_digit(text)
+            return whole(f"{name}_TOO_LONG", text)
+        failure = non_digit(text)
         if failure is not None:
             return failure
-        return _whole(f"ILLEGAL_{name}", text) if int(text) > limit else None
+        return whole(f"ILLEGAL_{name}", text) if int(text) > limit else None
 
     return check
 
 
 def _hhmi(text: str) -> LintFailure | None:
     if len(text) < 4:
-        return _whole("HOUR_WITH_MINUTE_TOO_SHORT", text)
+        return whole("HOUR_WITH_MINUTE_TOO_SHORT", text)
     if len(text) > 4:
-        return _whole("HOUR_WITH_MINUTE_TOO_LONG", text)
-    failure = _non_digit(text)
+        return whole("HOUR_WITH_MINUTE_TOO_LONG", text)
+    failure = non_digit(text)
     if failure is not None:
         return failure
     if int(text[:2]) > 23:
@@ -565,16 +498,16 @@ _LINTERS: Mapping[str, Callable[[str], LintFailure | None]] = MappingProxyType(
         "pcenc": _pcenc,
         "latitude": _coordinate(1_800_000_000, "LATITUDE_INVALID_LENGTH", "INVALID_LATITUDE"),
         "longitude": _coordinate(3_600_000_000, "LONGITUDE_INVALID_LENGTH", "INVALID_LONGITUDE"),
-        "yymmdd": _date(2, day_zero=False),
-        "yymmd0": _date(2, day_zero=True),
-        "yyyymmdd": _date(4, day_zero=False),
-        "yyyymmd0": _date(4, day_zero=True),
+        "yymmdd": date_linter(2, day_zero=False),
+        "yymmd0": date_linter(2, day_zero=True),
+        "yyyymmdd": date_linter(4, day_zero=False),
+        "yyyymmd0": date_linter(4, day_zero=True),
         "hh": _two_digit("HOUR", 23),
         "mi": _two_digit("MINUTE", 59),
         "ss": _two_digit("SECOND", 59),
         "hhmi": _hhmi,
-        "couponcode": _couponcode,
-        "couponposoffer": _couponposoffer,
+        "couponcode": lint_couponcode,
+        "couponposoffer": lint_couponposoffer,
     }
 )
 

@@ -15,9 +15,9 @@ from typing import Literal
 
 from PIL import Image
 
-from edge.printers.escpos import DLE_EOT, format_dle_eot
-from edge.printers.zpl import parse_commands, unescape_field
-from edge.printers.zpl_status import (
+from lineside.codecs.escpos import DLE_EOT, format_dle_eot
+from lineside.codecs.zpl import parse_commands, unescape_field
+from lineside.codecs.zpl_status import (
     HostQueryStatus,
     PrinterStatus,
     format_host_query,
@@ -175,7 +175,7 @@ class ZplEngine:
                 hex_mode = False
         image = None
         if self.render_images:
-            from edge.printers.render import render_zpl
+            from lineside.codecs.render import render_zpl
 
             image = render_zpl(raw, engine="builtin")
         self.printed.append(PrintedLabel(len(self.printed) + 1, raw, tuple(fields), "zpl", image))

@@ -10,8 +10,8 @@ from pathlib import Path
 import zxingcpp
 from PIL import Image
 
-from edge.printers.render import render_zpl
-from edge.printers.zpl import ZplCommand, parse_commands
+from lineside.codecs.render import render_zpl
+from lineside.codecs.zpl import ZplCommand, parse_commands
 
 KNOWN = {
     entry["id"]: entry["reason"]

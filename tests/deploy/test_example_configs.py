@@ -11,11 +11,11 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
+from app.cli import app
 from edge.config import PrinterDevice, ScannerDevice, load_config
 from edge.drivers.url import parse_transport_url
 from edge.printers.templates import load_template
 from edge.scanners import open_scanner
-from lineside.cli import app
 from lineside.errors import ConfigError
 from server.settings import ENV_PREFIX, load_settings
 

@@ -16,7 +16,7 @@ def run_demo(tmp_path: Path, *args: str, timeout: float = 170) -> subprocess.Com
         [
             sys.executable,
             "-c",
-            "from lineside.cli import main; main()",
+            "from app.cli import main; main()",
             "demo",
             "--workdir",
             str(tmp_path / "demo"),

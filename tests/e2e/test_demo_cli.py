@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lineside.demo import find_mosquitto
+from app.demo.stack import find_mosquitto
 from tests.e2e.demo_run import run_demo
 
 pytestmark = [

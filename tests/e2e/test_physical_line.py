@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import random
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 from edge.drivers import open_transport
 from edge.printers.driver import ZplPrinter
 from edge.printers.label_data import LabelData
-from edge.printers.templates import ZplTemplate, load_template
+from edge.printers.templates import BUILTIN_LABELS, ZplTemplate, load_template
 from edge.scanners.urls import open_scanner
 from lineside.errors import LinesideError
 from simulators.line import (
@@ -30,7 +29,7 @@ from simulators.printers.server import PrinterSimulator
 from simulators.scanners.codes import GS
 from simulators.scanners.line import TcpScannerSimulator
 
-LABELS = Path(__file__).resolve().parents[2] / "config" / "labels"
+LABELS = BUILTIN_LABELS
 GTIN = "08938512000114"
 SERIAL_CHARS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from lineside.demo import DemoOptions, DemoStack, RunSummary
+from app.demo.stack import DemoOptions, DemoStack, RunSummary
 from simulators.line import ConveyorScript
 from tests.support.databases import postgres_database
 

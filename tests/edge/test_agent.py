@@ -59,7 +59,7 @@ def _agent(config: Path) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-c",
-            "from lineside.cli import main; main()",
+            "from app.cli import main; main()",
             "edge",
             "run",
             "--config",

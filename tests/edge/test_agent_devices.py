@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.printers.templates import BUILTIN_LABELS
 from lineside import contract
 from lineside.contract import Topics, WorkOrderAction, WorkOrderCommand
 from simulators.printers.engines import ZplEngine
@@ -32,9 +33,9 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-LABELS = REPO / "config" / "labels"
+LABELS = BUILTIN_LABELS
 GS = "\x1d"
-CLI = (sys.executable, "-c", "from lineside.cli import main; main()")
+CLI = (sys.executable, "-c", "from app.cli import main; main()")
 
 
 #: A case label whose GS1 DataMatrix carries the case's SSCC (AI 00), which the case scanner

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from app.cli import app
 from edge.journal import Journal
-from lineside.cli import app
 
 runner = CliRunner()
 

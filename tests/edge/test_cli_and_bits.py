@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from app.cli import app
 from edge.config import parse_config
 from edge.sdnotify import notify
-from lineside.cli import app
 from lineside.errors import ConfigError
 from tests.edge.conftest import make_order
 

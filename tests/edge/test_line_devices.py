@@ -18,7 +18,7 @@ from edge.journal import Journal, SerialState
 from edge.linesim import FOREIGN_CODE, SimulatedCasePrinter
 from edge.outbox import BrokerSettings, OutboxPublisher
 from edge.printers.driver import ZplPrinter
-from edge.printers.templates import load_template
+from edge.printers.templates import BUILTIN_LABELS, load_template
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
 from lineside.contract import Topics
@@ -28,7 +28,7 @@ from simulators.scanners.line import TcpScannerSimulator
 from tests.edge.brokers import Collector
 from tests.edge.conftest import broker_up, make_config, make_order, run_async
 
-LABELS = Path(__file__).resolve().parents[2] / "config" / "labels"
+LABELS = BUILTIN_LABELS
 
 pytestmark = [
     pytest.mark.mqtt,

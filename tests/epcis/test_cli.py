@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lineside.cli import app
+from app.cli import app
 from lineside.epcis import event_hash
 from lineside.epcis.validate import SCHEMA_ENV
 from tests.epcis.conftest import LINE, UNIT

@@ -124,7 +124,7 @@ class AgentProcess:
             [
                 sys.executable,
                 "-c",
-                "from lineside.cli import main; main()",
+                "from app.cli import main; main()",
                 "edge",
                 "run",
                 "--config",

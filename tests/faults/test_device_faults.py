@@ -29,7 +29,7 @@ from edge.engine import LineEngine, Phase
 from edge.journal import Journal
 from edge.linesim import SimulatedCasePrinter
 from edge.printers.driver import ZplPrinter
-from edge.printers.templates import ZplTemplate, load_template
+from edge.printers.templates import BUILTIN_LABELS, ZplTemplate, load_template
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
 from lineside.contract import AlarmCode
@@ -41,7 +41,7 @@ from tests.faults.conftest import Record
 
 pytestmark = [pytest.mark.slow]
 
-LABELS = Path(__file__).resolve().parents[2] / "config" / "labels"
+LABELS = BUILTIN_LABELS
 UNITS = 60
 FAULT_AT = 20  # labels printed before the fault strikes
 

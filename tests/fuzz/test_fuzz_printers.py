@@ -1,6 +1,6 @@
 """Fuzz the printer status parsers: Zebra ``~HS`` replies and ESC/POS ``DLE EOT`` bytes.
 
-Only :class:`~edge.printers.zpl_status.StatusReplyError` (an ``InvalidInput``) may
+Only :class:`~lineside.codecs.zpl_status.StatusReplyError` (an ``InvalidInput``) may
 escape. A status that parses is formatted back by the simulator's formatter and parses
 to the same status; STX/ETX framing gives the same frames in any chunking.
 """
@@ -13,8 +13,8 @@ from functools import partial
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.printers.escpos import STATUS_REQUESTS, format_dle_eot, parse_dle_eot
-from edge.printers.zpl_status import (
+from lineside.codecs.escpos import STATUS_REQUESTS, format_dle_eot, parse_dle_eot
+from lineside.codecs.zpl_status import (
     HostQueryStatus,
     PrinterStatus,
     StatusReplyError,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.scanners.framing import AimMode, Frame, LineFramer, split_aim_prefix
 from edge.scanners.hid import (
     FR,
     KEY_CAPSLOCK,
@@ -33,6 +32,7 @@ from edge.scanners.selftest import (
     CALIBRATION_SYMBOLOGY,
     check_calibration,
 )
+from lineside.codecs.framing import AimMode, Frame, LineFramer, split_aim_prefix
 from tests.fuzz.support import (
     InputCounter,
     fuzz_settings,

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from lineside.cli import app
+from app.cli import app
 
 GTIN = "08934567890120"
 runner = CliRunner()

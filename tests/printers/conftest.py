@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from edge.printers.label_data import LabelData
+from edge.printers.templates import BUILTIN_LABELS
 
-LABELS = Path(__file__).resolve().parents[2] / "config" / "labels"
+LABELS = BUILTIN_LABELS
 
 
 @pytest.fixture

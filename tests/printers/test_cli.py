@@ -13,9 +13,9 @@ import zxingcpp
 from PIL import Image
 from typer.testing import CliRunner
 
+from app.cli import app
 from edge.printers.label_data import LabelData
 from edge.printers.testlabel import CALIBRATION, TEST_TEXT
-from lineside.cli import app
 from simulators.printers import EscposEngine, PrinterSimulator, ZplEngine
 
 runner = CliRunner()

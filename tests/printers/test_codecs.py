@@ -9,16 +9,16 @@ import zxingcpp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.printers.escpos import format_dle_eot, parse_dle_eot
-from edge.printers.render import render_zpl
-from edge.printers.zpl import (
+from lineside.codecs.escpos import format_dle_eot, parse_dle_eot
+from lineside.codecs.render import render_zpl
+from lineside.codecs.zpl import (
     datamatrix_gs1_data,
     escape_text,
     gs1_128_data,
     parse_commands,
     unescape_field,
 )
-from edge.printers.zpl_status import (
+from lineside.codecs.zpl_status import (
     PrinterStatus,
     StatusReplyError,
     format_host_status,

@@ -14,7 +14,7 @@ from edge.drivers.base import Transport
 from edge.printers.driver import EscposPrinter, ZplPrinter
 from edge.printers.label_data import LabelData
 from edge.printers.templates import EscposTemplate, ZplTemplate
-from edge.printers.zpl_status import StatusReplyError
+from lineside.codecs.zpl_status import StatusReplyError
 from lineside.errors import DeviceTimeout, PrinterFault, TransportError
 from simulators.printers import EscposEngine, PrinterSimulator, ZplEngine
 

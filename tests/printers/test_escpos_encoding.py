@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.drivers import open_transport
-from edge.printers.codepages import CodePageTables
 from edge.printers.driver import EscposPrinter
-from edge.printers.escpos import EscposEncoder
 from edge.printers.label_data import LabelData
-from edge.printers.templates import EscposLine, EscposTemplate
+from edge.printers.templates import EscposTemplate
+from lineside.codecs.codepages import CodePageTables
+from lineside.codecs.escpos import EscposEncoder, EscposLine
 from lineside.errors import InvalidInput
 from simulators.printers import EscposEngine, PrinterSimulator
 

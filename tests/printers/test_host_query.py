@@ -15,7 +15,7 @@ from edge.drivers import open_transport
 from edge.printers.driver import ZplPrinter
 from edge.printers.label_data import LabelData
 from edge.printers.templates import ZplTemplate
-from edge.printers.zpl_status import (
+from lineside.codecs.zpl_status import (
     HostQueryStatus,
     PrinterStatus,
     StatusReplyError,

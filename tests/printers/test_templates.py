@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.printers.label_data import LabelData
-from edge.printers.render import Engine, render_zpl
 from edge.printers.templates import (
     EscposTemplate,
     TemplateError,
     ZplTemplate,
     load_template,
 )
-from edge.printers.zpl import parse_commands
+from lineside.codecs.render import Engine, render_zpl
+from lineside.codecs.zpl import parse_commands
 
 GOOD = "^XA\n^FO10,10^BXN,4,200,,,,_^FD{{element_string}}^FS\n^FO10,200^FD{{product_name}}^FS\n^XZ"
 

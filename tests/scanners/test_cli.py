@@ -9,10 +9,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from app.cli import app
+from edge.cli import devices as devices_cli
 from edge.scanners.selftest import CALIBRATION_MESSAGE
-from lineside.cli import app
-from lineside.cli import devices as devices_cli
-from lineside.cli.sim_scanner import register
+from simulators.cli.scanner import register
 from simulators.scanners.camera import FrameEffects, FrameGenerator, write_video
 from simulators.scanners.codes import code_from_text
 

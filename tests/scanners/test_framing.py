@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.scanners.framing import AimMode, Frame, LineFramer, split_aim_prefix
+from lineside.codecs.framing import AimMode, Frame, LineFramer, split_aim_prefix
 
 LINES = [b"]d2010893456789012010AB\x1d21X", b"]Q1https://id.example.com/01/08934567890120", b"x"]
 

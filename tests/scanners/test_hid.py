@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.scanners.framing import Frame
 from edge.scanners.hid import (
     FR,
     US,
@@ -21,6 +20,7 @@ from edge.scanners.hid import (
     evdev_source,
 )
 from edge.scanners.read import ScanEvent, ScannerState
+from lineside.codecs.framing import Frame
 from lineside.errors import DeviceError, TransportError
 from tests.scanners.conftest import collect, reads_of, run, statuses_of
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.scanners.framing import AimMode, Frame, LineFramer
 from edge.scanners.read import ReadStamper
+from lineside.codecs.framing import AimMode, Frame, LineFramer
 
 WALL = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 

@@ -61,7 +61,7 @@ def test_bad_urls_name_the_problem(url: str, message: str) -> None:
 
 
 def test_benchmarks_run_small() -> None:
-    from edge.scanners.bench import bench_decode, bench_framing
+    from app.bench.decoding import bench_decode, bench_framing
 
     framing = bench_framing(reads=300)
     assert framing[0].name == "scanner_reads_per_s"

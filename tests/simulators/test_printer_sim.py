@@ -6,8 +6,8 @@ import asyncio
 import json
 import os
 
-from edge.printers.escpos import format_dle_eot, status_request
-from edge.printers.zpl_status import (
+from lineside.codecs.escpos import format_dle_eot, status_request
+from lineside.codecs.zpl_status import (
     HostQueryStatus,
     PrinterStatus,
     parse_host_query,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.scanners.framing import LineFramer, split_aim_prefix
+from lineside.codecs.framing import LineFramer, split_aim_prefix
 from simulators.scanners.codes import GS, ScanEncoder, ScanFaults, SimCode, code_from_text
 
 CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"

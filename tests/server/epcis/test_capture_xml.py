@@ -7,13 +7,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from lineside.epcis import parse_document
+from lineside.epcis.xml import document_to_xml
 from tests.server.factories import aggregation_event, epcis_document, object_event, sgtin, sscc
 
 XML = {"Content-Type": "application/xml"}
 
 
 def _xml(events: list[dict[str, Any]]) -> bytes:
-    return parse_document(epcis_document(events)).to_xml()
+    return document_to_xml(parse_document(epcis_document(events)))
 
 
 def _stored(client: TestClient) -> list[dict[str, Any]]:

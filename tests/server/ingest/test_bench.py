@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from server.bench import bench_ingest, bench_trace
+from app.bench.ingest import bench_ingest, bench_trace
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.demo.stack import free_port
 from lineside import contract
-from lineside.demo import free_port
 from server.db.models import Event
 from server.ingest import Ingestor, IngestSettings
 from server.ingest.__main__ import main as ingest_main
@@ -37,7 +37,7 @@ def amqtt_port() -> Iterator[int]:
         [
             sys.executable,
             "-c",
-            f"from lineside.demo import run_embedded_broker; run_embedded_broker({port})",
+            f"from app.demo.stack import run_embedded_broker; run_embedded_broker({port})",
         ],
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.DEVNULL,
@@ -176,7 +176,7 @@ def test_amqtt_drops_unacknowledged_messages_when_the_ingestor_goes_away(
     """A limitation of amqtt 0.12, stated by the demo: in-flight QoS 1 messages that were
     never acknowledged are not redelivered to the next session (Mosquitto redelivers them).
 
-    If this starts failing, amqtt redelivers now: drop the caveat in ``lineside.demo``.
+    If this starts failing, amqtt redelivers now: drop the caveat in ``app.demo.stack``.
     """
     site = _site()
     add_line(session, "L1", site)

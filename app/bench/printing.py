@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-from edge.printers.escpos import EscposEncoder
+from app.bench.report import Figure
 from edge.printers.label_data import LabelData
 from edge.printers.templates import ZplTemplate
 from edge.printers.testlabel import TEST_TEXT, escpos_test_template
-from lineside.bench import Figure
+from lineside.codecs.escpos import EscposEncoder
 
 _UNIT_ZPL = """^XA
 ^CI28

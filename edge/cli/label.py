@@ -24,8 +24,8 @@ def preview(
 ) -> None:
     """Render TEMPLATE filled with --data to a PNG and list the codes it carries."""
     from edge.printers.label_data import LabelData
-    from edge.printers.render import render_zpl
     from edge.printers.templates import ZplTemplate, load_template
+    from lineside.codecs.render import render_zpl
 
     err = Console(stderr=True)
     try:

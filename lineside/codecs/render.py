@@ -21,7 +21,7 @@ from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
-from edge.printers.zpl import parse_commands, unescape_field
+from lineside.codecs.zpl import parse_commands, unescape_field
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from app.bench.report import Figure
 from edge.scanners.camera import DecodedSymbol, FrameDecoder, PyzbarDecoder, ZxingDecoder
-from edge.scanners.framing import LineFramer
 from edge.scanners.read import ReadStamper
-from lineside.bench import Figure
+from lineside.codecs.framing import LineFramer
 from lineside.errors import DeviceError
 
 _SYMBOLOGIES: tuple[tuple[str, str], ...] = (

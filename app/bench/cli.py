@@ -1,7 +1,7 @@
 """``lineside bench``: every benchmark, one JSON report with baselines and ratios.
 
 Each figure is measured side by side with its baseline in the same run (see
-:class:`lineside.bench.Figure`), because on a shared machine only ratios are stable.
+:class:`app.bench.report.Figure`), because on a shared machine only ratios are stable.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.bench.report import Figure
 from lineside import __version__
-from lineside.bench import Figure
 
 app = typer.Typer(
     name="bench",
@@ -32,25 +32,25 @@ Suite = Callable[[bool], list[Figure]]
 
 
 def _print_suite(quick: bool) -> list[Figure]:
-    from edge.printers.bench import bench_print
+    from app.bench.printing import bench_print
 
     return bench_print(seconds=0.5 if quick else 2.0)
 
 
 def _decode_suite(quick: bool) -> list[Figure]:
-    from edge.scanners.bench import bench_decode, bench_framing
+    from app.bench.decoding import bench_decode, bench_framing
 
     return [*bench_decode(frames=6 if quick else 30), *bench_framing()]
 
 
 def _line_suite(quick: bool) -> list[Figure]:
-    from edge.bench import bench_line
+    from app.bench.line import bench_line
 
     return bench_line(units=500 if quick else 5000)
 
 
 def _ingest_suite(quick: bool) -> list[Figure]:
-    from server.bench import bench_ingest, bench_trace
+    from app.bench.ingest import bench_ingest, bench_trace
 
     return [
         *bench_ingest(events=2000 if quick else 20000),
@@ -59,7 +59,7 @@ def _ingest_suite(quick: bool) -> list[Figure]:
 
 
 def _e2e_suite(quick: bool) -> list[Figure]:
-    from lineside.demo import bench_end_to_end
+    from app.bench.e2e import bench_end_to_end
 
     return bench_end_to_end(units=300 if quick else 3000)
 

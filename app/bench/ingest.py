@@ -38,8 +38,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.bench.report import Figure
 from lineside import contract
-from lineside.bench import Figure
 from server.db import make_engine, make_session_factory, migrate
 from server.db.events import EventOrigin, containers_of, events_for_epc, index_event, store_events
 from server.db.models import Device, Line

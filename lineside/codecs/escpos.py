@@ -2,7 +2,7 @@
 
 Vietnamese text goes through the profile's code pages (TCVN-3 / CP1258 mid-string
 where the profile has them, chosen as python-escpos does but from tables built once:
-:mod:`edge.printers.codepages`) or, with ``text_mode="raster"`` (a layout's
+:mod:`lineside.codecs.codepages`) or, with ``text_mode="raster"`` (a layout's
 ``codepage = "raster"``), as a bitmap drawn with a Unicode TrueType font.
 
 >>> parse_dle_eot({1: 0x1A, 2: 0x12, 3: 0x12, 4: 0x12}).online
@@ -22,14 +22,29 @@ from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
-from edge.printers.codepages import CodePageTables
-from edge.printers.templates import EscposLine
-from edge.printers.zpl_status import PrinterStatus, StatusReplyError
+from lineside.codecs.codepages import CodePageTables
+from lineside.codecs.zpl_status import PrinterStatus, StatusReplyError
 
 DLE_EOT = b"\x10\x04"
 #: The four real-time status requests, in the order the driver sends them.
 STATUS_REQUESTS = (1, 2, 3, 4)
 DEFAULT_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+Align = Literal["left", "center", "right"]
+LineKind = Literal["text", "qr", "gs1_128", "datamatrix", "feed", "cut"]
+
+
+@dataclass(frozen=True, slots=True)
+class EscposLine:
+    """One line of an ESC/POS layout: text, a QR code, a GS1-128 barcode or a feed."""
+
+    kind: LineKind
+    value: str = ""
+    align: Align = "left"
+    bold: bool = False
+    size: int = 1
+    line: int = 0
 
 
 def status_request(n: int) -> bytes:
@@ -94,8 +109,7 @@ class EscposEncoder:
     Code page tables are built once per encoder (not per label), and alignment, bold and
     text size are sent only when a line changes them (``ESC @`` resets them per label).
 
-    >>> from edge.printers.templates import EscposLine
-    >>> EscposEncoder().encode([EscposLine("text", "OK")])
+    >>>     >>> EscposEncoder().encode([EscposLine("text", "OK")])
     b'\\x1b@\\x1bt\\x00OK\\n'
     """
 

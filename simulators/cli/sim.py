@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lineside.cli import sim_scanner
-from lineside.cli.demo import sim_line_command
+from simulators.cli import scanner as sim_scanner
+from simulators.cli.line import sim_line_command
 
 app = typer.Typer(
     name="sim", help="Run simulated devices for tests and demos.", no_args_is_help=True

@@ -22,6 +22,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from app.bench.report import Figure, percentile
 from edge.config import parse_config
 from edge.engine import LineEngine, Observations
 from edge.journal import Journal
@@ -29,7 +30,6 @@ from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVe
 from edge.outbox import BrokerSettings, OutboxPublisher
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
-from lineside.bench import Figure, percentile
 from lineside.contract import ProductInfo, WorkOrder
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,172 @@
+"""End-to-end benchmark: the demo's whole system, from allocation at the agent to storage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import statistics
+import tempfile
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.bench.report import Figure, percentile
+from app.demo.stack import DemoLineParts, DemoOptions, DemoStack
+from simulators.line import ConveyorScript
+
+
+def _epoch(value: datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def measure_latencies(stack: DemoStack, parts: DemoLineParts) -> tuple[list[float], float, float]:
+    """Per commissioned unit: seconds from its allocation (agent journal) to its
+    commissioning event stored at the server; and the first allocation / last storage."""
+    from sqlalchemy import select
+
+    from server.db import make_engine
+    from server.db.models import Event, EventEpc
+
+    with contextlib.closing(sqlite3.connect(parts.journal_path)) as conn:
+        allocated = dict(
+            conn.execute(
+                "SELECT serial, allocated_at FROM serials WHERE work_order = ? AND state = ?",
+                (parts.work_order_code, "commissioned"),
+            ).fetchall()
+        )
+    engine = make_engine(stack.database_url)
+    stored: dict[str, float] = {}
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(EventEpc.epc, Event.record_time)
+                .join(Event, Event.event_id == EventEpc.event_id)
+                .where(
+                    Event.line_id == parts.line_id,
+                    Event.biz_step.like("%commissioning"),
+                    EventEpc.epc.like(f"%/01/{parts.gtin}/21/%"),
+                )
+            )
+            for epc, record_time in rows:
+                stored[str(epc).rsplit("/21/", 1)[1]] = _epoch(record_time)
+    finally:
+        engine.dispose()
+    latencies = [stored[s] - a for s, a in allocated.items() if s in stored]
+    first = min(allocated.values()) if allocated else 0.0
+    last = max(stored.values()) if stored else 0.0
+    return latencies, first, last
+
+
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    units_per_s: float
+    p50_ms: float
+    p99_ms: float
+    lost: int
+    measured: int
+
+
+async def _measure_run(options: DemoOptions, units: int) -> _Measured:
+    async with DemoStack(options) as stack:
+        await stack.start_work_orders(units)
+        await stack.wait_finished(timeout=max(120.0, units / 10))
+        await stack.stop_agents()
+        summary = await stack.summary(agents_stopped=True)
+        parts = stack.lines[0]
+        latencies, first, last = await asyncio.to_thread(measure_latencies, stack, parts)
+    span = last - first
+    return _Measured(
+        units_per_s=len(latencies) / span if span > 0 else 0.0,
+        p50_ms=statistics.median(latencies) * 1000 if latencies else 0.0,
+        p99_ms=percentile(latencies, 0.99) * 1000 if latencies else 0.0,
+        lost=summary.lost + (units - len(latencies)),
+        measured=len(latencies),
+    )
+
+
+def bench_end_to_end(
+    units: int = 3000, workdir: Path | None = None, paced_rate: float = 150.0
+) -> list[Figure]:
+    """Allocation → printed → verified → published → stored at the server, on one host.
+
+    Three runs of the same work order on the same kind of stack (private Mosquitto,
+    SQLite, two ingestors sharing the subscription), side by side:
+
+    * **flat out through the drivers**: the real printer and scanner drivers against the
+      TCP simulators, as fast as they go — the sustained throughput;
+    * **flat out in process**: the agent's in-process simulated line (no device round
+      trips) — the baseline for that throughput;
+    * **paced**: the in-process line held at ``paced_rate`` labels per second, like a real
+      line's printer — the latency a unit sees when the line is not saturated. At flat
+      out, latency only measures the queue in front of the slowest stage.
+    """
+
+    with tempfile.TemporaryDirectory(prefix="lineside-e2e-") as tmp:
+        root = workdir or Path(tmp)
+        base = DemoOptions(
+            units=units,
+            script=ConveyorScript(travel_s=0.01),
+            units_per_case=24,
+            workdir=root / "drivers",
+            verify_window_ms=2000,
+        )
+        real = asyncio.run(_measure_run(base, units))
+        in_process = replace(base, simulate=True, script=ConveyorScript())
+        baseline = asyncio.run(
+            _measure_run(replace(in_process, workdir=root / "in-process"), units)
+        )
+        paced = asyncio.run(
+            _measure_run(replace(in_process, workdir=root / "paced", rate=paced_rate), units)
+        )
+    note = f"{units} units, one line, SQLite, 2 ingestors, private Mosquitto"
+    paced_note = f"{note}; line paced at {paced_rate:g} labels/s"
+    return [
+        Figure(
+            "e2e_units_per_s",
+            round(real.units_per_s, 1),
+            "units/s",
+            target=100.0,
+            baseline_name="in_process_line_units_per_s",
+            baseline=round(baseline.units_per_s, 1),
+            note=f"{note}; real drivers and simulators, flat out",
+        ),
+        Figure(
+            "e2e_paced_units_per_s",
+            round(paced.units_per_s, 1),
+            "units/s",
+            target=100.0,
+            note=paced_note,
+        ),
+        Figure(
+            "e2e_paced_p99_allocation_to_stored_ms",
+            round(paced.p99_ms, 1),
+            "ms",
+            target=200.0,
+            lower_is_better=True,
+            baseline_name="flat_out_drivers_p99_ms",
+            baseline=round(real.p99_ms, 1),
+            note=paced_note,
+        ),
+        Figure(
+            "e2e_paced_p50_allocation_to_stored_ms",
+            round(paced.p50_ms, 1),
+            "ms",
+            lower_is_better=True,
+            baseline_name="flat_out_drivers_p50_ms",
+            baseline=round(real.p50_ms, 1),
+            note=paced_note,
+        ),
+        Figure(
+            "e2e_units_lost",
+            float(real.lost + paced.lost),
+            "units",
+            target=0.0,
+            lower_is_better=True,
+            baseline_name="in_process_line_units_lost",
+            baseline=float(baseline.lost),
+            note="commissioned units whose event is not stored, plus events never stored",
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""`lineside demo`: the whole system on one machine, on simulated devices."""

@@ -1,0 +1,1 @@
+"""The edge command groups: `printer`, `label`, `scanner`, `devices` and `edge`."""

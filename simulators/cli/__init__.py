@@ -1,0 +1,1 @@
+"""The `lineside sim` command group: printers, scanners and a whole line, simulated."""
