@@ -34,7 +34,7 @@ from edge.linesim import (
     SimulatedUnitPrinter,
     SimulatedVerifyCamera,
 )
-from edge.outbox import BrokerSettings, OutboxPublisher, RetainedMessage
+from edge.outbox import OutboxPublisher
 from edge.reject import make_reject_output
 from edge.sdnotify import notify
 from edge.serials import HttpSerialSource, LocalSerialSource, SerialSource, SerialSupply
@@ -51,6 +51,7 @@ from lineside.contract import (
     WorkOrderCommand,
 )
 from lineside.errors import ConfigError, ContractError, LinesideError
+from lineside.mqtt import BrokerEndpoint, LastWill
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +69,16 @@ class SimulationOptions:
     print_s: float = 0.0
 
 
-def broker_settings(config: LineConfig) -> BrokerSettings:
+def broker_endpoint(config: LineConfig) -> tuple[BrokerEndpoint, str]:
+    """The broker the line publishes to, and the client ID it signs in with."""
     b = config.broker
-    return BrokerSettings(
-        host=b.host,
-        port=b.port,
-        client_id=b.client_id or f"lineside-edge-{config.line.site}-{config.line.line_id}",
+    endpoint = BrokerEndpoint.from_url(
+        b.url,
         username=b.username.read() if b.username else None,
         password=b.password.read() if b.password else None,
-        keepalive=b.keepalive_s,
-        tls=b.url.startswith("mqtts:"),
+        keepalive_s=b.keepalive_s,
     )
+    return endpoint, b.client_id or f"lineside-edge-{config.line.site}-{config.line.line_id}"
 
 
 class Agent:
@@ -96,10 +96,10 @@ class Agent:
         offline = LineStatus(
             site=config.line.site, line=config.line.line_id, state=LineState.OFFLINE
         )
-        self._offline = RetainedMessage(topics.status, contract.encode(offline))
+        self._offline = LastWill(topics.status, contract.encode(offline))
         self.publisher = OutboxPublisher(
             config.outbox.path,
-            broker_settings(config),
+            *broker_endpoint(config),
             will=self._offline,
             budget_bytes=int(config.outbox.disk_budget_mb * 1024 * 1024),
             alarm_at=config.outbox.alarm_at_percent / 100,
@@ -203,9 +203,7 @@ class Agent:
             status = LineStatus(
                 site=self.config.line.site, line=self.config.line.line_id, state=LineState.STOPPING
             )
-        self.publisher.publish_retained(
-            RetainedMessage(self.topics.status, contract.encode(status))
-        )
+        self.publisher.publish_retained(LastWill(self.topics.status, contract.encode(status)))
         self.exit_code = EXIT_JOURNAL_FAILED
         self.request_stop()
 
@@ -289,7 +287,7 @@ class Agent:
             key = (status.state, status.counters, status.work_order)
             if key != last:
                 payload = contract.encode(status)
-                self.publisher.publish_retained(RetainedMessage(self.topics.status, payload))
+                self.publisher.publish_retained(LastWill(self.topics.status, payload))
                 last = key
             usage = self.publisher.usage
             self.engine.on_outbox_usage(usage.nearly_full, usage.full)

@@ -24,14 +24,16 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from edge.journal import connect
+from lineside.mqtt import BrokerEndpoint, LastWill, make_client
+from lineside.mqtt import connect as connect_broker
 
 logger = logging.getLogger(__name__)
 
@@ -58,49 +60,30 @@ class OutboxUsage:
         return self.bytes >= self.budget_bytes
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerSettings:
-    """Where and how to connect (credentials already read from their env var or file)."""
-
-    host: str
-    port: int
-    client_id: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    keepalive: int = 30
-    tls: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RetainedMessage:
-    """A retained message (line status), also used as the last will."""
-
-    topic: str
-    payload: bytes
-
-
 class OutboxPublisher:
     """Publishes the outbox in order, deleting each row on its PUBACK.
 
     Runs paho's network loop and its own pump thread; both are started by :meth:`start`
     and stopped by :meth:`stop`, which waits (up to ``flush_timeout``) for the outbox to drain.
 
-    >>> # publisher = OutboxPublisher("line.db", settings, will=RetainedMessage(t, offline))
+    >>> # publisher = OutboxPublisher("line.db", settings, will=LastWill(t, offline))
     >>> # publisher.start(); ...; publisher.stop(flush_timeout=5)
     """
 
     def __init__(
         self,
         db_path: str | Path,
-        settings: BrokerSettings,
+        endpoint: BrokerEndpoint,
+        client_id: str,
         *,
-        will: RetainedMessage | None = None,
+        will: LastWill | None = None,
         window: int = 100,
         budget_bytes: int = 512 * 1024 * 1024,
         alarm_at: float = 0.8,
     ) -> None:
         self._db_path = db_path
-        self._settings = settings
+        self._endpoint = endpoint
+        self._client_id = client_id
         self._will = will
         self._window = window
         self._budget = budget_bytes
@@ -122,23 +105,15 @@ class OutboxPublisher:
         self._client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
-        s = self._settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.client_id,
-            clean_session=False,  # the broker keeps our session across reconnects
-            protocol=mqtt.MQTTv311,
+        # 3.1.1 with a persistent session: the broker keeps our session across reconnects.
+        client = make_client(
+            self._endpoint,
+            self._client_id,
+            protocol="3.1.1",
+            max_inflight=self._window,
+            will=self._will,
+            logger=logging.getLogger(__name__ + ".paho"),
         )
-        client.max_inflight_messages_set(self._window)
-        client.max_queued_messages_set(0)
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set()
-        if self._will is not None:
-            client.will_set(self._will.topic, self._will.payload, qos=1, retain=True)
-        client.enable_logger(logging.getLogger(__name__ + ".paho"))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -152,7 +127,7 @@ class OutboxPublisher:
         if rc.is_failure:
             logger.warning("broker refused the connection: %s", rc)
             return
-        logger.info("connected to broker %s:%d", self._settings.host, self._settings.port)
+        logger.info("connected to broker %s", self._endpoint)
         for topic in self._subscriptions:
             client.subscribe(topic, qos=1)
         self._connected.set()
@@ -214,7 +189,7 @@ class OutboxPublisher:
         self._subscriptions.append(topic)
         self._client.message_callback_add(topic, callback)
 
-    def publish_retained(self, message: RetainedMessage) -> None:
+    def publish_retained(self, message: LastWill) -> None:
         """Publish a retained status directly (not through the outbox: only the latest matters)."""
         self._client.publish(message.topic, message.payload, qos=1, retain=True)
 
@@ -228,8 +203,7 @@ class OutboxPublisher:
         return self._client.publish(topic, payload, qos=1, retain=False)
 
     def start(self) -> None:
-        s = self._settings
-        self._client.connect_async(s.host, s.port, keepalive=s.keepalive)
+        connect_broker(self._client, self._endpoint, wait=False)
         self._client.loop_start()
         self._thread = threading.Thread(target=self._pump, name="outbox-publisher", daemon=True)
         self._thread.start()
@@ -247,7 +221,7 @@ class OutboxPublisher:
             time.sleep(0.02)
         return self._pending_count() == 0
 
-    def stop(self, *, flush_timeout: float = 5.0, final: RetainedMessage | None = None) -> None:
+    def stop(self, *, flush_timeout: float = 5.0, final: LastWill | None = None) -> None:
         """Flush what the broker can take within ``flush_timeout``, publish ``final``, stop."""
         if self._thread is None:
             return

@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
@@ -52,13 +51,14 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
     if settings.ingest_enabled:
         from server.ingest.ingestor import Ingestor, IngestSettings
 
-        broker = urlsplit(settings.broker_url)
+        broker = settings.broker_endpoint()
         ingestor = Ingestor(
             IngestSettings(
-                host=broker.hostname or "127.0.0.1",
-                port=broker.port or 1883,
-                username=settings.broker_username or broker.username,
-                password=settings.mqtt_password() or broker.password,
+                host=broker.host,
+                port=broker.port,
+                tls=broker.tls,
+                username=broker.username,
+                password=broker.password,
                 client_id=settings.ingest_client_id,
                 share_group=settings.ingest_share_group,
             ),
@@ -111,7 +111,9 @@ def create_app(
     app.state.session_factory = session_factory or make_session_factory(
         make_engine(settings.database_url)
     )
-    app.state.command_publisher = command_publisher or MqttCommandPublisher(settings.broker_url)
+    app.state.command_publisher = command_publisher or MqttCommandPublisher(
+        settings.broker_endpoint()
+    )
     app.state.rate_limiter = TokenBuckets(
         rate_per_second=settings.rate_limit_per_minute / 60, burst=settings.rate_limit_burst
     )

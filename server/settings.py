@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lineside.contract import IDENTIFIER
 from lineside.errors import ConfigError
+from lineside.mqtt import BrokerEndpoint
 
 ENV_PREFIX = "LINESIDE_SERVER_"
 
@@ -135,6 +136,12 @@ class ServerSettings(BaseSettings):
         if value is not None and not IDENTIFIER.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid MQTT share group name")
         return value
+
+    def broker_endpoint(self) -> BrokerEndpoint:
+        """The broker for ingestion and commands, with the credentials from these settings."""
+        return BrokerEndpoint.from_url(
+            self.broker_url, username=self.broker_username, password=self.mqtt_password()
+        )
 
     def mqtt_password(self) -> str | None:
         """The broker password, read from ``broker_password_file`` when one is set."""

@@ -21,9 +21,10 @@ import pytest
 
 from edge.config import load_config, verify_pin
 from edge.journal import Journal
-from edge.outbox import BrokerSettings, OutboxPublisher
+from edge.outbox import OutboxPublisher
 from edge.serials import HttpSerialSource
 from lineside.errors import ConfigError, LinesideError, TransportError
+from lineside.mqtt import BrokerEndpoint
 from server.api.commands import MqttCommandPublisher
 from server.app import create_app
 from server.ingest.ingestor import IngestSettings
@@ -211,12 +212,12 @@ def test_server_connection_failures_do_not_print_passwords(
         ready = client.get("/readyz")
     assert ready.status_code == 503
     _assert_hidden(ready.text, caplog.text)
-    publisher = MqttCommandPublisher(settings.broker_url, timeout=1)
+    publisher = MqttCommandPublisher(settings.broker_endpoint(), timeout=1)
     with pytest.raises(TransportError) as failed:
         publisher.publish("lineside/v1/s/l/commands", b"{}")
     _assert_hidden(str(failed.value), repr(failed.value), caplog.text)
     with pytest.raises(ConfigError) as refused:
-        MqttCommandPublisher(f"http://aggregator:{MQTT_PASSWORD}@127.0.0.1:1")
+        BrokerEndpoint.from_url(f"http://aggregator:{MQTT_PASSWORD}@127.0.0.1:1")
     _assert_hidden(str(refused.value))
     ingest = IngestSettings(username="aggregator", password=MQTT_PASSWORD)
     _assert_hidden(repr(ingest), str(ingest))
@@ -239,17 +240,15 @@ def test_edge_settings_and_failures_do_not_print_secrets(
     _assert_hidden(repr(config), str(config))
     assert config.broker.password is not None
     assert config.broker.password.read() == MQTT_PASSWORD
-    from edge.agent import broker_settings
+    from edge.agent import broker_endpoint
 
-    settings = broker_settings(config)
-    assert settings.password == MQTT_PASSWORD
-    _assert_hidden(repr(settings), str(settings))
+    endpoint, _client_id = broker_endpoint(config)
+    assert endpoint.password == MQTT_PASSWORD
+    _assert_hidden(repr(endpoint), str(endpoint))
     # A broker that is not there: the publisher retries and logs, never the password.
-    unreachable = BrokerSettings(
-        host="127.0.0.1", port=1, client_id="secrets-test", username="u", password=MQTT_PASSWORD
-    )
+    unreachable = BrokerEndpoint(host="127.0.0.1", port=1, username="u", password=MQTT_PASSWORD)
     Journal.open(tmp_path / "outbox.db").close()  # the publisher reads the journal's outbox
-    publisher = OutboxPublisher(tmp_path / "outbox.db", unreachable)
+    publisher = OutboxPublisher(tmp_path / "outbox.db", unreachable, "secrets-test")
     publisher.start()
     publisher.stop(flush_timeout=0)
     _assert_hidden(caplog.text)

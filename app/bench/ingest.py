@@ -33,13 +33,12 @@ from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.bench.report import Figure
 from lineside import contract
+from lineside.mqtt import BrokerEndpoint, connect, make_client
 from server.db import make_engine, make_session_factory, migrate
 from server.db.events import EventOrigin, containers_of, events_for_epc, index_event, store_events
 from server.db.models import Device, Line
@@ -149,13 +148,10 @@ def _publish(job: _PublishJob, stored: Synchronized[int], ready: EventType, go: 
     window = job.window
     topic = contract.Topics(job.site, job.line).events
     payloads = _payloads(job.site, job.line, job.events)
-    publisher = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"pub-{job.site}",
-        protocol=MQTTProtocolVersion.MQTTv5,
-    )
+    endpoint = BrokerEndpoint(*job.broker)
+    publisher = make_client(endpoint, f"pub-{job.site}", persistent_session=False)
     publisher.max_inflight_messages_set(window)
-    publisher.connect(*job.broker)
+    connect(publisher, endpoint, persistent_session=False)
     publisher.loop_start()
     try:
         ready.set()

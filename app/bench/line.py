@@ -27,10 +27,11 @@ from edge.config import parse_config
 from edge.engine import LineEngine, Observations
 from edge.journal import Journal
 from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVerifyCamera
-from edge.outbox import BrokerSettings, OutboxPublisher
+from edge.outbox import OutboxPublisher
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
 from lineside.contract import ProductInfo, WorkOrder
+from lineside.mqtt import BrokerEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ path = "line.db"
     workdir.mkdir(parents=True, exist_ok=True)
     journal = Journal.open(config.outbox.path)
     publisher = OutboxPublisher(
-        config.outbox.path, BrokerSettings(host, port, f"bench-{line_id}"), window=200
+        config.outbox.path, BrokerEndpoint(host, port), f"bench-{line_id}", window=200
     )
     obs = Observations()
     acked_at: dict[str, float] = {}

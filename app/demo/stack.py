@@ -43,11 +43,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.printers.templates import BUILTIN_LABELS
 from lineside import contract
 from lineside.errors import ConfigError, ContractError, LinesideError, TransportError
+from lineside.mqtt import BrokerEndpoint, connect, make_client
 from simulators.line import Conveyor, ConveyorScript, ConveyorStats, PhysicalLine
 
 logger = logging.getLogger(__name__)
@@ -381,25 +381,22 @@ class Observer:
         self.lines: dict[str, LineView] = {}
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"lineside-demo-observer-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv311,
+        self._endpoint = BrokerEndpoint(host, port)
+        self._client = make_client(
+            self._endpoint,
+            f"lineside-demo-observer-{uuid.uuid4().hex[:8]}",
+            protocol="3.1.1",
+            persistent_session=False,
         )
-        self._client.max_queued_messages_set(0)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
-        self._host, self._port = host, port
 
     def start(self, timeout: float = 10.0) -> None:
-        try:
-            self._client.connect(self._host, self._port, keepalive=30)
-        except OSError as exc:
-            raise TransportError(f"MQTT broker {self._host}:{self._port}: {exc}") from exc
+        connect(self._client, self._endpoint)
         self._client.loop_start()
         if not self._subscribed.wait(timeout):
-            raise TransportError(f"MQTT broker {self._host}:{self._port}: not subscribed")
+            raise TransportError(f"MQTT broker {self._endpoint}: not subscribed")
 
     def stop(self) -> None:
         self._client.disconnect()

@@ -28,8 +28,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -38,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import contract
 from lineside.errors import ConfigError, TransportError
+from lineside.mqtt import BrokerEndpoint, connect, make_client
 from server.ingest.processing import (
     BatchProcessor,
     BatchResult,
@@ -59,6 +59,7 @@ class IngestSettings(BaseModel):
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
+    tls: bool = False
     #: Must be stable across restarts: the broker keeps the session under this ID.
     client_id: str = Field(default="lineside-aggregator", min_length=1, max_length=128)
     #: When set, events, alarms and reports are consumed through ``$share/<group>/...`` so
@@ -93,6 +94,18 @@ class IngestSettings(BaseModel):
                 "known to support them on 3.1.1 (broker_shares_311); run one ingestor instead"
             )
         return self
+
+    @property
+    def endpoint(self) -> BrokerEndpoint:
+        """The broker, as :mod:`lineside.mqtt` connects to it."""
+        return BrokerEndpoint(
+            self.host,
+            self.port,
+            tls=self.tls,
+            username=self.username,
+            password=self.password,
+            keepalive_s=self.keepalive_s,
+        )
 
     def subscriptions(self) -> list[tuple[str, int]]:
         """The (topic filter, QoS) pairs subscribed to."""
@@ -167,29 +180,13 @@ class Ingestor:
         """Connect, subscribe and start storing; returns once subscribed."""
         if self._worker is not None:
             raise RuntimeError("ingestor already started")
-        try:
-            if self.settings.protocol == "5":
-                properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-                properties.SessionExpiryInterval = self.settings.session_expiry_s
-                # Unacknowledged at once: the batch committing, the one prepared, the one
-                # filling.
-                properties.ReceiveMaximum = min(self.settings.batch_size * 3, 65535)
-                self._client.connect(
-                    self.settings.host,
-                    self.settings.port,
-                    keepalive=self.settings.keepalive_s,
-                    clean_start=False,
-                    properties=properties,
-                )
-            else:
-                # clean_session=False was given to the client: MQTT 3.1.1 has no clean_start.
-                self._client.connect(
-                    self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
-                )
-        except OSError as exc:
-            raise TransportError(
-                f"MQTT broker {self.settings.host}:{self.settings.port}: {exc}"
-            ) from exc
+        # Unacknowledged at once: the batch committing, the one prepared, the one filling.
+        connect(
+            self._client,
+            self.settings.endpoint,
+            session_expiry_s=self.settings.session_expiry_s,
+            receive_maximum=min(self.settings.batch_size * 3, 65535),
+        )
         self._stopping.clear()
         self._worker = threading.Thread(
             target=self._run, name=f"ingest-{self.settings.client_id}", daemon=True
@@ -199,8 +196,7 @@ class Ingestor:
         if not self._subscribed.wait(timeout_s):
             self.stop()
             raise TransportError(
-                f"MQTT broker {self.settings.host}:{self.settings.port}: "
-                f"not subscribed after {timeout_s:g} s"
+                f"MQTT broker {self.settings.endpoint}: not subscribed after {timeout_s:g} s"
             )
 
     def stop(self) -> None:
@@ -228,25 +224,10 @@ class Ingestor:
     # ------------------------------------------------------------------ MQTT side
 
     def _make_client(self) -> mqtt.Client:
-        if self.settings.protocol == "5":
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2,
-                client_id=self.settings.client_id,
-                protocol=MQTTProtocolVersion.MQTTv5,
-                manual_ack=True,
-            )
-        else:
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2,
-                client_id=self.settings.client_id,
-                clean_session=False,
-                protocol=MQTTProtocolVersion.MQTTv311,
-                manual_ack=True,
-            )
-        if self.settings.username is not None:
-            client.username_pw_set(self.settings.username, self.settings.password)
-        # paho keeps its own queue of outgoing packets; acks must not be dropped.
-        client.max_queued_messages_set(0)
+        s = self.settings
+        client = make_client(
+            s.endpoint, s.client_id, protocol=s.protocol, manual_ack=True, logger=logger
+        )
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message

@@ -9,6 +9,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from getpass import getuser
 from pathlib import Path
 
@@ -284,3 +285,73 @@ def test_queued_messages_for_an_offline_subscriber_are_not_dropped(broker: Broke
         assert sorted(int(m) for m in aggregator.messages) == list(range(count))
     finally:
         aggregator.close()
+
+
+def test_a_work_order_from_the_shipped_server_config_reaches_its_line(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server, configured as ``config/server-postgresql.toml`` is (a broker user and a
+    password file), publishes a work order that the line receives under the shipped ACL."""
+    from fastapi.testclient import TestClient
+
+    from lineside import contract
+    from server.app import create_app
+    from server.db import make_engine, make_session_factory, migrate
+    from server.settings import load_settings
+    from tests.server.api.conftest import auth, build_world
+
+    password_file = tmp_path / "server.mqtt-password"
+    password_file.write_text(PASSWORDS["aggregator"] + "\n")
+    database = f"sqlite:///{tmp_path / 'server.db'}"
+    shipped = Path(__file__).resolve().parents[2] / "config" / "server-postgresql.toml"
+    # Only what differs on a test machine: where the database, broker and password are.
+    monkeypatch.setenv("LINESIDE_SERVER_DATABASE_URL", database)
+    monkeypatch.setenv("LINESIDE_SERVER_BROKER_URL", f"mqtt://127.0.0.1:{broker.plain_port}")
+    monkeypatch.setenv("LINESIDE_SERVER_BROKER_PASSWORD_FILE", str(password_file))
+    monkeypatch.setenv("LINESIDE_SERVER_INGEST_ENABLED", "false")
+    monkeypatch.setenv("LINESIDE_SERVER_PORTAL_ENABLED", "false")
+    settings = load_settings(shipped)
+    assert settings.broker_username == "aggregator"
+    migrate(database)
+    engine = make_engine(database)
+    factory = make_session_factory(engine)
+    world = build_world(factory)
+    line = Client("factory-1.L1", broker.plain_port)
+    try:
+        assert not line.subscribe("lineside/v1/factory-1/L1/commands").is_failure
+        with TestClient(create_app(settings, session_factory=factory)) as client:
+            from server.api.auth import Role, issue_token
+            from server.db.models import User
+
+            with factory() as session, session.begin():
+                user = User(username="operator", role=Role.OPERATOR, password_hash="")
+                session.add(user)
+                session.flush()
+                token = issue_token(session, user, timedelta(hours=1))
+            made = client.post(
+                "/work-orders",
+                json={
+                    "code": "WO-CRED-1",
+                    "line_id": world.line_id,
+                    "product_id": world.product_id,
+                    "lot": "L2026",
+                    "production_date": "2026-03-01",
+                    "expiry_date": "2027-12-31",
+                    "quantity": 100,
+                    "units_per_case": 10,
+                },
+                headers=auth(token),
+            )
+        assert made.status_code == 201, made.text
+        assert line.wait_messages(1) == 1
+        command = contract.decode(line.messages[0], "lineside/v1/factory-1/L1/commands")
+        assert isinstance(command, contract.WorkOrderCommand)
+        assert command.order is not None
+        assert (command.order.id, command.order.lot, command.order.quantity) == (
+            "WO-CRED-1",
+            "L2026",
+            100,
+        )
+    finally:
+        line.close()
+        engine.dispose()

@@ -16,12 +16,13 @@ from edge.drivers import open_transport
 from edge.engine import LineEngine, Phase
 from edge.journal import Journal, SerialState
 from edge.linesim import FOREIGN_CODE, SimulatedCasePrinter
-from edge.outbox import BrokerSettings, OutboxPublisher
+from edge.outbox import OutboxPublisher
 from edge.printers.driver import ZplPrinter
 from edge.printers.templates import BUILTIN_LABELS, load_template
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
 from lineside.contract import Topics
+from lineside.mqtt import BrokerEndpoint
 from simulators.printers.engines import ZplEngine
 from simulators.printers.server import PrinterSimulator
 from simulators.scanners.line import TcpScannerSimulator
@@ -62,7 +63,7 @@ async def test_full_order_on_simulated_devices(tmp_path: Path) -> None:
     journal = Journal.open(config.outbox.path)
     topics = Topics(config.line.site, config.line.line_id)
     collector = Collector(1883, topics.events)
-    publisher = OutboxPublisher(config.outbox.path, BrokerSettings("127.0.0.1", 1883, topics.line))
+    publisher = OutboxPublisher(config.outbox.path, BrokerEndpoint("127.0.0.1", 1883), topics.line)
     zpl = ZplEngine(ips=200, render_images=False)
     zpl.faults.paper_out_after = 25
     tasks: list[asyncio.Task[None]] = []

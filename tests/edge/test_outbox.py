@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from edge.journal import Journal, OutboxItem
-from edge.outbox import BrokerSettings, OutboxPublisher, RetainedMessage
+from edge.outbox import OutboxPublisher
+from lineside.mqtt import BrokerEndpoint, LastWill
 from tests.edge.brokers import MOSQUITTO, Collector, PrivateBroker
 from tests.edge.conftest import broker_up
 
@@ -35,7 +36,7 @@ def test_rows_are_published_in_order_and_deleted_on_puback(tmp_path: Path) -> No
     for _ in range(300):
         journal.enqueue([_item(topic)])
     publisher = OutboxPublisher(
-        tmp_path / "line.db", BrokerSettings("127.0.0.1", 1883, f"pub-{tmp_path.name}"[:60])
+        tmp_path / "line.db", BrokerEndpoint("127.0.0.1", 1883), f"pub-{tmp_path.name}"[:60]
     )
     acked: list[int] = []
     publisher.add_ack_listener(acked.extend)
@@ -59,10 +60,11 @@ def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
     topic = "lineside-test/outage/events"
     journal = Journal.open(tmp_path / "line.db")
     collector = Collector(broker.port, topic)
-    will = RetainedMessage("lineside-test/outage/status", b'{"state":"offline"}')
+    will = LastWill("lineside-test/outage/status", b'{"state":"offline"}')
     publisher = OutboxPublisher(
         tmp_path / "line.db",
-        BrokerSettings("127.0.0.1", broker.port, "outage-publisher", keepalive=5),
+        BrokerEndpoint("127.0.0.1", broker.port, keepalive_s=5),
+        "outage-publisher",
         will=will,
         budget_bytes=4000,
     )
@@ -110,7 +112,8 @@ def test_usage_reports_nearly_full_and_full(tmp_path: Path) -> None:
         journal.enqueue([OutboxItem("t", lambda _s: b"x" * 100)])
     publisher = OutboxPublisher(
         tmp_path / "line.db",
-        BrokerSettings("127.0.0.1", 1, "nobody"),  # port 1: never connects
+        BrokerEndpoint("127.0.0.1", 1),
+        "nobody",  # port 1: never connects
         budget_bytes=1200,
         alarm_at=0.8,
     )

@@ -14,11 +14,12 @@ from edge.codes import UnitLabel
 from edge.engine import EngineError, LineEngine, Phase
 from edge.journal import Journal, JournalWriteError, is_write_failure
 from edge.linesim import ReadScript, SimulatedCasePrinter, SimulatedVerifyCamera
-from edge.outbox import BrokerSettings, OutboxPublisher
+from edge.outbox import OutboxPublisher
 from edge.reject import RecordingReject
 from edge.scanners.read import ScanRead
 from edge.serials import LocalSerialSource, SerialSupply
 from lineside.contract import LineState
+from lineside.mqtt import BrokerEndpoint
 from tests.edge.conftest import make_config, make_order, run_async
 from tests.support.broker import free_port
 
@@ -276,8 +277,8 @@ async def test_broker_unreachable_warns_keeps_running_and_clears(tmp_path: Path)
 
 def test_publisher_counts_how_long_the_broker_is_unreachable(tmp_path: Path) -> None:
     Journal.open(tmp_path / "line.db").close()
-    settings = BrokerSettings(host="127.0.0.1", port=free_port(), client_id="unreachable-test")
-    publisher = OutboxPublisher(tmp_path / "line.db", settings)
+    endpoint = BrokerEndpoint(host="127.0.0.1", port=free_port())
+    publisher = OutboxPublisher(tmp_path / "line.db", endpoint, "unreachable-test")
     publisher.start()
     try:
         first = publisher.unreachable_for()

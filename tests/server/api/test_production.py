@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import contract
 from lineside.errors import TransportError
+from lineside.mqtt import BrokerEndpoint
 from server.api.auth import Role
 from server.api.commands import MqttCommandPublisher
 from server.db.models import Organisation
@@ -226,10 +227,10 @@ def test_mqtt_publisher_delivers_to_a_real_broker() -> None:
     listener.loop_start()
     listener.subscribe(topic, qos=1)
     assert subscribed.wait(10)
-    MqttCommandPublisher("mqtt://127.0.0.1:1883").publish(topic, b'{"x":1}')
+    MqttCommandPublisher(BrokerEndpoint("127.0.0.1", 1883)).publish(topic, b'{"x":1}')
     assert got.wait(10)
     listener.disconnect()
     listener.loop_stop()
     assert json.loads(received[0]) == {"x": 1}
     with pytest.raises(TransportError, match="127.0.0.1:1"):
-        MqttCommandPublisher("mqtt://127.0.0.1:1").publish(topic, b"{}")
+        MqttCommandPublisher(BrokerEndpoint("127.0.0.1", 1)).publish(topic, b"{}")
