@@ -64,13 +64,22 @@ class Figure:
 def percentile(values: Sequence[float], q: float) -> float:
     """The nearest-rank ``q`` quantile (0 ≤ q ≤ 1) of ``values``; NaN when there are none.
 
+    The smallest value with at least ``q`` of the values at or below it: the value of
+    rank ``ceil(q * n)`` (1-based), the first one for ``q = 0``.
+
     >>> percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5)
     3.0
+    >>> percentile([1.0, 2.0, 3.0, 4.0], 0.5)
+    2.0
+    >>> percentile([float(n) for n in range(1, 101)], 0.99)
+    99.0
     >>> percentile([], 0.99)
     nan
     """
     if not values:
         return math.nan
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile {q} is outside [0, 1]")
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[rank - 1]
