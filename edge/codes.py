@@ -14,27 +14,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import quote
 
 from lineside.contract import WorkOrder
-
-EPC_STEM = "https://id.gs1.org"
+from lineside.gs1.digital_link import GS1_RESOLVER_ROOT, percent_encode
 
 
 def unit_epc(gtin: str, serial: str) -> str:
     """The canonical GS1 Digital Link EPC of a serialised unit (used in events)."""
-    return f"{EPC_STEM}/01/{gtin}/21/{quote(serial, safe='')}"
+    return f"{GS1_RESOLVER_ROOT}/01/{gtin}/21/{percent_encode(serial)}"
 
 
 def sscc_epc(sscc: str) -> str:
     """The canonical GS1 Digital Link EPC of a case or pallet."""
-    return f"{EPC_STEM}/00/{sscc}"
+    return f"{GS1_RESOLVER_ROOT}/00/{sscc}"
 
 
 def location(gln: str, extension: str | None = None) -> str:
     """A GLN (with an optional 254 extension naming the line) as a Digital Link."""
-    uri = f"{EPC_STEM}/414/{gln}"
-    return uri if extension is None else f"{uri}/254/{quote(extension, safe='')}"
+    uri = f"{GS1_RESOLVER_ROOT}/414/{gln}"
+    return uri if extension is None else f"{uri}/254/{percent_encode(extension)}"
 
 
 def _yymmdd(day: date) -> str:
@@ -185,25 +183,14 @@ def unpacking(
 
     Sent when a packed unit is voided, so the server's containment forgets it.
     """
-    from lineside.epcis.models import parse_event
+    from lineside.epcis import unpacking_event
 
-    offset = when.utcoffset()
-    if offset is None:
-        raise ValueError("event time must carry a time-zone offset")
-    minutes = int(offset.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    event = parse_event(
-        {
-            "type": "AggregationEvent",
-            "action": "DELETE",
-            "bizStep": "unpacking",
-            "parentID": sscc_epc(parent_sscc),
-            "childEPCs": list(children),
-            "eventTime": when,
-            "eventTimeZoneOffset": f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}",
-            "readPoint": {"id": where.read_point},
-            "bizLocation": {"id": where.biz_location},
-        }
+    event = unpacking_event(
+        parent=sscc_epc(parent_sscc),
+        children=children,
+        event_time=when,
+        read_point=where.read_point,
+        biz_location=where.biz_location,
     )
     return _with_id(event)
 

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.printers.templates import builtin_or_path
 from lineside.contract import IDENTIFIER
 from lineside.errors import ConfigError
+from lineside.gs1.digital_link import GS1_RESOLVER_ROOT
 
 PRINTER_SCHEMES = ("tcp", "serial", "usb", "cups", "file")
 SCANNER_SCHEMES = ("serial", "tcp", "tcp-listen", "hid", "camera", "camera+rtsp")
@@ -72,7 +73,7 @@ class LineSection(_Model):
     company_prefix: str = Field(pattern=r"^\d{6,12}$")
     name: str = ""
     #: Resolver stem of the Digital Links printed in QR codes.
-    resolver: str = "https://id.gs1.org"
+    resolver: str = GS1_RESOLVER_ROOT
     #: SSCC extension digit used for cases (pallets use ``extension + 1`` modulo 10).
     sscc_extension: int = Field(default=0, ge=0, le=9)
     #: SSCC serial references this line may use, ``[first, last]`` inclusive. Give every line

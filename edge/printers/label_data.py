@@ -19,6 +19,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lineside.gs1 import GS, GS1Message, Gtin, to_digital_link
+from lineside.gs1.digital_link import GS1_RESOLVER_ROOT
 
 #: Every field name a template may use. ``extra`` values are reached as ``extra.<key>``.
 STANDARD_FIELDS: frozenset[str] = frozenset(
@@ -64,7 +65,7 @@ class LabelData(BaseModel):
     producer: str | None = None
     origin: str | None = None
     #: Resolver for the consumer QR code (GS1 Digital Link), without a trailing slash.
-    resolver: str = "https://id.gs1.org"
+    resolver: str = GS1_RESOLVER_ROOT
     #: Free fields for a template (``{{extra.grade}}``); names are letters, digits, ``_``.
     extra: dict[str, str] = Field(default_factory=dict)
 

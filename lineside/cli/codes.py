@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lineside.errors import GS1Error
-from lineside.gs1.digital_link import DEFAULT_STEM, to_digital_link
+from lineside.gs1.digital_link import GS1_RESOLVER_ROOT, to_digital_link
 from lineside.gs1.keys import Gln, Gtin, Sscc
 from lineside.gs1.message import GS, GS1Message
 from lineside.gs1.scan import parse_scan
@@ -79,7 +79,7 @@ def parse_command(
 @app.command("dl")
 def digital_link_command(
     element_string: Annotated[str, typer.Argument(help="Bracketed or raw element string.")],
-    stem: Annotated[str, typer.Option(help="Resolver: scheme, domain, path.")] = DEFAULT_STEM,
+    stem: Annotated[str, typer.Option(help="Resolver: scheme, domain, path.")] = GS1_RESOLVER_ROOT,
 ) -> None:
     """Build the GS1 Digital Link URI for an element string."""
     try:

@@ -16,6 +16,7 @@ from lineside.epcis.builders import (
     commissioning_event,
     decommissioning_event,
     packing_event,
+    unpacking_event,
     with_event_id,
 )
 from lineside.epcis.hashing import (
@@ -90,6 +91,7 @@ __all__ = [
     "parse_document_bytes",
     "parse_event",
     "prehash_string",
+    "unpacking_event",
     "validate_document",
     "with_event_id",
 ]

@@ -14,7 +14,9 @@ Which CBV terms, and why:
   the label itself is destroyed (``destroyed=True``) the event is bizStep ``destroying``,
   disposition ``destroyed`` (CBV: "object has been fully rendered non-usable");
 * units packed into a case: AggregationEvent, action ADD, bizStep ``packing``,
-  disposition ``in_progress``.
+  disposition ``in_progress``;
+* a packed unit voided: AggregationEvent, action DELETE, bizStep ``unpacking``, so the
+  repository's containment forgets it.
 
 EPCs and locations are plain strings (GS1 Digital Link URIs or EPC URNs); only their
 form as an absolute URI is checked here.
@@ -47,6 +49,7 @@ __all__ = [
     "commissioning_event",
     "decommissioning_event",
     "packing_event",
+    "unpacking_event",
     "with_event_id",
 ]
 
@@ -170,6 +173,30 @@ def packing_event(
         "action": Action.ADD,
         "bizStep": BizStep.PACKING,
         "disposition": Disposition.IN_PROGRESS,
+        "parentID": parent,
+        "childEPCs": _epcs(children, "childEPCs"),
+        **_common(event_time, read_point, biz_location),
+    }
+    return _build(data, AggregationEvent)
+
+
+def unpacking_event(
+    *,
+    parent: str,
+    children: Iterable[str],
+    event_time: datetime,
+    read_point: str,
+    biz_location: str,
+) -> AggregationEvent:
+    """AggregationEvent DELETE / unpacking: ``children`` taken out of ``parent``.
+
+    No disposition: the children keep theirs (a voided unit gets its own decommissioning
+    event); the event only tells containment that they are no longer in the case.
+    """
+    data = {
+        "type": "AggregationEvent",
+        "action": Action.DELETE,
+        "bizStep": BizStep.UNPACKING,
         "parentID": parent,
         "childEPCs": _epcs(children, "childEPCs"),
         **_common(event_time, read_point, biz_location),

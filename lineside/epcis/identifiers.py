@@ -6,8 +6,7 @@ query string or CPV. This module converts EPC URNs (``urn:epc:id:...``), EPC cla
 (``urn:epc:class:lgtin:...``), EPC ID pattern URNs (``urn:epc:idpat:...``) and Digital
 Link URIs on any domain to that form; anything else gives ``None``.
 
-It is self-contained on purpose (no dependency on :mod:`lineside.gs1`): the partition of
-an EPC URN is given by its dots, so no company-prefix table is needed.
+It needs no company-prefix table: the partition of an EPC URN is given by its dots.
 
 >>> canonical_digital_link("urn:epc:id:sgtin:4012345.011111.987")
 'https://id.gs1.org/01/04012345111118/21/987'
@@ -22,9 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from lineside.gs1.digital_link import GS1_RESOLVER_ROOT
+
 __all__ = ["canonical_digital_link", "gs1_check_digit"]
 
-DL_ROOT = "https://id.gs1.org/"
+DL_ROOT = GS1_RESOLVER_ROOT + "/"
 
 # One character of an EPC URN component: a literal from the URN-safe part of GS1
 # character set 82, or a %-escape.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from lineside.gs1.dictionary import AIDefinition, Component, SyntaxDictionary, syntax_dictionary
 from lineside.gs1.digital_link import (
-    DEFAULT_STEM,
+    GS1_RESOLVER_ROOT,
     DigitalLinkParts,
     key_and_qualifiers,
     parse_digital_link,
@@ -26,8 +26,8 @@ from lineside.gs1.serials import DEFAULT_ALPHABET, SerialGenerator
 
 __all__ = [
     "DEFAULT_ALPHABET",
-    "DEFAULT_STEM",
     "GS",
+    "GS1_RESOLVER_ROOT",
     "SUSPECT_MISSING_GS",
     "AIDefinition",
     "Component",

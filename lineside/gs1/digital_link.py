@@ -28,7 +28,7 @@ from lineside.gs1.message import MAX_DATA_LENGTH, ElementString, GS1Message
 
 __all__ = [
     "CONVENIENCE_ALPHAS",
-    "DEFAULT_STEM",
+    "GS1_RESOLVER_ROOT",
     "DigitalLinkParts",
     "key_and_qualifiers",
     "parse_digital_link",
@@ -38,7 +38,9 @@ __all__ = [
     "to_digital_link",
 ]
 
-DEFAULT_STEM = "https://id.gs1.org"
+#: GS1's own resolver: the default stem of a Digital Link, and the domain of the canonical
+#: Digital Link URIs that EPCIS events use as EPCs.
+GS1_RESOLVER_ROOT = "https://id.gs1.org"
 
 #: The short path names ("convenience alphas") of GS1 Digital Link 1.0 for primary
 #: keys and key qualifiers; later versions use the numeric AIs only.
@@ -167,7 +169,7 @@ def _qualifier_sequence(definition: AIDefinition, present: AbstractSet[str]) -> 
 
 
 def to_digital_link(
-    message: GS1Message, stem: str = DEFAULT_STEM, *, permit_unknown_ais: bool = False
+    message: GS1Message, stem: str = GS1_RESOLVER_ROOT, *, permit_unknown_ais: bool = False
 ) -> str:
     """Build the uncompressed GS1 Digital Link URI for ``message``.
 
@@ -292,6 +294,29 @@ def split_digital_link(
     >>> parts.stem, parts.primary_key.value, parts.qualifiers[0].ai, parts.ignored_query
     ('https://a.example/x', '08934567890120', '21', ('k=v',))
     """
+    prefix, host, path, query = _split_uri(uri)
+    segments = path[1:].split("/")
+    stem_segments = list(segments)
+    if permit_convenience_alphas:
+        # Only AI positions (every other segment, counted back from the last value).
+        for position in range(len(segments) - 2, -1, -2):
+            segments[position] = CONVENIENCE_ALPHAS.get(segments[position], segments[position])
+    key_index = _primary_key_index(segments, path)
+    primary, qualifiers = _path_elements(segments, key_index, permit_zero_suppressed_gtin)
+    attributes, ignored = _query_elements(
+        query, primary, qualifiers, permit_zero_suppressed_gtin, permit_unknown_ais
+    )
+    return DigitalLinkParts(
+        stem=prefix + host + "/".join(["", *stem_segments[:key_index]]),
+        primary_key=primary,
+        qualifiers=qualifiers,
+        attributes=attributes,
+        ignored_query=ignored,
+    )
+
+
+def _split_uri(uri: str) -> tuple[str, str, str, str]:
+    """Scheme and ``//``, host, path and query of a Digital Link, each checked."""
     if len(uri) > MAX_DATA_LENGTH:
         raise DigitalLinkError(
             f"Digital Link is {len(uri)} characters, at most {MAX_DATA_LENGTH} accepted"
@@ -302,8 +327,7 @@ def split_digital_link(
             f"Digital Link must start with http:// or https://, got {uri[:12]!r}"
         )
     _check_uri_characters(uri)
-    rest = uri[match.end() :]
-    rest = rest.split("#", 1)[0]
+    rest = uri[match.end() :].split("#", 1)[0]
     path_and_host, _, query = rest.partition("?")
     slash = path_and_host.find("/")
     if slash <= 0:
@@ -315,26 +339,28 @@ def split_digital_link(
     path = path_and_host[slash:]
     if path.endswith("/"):
         raise DigitalLinkError("Digital Link: the path must not end with '/'")
-    segments = path[1:].split("/")
-    stem_segments = list(segments)
-    if permit_convenience_alphas:
-        # Only AI positions (every other segment, counted back from the last value).
-        for position in range(len(segments) - 2, -1, -2):
-            segments[position] = CONVENIENCE_ALPHAS.get(segments[position], segments[position])
+    return uri[: match.end()], host, path, query
+
+
+def _primary_key_index(segments: list[str], path: str) -> int:
+    """Where the primary key AI is: the last run of AI/value pairs ends the path."""
     dictionary = syntax_dictionary()
     index = len(segments) - 2
-    key_index = -1
     while index >= 0:
         ai = segments[index]
         definition = dictionary.get(ai) if ai.isdigit() else None
         if definition is None:
             break
         if definition.dl_primary_key:
-            key_index = index
-            break
+            return index
         index -= 2
-    if key_index < 0:
-        raise DigitalLinkError(f"Digital Link: no primary key AI found in path {path!r}")
+    raise DigitalLinkError(f"Digital Link: no primary key AI found in path {path!r}")
+
+
+def _path_elements(
+    segments: list[str], key_index: int, permit_zero_suppressed_gtin: bool
+) -> tuple[ElementString, tuple[ElementString, ...]]:
+    """The primary key and its qualifiers, in an order the key's definition allows."""
     pairs = [(segments[i], segments[i + 1]) for i in range(key_index, len(segments) - 1, 2)]
     for ai, raw in pairs:
         if not raw:
@@ -343,8 +369,7 @@ def split_digital_link(
     key_value = _decode_value(key_ai, key_raw, query=False)
     if key_ai == "01":
         key_value = _expand_gtin(key_value, permit_zero_suppressed_gtin)
-    primary = ElementString(key_ai, key_value)
-    key_definition = dictionary[key_ai]
+    key_definition = syntax_dictionary()[key_ai]
     qualifier_ais = [ai for ai, _ in pairs[1:]]
     if qualifier_ais and not any(
         _is_ordered_subsequence(qualifier_ais, sequence)
@@ -358,9 +383,20 @@ def split_digital_link(
     qualifiers = tuple(
         ElementString(ai, _decode_value(ai, raw, query=False)) for ai, raw in pairs[1:]
     )
-    stem = uri[: match.end()] + host + "/".join(["", *stem_segments[:key_index]])
-    attributes: list[ElementString] = []
-    ignored: list[str] = []
+    return ElementString(key_ai, key_value), qualifiers
+
+
+def _query_elements(
+    query: str,
+    primary: ElementString,
+    qualifiers: tuple[ElementString, ...],
+    permit_zero_suppressed_gtin: bool,
+    permit_unknown_ais: bool,
+) -> tuple[tuple[ElementString, ...], tuple[str, ...]]:
+    """The data attributes of the query string, and the parameters that are not AIs."""
+    dictionary = syntax_dictionary()
+    key_definition = dictionary[primary.ai]
+    qualifier_ais = [element.ai for element in qualifiers]
     path_ais = {primary.ai, *qualifier_ais}
     # A query AI that could have been a path qualifier (in an alternative the path
     # qualifiers fit) must be in the path instead.
@@ -370,6 +406,8 @@ def split_digital_link(
         if _is_ordered_subsequence(qualifier_ais, sequence)
         for ai in sequence
     }
+    attributes: list[ElementString] = []
+    ignored: list[str] = []
     for parameter in query.split("&"):
         if not parameter:
             continue
@@ -396,13 +434,7 @@ def split_digital_link(
         if name == "01":
             value = _expand_gtin(value, permit_zero_suppressed_gtin)
         attributes.append(ElementString(name, value))
-    return DigitalLinkParts(
-        stem=stem,
-        primary_key=primary,
-        qualifiers=qualifiers,
-        attributes=tuple(attributes),
-        ignored_query=tuple(ignored),
-    )
+    return tuple(attributes), tuple(ignored)
 
 
 def _expand_gtin(value: str, permit_zero_suppressed: bool) -> str:

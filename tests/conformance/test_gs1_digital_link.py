@@ -14,7 +14,7 @@ import pytest
 
 from lineside.errors import DigitalLinkError, GS1Error
 from lineside.gs1.digital_link import (
-    DEFAULT_STEM,
+    GS1_RESOLVER_ROOT,
     parse_digital_link,
     percent_decode,
     percent_encode,
@@ -69,7 +69,7 @@ def test_generate_dl_uri(vectors_dir: Path, capsys: pytest.CaptureFixture[str]) 
     def passes(vector: Vector) -> bool:
         settings = vector.get("settings", {})
         source = vector.get("bracketed") or vector["data_str"]
-        stem = DEFAULT_STEM if vector["stem"] is None else vector["stem"]
+        stem = GS1_RESOLVER_ROOT if vector["stem"] is None else vector["stem"]
         try:
             if source.startswith("http"):
                 # A DL URI input keeps its own path: re-pointed, not rebuilt.

@@ -20,6 +20,7 @@ from lineside.epcis import (
     packing_event,
     parse_event,
     prehash_string,
+    unpacking_event,
     with_event_id,
 )
 from lineside.errors import EPCISError
@@ -162,12 +163,19 @@ def _built(event_time: datetime) -> list[Event]:
             read_point=LINE,
             biz_location=SITE,
         ),
+        unpacking_event(
+            parent=CASE,
+            children=[UNIT2],
+            event_time=event_time,
+            read_point=LINE,
+            biz_location=SITE,
+        ),
     ]
 
 
 def test_builders_use_the_cbv_terms(event_time: datetime) -> None:
     shapes = [
-        (e.to_jsonld()["action"], e.to_jsonld()["bizStep"], e.to_jsonld()["disposition"])
+        (e.to_jsonld()["action"], e.to_jsonld()["bizStep"], e.to_jsonld().get("disposition"))
         for e in _built(event_time)
     ]
     assert shapes == [
@@ -175,6 +183,7 @@ def test_builders_use_the_cbv_terms(event_time: datetime) -> None:
         ("DELETE", "decommissioning", "inactive"),
         ("DELETE", "destroying", "destroyed"),
         ("ADD", "packing", "in_progress"),
+        ("DELETE", "unpacking", None),
     ]
     first = _built(event_time)[0].to_jsonld()
     assert first["eventTimeZoneOffset"] == "+07:00"
