@@ -213,7 +213,8 @@ def publish_once(
     Raises :class:`TransportError` when the broker refuses the connection or does not
     acknowledge the message within ``timeout`` seconds.
     """
-    client = make_client(endpoint, client_id, protocol="5", persistent_session=False)
+    # 3.1.1: one message needs nothing of MQTT 5, and every broker speaks it.
+    client = make_client(endpoint, client_id, protocol="3.1.1", persistent_session=False)
     answered = threading.Event()
     refusal: list[str] = []
 
