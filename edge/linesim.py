@@ -6,7 +6,6 @@ reads garbage, a foreign code or the wrong product, as scripted — and the read
 engine exactly like a real scanner's :class:`edge.scanners.read.ScanRead` would.
 
 >>> import random
-from collections import deque
 >>> script = ReadScript(miss=0.0, garbage=0.0)
 >>> script.choose(random.Random(1))
 'good'

@@ -109,7 +109,7 @@ class EscposEncoder:
     Code page tables are built once per encoder (not per label), and alignment, bold and
     text size are sent only when a line changes them (``ESC @`` resets them per label).
 
-    >>>     >>> EscposEncoder().encode([EscposLine("text", "OK")])
+    >>> EscposEncoder().encode([EscposLine("text", "OK")])
     b'\\x1b@\\x1bt\\x00OK\\n'
     """
 
