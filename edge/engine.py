@@ -50,6 +50,7 @@ from edge.config import LineConfig
 from edge.journal import (
     Journal,
     JournalError,
+    JournalWriteError,
     OutboxItem,
     SerialState,
     WorkOrderState,
@@ -374,7 +375,7 @@ class LineEngine:
                 rejected=c.rejected,
                 cases=c.cases,
                 pallets=c.pallets,
-                outbox_pending=self.journal.outbox_pending()[0],
+                outbox_pending=self.journal.outbox.pending()[0],
             ),
             rate_per_minute=self.rate_per_minute(),
         )
@@ -474,7 +475,7 @@ class LineEngine:
         payload = contract.encode(alarm)
         if self.failure is None:
             with self.guard():
-                self.journal.enqueue([OutboxItem(self.topics.alarms, lambda _seq: payload)])
+                self.journal.outbox.enqueue([OutboxItem(self.topics.alarms, lambda _seq: payload)])
             self._on_commit()
         self._notify()
 
@@ -482,34 +483,34 @@ class LineEngine:
 
     def recover(self) -> None:
         """Resolve what an earlier run left unfinished (call once, before anything else)."""
-        for order, state in self.journal.open_work_orders():
+        for order, state in self.journal.work_orders.open_orders():
             self.order = order
             now = _now()
-            sent = self.journal.serials_in(order.id, SerialState.SENT)
+            sent = self.journal.serials.in_state(order.id, SerialState.SENT)
             for serial in sent:
                 reason = "in flight when the agent stopped"
                 event = codes.decommissioning(
                     order.product.gtin, [serial], when=now, where=self.where, reason=reason
                 )
-                self.journal.transition(
+                self.journal.serials.transition(
                     serial, SerialState.REJECTED, reason=reason, outbox=[self._event_item(event)]
                 )
-            for serial in self.journal.serials_in(order.id, SerialState.ALLOCATED):
-                self.journal.transition(
+            for serial in self.journal.serials.in_state(order.id, SerialState.ALLOCATED):
+                self.journal.serials.transition(
                     serial, SerialState.VOIDED, reason="allocated, never printed (agent restart)"
                 )
-            self._case_members = self.journal.uncontained(order.id)
-            counts = self.journal.state_counts(order.id)
+            self._case_members = self.journal.serials.uncontained(order.id)
+            counts = self.journal.serials.state_counts(order.id)
             self.counters = Counters(
                 printed=sum(n for s, n in counts.items() if s is not SerialState.VOIDED) + 0,
                 commissioned=counts.get(SerialState.COMMISSIONED, 0),
                 rejected=counts.get(SerialState.REJECTED, 0),
                 voided=counts.get(SerialState.VOIDED, 0),
-                cases=len(self.journal.containers(order.id, "case")),
-                pallets=len(self.journal.containers(order.id, "pallet")),
+                cases=len(self.journal.containers.of_order(order.id, "case")),
+                pallets=len(self.journal.containers.of_order(order.id, "pallet")),
             )
             if state is WorkOrderState.RUNNING:
-                self.journal.set_work_order_state(order.id, WorkOrderState.PAUSED)
+                self.journal.work_orders.set_state(order.id, WorkOrderState.PAUSED)
             self.phase = Phase.LOADED if state is WorkOrderState.LOADED else Phase.PAUSED
             self.pause_reason = "agent restarted" if self.phase is Phase.PAUSED else ""
             if sent:
@@ -527,10 +528,10 @@ class LineEngine:
                 f"work order {self.order.id!r} is {self.phase.value}; close it before loading "
                 f"{order.id!r}"
             )
-        existing = self.journal.work_order(order.id)
+        existing = self.journal.work_orders.get(order.id)
         if existing is not None and existing[1] is WorkOrderState.CLOSED:
             raise EngineError(f"work order {order.id!r} is already closed")
-        self.journal.save_work_order(order, WorkOrderState.LOADED)
+        self.journal.work_orders.save(order, WorkOrderState.LOADED)
         self.order = order
         self.phase = Phase.LOADED
         self.counters = Counters()
@@ -560,13 +561,13 @@ class LineEngine:
         if self._scanner_offline is not None:
             raise EngineError(f"verify scanner offline: {self._scanner_offline}")
         if self.phase is Phase.PAUSED and self.pause_reason in SAFETY_STOPS:
-            self.journal.audit(
+            self.journal.audit.append(
                 operator=operator,
                 action="override",
                 target=f"work_order:{self.order.id}",
                 reason=f"resumed after: {self.pause_reason}",
             )
-        self.journal.set_work_order_state(self.order.id, WorkOrderState.RUNNING)
+        self.journal.work_orders.set_state(self.order.id, WorkOrderState.RUNNING)
         self.phase = Phase.RUNNING
         self.pause_reason = ""
         self._consecutive_rejects = 0
@@ -579,7 +580,7 @@ class LineEngine:
         if self.phase is not Phase.RUNNING:
             return
         assert self.order is not None
-        self.journal.set_work_order_state(self.order.id, WorkOrderState.PAUSED)
+        self.journal.work_orders.set_state(self.order.id, WorkOrderState.PAUSED)
         self.phase = Phase.PAUSED
         self.pause_reason = reason
         self._running.clear()
@@ -601,7 +602,7 @@ class LineEngine:
         await self._wait_verdicts()
         self.flush()
         for serial in list(self._allocated):
-            self.journal.transition(
+            self.journal.serials.transition(
                 serial, SerialState.VOIDED, reason="allocated, not printed (work order closed)"
             )
         self._allocated.clear()
@@ -612,12 +613,14 @@ class LineEngine:
             self._case_members = self._case_members[order.units_per_case :]
             if not await self._make_case(members, partial=len(members) < order.units_per_case):
                 break  # the alarm is raised; the units stay uncontained in the report
-        if order.cases_per_pallet and self.journal.containers(order.id, "case", unparented=True):
+        if order.cases_per_pallet and self.journal.containers.of_order(
+            order.id, "case", unparented=True
+        ):
             async with self._container_lock:
                 await self._make_pallet(partial=True)
         report = self._reconcile(order)
         lots = report.lots
-        self.journal.audit(
+        self.journal.audit.append(
             operator=operator,
             role="operator" if operator != "system" else "system",
             action="close",
@@ -633,7 +636,7 @@ class LineEngine:
                 "pallets": report.pallets,
             },
         )
-        self.journal.set_work_order_state(order.id, WorkOrderState.CLOSED)
+        self.journal.work_orders.set_state(order.id, WorkOrderState.CLOSED)
         self.phase = Phase.IDLE
         self._closed.set()
         self._on_commit()
@@ -649,14 +652,14 @@ class LineEngine:
             site=self.config.line.site,
             line=self.config.line.line_id,
             work_order=order.id,
-            lots=tuple(self.journal.lot_counts(order.id)),
-            cases=len(self.journal.containers(order.id, "case")),
-            pallets=len(self.journal.containers(order.id, "pallet")),
+            lots=tuple(self.journal.serials.lot_counts(order.id)),
+            cases=len(self.journal.containers.of_order(order.id, "case")),
+            pallets=len(self.journal.containers.of_order(order.id, "pallet")),
         )
         payload = contract.encode(report)
         with self.journal.transaction():
-            self.journal.save_report(order.id, payload.decode())
-            self.journal.enqueue([OutboxItem(self.topics.reports, lambda _seq: payload)])
+            self.journal.work_orders.save_report(order.id, payload.decode())
+            self.journal.outbox.enqueue([OutboxItem(self.topics.reports, lambda _seq: payload)])
         if not report.balanced:
             self._alarm(
                 AlarmCode.TOO_MANY_REJECTS,
@@ -822,7 +825,7 @@ class LineEngine:
                 self.pause("no serials")
                 raise
             self._allocated.extend(
-                self.journal.allocate(
+                self.journal.serials.allocate(
                     batch, work_order=order.id, gtin=order.product.gtin, lot=order.lot
                 )
             )
@@ -844,7 +847,7 @@ class LineEngine:
                 self._obs.taken[serial] = taken
             label = codes.unit_label(order, serial, resolver=self.config.line.resolver)
             self.journal.hold()
-            self.journal.transition(serial, SerialState.SENT)
+            self.journal.serials.transition(serial, SerialState.SENT)
             unit = _InFlight(serial, taken)
             self._inflight[serial] = unit
             units.append((unit, label))
@@ -958,7 +961,7 @@ class LineEngine:
         if gtin != order.product.gtin:
             self._reject_oldest(f"wrong product: GTIN {gtin}, expected {order.product.gtin}", text)
             return
-        state = self.journal.state_of(serial)
+        state = self.journal.serials.state_of(serial)
         if state is None:
             self._reject_oldest("foreign code: serial not issued on this line", text)
             return
@@ -994,9 +997,11 @@ class LineEngine:
         self._finish(serial)
         event = codes.commissioning(order, [serial], when=_now(), where=self.where)
         self._hold()
-        self.journal.transition(serial, SerialState.COMMISSIONED, outbox=[self._event_item(event)])
+        self.journal.serials.transition(
+            serial, SerialState.COMMISSIONED, outbox=[self._event_item(event)]
+        )
         if self._obs is not None:
-            self._obs.seq_of[self.journal.last_seqs[-1]] = serial
+            self._obs.seq_of[self.journal.outbox.last_seqs[-1]] = serial
         now = time.monotonic()
         self._commissioned_at[serial] = now
         if len(self._commissioned_at) > 4 * self.config.timing.max_in_flight + 64:
@@ -1024,7 +1029,7 @@ class LineEngine:
             order.product.gtin, [serial], when=_now(), where=self.where, reason=reason
         )
         self._hold()
-        self.journal.transition(
+        self.journal.serials.transition(
             serial, SerialState.REJECTED, reason=reason, outbox=[self._event_item(event)]
         )
         self.counters.rejected += 1
@@ -1058,13 +1063,13 @@ class LineEngine:
             raise EngineError("no work order is loaded")
         if not reason.strip():
             raise EngineError("a reason is required")
-        state = self.journal.state_of(serial)
+        state = self.journal.serials.state_of(serial)
         if state is None:
             raise EngineError(f"serial {serial!r} was never issued on this line")
         if serial in self._inflight:
             self._finish(serial)
         now = _now()
-        container = self.journal.container_of(serial)
+        container = self.journal.containers.container_of(serial)
         outbox: list[OutboxItem] = []
         if container is not None:
             # Unpack first, so the server's containment loses the unit before it is voided.
@@ -1081,9 +1086,11 @@ class LineEngine:
         )
         with self.journal.transaction():
             if container is not None:
-                self.journal.unpack(serial)
-            self.journal.transition(serial, SerialState.VOIDED, reason=reason, outbox=outbox)
-            self.journal.audit(
+                self.journal.containers.unpack(serial)
+            self.journal.serials.transition(
+                serial, SerialState.VOIDED, reason=reason, outbox=outbox
+            )
+            self.journal.audit.append(
                 operator=operator,
                 action=action,
                 serial=serial,
@@ -1112,11 +1119,13 @@ class LineEngine:
             ext = (ext + 1) % 10
         first, last = self.config.line.sscc_references()
         try:
-            reference = self.journal.next_sscc_reference(first, last)
+            reference = self.journal.containers.next_sscc_reference(first, last)
+        except JournalWriteError:
+            raise  # the line stops (guard), it does not just skip a case
         except JournalError as exc:
             raise EngineError(str(exc)) from exc
         self.flush()  # durable before the label exists: a crash never reuses the reference
-        left = self.journal.sscc_references_left(first, last)
+        left = self.journal.containers.sscc_references_left(first, last)
         low = self.config.policy.sscc_low_water
         if left < low and (not self._sscc_low_alarmed or left == 0):
             self._sscc_low_alarmed = True
@@ -1129,7 +1138,7 @@ class LineEngine:
 
     def _still_packable(self, members: list[str]) -> list[str]:
         # A unit voided while its case was being labelled must not be packed.
-        return [s for s in members if self.journal.state_of(s) is SerialState.COMMISSIONED]
+        return [s for s in members if self.journal.serials.state_of(s) is SerialState.COMMISSIONED]
 
     async def _guarded_case(self, members: list[str]) -> bool:
         try:
@@ -1166,7 +1175,7 @@ class LineEngine:
             outbox = [
                 self._event_item(codes.packing(sscc, children, when=_now(), where=self.where))
             ]
-            self.journal.add_container(
+            self.journal.containers.add(
                 sscc,
                 level="case",
                 work_order=order.id,
@@ -1177,7 +1186,7 @@ class LineEngine:
             self.counters.cases += 1
             logger.info("case %s: %d units%s", sscc, len(members), " (partial)" if partial else "")
             if order.cases_per_pallet:
-                loose = self.journal.containers(order.id, "case", unparented=True)
+                loose = self.journal.containers.of_order(order.id, "case", unparented=True)
                 if len(loose) >= order.cases_per_pallet:
                     await self._make_pallet(partial=False)
         self._notify()
@@ -1187,7 +1196,9 @@ class LineEngine:
         order = self.order
         assert order is not None
         assert order.cases_per_pallet
-        cases = self.journal.containers(order.id, "case", unparented=True)[: order.cases_per_pallet]
+        cases = self.journal.containers.of_order(order.id, "case", unparented=True)[
+            : order.cases_per_pallet
+        ]
         if not cases:
             return
         try:
@@ -1201,7 +1212,7 @@ class LineEngine:
         event = codes.packing(
             sscc, [codes.sscc_epc(c) for c in cases], when=_now(), where=self.where
         )
-        self.journal.add_container(
+        self.journal.containers.add(
             sscc,
             level="pallet",
             work_order=order.id,

@@ -125,18 +125,18 @@ async def test_full_order_on_simulated_devices(tmp_path: Path) -> None:
             await asyncio.wait(tasks, timeout=5)
             await driver.transport.close()
             publisher.stop(flush_timeout=0 if engine.phase is not Phase.IDLE else 5)
-    counts = journal.lot_counts("WO-1")[0]
+    counts = journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == 40
     assert counts.rejected >= 4  # garbage and foreign reads
     assert counts.unaccounted == 0
     assert engine.counters.cases == 7
-    serials = journal.serials_in("WO-1", SerialState.COMMISSIONED, SerialState.REJECTED)
+    serials = journal.serials.in_state("WO-1", SerialState.COMMISSIONED, SerialState.REJECTED)
     printed_raw = b"".join(label.raw for label in zpl.printed)
     # every commissioned serial was really printed by the simulator, once
-    for serial in journal.serials_in("WO-1", SerialState.COMMISSIONED):
+    for serial in journal.serials.in_state("WO-1", SerialState.COMMISSIONED):
         assert printed_raw.count(serial.encode()) >= 1
     assert len(serials) == len(set(serials))
-    journal_pending = journal.outbox_pending()
+    journal_pending = journal.outbox.pending()
     ok = collector.wait_for(
         lambda ms: sum(m["event"].get("bizStep") == "commissioning" for m in ms) >= 40, 20
     )

@@ -197,7 +197,7 @@ async def test_scanner_offline_pauses_then_resumes_with_the_alarm_cleared(
     offline = [a for a in line.alarms() if a["code"] == "scanner_offline"]
     assert [a["cleared"] for a in offline] == [False, True]
     assert "connection reset by peer" in str(offline[0]["message"])
-    counts = line.journal.lot_counts("WO-1")[0]
+    counts = line.journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == 200
     assert counts.unaccounted == 0
 
@@ -289,12 +289,12 @@ def test_publisher_counts_how_long_the_broker_is_unreachable(tmp_path: Path) -> 
 
 def test_journal_abandon_rolls_back_a_held_group(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "line.db")
-    journal.add_to_reserve(["S1", "S2"], source="test")
+    journal.serials.add_to_reserve(["S1", "S2"], source="test")
     journal.hold()
-    journal.allocate(2, work_order="WO-1", gtin="08934567890014", lot="L")
+    journal.serials.allocate(2, work_order="WO-1", gtin="08934567890014", lot="L")
     journal.abandon()
     assert journal.flush() is False
     assert durable_states(tmp_path / "line.db") == {}
-    assert journal.state_of("S1") is None
-    assert journal.reserve_size() == 2
+    assert journal.serials.state_of("S1") is None
+    assert journal.serials.reserve_size() == 2
     journal.close()

@@ -215,7 +215,7 @@ def check_accounts(rig: Rig) -> dict[str, int]:
         assert verdicts[epc] == 1, f"serial {serial}: {verdicts[epc]} verdict events"
     # Nothing skipped: every serial the journal took has a final state.
     assert set(states.values()) <= {"commissioned", "rejected", "voided"}
-    counts = rig.journal.lot_counts("WO-1")[0]
+    counts = rig.journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == UNITS
     assert counts.unaccounted == 0
     return {
