@@ -142,8 +142,8 @@ def report(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a closed work order's reconciliation report (exit 1 if it does not balance)."""
-    from edge.engine import report_json, report_text
     from edge.journal import Journal
+    from edge.reports import report_json, report_text
     from lineside.contract import ReconciliationReport
 
     cfg = _config(config)

@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from edge.engine import CasePrinter, CaseVerifier, LineEngine
+from edge.cases import CasePrinter, CaseVerifier
+from edge.engine import LineEngine
 from edge.journal import Journal
 from edge.linesim import (
     ReadScript,

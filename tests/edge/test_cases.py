@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from edge.cases import ScannerCaseVerifier
 from edge.codes import ContainerLabel, unit_epc
 from edge.config import ScannerDevice, parse_config
 from edge.devices import feed_reads
-from edge.engine import Phase, ScannerCaseVerifier
 from edge.journal import Journal, JournalError, SerialState
 from edge.linesim import SimulatedCasePrinter
+from edge.verdicts import Phase
 from lineside.contract import Severity, WorkOrder
 from lineside.errors import ConfigError
 from lineside.gs1 import Sscc
@@ -212,7 +213,7 @@ async def test_a_case_never_verified_pauses_the_line_and_its_units_wait(tmp_path
         # The units of the unverified case went back to wait for the next case (units still
         # in flight may already have started it, so only membership is certain here).
         commissioned = set(line.journal.serials.in_state("WO-1", SerialState.COMMISSIONED))
-        assert set(line.engine._case_members) <= commissioned
+        assert set(line.engine.machine.case_members) <= commissioned
         line.engine.start(operator="Lan")  # the technician fixed the scanner
 
     line, conveyor = await with_case_scanner(

@@ -9,12 +9,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.engine import Phase, report_json, report_text
 from edge.journal import SerialState
 from edge.linesim import (
     FOREIGN_CODE,
     ReadScript,
 )
+from edge.reports import reconciliation_report, report_json, report_text
+from edge.verdicts import Phase
 from tests.edge.conftest import GTIN, make_order, run_async
 from tests.edge.simline import SimulatedLine, run_order
 
@@ -170,8 +171,9 @@ async def test_void_and_reprint_are_audited(tmp_path: Path) -> None:
     assert trail[1].details["commissioned"] == 30
     assert trail[1].target == "work_order:WO-1"
     assert line.journal.audit.verify() == []
-    assert report_text(line.engine._reconcile(order)).endswith("BALANCED")
-    assert json.loads(report_json(line.engine._reconcile(order)))["unaccounted"] == 0
+    report = reconciliation_report(line.journal, site="factory-1", line="L1", work_order=order.id)
+    assert report_text(report).endswith("BALANCED")
+    assert json.loads(report_json(report))["unaccounted"] == 0
 
 
 @run_async

@@ -13,7 +13,7 @@ import pytest
 from edge.codes import UnitLabel
 from edge.devices import DriverUnitPrinter, feed_reads, poll_printer, watch_printer
 from edge.drivers import open_transport
-from edge.engine import LineEngine, Phase
+from edge.engine import LineEngine
 from edge.journal import Journal, SerialState
 from edge.linesim import FOREIGN_CODE, SimulatedCasePrinter
 from edge.outbox import BrokerSettings, OutboxPublisher
@@ -21,6 +21,7 @@ from edge.printers.driver import ZplPrinter
 from edge.printers.templates import BUILTIN_LABELS, load_template
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
+from edge.verdicts import Phase
 from lineside.contract import Topics
 from simulators.printers.engines import ZplEngine
 from simulators.printers.server import PrinterSimulator

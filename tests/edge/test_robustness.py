@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 from edge.codes import UnitLabel
-from edge.engine import EngineError, LineEngine, Phase
+from edge.engine import LineEngine
 from edge.journal import Journal, JournalWriteError, is_write_failure
 from edge.linesim import ReadScript, SimulatedCasePrinter, SimulatedVerifyCamera
 from edge.outbox import BrokerSettings, OutboxPublisher
 from edge.reject import RecordingReject
 from edge.scanners.read import ScanRead
 from edge.serials import LocalSerialSource, SerialSupply
+from edge.verdicts import EngineError, Phase
 from lineside.contract import LineState
 from tests.edge.conftest import make_config, make_order, run_async
 from tests.support.broker import free_port

@@ -13,11 +13,12 @@ import pytest
 import uvicorn
 
 from edge.config import hash_pin
-from edge.engine import LineEngine, Phase
+from edge.engine import LineEngine
 from edge.journal import Journal, SerialState
 from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVerifyCamera
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
+from edge.verdicts import Phase
 from edge.web import create_app
 from tests.edge.conftest import make_config, make_order
 from tests.support.broker import free_port
