@@ -49,15 +49,23 @@ def order(quantity: int = 20, units_per_case: int = 6, order_id: str = "WO-1") -
     )
 
 
-def running(quantity: int = 20, units_per_case: int = 6, **policy: float) -> VerdictMachine:
-    defaults: dict[str, float] = {
-        "verify_window_s": WINDOW,
-        "max_in_flight": 8,
-        "allocation_batch": 4,
-        "max_consecutive_rejects": 4,
-        "scanner_silent_after": 3,
-    }
-    machine = VerdictMachine(VerdictPolicy(**{**defaults, **policy}))  # type: ignore[arg-type]
+def running(
+    quantity: int = 20,
+    units_per_case: int = 6,
+    *,
+    max_consecutive_rejects: int = 4,
+    scanner_silent_after: int = 3,
+) -> VerdictMachine:
+    """A line running a work order, with the limits of ``tests.edge.conftest.make_config``."""
+    policy = VerdictPolicy(
+        verify_window_s=WINDOW,
+        max_in_flight=8,
+        allocation_batch=4,
+        max_consecutive_rejects=max_consecutive_rejects,
+        scanner_silent_after=scanner_silent_after,
+        broker_alarm_after_s=30.0,
+    )
+    machine = VerdictMachine(policy)
     machine.load(order(quantity, units_per_case), closed=False)
     machine.start()
     return machine
@@ -332,7 +340,7 @@ def test_a_scanner_offline_pauses_once_and_refuses_a_start() -> None:
 
 
 def test_the_broker_alarm_rises_past_its_threshold_and_clears_once() -> None:
-    line = running(broker_alarm_after_s=30.0)
+    line = running()  # the broker alarm comes after 30 s
     assert line.broker(12.0) == []
     assert [d.severity for d in line.broker(31.0) if isinstance(d, RaiseAlarm)] == [
         Severity.WARNING
@@ -455,8 +463,9 @@ def test_every_unit_printed_gets_exactly_one_verdict(events: list[tuple[str, int
         elif kind in ("read", "timeout") and printed_serials:
             serial = printed_serials[index % len(printed_serials)]
             if kind == "read":
-                known = None if line.awaits(serial) else SerialState.COMMISSIONED
-                decisions = line.read(code(serial), known or SerialState.SENT, clock)
+                # What the journal would say; its exact final state does not matter here.
+                known = SerialState.SENT if line.awaits(serial) else SerialState.COMMISSIONED
+                decisions = line.read(code(serial), known, clock)
             else:
                 decisions = line.timeout(serial)
         elif kind == "garbage":
