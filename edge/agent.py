@@ -247,17 +247,19 @@ class Agent:
                 self._work_order_command(message)
             elif isinstance(message, SerialBlockCommand):
                 command_id = message.command_id
-                self.journal.add_to_reserve(
+                self.journal.serials.add_to_reserve(
                     message.serials, source=f"block:{message.block_id}", gtin=message.gtin
                 )
             else:
                 raise ContractError(f"a {message.kind!r} message is not a command")
             ack = CommandAck(command_id=command_id, ok=True)
         except LinesideError as exc:
+            if is_write_failure(exc):
+                raise  # the journal cannot be written: the line stops, no ack is owed
             logger.warning("command refused: %s", exc)
             ack = CommandAck(command_id=command_id, ok=False, error=str(exc)[:500])
         payload_out = contract.encode(ack)
-        self.journal.enqueue([OutboxItem(self.topics.acks, lambda _s: payload_out)])
+        self.journal.outbox.enqueue([OutboxItem(self.topics.acks, lambda _s: payload_out)])
         self.publisher.wake()
         return ack
 

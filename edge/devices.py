@@ -1,7 +1,7 @@
 """Real devices for the engine: printer drivers and scanners, opened from the configuration.
 
 The engine speaks to small protocols (:class:`edge.engine.UnitPrinter`,
-:class:`edge.engine.CasePrinter`); this module adapts the printer drivers of
+:class:`edge.cases.CasePrinter`); this module adapts the printer drivers of
 :mod:`edge.printers` and the scanners of :mod:`edge.scanners` to them, and turns printer
 status changes into the engine's pause/resume calls.
 """
@@ -17,12 +17,12 @@ from pathlib import Path
 from edge.codes import ContainerLabel, UnitLabel
 from edge.config import LineConfig, PrinterDevice, PrinterLanguage, ScannerDevice
 from edge.drivers import open_transport
-from edge.engine import ReadLike
 from edge.printers.driver import EscposPrinter, StatusChange, ZplPrinter
 from edge.printers.label_data import LabelData
 from edge.printers.templates import EscposTemplate, ZplTemplate, load_template
 from edge.scanners.read import ScannerState, ScannerStatus
 from edge.scanners.urls import open_scanner
+from edge.verdicts import ReadLike
 from lineside.contract import AlarmCode
 from lineside.errors import ConfigError, DeviceError, TransportError
 

@@ -218,7 +218,7 @@ class SerialSupply:
 
         Returns the reserve size; raises :class:`SerialSourceError` when no source delivers.
         """
-        size = self._journal.reserve_size(gtin)
+        size = self._journal.serials.reserve_size(gtin)
         target = max(needed, self._low_water)
         errors = []
         for source in self._sources:
@@ -232,14 +232,14 @@ class SerialSupply:
                 logger.warning("serial source %s failed: %s", source.name, exc)
                 continue
             owner = None if source.for_any_gtin else gtin
-            added = self._journal.add_to_reserve(serials, source=source.name, gtin=owner)
+            added = self._journal.serials.add_to_reserve(serials, source=source.name, gtin=owner)
             if added < len(serials):
                 logger.warning(
                     "%d serials from %s were already known and skipped",
                     len(serials) - added,
                     source.name,
                 )
-            size = self._journal.reserve_size(gtin)
+            size = self._journal.serials.reserve_size(gtin)
         if size < needed:
             raise SerialSourceError(
                 f"serial reserve has {size} serials, {needed} needed"

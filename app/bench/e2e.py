@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 import statistics
 import tempfile
 from dataclasses import dataclass, replace
@@ -13,6 +11,7 @@ from pathlib import Path
 
 from app.bench.report import Figure, percentile
 from app.demo.stack import DemoLineParts, DemoOptions, DemoStack
+from edge.journal import Journal, SerialState
 from simulators.line import ConveyorScript
 
 
@@ -30,13 +29,11 @@ def measure_latencies(stack: DemoStack, parts: DemoLineParts) -> tuple[list[floa
     from server.db import make_engine
     from server.db.models import Event, EventEpc
 
-    with contextlib.closing(sqlite3.connect(parts.journal_path)) as conn:
-        allocated = dict(
-            conn.execute(
-                "SELECT serial, allocated_at FROM serials WHERE work_order = ? AND state = ?",
-                (parts.work_order_code, "commissioned"),
-            ).fetchall()
-        )
+    journal = Journal.open(parts.journal_path)
+    try:
+        allocated = journal.serials.allocated_at(parts.work_order_code, SerialState.COMMISSIONED)
+    finally:
+        journal.close()
     engine = make_engine(stack.database_url)
     stored: dict[str, float] = {}
     try:

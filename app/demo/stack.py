@@ -27,7 +27,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import sys
 import threading
 import time
@@ -44,6 +43,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import tomli_w
 
+from edge.journal import Journal
 from edge.printers.templates import BUILTIN_LABELS
 from lineside import contract
 from lineside.errors import ConfigError, ContractError, LinesideError, TransportError
@@ -988,12 +988,11 @@ class DemoStack:
         for parts in self.lines:
             if not parts.journal_path.exists():
                 continue
-            with contextlib.closing(sqlite3.connect(parts.journal_path)) as conn:
-                left += int(
-                    conn.execute(
-                        "SELECT count(*) FROM outbox WHERE event_id IS NOT NULL"
-                    ).fetchone()[0]
-                )
+            journal = Journal.open(parts.journal_path)
+            try:
+                left += journal.outbox.pending_events()
+            finally:
+                journal.close()
         return left
 
     async def summary(self, *, agents_stopped: bool = False) -> RunSummary:

@@ -119,14 +119,14 @@ def order_load(
         raise typer.Exit(2) from exc
     journal = Journal.open(cfg.outbox.path)
     try:
-        open_orders = [o for o, _ in journal.open_work_orders() if o.id != order.id]
+        open_orders = [o for o, _ in journal.work_orders.open_orders() if o.id != order.id]
         if open_orders:
             errors.print(
                 f"work order {open_orders[0].id!r} is still open on this line; close it first",
                 markup=False,
             )
             raise typer.Exit(1)
-        journal.save_work_order(order, WorkOrderState.LOADED)
+        journal.work_orders.save(order, WorkOrderState.LOADED)
     finally:
         journal.close()
     console.print(
@@ -142,14 +142,14 @@ def report(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a closed work order's reconciliation report (exit 1 if it does not balance)."""
-    from edge.engine import report_json, report_text
     from edge.journal import Journal
+    from edge.reports import report_json, report_text
     from lineside.contract import ReconciliationReport
 
     cfg = _config(config)
     journal = Journal.open(cfg.outbox.path)
     try:
-        body = journal.report(work_order)
+        body = journal.work_orders.report(work_order)
     finally:
         journal.close()
     if body is None:
@@ -217,13 +217,13 @@ def audit(
         raise typer.Exit(2)
     journal = Journal.open(cfg.outbox.path)
     try:
-        problems = journal.verify_audit() if verify else []
+        problems = journal.audit.verify() if verify else []
         try:
-            records = journal.audit_trail()
+            records = journal.audit.records()
         except LinesideError:
             records = []  # a row no longer parses; the problems name it
             if not verify:
-                problems = journal.verify_audit()
+                problems = journal.audit.verify()
     finally:
         journal.close()
     if as_json:

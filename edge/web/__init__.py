@@ -24,7 +24,8 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from edge.config import LineConfig
-from edge.engine import EngineError, LineEngine
+from edge.engine import LineEngine
+from edge.verdicts import EngineError
 
 logger = logging.getLogger(__name__)
 

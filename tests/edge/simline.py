@@ -2,7 +2,7 @@
 
 line = SimulatedLine(tmp_path, script=ReadScript(miss=0.05))
 await run_order(line, make_order(quantity=20))
-assert line.journal.lot_counts("WO-1")[0].unaccounted == 0
+assert line.journal.serials.lot_counts("WO-1")[0].unaccounted == 0
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from edge.engine import CasePrinter, CaseVerifier, LineEngine
+from edge.cases import CasePrinter, CaseVerifier
+from edge.engine import LineEngine
 from edge.journal import Journal
 from edge.linesim import (
     ReadScript,

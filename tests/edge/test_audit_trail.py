@@ -23,9 +23,9 @@ def _line(tmp_path: Path) -> Path:
         '[outbox]\npath = "line.db"\n'
     )
     journal = Journal.open(tmp_path / "line.db")
-    journal.audit(operator="Lan", action="reprint", serial="AAA", reason="nhãn bị rách")
-    journal.audit(operator="Lan", action="void", serial="BBB", reason="mẫu kiểm tra")
-    journal.audit(
+    journal.audit.append(operator="Lan", action="reprint", serial="AAA", reason="nhãn bị rách")
+    journal.audit.append(operator="Lan", action="void", serial="BBB", reason="mẫu kiểm tra")
+    journal.audit.append(
         operator="system",
         role="system",
         action="close",

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from edge.cases import ScannerCaseVerifier
 from edge.codes import ContainerLabel, unit_epc
 from edge.config import ScannerDevice, parse_config
 from edge.devices import feed_reads
-from edge.engine import Phase, ScannerCaseVerifier
 from edge.journal import Journal, JournalError, SerialState
 from edge.linesim import SimulatedCasePrinter
+from edge.verdicts import Phase
 from lineside.contract import Severity, WorkOrder
 from lineside.errors import ConfigError
 from lineside.gs1 import Sscc
@@ -80,16 +81,16 @@ async def test_two_lines_take_disjoint_sscc_ranges(tmp_path: Path) -> None:
 
 def test_sscc_references_survive_a_restart_and_a_moved_range(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "line.db")
-    assert [journal.next_sscc_reference(10, 20) for _ in range(3)] == [10, 11, 12]
+    assert [journal.containers.next_sscc_reference(10, 20) for _ in range(3)] == [10, 11, 12]
     journal.close()  # the agent dies here
     journal = Journal.open(tmp_path / "line.db")
-    assert journal.next_sscc_reference(10, 20) == 13
+    assert journal.containers.next_sscc_reference(10, 20) == 13
     # the technician moves the range back over used references: they are not reused
-    assert journal.next_sscc_reference(5, 20) == 14
-    assert journal.sscc_references_left(5, 20) == 6
-    assert journal.next_sscc_reference(100, 200) == 100
+    assert journal.containers.next_sscc_reference(5, 20) == 14
+    assert journal.containers.sscc_references_left(5, 20) == 6
+    assert journal.containers.next_sscc_reference(100, 200) == 100
     with pytest.raises(JournalError, match=r"SSCC range \[10, 20\] is used up"):
-        journal.next_sscc_reference(10, 20)
+        journal.containers.next_sscc_reference(10, 20)
     journal.close()
 
 
@@ -105,8 +106,8 @@ async def test_a_nearly_used_range_alarms_and_an_exhausted_one_stops_packing(
     assert (Severity.WARNING, "SSCC range [7, 9]: 1 serial references left") in alarms
     assert (Severity.CRITICAL, "SSCC range [7, 9]: 0 serial references left") in alarms
     assert any("used up" in m for _, m in alarms)
-    assert len(line.journal.uncontained("WO-1")) == 2  # waiting for a case, not lost
-    assert line.journal.lot_counts("WO-1")[0].unaccounted == 0
+    assert len(line.journal.serials.uncontained("WO-1")) == 2  # waiting for a case, not lost
+    assert line.journal.serials.lot_counts("WO-1")[0].unaccounted == 0
 
 
 # -- case labels verified by the case scanner -------------------------------------------------
@@ -211,8 +212,8 @@ async def test_a_case_never_verified_pauses_the_line_and_its_units_wait(tmp_path
         )
         # The units of the unverified case went back to wait for the next case (units still
         # in flight may already have started it, so only membership is certain here).
-        commissioned = set(line.journal.serials_in("WO-1", SerialState.COMMISSIONED))
-        assert set(line.engine._case_members) <= commissioned
+        commissioned = set(line.journal.serials.in_state("WO-1", SerialState.COMMISSIONED))
+        assert set(line.engine.machine.case_members) <= commissioned
         line.engine.start(operator="Lan")  # the technician fixed the scanner
 
     line, conveyor = await with_case_scanner(
@@ -227,12 +228,12 @@ async def test_a_case_never_verified_pauses_the_line_and_its_units_wait(tmp_path
     assert len(packed) == 6
     assert sorted(len(children) for children in packed.values()) == [6] * 6
     assert len(conveyor.printer.printed) == 8  # two labels rejected, six cases
-    assert line.journal.uncontained("WO-1") == []
-    override = [r for r in line.journal.audit_trail() if r.action == "override"]
+    assert line.journal.serials.uncontained("WO-1") == []
+    override = [r for r in line.journal.audit.records() if r.action == "override"]
     assert [(r.actor, r.reason) for r in override] == [
         ("Lan", "resumed after: case label not verified")
     ]
-    assert line.journal.verify_audit() == []
+    assert line.journal.audit.verify() == []
 
 
 # -- voiding a packed unit --------------------------------------------------------------------
@@ -264,13 +265,13 @@ async def test_voiding_a_packed_unit_unpacks_it_first(tmp_path: Path) -> None:
     assert str(unpack["eventID"]).startswith("ni:///sha-256;")
     assert decommission["bizStep"] == "decommissioning"
     assert decommission["epcList"] == [unit_epc(GTIN, serial)]
-    assert line.journal.container_of(serial) is None
+    assert line.journal.containers.container_of(serial) is None
     children = line.journal.connection.execute(
         "SELECT children FROM containers WHERE sscc = ?", (sscc,)
     ).fetchone()[0]
     assert children == 5
-    record = next(r for r in line.journal.audit_trail() if r.action == "void")
+    record = next(r for r in line.journal.audit.records() if r.action == "void")
     assert record.details == {"was": "commissioned", "case": sscc}
-    counts = line.journal.lot_counts("WO-1")[0]
+    counts = line.journal.serials.lot_counts("WO-1")[0]
     assert (counts.commissioned, counts.unaccounted) == (12, 0)
     assert counts.voided >= 1

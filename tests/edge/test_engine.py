@@ -9,12 +9,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.engine import Phase, report_json, report_text
 from edge.journal import SerialState
 from edge.linesim import (
     FOREIGN_CODE,
     ReadScript,
 )
+from edge.reports import reconciliation_report, report_json, report_text
+from edge.verdicts import Phase
 from tests.edge.conftest import GTIN, make_order, run_async
 from tests.edge.simline import SimulatedLine, run_order
 
@@ -34,7 +35,7 @@ def event_kinds(line: SimulatedLine) -> dict[str, int]:
 async def test_clean_run_commissions_cases_and_reconciles(tmp_path: Path) -> None:
     line = SimulatedLine(tmp_path)
     await run_order(line, make_order(quantity=20, units_per_case=6, pallet=2))
-    counts = line.journal.lot_counts("WO-1")
+    counts = line.journal.serials.lot_counts("WO-1")
     assert len(counts) == 1
     assert counts[0].commissioned == 20
     assert counts[0].unaccounted == 0
@@ -44,7 +45,7 @@ async def test_clean_run_commissions_cases_and_reconciles(tmp_path: Path) -> Non
     kinds = event_kinds(line)
     assert kinds["ObjectEvent:commissioning"] == 20
     assert sum(v for k, v in kinds.items() if k.startswith("AggregationEvent")) == 6
-    report = json.loads(line.journal.report("WO-1") or "{}")
+    report = json.loads(line.journal.work_orders.report("WO-1") or "{}")
     assert report["lots"][0]["allocated"] == counts[0].allocated
     assert line.engine.phase is Phase.IDLE
 
@@ -55,7 +56,7 @@ async def test_bad_reads_reject_units_and_never_stop_the_line(tmp_path: Path) ->
     line = SimulatedLine(tmp_path, script=script)
     line.config = line.config.model_copy()
     await run_order(line, make_order(quantity=60, units_per_case=10))
-    counts = line.journal.lot_counts("WO-1")[0]
+    counts = line.journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == 60
     assert counts.rejected > 0
     assert counts.unaccounted == 0
@@ -70,8 +71,8 @@ async def test_bad_reads_reject_units_and_never_stop_the_line(tmp_path: Path) ->
         "duplicate",
     }
     # every rejected serial is decommissioned, never commissioned
-    rejected = set(line.journal.serials_in("WO-1", SerialState.REJECTED))
-    commissioned = set(line.journal.serials_in("WO-1", SerialState.COMMISSIONED))
+    rejected = set(line.journal.serials.in_state("WO-1", SerialState.REJECTED))
+    commissioned = set(line.journal.serials.in_state("WO-1", SerialState.COMMISSIONED))
     assert not rejected & commissioned
     assert event_kinds(line)["ObjectEvent:decommissioning"] == counts.rejected
 
@@ -109,7 +110,7 @@ async def test_paper_out_pauses_and_resumes_without_reusing_a_serial(tmp_path: P
         assert line.engine.phase is Phase.RUNNING
 
     await run_order(line, make_order(quantity=15), during=refill)
-    counts = line.journal.lot_counts("WO-1")[0]
+    counts = line.journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == 15
     assert counts.rejected == 1  # the label being sent when the paper ran out
     assert counts.unaccounted == 0
@@ -128,15 +129,15 @@ async def test_foreign_and_duplicate_reads(tmp_path: Path) -> None:
     waiting = [
         label
         for label in line.printer.printed
-        if line.journal.state_of(label.serial) is SerialState.SENT
+        if line.journal.serials.state_of(label.serial) is SerialState.SENT
     ]
     assert len(waiting) == 3
     line.camera.read_code(FOREIGN_CODE)
     line.camera.read_code(waiting[1].element_string.encode())  # out of order: matched by value
     line.camera.read_code(waiting[1].element_string.encode())  # the same label seen again
-    assert line.journal.state_of(waiting[0].serial) is SerialState.REJECTED
-    assert line.journal.state_of(waiting[1].serial) is SerialState.COMMISSIONED
-    assert line.journal.state_of(waiting[2].serial) is SerialState.SENT
+    assert line.journal.serials.state_of(waiting[0].serial) is SerialState.REJECTED
+    assert line.journal.serials.state_of(waiting[1].serial) is SerialState.COMMISSIONED
+    assert line.journal.serials.state_of(waiting[2].serial) is SerialState.SENT
     assert [v.verdict for v in line.engine.last_reads][:1] == ["re-read"]
     await line.engine.close()
     await line.engine.stop()
@@ -151,27 +152,28 @@ async def test_void_and_reprint_are_audited(tmp_path: Path) -> None:
     async def operator(line: SimulatedLine) -> None:
         for _ in range(200):
             await asyncio.sleep(0.005)
-            done = line.journal.serials_in("WO-1", SerialState.COMMISSIONED)
+            done = line.journal.serials.in_state("WO-1", SerialState.COMMISSIONED)
             if len(done) >= 2:
                 break
         line.engine.reprint(done[0], reason="nhãn bị rách", operator="Lan")
 
     await run_order(line, order, during=operator)
-    counts = line.journal.lot_counts("WO-1")[0]
+    counts = line.journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == 30
     # the reprinted unit, plus the serials allocated ahead but never printed
     assert counts.voided == 1 + counts.allocated - 31
     assert counts.unaccounted == 0
-    trail = line.journal.audit_trail()
+    trail = line.journal.audit.records()
     assert [(a.actor, a.action, a.reason) for a in trail] == [
         ("Lan", "reprint", "nhãn bị rách"),
         ("system", "close", "balanced"),
     ]
     assert trail[1].details["commissioned"] == 30
     assert trail[1].target == "work_order:WO-1"
-    assert line.journal.verify_audit() == []
-    assert report_text(line.engine._reconcile(order)).endswith("BALANCED")
-    assert json.loads(report_json(line.engine._reconcile(order)))["unaccounted"] == 0
+    assert line.journal.audit.verify() == []
+    report = reconciliation_report(line.journal, site="factory-1", line="L1", work_order=order.id)
+    assert report_text(report).endswith("BALANCED")
+    assert json.loads(report_json(report))["unaccounted"] == 0
 
 
 @run_async
@@ -187,16 +189,16 @@ async def test_restart_rejects_in_flight_and_voids_unprinted(tmp_path: Path) -> 
     again = SimulatedLine(tmp_path)
     again.engine.recover()
     assert again.engine.phase is Phase.PAUSED
-    sent = again.journal.serials_in("WO-1", SerialState.SENT, SerialState.ALLOCATED)
+    sent = again.journal.serials.in_state("WO-1", SerialState.SENT, SerialState.ALLOCATED)
     assert sent == []
-    rejected = again.journal.serials_in("WO-1", SerialState.REJECTED)
+    rejected = again.journal.serials.in_state("WO-1", SerialState.REJECTED)
     assert len(rejected) == 8  # max_in_flight
     runner = asyncio.create_task(again.engine.run())
     again.engine.start()
     await asyncio.wait_for(again.engine.wait_closed(), 10)
     await again.engine.stop()
     await runner
-    counts = again.journal.lot_counts("WO-1")[0]
+    counts = again.journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == 10
     assert counts.unaccounted == 0
     assert GTIN in again.messages()[0]["event"]["epcList"][0]

@@ -13,7 +13,7 @@ import pytest
 from edge.codes import UnitLabel
 from edge.devices import DriverUnitPrinter, feed_reads, poll_printer, watch_printer
 from edge.drivers import open_transport
-from edge.engine import LineEngine, Phase
+from edge.engine import LineEngine
 from edge.journal import Journal, SerialState
 from edge.linesim import FOREIGN_CODE, SimulatedCasePrinter
 from edge.outbox import OutboxPublisher
@@ -21,6 +21,7 @@ from edge.printers.driver import ZplPrinter
 from edge.printers.templates import BUILTIN_LABELS, load_template
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
+from edge.verdicts import Phase
 from lineside.contract import Topics
 from lineside.mqtt import BrokerEndpoint
 from simulators.printers.engines import ZplEngine
@@ -126,18 +127,18 @@ async def test_full_order_on_simulated_devices(tmp_path: Path) -> None:
             await asyncio.wait(tasks, timeout=5)
             await driver.transport.close()
             publisher.stop(flush_timeout=0 if engine.phase is not Phase.IDLE else 5)
-    counts = journal.lot_counts("WO-1")[0]
+    counts = journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == 40
     assert counts.rejected >= 4  # garbage and foreign reads
     assert counts.unaccounted == 0
     assert engine.counters.cases == 7
-    serials = journal.serials_in("WO-1", SerialState.COMMISSIONED, SerialState.REJECTED)
+    serials = journal.serials.in_state("WO-1", SerialState.COMMISSIONED, SerialState.REJECTED)
     printed_raw = b"".join(label.raw for label in zpl.printed)
     # every commissioned serial was really printed by the simulator, once
-    for serial in journal.serials_in("WO-1", SerialState.COMMISSIONED):
+    for serial in journal.serials.in_state("WO-1", SerialState.COMMISSIONED):
         assert printed_raw.count(serial.encode()) >= 1
     assert len(serials) == len(set(serials))
-    journal_pending = journal.outbox_pending()
+    journal_pending = journal.outbox.pending()
     ok = collector.wait_for(
         lambda ms: sum(m["event"].get("bizStep") == "commissioning" for m in ms) >= 40, 20
     )

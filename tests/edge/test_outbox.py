@@ -34,7 +34,7 @@ def test_rows_are_published_in_order_and_deleted_on_puback(tmp_path: Path) -> No
     journal = Journal.open(tmp_path / "line.db")
     collector = Collector(1883, topic)
     for _ in range(300):
-        journal.enqueue([_item(topic)])
+        journal.outbox.enqueue([_item(topic)])
     publisher = OutboxPublisher(
         tmp_path / "line.db", BrokerEndpoint("127.0.0.1", 1883), f"pub-{tmp_path.name}"[:60]
     )
@@ -44,7 +44,7 @@ def test_rows_are_published_in_order_and_deleted_on_puback(tmp_path: Path) -> No
     try:
         assert publisher.drain(15)
         assert collector.wait_for(lambda m: len({x["seq"] for x in m}) == 300)
-        assert journal.outbox_pending() == (0, 0)
+        assert journal.outbox.pending() == (0, 0)
         assert _first_seen(collector.messages()) == list(range(1, 301))
         assert sorted(acked) == list(range(1, 301))
     finally:
@@ -75,7 +75,7 @@ def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
     def producer() -> None:
         nonlocal written
         while not stop_writing.is_set() and written < 600:
-            journal.enqueue([_item(topic)])
+            journal.outbox.enqueue([_item(topic)])
             publisher.wake()
             written += 1
             time.sleep(0.005)
@@ -88,7 +88,7 @@ def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
         broker.stop()  # outage while events keep being produced
         time.sleep(2.0)
         assert not publisher.connected
-        assert journal.outbox_pending()[0] > 0
+        assert journal.outbox.pending()[0] > 0
         assert publisher.usage.messages > 0
         broker.start()
         writer.join(20)
@@ -109,7 +109,7 @@ def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
 def test_usage_reports_nearly_full_and_full(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "line.db")
     for _ in range(10):
-        journal.enqueue([OutboxItem("t", lambda _s: b"x" * 100)])
+        journal.outbox.enqueue([OutboxItem("t", lambda _s: b"x" * 100)])
     publisher = OutboxPublisher(
         tmp_path / "line.db",
         BrokerEndpoint("127.0.0.1", 1),

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 from edge.codes import UnitLabel
-from edge.engine import EngineError, LineEngine, Phase
+from edge.engine import LineEngine
 from edge.journal import Journal, JournalWriteError, is_write_failure
 from edge.linesim import ReadScript, SimulatedCasePrinter, SimulatedVerifyCamera
 from edge.outbox import OutboxPublisher
 from edge.reject import RecordingReject
 from edge.scanners.read import ScanRead
 from edge.serials import LocalSerialSource, SerialSupply
+from edge.verdicts import EngineError, Phase
 from lineside.contract import LineState
 from lineside.mqtt import BrokerEndpoint
 from tests.edge.conftest import make_config, make_order, run_async
@@ -198,7 +199,7 @@ async def test_scanner_offline_pauses_then_resumes_with_the_alarm_cleared(
     offline = [a for a in line.alarms() if a["code"] == "scanner_offline"]
     assert [a["cleared"] for a in offline] == [False, True]
     assert "connection reset by peer" in str(offline[0]["message"])
-    counts = line.journal.lot_counts("WO-1")[0]
+    counts = line.journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == 200
     assert counts.unaccounted == 0
 
@@ -290,12 +291,12 @@ def test_publisher_counts_how_long_the_broker_is_unreachable(tmp_path: Path) -> 
 
 def test_journal_abandon_rolls_back_a_held_group(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "line.db")
-    journal.add_to_reserve(["S1", "S2"], source="test")
+    journal.serials.add_to_reserve(["S1", "S2"], source="test")
     journal.hold()
-    journal.allocate(2, work_order="WO-1", gtin="08934567890014", lot="L")
+    journal.serials.allocate(2, work_order="WO-1", gtin="08934567890014", lot="L")
     journal.abandon()
     assert journal.flush() is False
     assert durable_states(tmp_path / "line.db") == {}
-    assert journal.state_of("S1") is None
-    assert journal.reserve_size() == 2
+    assert journal.serials.state_of("S1") is None
+    assert journal.serials.reserve_size() == 2
     journal.close()

@@ -123,15 +123,15 @@ def test_supply_keeps_server_serials_for_their_gtin(server: Server, tmp_path: Pa
     assert asyncio.run(supply.ensure(40, DEMO_GTIN)) == 40
     rows = journal.connection.execute("SELECT source, gtin FROM reserve").fetchall()
     assert set(rows) == {("server", DEMO_GTIN)}
-    assert journal.reserve_size(OTHER_GTIN) == 0  # a block is good for its GTIN only
+    assert journal.serials.reserve_size(OTHER_GTIN) == 0  # a block is good for its GTIN only
     assert asyncio.run(supply.ensure(10, OTHER_GTIN)) == 40
-    taken = journal.allocate(10, work_order="WO", gtin=OTHER_GTIN, lot="L")
+    taken = journal.serials.allocate(10, work_order="WO", gtin=OTHER_GTIN, lot="L")
     with server.factory() as session:
         gtins = set(
             session.scalars(select(IssuedSerial.gtin).where(IssuedSerial.serial.in_(taken)))
         )
     assert gtins == {OTHER_GTIN}
-    assert journal.reserve_size(DEMO_GTIN) == 40
+    assert journal.serials.reserve_size(DEMO_GTIN) == 40
     journal.close()
 
 
@@ -142,7 +142,7 @@ def test_local_serials_fill_in_when_the_server_is_down(tmp_path: Path) -> None:
     assert asyncio.run(supply.ensure(8, DEMO_GTIN)) == 8
     rows = journal.connection.execute("SELECT DISTINCT source, gtin FROM reserve").fetchall()
     assert rows == [("local", None)]
-    assert journal.reserve_size(OTHER_GTIN) == 8  # made on the line: fits any product
+    assert journal.serials.reserve_size(OTHER_GTIN) == 8  # made on the line: fits any product
     journal.close()
 
 
@@ -159,6 +159,6 @@ def test_a_block_pushed_over_mqtt_is_kept_for_its_gtin(tmp_path: Path) -> None:
     )
     ack = agent.handle_command(contract.encode(command))
     assert ack.ok
-    assert agent.journal.reserve_size(DEMO_GTIN) == 2
-    assert agent.journal.reserve_size(OTHER_GTIN) == 0
+    assert agent.journal.serials.reserve_size(DEMO_GTIN) == 2
+    assert agent.journal.serials.reserve_size(OTHER_GTIN) == 0
     agent.journal.close()

@@ -13,11 +13,12 @@ import pytest
 import uvicorn
 
 from edge.config import hash_pin
-from edge.engine import LineEngine, Phase
+from edge.engine import LineEngine
 from edge.journal import Journal, SerialState
 from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVerifyCamera
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
+from edge.verdicts import Phase
 from edge.web import create_app
 from tests.edge.conftest import make_config, make_order
 from tests.support.broker import free_port
@@ -108,7 +109,7 @@ def test_api_start_void_needs_pin_and_close(screen: Screen) -> None:
         assert client.get("/api/state").json()["phase"] == "loaded"
         assert client.post("/api/start").json()["phase"] == "running"
         _wait(lambda: client.get("/api/state").json()["counters"]["verified"] >= 3)
-        serial = screen.journal.serials_in("WO-1", SerialState.COMMISSIONED)[0]
+        serial = screen.journal.serials.in_state("WO-1", SerialState.COMMISSIONED)[0]
         bad = client.post("/api/void", json={"serial": serial, "reason": "rách", "pin": "1111"})
         assert bad.status_code == 403
         ok = client.post("/api/void", json={"serial": serial, "reason": "rách", "pin": "2468"})
@@ -121,13 +122,13 @@ def test_api_start_void_needs_pin_and_close(screen: Screen) -> None:
         assert closed["phase"] == "idle"
     assert screen.engine is not None
     assert screen.engine.phase is Phase.IDLE
-    lots = screen.journal.lot_counts("WO-1")
+    lots = screen.journal.serials.lot_counts("WO-1")
     assert lots[0].unaccounted == 0
-    trail = screen.journal.audit_trail()
+    trail = screen.journal.audit.records()
     assert [(a.actor, a.action) for a in trail] == [("Lan", "void"), ("screen", "close")]
     assert trail[0].target == f"serial:{serial}"
     assert trail[0].details == {"was": "commissioned"}
-    assert screen.journal.verify_audit() == []
+    assert screen.journal.audit.verify() == []
 
 
 @pytest.mark.browser

@@ -25,13 +25,14 @@ from edge.codes import UnitLabel
 from edge.config import LineConfig, ScannerDevice
 from edge.devices import DriverUnitPrinter, feed_events, poll_printer, watch_printer
 from edge.drivers import open_transport
-from edge.engine import LineEngine, Phase
+from edge.engine import LineEngine
 from edge.journal import Journal
 from edge.linesim import SimulatedCasePrinter
 from edge.printers.driver import ZplPrinter
 from edge.printers.templates import BUILTIN_LABELS, ZplTemplate, load_template
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
+from edge.verdicts import Phase
 from lineside.contract import AlarmCode
 from simulators.printers.engines import ZplEngine
 from simulators.printers.server import PrinterSimulator
@@ -140,15 +141,19 @@ async def run_with_fault(
         rig = Rig(config, journal, engine, zpl, printer_sim, scanner_sim, conveyor)
 
         # A pause can be short (the printer link is re-opened within one poll), so record
-        # every pause as it happens rather than hoping to observe the phase in between.
+        # every pause as the engine reports it rather than hoping to observe the phase in
+        # between: the engine tells its listeners after every change.
         pauses: list[str] = []
-        engine_pause = engine.pause
+        last = [(engine.phase, engine.pause_reason)]
 
-        def recording_pause(reason: str = "operator") -> None:
-            pauses.append(reason)
-            engine_pause(reason)
+        def record_pauses() -> None:
+            state = (engine.phase, engine.pause_reason)
+            if state != last[-1]:
+                last.append(state)
+                if engine.phase is Phase.PAUSED:
+                    pauses.append(engine.pause_reason)
 
-        engine.pause = recording_pause  # type: ignore[method-assign]
+        engine.subscribe(record_pauses)
 
         def printer_paused() -> bool:
             return engine.phase is Phase.PAUSED and engine.pause_reason.startswith("printer")
@@ -215,7 +220,7 @@ def check_accounts(rig: Rig) -> dict[str, int]:
         assert verdicts[epc] == 1, f"serial {serial}: {verdicts[epc]} verdict events"
     # Nothing skipped: every serial the journal took has a final state.
     assert set(states.values()) <= {"commissioned", "rejected", "voided"}
-    counts = rig.journal.lot_counts("WO-1")[0]
+    counts = rig.journal.serials.lot_counts("WO-1")[0]
     assert counts.commissioned == UNITS
     assert counts.unaccounted == 0
     return {
