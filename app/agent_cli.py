@@ -30,7 +30,7 @@ def run(
 ) -> None:
     """Run the agent until SIGTERM (graceful: finishes units in flight, flushes the outbox).
 
-    With --simulate it drives the in-process simulated line, shaped by --miss, --garbage, --rate.
+    --simulate: the simulated line of the simulators package, composed by the application layer.
     """
     from edge.cli.agent import run_agent
 
