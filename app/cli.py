@@ -2,13 +2,15 @@
 
 Each layer owns its groups (the core: ``codes`` and ``epcis``; the edge: ``printer``,
 ``label``, ``scanner``, ``devices`` and ``edge``; the simulators: ``sim``; the server:
-``server``); the application adds ``demo`` and ``bench``, which compose the others.
+``server``); the application adds ``demo`` and ``bench``, which compose the others, and
+``edge run``, whose ``--simulate`` puts the agent on the simulated line.
 """
 
 from __future__ import annotations
 
 import typer
 
+from app import agent_cli
 from app.bench import cli as bench
 from app.demo import cli as demo
 from edge.cli import agent as edge
@@ -24,6 +26,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+# `edge run` composes the agent with the simulated line (--simulate): the application adds it.
+edge.app.command("run")(agent_cli.run)
 
 # In the order a user meets them: codes and events, devices, the line, the server, the rest.
 for _group in (codes, epcis, printer, label, scanner, devices, sim, edge, server, demo, bench):

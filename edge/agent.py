@@ -13,27 +13,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from edge.config import LineConfig, PrinterDevice, ScannerDevice
-from edge.engine import (
-    CasePrinter,
-    LineEngine,
-    Phase,
-    ReadLike,
-    ScannerCaseVerifier,
-    UnitPrinter,
-)
+from edge.config import LineConfig
+from edge.engine import LineEngine, Phase, ReadLike, ScannerCaseVerifier
 from edge.journal import Journal, OutboxItem, is_write_failure
-from edge.linesim import (
-    ReadScript,
-    SimulatedCasePrinter,
-    SimulatedUnitPrinter,
-    SimulatedVerifyCamera,
-)
+from edge.line_devices import CasePrinterDevice, LineDevices, UnitPrinterDevice
 from edge.outbox import OutboxPublisher
 from edge.reject import make_reject_output
 from edge.sdnotify import notify
@@ -50,7 +37,7 @@ from lineside.contract import (
     WorkOrderAction,
     WorkOrderCommand,
 )
-from lineside.errors import ConfigError, ContractError, LinesideError
+from lineside.errors import ContractError, LinesideError
 from lineside.mqtt import BrokerEndpoint, LastWill
 
 logger = logging.getLogger(__name__)
@@ -58,15 +45,6 @@ logger = logging.getLogger(__name__)
 #: Exit status when the line journal cannot be written (EX_IOERR): systemd restarts the
 #: agent (``Restart=always``), which recovers once the disk has room again.
 EXIT_JOURNAL_FAILED = 74
-
-
-@dataclass(frozen=True, slots=True)
-class SimulationOptions:
-    """Run against the in-process simulated line instead of real devices."""
-
-    script: ReadScript = field(default_factory=ReadScript)
-    travel_s: float = 0.005
-    print_s: float = 0.0
 
 
 def broker_endpoint(config: LineConfig) -> tuple[BrokerEndpoint, str]:
@@ -82,9 +60,14 @@ def broker_endpoint(config: LineConfig) -> tuple[BrokerEndpoint, str]:
 
 
 class Agent:
-    """Everything one line's agent runs, wired from its configuration."""
+    """Everything one line's agent runs, wired from its configuration.
 
-    def __init__(self, config: LineConfig, *, simulate: SimulationOptions | None = None) -> None:
+    ``devices`` are the printers and readers it drives; by default the real ones the
+    configuration names (:func:`edge.devices.open_line_devices`). The application layer
+    passes a simulated line instead (``lineside edge run --simulate``).
+    """
+
+    def __init__(self, config: LineConfig, *, devices: LineDevices | None = None) -> None:
         self.config = config
         #: The process exit status :meth:`run` leaves (non-zero after a journal failure).
         self.exit_code = 0
@@ -122,65 +105,36 @@ class Agent:
         supply = SerialSupply(
             self.journal, sources, low_water=config.policy.serials_low_water, block=block
         )
-        self._scanner: ScannerDevice | None = None
-        self._case_scanner: ScannerDevice | None = None
+        if devices is None:
+            from edge.devices import open_line_devices
+
+            devices = open_line_devices(config)
+        self.devices = devices
         case_verifier: ScannerCaseVerifier | None = None
-        self._drivers: list[Any] = []
-        printer: UnitPrinter
-        case_printer: CasePrinter | None
-        if simulate is not None:
-            self.camera = SimulatedVerifyCamera(
-                self._on_read, travel_s=simulate.travel_s, script=simulate.script
-            )
-            sim_printer = SimulatedUnitPrinter(self.camera.carry, print_s=simulate.print_s)
-            printer, case_printer = sim_printer, SimulatedCasePrinter()
-        else:
-            printer, case_printer = self._real_devices(config)
-            case_scanner = config.device("case_scanner")
-            if isinstance(case_scanner, ScannerDevice):
-                self._case_scanner = case_scanner
-                case_verifier = ScannerCaseVerifier(config.timing.case_verify_window_ms / 1000)
+        if devices.case_reader is not None:
+            case_verifier = ScannerCaseVerifier(config.timing.case_verify_window_ms / 1000)
         self.case_verifier = case_verifier
         self.engine = LineEngine(
             config,
             self.journal,
-            printer=printer,
+            printer=devices.unit_printer,
             reject=make_reject_output(config.reject),
             supply=supply,
-            case_printer=case_printer,
+            case_printer=devices.case_printer,
             case_verifier=case_verifier,
             on_commit=self.publisher.wake,
             auto_close=True,
             on_failure=self._journal_failed,
         )
-        if simulate is not None:
-            sim_printer.status_listeners.append(self.engine.on_printer_status)
-        else:
-            from edge.devices import watch_printer
-
-            for driver in self._drivers[:1]:
-                watch_printer(driver, self.engine.on_printer_status)
+        devices.unit_printer.watch(self.engine.on_printer_status)
         self._stop = asyncio.Event()
 
-    def _real_devices(self, config: LineConfig) -> tuple[UnitPrinter, CasePrinter | None]:
-        from edge.devices import DriverCasePrinter, DriverUnitPrinter, open_printer, template_for
-
-        unit = config.device("unit_printer")
-        verify = config.device("verify_scanner")
-        if not isinstance(unit, PrinterDevice) or not isinstance(verify, ScannerDevice):
-            raise ConfigError("devices: a unit_printer and a verify_scanner are required")
-        unit_driver = open_printer(unit, template_for(config, "unit"))
-        self._drivers.append(unit_driver)
-        self._scanner = verify
-        case_printer: CasePrinter | None = None
-        case = config.device("case_printer")
-        if isinstance(case, PrinterDevice):
-            case_driver = open_printer(case, template_for(config, "case"))
-            self._drivers.append(case_driver)
-            case_printer = DriverCasePrinter(case_driver)
-        if isinstance(config.device("case_scanner"), ScannerDevice) and case_printer is None:
-            raise ConfigError("devices: a case_scanner needs a case_printer to verify")
-        return DriverUnitPrinter(unit_driver, resolver=config.line.resolver), case_printer
+    def _printers(self) -> list[UnitPrinterDevice | CasePrinterDevice]:
+        """The line's printers, unit printer first (opened before, closed after a run)."""
+        printers: list[UnitPrinterDevice | CasePrinterDevice] = [self.devices.unit_printer]
+        if self.devices.case_printer is not None:
+            printers.append(self.devices.case_printer)
+        return printers
 
     def _journal_failed(self, message: str) -> None:
         """The journal cannot be written: alarm and status straight to the broker, then exit.
@@ -217,14 +171,16 @@ class Agent:
             self.engine.fail(exc)
         loop.default_exception_handler(context)
 
-    def _printer_ready(self) -> None:
-        self.engine.on_printer_status(None)
-
     def _printer_paused(self) -> bool:
         return self.engine.phase is Phase.PAUSED and self.engine.pause_reason.startswith("printer")
 
     def _on_read(self, read: ReadLike) -> None:
         self.engine.on_read(read)
+
+    def _case_reader_link(self, connected: bool, detail: str) -> None:
+        # The case reader's link does not stop the line: a case it cannot verify is
+        # refused on its own.
+        logger.info("case reader %s %s", "connected" if connected else "disconnected", detail)
 
     # -- commands from the server (paho thread → loop) ----------------------------------
 
@@ -311,31 +267,26 @@ class Agent:
         if self.failed():
             await self._stop_failed()
             return
-        for driver in self._drivers:
-            await driver.transport.open()
+        for printer in self._printers():
+            await printer.open()
+        devices = self.devices
+        # The readers listen before the engine prints its first label.
+        background: list[asyncio.Task[None]] = [
+            asyncio.create_task(
+                devices.verify_reader.feed(self._on_read, self.engine.on_scanner_status)
+            ),
+            asyncio.create_task(
+                devices.unit_printer.supervise(self._printer_paused, self.engine.on_printer_status)
+            ),
+        ]
+        if devices.case_reader is not None and self.case_verifier is not None:
+            background.append(
+                asyncio.create_task(
+                    devices.case_reader.feed(self.case_verifier.on_read, self._case_reader_link)
+                )
+            )
         runner = asyncio.create_task(self.engine.run())
         status = asyncio.create_task(self._status_loop())
-        background: list[asyncio.Task[None]] = []
-        if self._scanner is not None:
-            from edge.devices import feed_events, poll_printer
-
-            background.append(
-                asyncio.create_task(
-                    feed_events(self._scanner, self._on_read, self.engine.on_scanner_status)
-                )
-            )
-            background.extend(
-                asyncio.create_task(
-                    poll_printer(d, self._printer_paused, ready=self._printer_ready)
-                )
-                for d in self._drivers[:1]
-            )
-        if self._case_scanner is not None and self.case_verifier is not None:
-            from edge.devices import feed_reads
-
-            background.append(
-                asyncio.create_task(feed_reads(self._case_scanner, self.case_verifier.on_read))
-            )
         web: Any = None
         web_task: asyncio.Task[None] | None = None
         if self.config.web.enabled:
@@ -376,8 +327,8 @@ class Agent:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            for driver in self._drivers:
-                await driver.transport.close()
+            for printer in self._printers():
+                await printer.close()
             if self.failed():
                 await self._stop_failed()
             else:

@@ -4,7 +4,8 @@ A technician writes ``line.toml``; :func:`load_config` turns it into a :class:`L
 or raises :class:`~lineside.errors.ConfigError` naming the file, the key path and what was
 expected, for every problem at once::
 
-    line.toml: devices[1].url: unsupported scheme 'ftp' (expected tcp, serial, usb, cups, file)
+    line.toml: devices[1].url: scheme 'ftp' is not supported; expected one of tcp, serial, usb,
+    cups, file
 
 Secrets (broker and server credentials) are never written in the file: the file names an
 environment variable or a file that holds them.
@@ -27,25 +28,32 @@ environment variable or a file that holds them.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import os
 import secrets
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.device_url import DeviceKind, DeviceUrlError
+from edge.drivers.url import TRANSPORT_URLS, parse_transport_url
 from edge.printers.templates import builtin_or_path
 from lineside.contract import IDENTIFIER
 from lineside.errors import ConfigError
 from lineside.gs1.digital_link import GS1_RESOLVER_ROOT
 
-PRINTER_SCHEMES = ("tcp", "serial", "usb", "cups", "file")
-SCANNER_SCHEMES = ("serial", "tcp", "tcp-listen", "hid", "camera", "camera+rtsp")
 BROKER_SCHEMES = ("mqtt", "mqtts")
+#: A reject relay board hangs on a serial line or a TCP socket.
+RELAY_URLS = DeviceKind(
+    "relay",
+    {key: TRANSPORT_URLS.examples[key] for key in ("serial", "tcp")},
+)
 
 
 def _check_url(url: str, schemes: tuple[str, ...]) -> str:
@@ -58,6 +66,23 @@ def _check_url(url: str, schemes: tuple[str, ...]) -> str:
     if scheme not in schemes:
         raise ValueError(f"unsupported scheme {scheme!r} (expected {', '.join(schemes)})")
     return url
+
+
+def _check_device_url(url: str, parse: Callable[[str], object]) -> str:
+    """``url`` if the device URL grammar and its kind accept it; the key path names it."""
+    try:
+        parse(url)
+    except DeviceUrlError as exc:
+        raise ValueError(exc.problem) from exc
+    return url
+
+
+def _scanner_url(url: str) -> object:
+    # Imported here: the scanner drivers (cameras, HID) are heavy and a configuration
+    # without scanners does not need them.
+    from edge.scanners.urls import parse_scanner_url
+
+    return parse_scanner_url(url)
 
 
 class _Model(BaseModel):
@@ -215,7 +240,7 @@ class PrinterDevice(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str) -> str:
-        return _check_url(url, PRINTER_SCHEMES)
+        return _check_device_url(url, parse_transport_url)
 
 
 class ScannerDevice(_Model):
@@ -229,7 +254,7 @@ class ScannerDevice(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str) -> str:
-        return _check_url(url, SCANNER_SCHEMES)
+        return _check_device_url(url, _scanner_url)
 
 
 Device = Annotated[PrinterDevice | ScannerDevice, Field(discriminator="kind")]
@@ -253,7 +278,7 @@ class SerialRelayReject(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str) -> str:
-        return _check_url(url, ("serial", "tcp"))
+        return _check_device_url(url, functools.partial(parse_transport_url, kind=RELAY_URLS))
 
     @field_validator("on", "off")
     @classmethod

@@ -1,9 +1,9 @@
-"""Real devices for the engine: printer drivers and scanners, opened from the configuration.
+"""Real devices for the agent: printer drivers and scanners, opened from the configuration.
 
-The engine speaks to small protocols (:class:`edge.engine.UnitPrinter`,
-:class:`edge.cases.CasePrinter`); this module adapts the printer drivers of
-:mod:`edge.printers` and the scanners of :mod:`edge.scanners` to them, and turns printer
-status changes into the engine's pause/resume calls.
+The agent drives the small protocols of :mod:`edge.line_devices`; this module adapts the
+printer drivers of :mod:`edge.printers` and the scanners of :mod:`edge.scanners` to them
+(:func:`open_line_devices`), and turns printer status changes into the engine's
+pause/resume calls.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from pathlib import Path
 from edge.codes import ContainerLabel, UnitLabel
 from edge.config import LineConfig, PrinterDevice, PrinterLanguage, ScannerDevice
 from edge.drivers import open_transport
+from edge.line_devices import LineDevices, LinkReport, PrinterReport, ReadSink
 from edge.printers.driver import EscposPrinter, StatusChange, ZplPrinter
 from edge.printers.label_data import LabelData
 from edge.printers.templates import EscposTemplate, ZplTemplate, load_template
 from edge.scanners.read import ScannerState, ScannerStatus
 from edge.scanners.urls import open_scanner
-from edge.verdicts import ReadLike
 from lineside.contract import AlarmCode
 from lineside.errors import ConfigError, DeviceError, TransportError
 
@@ -51,6 +51,19 @@ class DriverUnitPrinter:
         self.driver = driver
         self._resolver = resolver
 
+    async def open(self) -> None:
+        await self.driver.transport.open()
+
+    async def close(self) -> None:
+        await self.driver.transport.close()
+
+    def watch(self, report: PrinterReport) -> None:
+        watch_printer(self.driver, report)
+
+    async def supervise(self, paused: Callable[[], bool], report: PrinterReport) -> None:
+        """Poll the printer's status while the line is paused (see :func:`poll_printer`)."""
+        await poll_printer(self.driver, paused, ready=lambda: report(None, AlarmCode.PAPER_OUT))
+
     async def print_unit(self, label: UnitLabel) -> None:
         data = LabelData(
             product_name=label.product_name,
@@ -70,6 +83,12 @@ class DriverCasePrinter:
     def __init__(self, driver: Driver) -> None:
         self.driver = driver
 
+    async def open(self) -> None:
+        await self.driver.transport.open()
+
+    async def close(self) -> None:
+        await self.driver.transport.close()
+
     async def print_container(self, label: ContainerLabel) -> None:
         data = LabelData(
             product_name=f"{label.level.upper()} {label.sscc} x{label.count}",
@@ -80,7 +99,7 @@ class DriverCasePrinter:
         await self.driver.print_label(data)
 
 
-def watch_printer(driver: Driver, report: Callable[[str | None, AlarmCode], None]) -> None:
+def watch_printer(driver: Driver, report: PrinterReport) -> None:
     """Call ``report(fault or None, alarm code)`` whenever the printer's faults change."""
 
     def on_change(change: StatusChange) -> None:
@@ -97,7 +116,7 @@ def watch_printer(driver: Driver, report: Callable[[str | None, AlarmCode], None
     driver.on_status_change(on_change)
 
 
-async def feed_reads(device: ScannerDevice, deliver: Callable[[ReadLike], None]) -> None:
+async def feed_reads(device: ScannerDevice, deliver: ReadSink) -> None:
     """Read ``device`` forever, handing each read to ``deliver`` (the engine's on_read)."""
     scanner = open_scanner(device.url, device.id)
     while True:
@@ -109,11 +128,7 @@ async def feed_reads(device: ScannerDevice, deliver: Callable[[ReadLike], None])
             await asyncio.sleep(1.0)
 
 
-async def feed_events(
-    device: ScannerDevice,
-    deliver: Callable[[ReadLike], None],
-    status: Callable[[bool, str], None],
-) -> None:
+async def feed_events(device: ScannerDevice, deliver: ReadSink, status: LinkReport) -> None:
     """Like :func:`feed_reads`, and report the scanner's link: ``status(connected, detail)``.
 
     The engine pauses the line while its verify scanner is disconnected.
@@ -133,6 +148,42 @@ async def feed_events(
             logger.warning("scanner %s: %s; reconnecting", device.id, exc)
             status(False, str(exc))
             await asyncio.sleep(1.0)
+
+
+class ScannerReader:
+    """A scanner from the configuration, as the agent reads it (see :func:`feed_events`)."""
+
+    def __init__(self, device: ScannerDevice) -> None:
+        self.device = device
+
+    async def feed(self, deliver: ReadSink, report: LinkReport) -> None:
+        await feed_events(self.device, deliver, report)
+
+
+def open_line_devices(config: LineConfig) -> LineDevices:
+    """The printers and scanners ``config`` names, adapted for the agent (not yet open).
+
+    Raises :class:`ConfigError` when the line lacks a unit printer or a verify scanner,
+    or has a case scanner but no case printer whose labels it could verify.
+    """
+    unit = config.device("unit_printer")
+    verify = config.device("verify_scanner")
+    if not isinstance(unit, PrinterDevice) or not isinstance(verify, ScannerDevice):
+        raise ConfigError("devices: a unit_printer and a verify_scanner are required")
+    unit_printer = DriverUnitPrinter(
+        open_printer(unit, template_for(config, "unit")), resolver=config.line.resolver
+    )
+    case_printer: DriverCasePrinter | None = None
+    case = config.device("case_printer")
+    if isinstance(case, PrinterDevice):
+        case_printer = DriverCasePrinter(open_printer(case, template_for(config, "case")))
+    case_scanner = config.device("case_scanner")
+    case_reader: ScannerReader | None = None
+    if isinstance(case_scanner, ScannerDevice):
+        if case_printer is None:
+            raise ConfigError("devices: a case_scanner needs a case_printer to verify")
+        case_reader = ScannerReader(case_scanner)
+    return LineDevices(unit_printer, ScannerReader(verify), case_printer, case_reader)
 
 
 def template_for(config: LineConfig, name: str) -> Path:

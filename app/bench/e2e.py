@@ -12,7 +12,7 @@ from pathlib import Path
 from app.bench.report import Figure, percentile
 from app.demo.stack import DemoLineParts, DemoOptions, DemoStack
 from edge.journal import Journal, SerialState
-from simulators.line import ConveyorScript
+from simulators.line import ReadScript
 
 
 def _epoch(value: datetime) -> float:
@@ -105,13 +105,13 @@ def bench_end_to_end(
         root = workdir or Path(tmp)
         base = DemoOptions(
             units=units,
-            script=ConveyorScript(travel_s=0.01),
+            script=ReadScript(travel_s=0.01),
             units_per_case=24,
             workdir=root / "drivers",
             verify_window_ms=2000,
         )
         real = asyncio.run(_measure_run(base, units))
-        in_process = replace(base, simulate=True, script=ConveyorScript())
+        in_process = replace(base, simulate=True, script=ReadScript())
         baseline = asyncio.run(
             _measure_run(replace(in_process, workdir=root / "in-process"), units)
         )

@@ -14,6 +14,7 @@ Mosquitto at 127.0.0.1:1883, and reports:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import statistics
 import tempfile
@@ -23,15 +24,16 @@ from datetime import date
 from pathlib import Path
 
 from app.bench.report import Figure, percentile
+from app.simulated_line import SimulationOptions, simulated_line
 from edge.config import parse_config
 from edge.engine import LineEngine, Observations
 from edge.journal import Journal
-from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVerifyCamera
 from edge.outbox import OutboxPublisher
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
 from lineside.contract import ProductInfo, WorkOrder
 from lineside.mqtt import BrokerEndpoint
+from simulators.line import ReadScript
 
 logger = logging.getLogger(__name__)
 
@@ -92,23 +94,18 @@ path = "line.db"
 
     publisher.add_ack_listener(on_ack)
     supply = SerialSupply(journal, [LocalSerialSource()], low_water=2000, block=5000)
-    engine: LineEngine
-
-    def deliver(read: object) -> None:
-        engine.on_read(read)  # type: ignore[arg-type]
-
-    camera = SimulatedVerifyCamera(deliver, travel_s=0.002)
-    printer = SimulatedUnitPrinter(camera.carry, print_s=print_s, keep=0)
+    line = simulated_line(SimulationOptions(ReadScript(travel_s=0.002), print_s=print_s, keep=0))
     engine = LineEngine(
         config,
         journal,
-        printer=printer,
+        printer=line.printer,
         reject=RecordingReject(),
         supply=supply,
-        case_printer=SimulatedCasePrinter(),
+        case_printer=line.case_printer,
         on_commit=publisher.wake,
         observations=obs,
     )
+    reading = asyncio.create_task(line.reader.feed(engine.on_read, engine.on_scanner_status))
     await supply.ensure(units + 100)
     publisher.start()
     if not await asyncio.to_thread(publisher.wait_connected, 5):
@@ -134,6 +131,9 @@ path = "line.db"
     rss_after = _rss_mb()
     await engine.stop()
     await runner
+    reading.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reading
     publisher.stop(flush_timeout=1)
     journal.close()
     latencies = [seconds * 1000 for seconds in acked_at.values()]

@@ -48,7 +48,7 @@ from edge.printers.templates import BUILTIN_LABELS
 from lineside import contract
 from lineside.errors import ConfigError, ContractError, LinesideError, TransportError
 from lineside.mqtt import BrokerEndpoint, connect, make_client
-from simulators.line import Conveyor, ConveyorScript, ConveyorStats, PhysicalLine
+from simulators.line import Conveyor, ConveyorStats, PhysicalLine, ReadScript
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +103,8 @@ class DemoOptions:
     site: str = "ba-be-1"
     line_prefix: str = "BB"
     units_per_case: int = 12
-    script: ConveyorScript = field(
-        default_factory=lambda: ConveyorScript(
+    script: ReadScript = field(
+        default_factory=lambda: ReadScript(
             travel_s=0.05, miss=0.004, misread=0.002, garbage=0.002, foreign=0.002
         )
     )
@@ -469,6 +469,18 @@ class DemoLineParts:
     def journal_path(self) -> Path:
         return self.config_path.parent / "line.db"
 
+    def tend(self, refill_after_s: float) -> None:
+        """Refill the unit printer ``refill_after_s`` after its paper runs out."""
+        physical = self.physical
+        if physical is not None and physical.paper_out and not self.paper_out_injected:
+            self.paper_out_injected = True
+            asyncio.get_running_loop().call_later(refill_after_s, self._refill)
+
+    def _refill(self) -> None:
+        if self.physical is not None:
+            self.physical.refill()
+            self.refilled = True
+
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
@@ -748,9 +760,6 @@ class DemoStack:
 
     async def _start_line(self, index: int, line_id: str) -> None:
         from edge.config import hash_pin
-        from simulators.printers.engines import ZplEngine
-        from simulators.printers.server import PrinterSimulator
-        from simulators.scanners.line import TcpScannerSimulator
 
         lines = self._seeded_lines
         gtin = lines[index].product_gtin
@@ -760,42 +769,7 @@ class DemoStack:
         self.lines.append(parts)
         devices: list[dict[str, Any]] = []
         if not self.options.simulate:
-            unit_engine = ZplEngine(ips=self.options.ips, render_images=False)
-            case_engine = ZplEngine(ips=self.options.ips, render_images=False)
-            unit_sim = PrinterSimulator(unit_engine)
-            case_sim = PrinterSimulator(case_engine)
-            verify = TcpScannerSimulator()
-            case_scanner = TcpScannerSimulator()
-            for server in (unit_sim, case_sim):
-                await server.open()
-                parts.servers.append(server)
-            for scanner in (verify, case_scanner):
-                await scanner.open()
-                parts.scanners.append(scanner)
-            script = replace(self.options.script, seed=index)
-            parts.physical = PhysicalLine(
-                unit=Conveyor(unit_engine, verify, script, aim_at="01"),
-                case=Conveyor(
-                    case_engine,
-                    case_scanner,
-                    ConveyorScript(travel_s=script.travel_s),
-                    aim_at="00",
-                ),
-            )
-            parts.task = asyncio.create_task(parts.physical.run())
-            devices = [
-                {"kind": "printer", "id": "unit-printer", "role": "unit_printer",
-                 "language": "zpl", "url": f"tcp://127.0.0.1:{unit_sim.port}"},
-                {"kind": "scanner", "id": "verify-scanner", "role": "verify_scanner",
-                 "url": verify.url},
-                {"kind": "printer", "id": "case-printer", "role": "case_printer",
-                 "language": "zpl", "url": f"tcp://127.0.0.1:{case_sim.port}"},
-            ]  # fmt: skip
-            if case_label_carries_sscc():
-                devices.append(
-                    {"kind": "scanner", "id": "case-scanner", "role": "case_scanner",
-                     "url": case_scanner.url}
-                )  # fmt: skip
+            devices = await _start_physical_line(parts, self.options, index)
         config = _line_config(
             site=self.site,
             line_id=line_id,
@@ -887,18 +861,7 @@ class DemoStack:
     def tend(self) -> None:
         """Do what the people on the line would: refill paper a few seconds after it runs out."""
         for parts in self.lines:
-            physical = parts.physical
-            if physical is None:
-                continue
-            if physical.paper_out and not parts.paper_out_injected:
-                parts.paper_out_injected = True
-                loop = asyncio.get_running_loop()
-                loop.call_later(self.options.refill_after_s, self._refill, parts)
-
-    def _refill(self, parts: DemoLineParts) -> None:
-        if parts.physical is not None:
-            parts.physical.refill()
-            parts.refilled = True
+            parts.tend(self.options.refill_after_s)
 
     def finished(self) -> bool:
         """Every line has published its reconciliation report (work order closed)."""
@@ -1018,9 +981,7 @@ class DemoStack:
         conveyor = ConveyorStats()
         for parts in self.lines:
             if parts.physical is not None:
-                stats = parts.physical.unit.stats
-                for name in ("labels", "good", "miss", "misread", "garbage", "foreign"):
-                    setattr(conveyor, name, getattr(conveyor, name) + getattr(stats, name))
+                conveyor.add(parts.physical.unit.stats)
         return RunSummary(
             units=self.options.units * len(self.lines),
             commissioned=commissioned,
@@ -1062,6 +1023,51 @@ class DemoStack:
             return None
         path = urlsplit(epc).path
         return f"{self.base_url}{path}"
+
+
+async def _start_physical_line(
+    parts: DemoLineParts, options: DemoOptions, index: int
+) -> list[dict[str, Any]]:
+    """Start line ``index``'s printer and scanner simulators and the conveyors between them
+    (:class:`~simulators.line.PhysicalLine`); the devices for its line configuration."""
+    from simulators.printers.engines import ZplEngine
+    from simulators.printers.server import PrinterSimulator
+    from simulators.scanners.line import TcpScannerSimulator
+
+    unit_engine = ZplEngine(ips=options.ips, render_images=False)
+    case_engine = ZplEngine(ips=options.ips, render_images=False)
+    unit_sim = PrinterSimulator(unit_engine)
+    case_sim = PrinterSimulator(case_engine)
+    verify = TcpScannerSimulator()
+    case_scanner = TcpScannerSimulator()
+    for server in (unit_sim, case_sim):
+        await server.open()
+        parts.servers.append(server)
+    for scanner in (verify, case_scanner):
+        await scanner.open()
+        parts.scanners.append(scanner)
+    script = replace(options.script, seed=index)
+    parts.physical = PhysicalLine(
+        unit=Conveyor.on_the_wire(unit_engine, verify, script, aim_at="01"),
+        case=Conveyor.on_the_wire(
+            case_engine, case_scanner, ReadScript(travel_s=script.travel_s), aim_at="00"
+        ),
+    )
+    parts.task = asyncio.create_task(parts.physical.run())
+    devices = [
+        {"kind": "printer", "id": "unit-printer", "role": "unit_printer",
+         "language": "zpl", "url": f"tcp://127.0.0.1:{unit_sim.port}"},
+        {"kind": "scanner", "id": "verify-scanner", "role": "verify_scanner",
+         "url": verify.url},
+        {"kind": "printer", "id": "case-printer", "role": "case_printer",
+         "language": "zpl", "url": f"tcp://127.0.0.1:{case_sim.port}"},
+    ]  # fmt: skip
+    if case_label_carries_sscc():
+        devices.append(
+            {"kind": "scanner", "id": "case-scanner", "role": "case_scanner",
+             "url": case_scanner.url}
+        )  # fmt: skip
+    return devices
 
 
 def case_label_carries_sscc() -> bool:

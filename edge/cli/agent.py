@@ -1,4 +1,9 @@
-"""``lineside edge``: check a line's configuration, load work orders, run the agent."""
+"""``lineside edge``: check a line's configuration, load work orders, run the agent.
+
+The ``run`` command is added to this group by the application layer (``app.agent_cli``):
+its ``--simulate`` puts the agent on the simulated line, which only that layer may
+compose with the edge. It runs through :func:`run_agent`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import json
 import logging
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -15,6 +20,9 @@ from rich.console import Console
 
 from lineside.contract import WorkOrder
 from lineside.errors import ConfigError, LinesideError
+
+if TYPE_CHECKING:
+    from edge.line_devices import LineDevices
 
 app = typer.Typer(
     name="edge", help="The line agent: configuration, work orders, running.", no_args_is_help=True
@@ -161,34 +169,22 @@ def report(
         raise typer.Exit(1)
 
 
-@app.command("run")
-def run(
-    *,
-    config: Annotated[Path, typer.Option("--config", "-c", help="The line's configuration.")],
-    simulate: bool = typer.Option(False, "--simulate", help="Use the simulated line."),
-    miss: float = typer.Option(0.0, help="Simulated camera: probability of no read."),
-    garbage: float = typer.Option(0.0, help="Simulated camera: probability of garbage."),
-    rate: float = typer.Option(0.0, help="Simulated printer: labels per second (0: flat out)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
-) -> None:
-    """Run the agent until SIGTERM (graceful: finishes units in flight, flushes the outbox)."""
-    from edge.agent import Agent, SimulationOptions
-    from edge.linesim import ReadScript
+def run_agent(config: Path, *, devices: LineDevices | None = None, verbose: bool = False) -> None:
+    """Run the agent of the line ``config`` describes until SIGTERM: ``lineside edge run``.
+
+    ``devices`` replaces the devices the configuration names (the application layer's
+    simulated line). Exits 2 on a bad configuration, with the agent's exit status after
+    a journal failure.
+    """
+    from edge.agent import Agent
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     cfg = _config(config)
-    options = (
-        SimulationOptions(
-            script=ReadScript(miss=miss, garbage=garbage), print_s=1 / rate if rate > 0 else 0.0
-        )
-        if simulate
-        else None
-    )
     try:
-        agent = Agent(cfg, simulate=options)
+        agent = Agent(cfg, devices=devices)
         asyncio.run(agent.run())
     except LinesideError as exc:
         errors.print(str(exc), markup=False)

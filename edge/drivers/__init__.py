@@ -16,7 +16,7 @@ from __future__ import annotations
 from edge.drivers.base import Transport
 from edge.drivers.cups import CupsTransport
 from edge.drivers.file import FileTransport
-from edge.drivers.reconnect import Backoff, ReconnectingTransport, open_with_backoff
+from edge.drivers.reconnect import ReconnectingTransport, open_with_backoff
 from edge.drivers.serial_port import SerialTransport
 from edge.drivers.tcp import TcpTransport
 from edge.drivers.url import (
@@ -30,6 +30,7 @@ from edge.drivers.url import (
     parse_transport_url,
 )
 from edge.drivers.usb import UsbLpTransport, UsbTransport
+from lineside.backoff import Backoff
 
 
 def open_transport(url: str, *, timeout: float = 5.0, backoff: Backoff | None = None) -> Transport:
@@ -63,7 +64,6 @@ def open_transport(url: str, *, timeout: float = 5.0, backoff: Backoff | None = 
 
 
 __all__ = [
-    "Backoff",
     "CupsTransport",
     "FileTransport",
     "ReconnectingTransport",

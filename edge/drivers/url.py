@@ -10,7 +10,9 @@ string from the config file::
     cups://Zebra_ZT230         (a raw CUPS queue, through ``lpr``)
     file:///var/spool/lineside/labels.zpl
 
-Errors are :class:`lineside.errors.ConfigError` naming the URL and the bad part.
+The URL grammar, its options and its error messages are :mod:`edge.device_url`'s, shared
+with the scanners; errors are :class:`~edge.device_url.DeviceUrlError` (a
+:class:`lineside.errors.ConfigError`) naming the URL and the bad part.
 
 >>> parse_transport_url("tcp://printer-1:9100")
 TcpSpec(url='tcp://printer-1:9100', host='printer-1', port=9100)
@@ -20,11 +22,12 @@ TcpSpec(url='tcp://printer-1:9100', host='printer-1', port=9100)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
-from lineside.errors import ConfigError
+from edge.device_url import DeviceKind, DeviceUrl, UrlOptions, parse_device_url
 
 Parity = Literal["N", "E", "O", "M", "S"]
 
@@ -92,176 +95,124 @@ class FileSpec:
 
 TransportSpec = TcpSpec | SerialSpec | UsbSpec | UsbLpSpec | CupsSpec | FileSpec
 
-SCHEMES = ("tcp", "serial", "usb", "cups", "file")
+#: The URLs a printer's (or a relay's) link may have, with an example of each.
+TRANSPORT_URLS = DeviceKind(
+    "transport",
+    {
+        "tcp": "tcp://host:port, e.g. tcp://10.0.0.5:9100",
+        "serial": "serial:///dev/ttyUSB0 (three slashes)",
+        "usb": "usb://VID:PID, e.g. usb://0a5f:0100, or usb:///dev/usb/lp0",
+        "cups": "cups://QUEUE_NAME",
+        "file": "file:///path/to/file",
+    },
+)
+SCHEMES = TRANSPORT_URLS.schemes
 
 
-def _bad(url: str, part: str, expected: str) -> ConfigError:
-    return ConfigError(f"transport URL {url!r}: {part}; expected {expected}")
+def _no_path(device: DeviceUrl, after: str) -> None:
+    if device.path not in ("", "/"):
+        raise device.error(f"path {device.path!r} is not allowed{after}")
 
 
-def _single_query(url: str, raw: str, allowed: frozenset[str]) -> dict[str, str]:
-    try:
-        query = parse_qs(raw, keep_blank_values=True, strict_parsing=bool(raw))
-    except ValueError as exc:
-        raise _bad(url, f"query {raw!r} is malformed", "key=value pairs joined by '&'") from exc
-    result: dict[str, str] = {}
-    for key, values in query.items():
-        if key not in allowed:
-            raise _bad(url, f"unknown option {key!r}", "one of " + ", ".join(sorted(allowed)))
-        if len(values) != 1:
-            raise _bad(url, f"option {key!r} given {len(values)} times", "it once")
-        result[key] = values[0]
-    return result
+def _tcp(device: DeviceUrl, options: UrlOptions) -> TcpSpec:
+    _no_path(device, "")
+    host, port = device.host_port()
+    return TcpSpec(url=device.url, host=host, port=port)
 
 
-def _int_option(url: str, key: str, value: str, choices: frozenset[int] | None = None) -> int:
-    if not value.isdigit():
-        raise _bad(url, f"{key}={value!r} is not a whole number", f"{key}=<digits>")
-    number = int(value)
-    if choices is not None and number not in choices:
-        allowed = ", ".join(str(c) for c in sorted(choices))
-        raise _bad(url, f"{key}={number} is not supported", f"one of {allowed}")
-    return number
-
-
-def _bool_option(url: str, key: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise _bad(url, f"{key}={value!r} is not a yes/no value", f"{key}=0 or {key}=1")
-
-
-def _parse_tcp(url: str, netloc: str, path: str, query: str) -> TcpSpec:
-    if path not in ("", "/"):
-        raise _bad(url, f"path {path!r} is not allowed", "tcp://host:port")
-    if query:
-        raise _bad(url, f"query {query!r} is not allowed", "tcp://host:port")
-    host, sep, port_text = netloc.rpartition(":")
-    if not sep or not host:
-        raise _bad(url, "the port is missing", "tcp://host:port, e.g. tcp://10.0.0.5:9100")
-    host = host.strip("[]")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise _bad(url, f"port {port_text!r} is not a number from 1 to 65535", "tcp://host:9100")
-    return TcpSpec(url=url, host=host, port=int(port_text))
-
-
-def _parse_serial(url: str, netloc: str, path: str, query: str) -> SerialSpec:
-    if netloc:
-        raise _bad(
-            url, f"host part {netloc!r} is not allowed", "serial:///dev/ttyUSB0 (three slashes)"
-        )
-    if not path or path == "/":
-        raise _bad(url, "the device path is missing", "serial:///dev/ttyUSB0")
-    opts = _single_query(
-        url,
-        query,
-        frozenset({"baud", "bytesize", "parity", "stopbits", "rtscts", "xonxoff"}),
-    )
-    baud = _int_option(url, "baud", opts.get("baud", "9600"), _BAUD_RATES)
-    bytesize = _int_option(url, "bytesize", opts.get("bytesize", "8"), frozenset({5, 6, 7, 8}))
-    parity_text = opts.get("parity", "N").upper()
-    parity: Parity
-    if parity_text == "N":
-        parity = "N"
-    elif parity_text == "E":
-        parity = "E"
-    elif parity_text == "O":
-        parity = "O"
-    elif parity_text == "M":
-        parity = "M"
-    elif parity_text == "S":
-        parity = "S"
-    else:
-        raise _bad(url, f"parity={parity_text!r} is not known", "parity=N, E, O, M or S")
-    stop_text = opts.get("stopbits", "1")
-    if stop_text not in {"1", "1.5", "2"}:
-        raise _bad(url, f"stopbits={stop_text!r} is not supported", "stopbits=1, 1.5 or 2")
+def _serial(device: DeviceUrl, options: UrlOptions) -> SerialSpec:
+    if device.netloc:
+        raise device.error(f"host part {device.netloc!r} is not allowed")
+    if device.path in ("", "/"):
+        raise device.error("the device path is missing")
+    parity: Parity = _PARITIES[options.choice("parity", "N", tuple(_PARITIES), fold_case=True)]
+    stopbits = options.choice("stopbits", "1", ("1", "1.5", "2"))
     return SerialSpec(
-        url=url,
-        path=unquote(path),
-        baudrate=baud,
-        bytesize=bytesize,
+        url=device.url,
+        path=device.decoded_path,
+        baudrate=options.integer("baud", 9600, choices=_BAUD_RATES),
+        bytesize=options.integer("bytesize", 8, choices={5, 6, 7, 8}),
         parity=parity,
-        stopbits=float(stop_text) if stop_text == "1.5" else int(stop_text),
-        rtscts=_bool_option(url, "rtscts", opts.get("rtscts", "0")),
-        xonxoff=_bool_option(url, "xonxoff", opts.get("xonxoff", "0")),
+        stopbits=float(stopbits) if stopbits == "1.5" else int(stopbits),
+        rtscts=options.flag("rtscts", False),
+        xonxoff=options.flag("xonxoff", False),
     )
 
 
-def _hex_id(url: str, label: str, text: str) -> int:
+def _hex_id(device: DeviceUrl, label: str, text: str) -> int:
     if not 1 <= len(text) <= 4 or any(c not in "0123456789abcdefABCDEF" for c in text):
-        raise _bad(url, f"{label} {text!r} is not 1-4 hex digits", "usb://VID:PID, e.g. 0a5f:0100")
+        raise device.error(f"{label} {text!r} is not 1-4 hex digits")
     return int(text, 16)
 
 
-def _parse_usb(url: str, netloc: str, path: str, query: str) -> UsbSpec | UsbLpSpec:
-    if not netloc:
-        if not path.startswith("/dev/"):
-            raise _bad(url, f"path {path!r} is not a device node", "usb:///dev/usb/lp0")
-        if query:
-            raise _bad(url, f"query {query!r} is not allowed", "usb:///dev/usb/lp0")
-        return UsbLpSpec(url=url, path=unquote(path))
-    if path not in ("", "/"):
-        raise _bad(url, f"path {path!r} is not allowed after VID:PID", "usb://VID:PID")
-    vid, sep, pid = netloc.partition(":")
+def _usb(device: DeviceUrl, options: UrlOptions) -> UsbSpec | UsbLpSpec:
+    if not device.netloc:
+        if not device.path.startswith("/dev/"):
+            raise device.error(f"path {device.path!r} is not a device node", "usb:///dev/usb/lp0")
+        return UsbLpSpec(url=device.url, path=device.decoded_path)
+    _no_path(device, " after VID:PID")
+    vid, sep, pid = device.netloc.partition(":")
     if not sep:
-        raise _bad(url, f"{netloc!r} has no ':' between vendor and product id", "usb://0a5f:0100")
-    opts = _single_query(url, query, frozenset({"serial"}))
+        raise device.error(f"{device.netloc!r} has no ':' between vendor and product id")
     return UsbSpec(
-        url=url,
-        vendor_id=_hex_id(url, "vendor id", vid),
-        product_id=_hex_id(url, "product id", pid),
-        serial_number=opts.get("serial") or None,
+        url=device.url,
+        vendor_id=_hex_id(device, "vendor id", vid),
+        product_id=_hex_id(device, "product id", pid),
+        serial_number=options.optional("serial"),
     )
 
 
-def _parse_cups(url: str, netloc: str, path: str, query: str) -> CupsSpec:
-    queue = unquote(netloc)
-    if not queue or path not in ("", "/") or query:
-        raise _bad(url, "the queue name is missing or has extra parts", "cups://QUEUE_NAME")
+def _cups(device: DeviceUrl, options: UrlOptions) -> CupsSpec:
+    queue = unquote(device.netloc)
+    if not queue:
+        raise device.error("the queue name is missing")
+    _no_path(device, " after the queue name")
     if any(c.isspace() or c in "/#" for c in queue):
-        raise _bad(url, f"queue name {queue!r} has a space, '/' or '#'", "a CUPS queue name")
-    return CupsSpec(url=url, queue=queue)
+        raise device.error(f"queue name {queue!r} has a space, '/' or '#'", "a CUPS queue name")
+    return CupsSpec(url=device.url, queue=queue)
 
 
-def _parse_file(url: str, netloc: str, path: str, query: str) -> FileSpec:
-    if netloc or not path or path == "/" or query:
-        raise _bad(url, "the path must be absolute with no host or query", "file:///path/to/file")
-    return FileSpec(url=url, path=unquote(path))
+def _file(device: DeviceUrl, options: UrlOptions) -> FileSpec:
+    if device.netloc or device.path in ("", "/"):
+        raise device.error("the path must be absolute with no host")
+    return FileSpec(url=device.url, path=device.decoded_path)
 
 
-def parse_transport_url(url: str) -> TransportSpec:
+_PARITIES: dict[str, Parity] = {"N": "N", "E": "E", "O": "O", "M": "M", "S": "S"}
+_BUILDERS: dict[str, Callable[[DeviceUrl, UrlOptions], TransportSpec]] = {
+    "tcp": _tcp,
+    "serial": _serial,
+    "usb": _usb,
+    "cups": _cups,
+    "file": _file,
+}
+
+
+def transport_spec(device: DeviceUrl, options: UrlOptions) -> TransportSpec:
+    """The link a parsed URL names, reading its scheme's options from ``options``.
+
+    The caller calls ``options.finish()`` afterwards (a scanner reads its own options
+    from the same query first).
+    """
+    return _BUILDERS[device.scheme](device, options)
+
+
+def parse_transport_url(url: str, kind: DeviceKind = TRANSPORT_URLS) -> TransportSpec:
     """Validate ``url`` and return the typed description of the link it names.
+
+    ``kind`` narrows the schemes (and names the device in messages), e.g. a reject relay
+    is wired to a serial line or a TCP socket only.
 
     >>> parse_transport_url("usb://0a5f:0100")
     UsbSpec(url='usb://0a5f:0100', vendor_id=2655, product_id=256, serial_number=None)
     >>> parse_transport_url("lpt://1")
     Traceback (most recent call last):
     ...
-    lineside.errors.ConfigError: transport URL 'lpt://1': scheme 'lpt' is not supported; \
+    edge.device_url.DeviceUrlError: transport URL 'lpt://1': scheme 'lpt' is not supported; \
 expected one of tcp, serial, usb, cups, file
     """
-    if not isinstance(url, str) or not url:
-        raise ConfigError("transport URL is empty; expected e.g. tcp://host:9100")
-    if "://" not in url:
-        raise _bad(url, "no scheme", "scheme://..., e.g. tcp://host:9100 or serial:///dev/ttyS0")
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:  # "tcp://[::1" (unclosed IPv6 bracket), "tcp://[]"
-        raise _bad(url, str(exc), "a well-formed URL") from exc
-    scheme = parts.scheme.lower()
-    if parts.fragment:
-        raise _bad(url, f"fragment {parts.fragment!r} is not allowed", "no '#' in the URL")
-    if scheme == "tcp":
-        return _parse_tcp(url, parts.netloc, parts.path, parts.query)
-    if scheme == "serial":
-        return _parse_serial(url, parts.netloc, parts.path, parts.query)
-    if scheme == "usb":
-        return _parse_usb(url, parts.netloc, parts.path, parts.query)
-    if scheme == "cups":
-        return _parse_cups(url, parts.netloc, parts.path, parts.query)
-    if scheme == "file":
-        return _parse_file(url, parts.netloc, parts.path, parts.query)
-    raise _bad(url, f"scheme {scheme!r} is not supported", "one of " + ", ".join(SCHEMES))
+    device = parse_device_url(url, kind)
+    options = device.options()
+    spec = transport_spec(device, options)
+    options.finish()
+    return spec

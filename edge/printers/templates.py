@@ -40,6 +40,7 @@ from typing import Literal
 from edge.printers.label_data import STANDARD_FIELDS, LabelData
 from lineside.codecs.escpos import EscposLine, LineKind
 from lineside.codecs.zpl import (
+    ZplCommand,
     datamatrix_gs1_data,
     escape_text,
     gs1_128_data,
@@ -158,12 +159,154 @@ def _read_template(path: str | Path, encoding: str) -> str:
         raise TemplateError(f"{path}: cannot read the template: {exc}") from exc
 
 
+#: How a slot's value is written into the label.
+SlotEncoding = Literal["text", "datamatrix", "gs1_128"]
+
+
 @dataclass(frozen=True, slots=True)
 class _Slot:
     name: str
     optional: bool
-    encoding: Literal["text", "datamatrix", "gs1_128"]
+    encoding: SlotEncoding
     line: int
+
+
+def _slot_encoding(
+    match: re.Match[str], field_text: str, barcode: str | None, barcode_params: str, where: str
+) -> SlotEncoding:
+    """How a placeholder's value is written: as text, or as GS1 data for its barcode.
+
+    ``{{element_string}}`` alone in a ``^BX`` field is GS1 DataMatrix data, in a ``^BC``
+    field GS1-128 data; the barcode's parameters must allow it.
+    """
+    if match.group(1) != "element_string" or barcode not in {"BX", "BC"}:
+        return "text"
+    if field_text.strip() != match.group(0):
+        raise TemplateError(f"{where}: {{{{element_string}}}} must be alone in a ^{barcode} field")
+    if barcode == "BX":
+        escape_param = (barcode_params.split(",") + [""] * 7)[6]
+        if escape_param != "_" or ",200" not in barcode_params:
+            raise TemplateError(
+                f"{where}: GS1 DataMatrix needs ^BXN,h,200,,,,_ "
+                f"(quality 200, escape _), got ^BX{barcode_params}"
+            )
+        return "datamatrix"
+    mode = (barcode_params.split(",") + [""] * 6)[5].strip()
+    if mode not in {"", "N"}:
+        raise TemplateError(f"{where}: GS1-128 needs ^BC mode N, got mode {mode!r}")
+    return "gs1_128"
+
+
+@dataclass(slots=True)
+class _ZplCompiler:
+    """Compiles a ZPL template one command at a time (see :meth:`ZplTemplate.from_text`).
+
+    The output is re-assembled from the template's bytes (the tokenizer gives byte
+    offsets): literal pieces, cut at each placeholder, with ``^FH\\`` inserted before
+    every field that has one and the field's literal text hex-escaped.
+    """
+
+    source: str
+    raw: bytes
+    #: The line of the ``^XA`` whose format is open, if any.
+    open_at: int | None = None
+    labels: int = 0
+    has_ci28: bool = False
+    fonts: set[str] = field(default_factory=set)
+    #: The barcode command of the current field (``BX``, ``BC``, ``BQ``) and its parameters.
+    barcode: str | None = None
+    barcode_params: str = ""
+    saw_fh: bool = False
+    pieces: list[str] = field(default_factory=list)
+    slots: list[_Slot] = field(default_factory=list)
+    #: Byte offset in ``raw`` up to which the template has been copied out.
+    cursor: int = 0
+    out_prefix: bytearray = field(default_factory=bytearray)
+
+    def feed(self, command: ZplCommand) -> None:
+        where = f"{self.source} line {command.line}"
+        name = command.name
+        if name not in KNOWN_ZPL_COMMANDS:
+            raise TemplateError(f"{where}: unknown ZPL command {command.prefix}{name}")
+        self._check_format(command, where)
+        if name == "CI":
+            self.has_ci28 = command.text.strip().startswith("28")
+        elif name == "A":
+            self._font(command.text, where)
+        elif name in {"BX", "BC", "BQ"}:
+            self.barcode, self.barcode_params = name, command.text
+        elif name == "FH":
+            self.saw_fh = True
+        elif name == "FS":
+            self.barcode, self.saw_fh = None, False
+        elif name == "FD":
+            self._field_data(command, where)
+
+    def _check_format(self, command: ZplCommand, where: str) -> None:
+        """``^XA`` and ``^XZ`` pair up; format commands stay inside them."""
+        name = command.name
+        if name == "XA":
+            if self.open_at is not None:
+                raise TemplateError(f"{where}: ^XA inside a format opened on line {self.open_at}")
+            self.open_at = command.line
+        elif name == "XZ":
+            if self.open_at is None:
+                raise TemplateError(f"{where}: ^XZ without a matching ^XA")
+            self.open_at = None
+            self.labels += 1
+        elif command.prefix == "^" and self.open_at is None and name not in {"FX"}:
+            raise TemplateError(f"{where}: ^{name} outside ^XA...^XZ")
+
+    def _font(self, params: str, where: str) -> None:
+        if params.startswith("@"):
+            font = params.rsplit(",", 1)[-1].strip()
+            if ":" not in font:
+                raise TemplateError(f"{where}: ^A@ needs a font like E:DEJAVU.TTF")
+            self.fonts.add(font.upper())
+
+    def _field_data(self, command: ZplCommand, where: str) -> None:
+        field_text = command.text
+        found = list(_PLACEHOLDER.finditer(field_text))
+        leftover = _PLACEHOLDER.sub("", field_text)
+        if "{{" in leftover or "}}" in leftover:
+            raise TemplateError(f"{where}: malformed placeholder in {field_text!r}")
+        if not found:
+            return
+        if self.saw_fh:
+            raise TemplateError(
+                f"{where}: remove ^FH before a field with placeholders (added for you)"
+            )
+        start = command.offset
+        self.out_prefix += self.raw[self.cursor : start] + b"^FH\\^FD"
+        text_pos = 0
+        for match in found:
+            _check_field_name(match.group(1), where)
+            encoding = _slot_encoding(match, field_text, self.barcode, self.barcode_params, where)
+            literal = field_text[text_pos : match.start()]
+            self.out_prefix += escape_text(literal).encode("utf-8") if literal else b""
+            self.pieces.append(self.out_prefix.decode("utf-8"))
+            self.out_prefix = bytearray()
+            self.slots.append(_Slot(match.group(1), bool(match.group(2)), encoding, command.line))
+            text_pos = match.end()
+        self.out_prefix += escape_text(field_text[text_pos:]).encode("utf-8")
+        self.cursor = start + 3 + len(command.params)
+
+    def finish(self) -> tuple[tuple[str, ...], tuple[_Slot, ...]]:
+        """The compiled pieces and slots, once every command is fed."""
+        if self.open_at is not None:
+            raise TemplateError(f"{self.source} line {self.open_at}: ^XA is never closed by ^XZ")
+        if self.labels == 0:
+            raise TemplateError(f"{self.source}: no label format (^XA...^XZ)")
+        self.out_prefix += self.raw[self.cursor :]
+        pieces = [*self.pieces, self.out_prefix.decode("utf-8")]
+        if not any(s.encoding != "text" or s.name == "digital_link" for s in self.slots):
+            raise TemplateError(
+                f"{self.source}: no GS1 code field: put {{{{element_string}}}} in a ^BX or ^BC "
+                "field, or {{digital_link}} in a ^BQ field"
+            )
+        if not self.has_ci28:
+            pieces[0] = pieces[0].replace("^XA", "^XA^CI28", 1)
+        return tuple(pieces), tuple(self.slots)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,120 +331,16 @@ class ZplTemplate:
     @classmethod
     def from_text(cls, text: str, source: str = "<template>") -> ZplTemplate:
         """Validate ``text`` and compile it; ``source`` names it in errors."""
+        raw = text.encode("utf-8")
         try:
-            commands = parse_commands(text.encode("utf-8"))
+            commands = parse_commands(raw)
         except InvalidInput as exc:
             raise TemplateError(f"{source}: {exc}") from exc
-        open_at: int | None = None
-        labels = 0
-        has_ci28 = False
-        fonts: set[str] = set()
-        barcode: str | None = None
-        barcode_params = ""
-        saw_fh = False
-        pieces: list[str] = []
-        slots: list[_Slot] = []
-        cursor = 0
-        # Byte offsets from the tokenizer; the template is re-assembled from bytes.
-        raw = text.encode("utf-8")
-        out_prefix = bytearray()
+        compiler = _ZplCompiler(source, raw)
         for command in commands:
-            where = f"{source} line {command.line}"
-            name = command.name
-            if name not in KNOWN_ZPL_COMMANDS:
-                raise TemplateError(f"{where}: unknown ZPL command {command.prefix}{name}")
-            if name == "XA":
-                if open_at is not None:
-                    raise TemplateError(f"{where}: ^XA inside a format opened on line {open_at}")
-                open_at = command.line
-            elif name == "XZ":
-                if open_at is None:
-                    raise TemplateError(f"{where}: ^XZ without a matching ^XA")
-                open_at = None
-                labels += 1
-            elif command.prefix == "^" and open_at is None and name not in {"FX"}:
-                raise TemplateError(f"{where}: ^{name} outside ^XA...^XZ")
-            if name == "CI":
-                has_ci28 = command.text.strip().startswith("28")
-            elif name == "A":
-                params = command.text
-                if params.startswith("@"):
-                    font = params.rsplit(",", 1)[-1].strip()
-                    if ":" not in font:
-                        raise TemplateError(f"{where}: ^A@ needs a font like E:DEJAVU.TTF")
-                    fonts.add(font.upper())
-            elif name in {"BX", "BC", "BQ"}:
-                barcode, barcode_params = name, command.text
-            elif name == "FH":
-                saw_fh = True
-            elif name == "FS":
-                barcode, saw_fh = None, False
-            elif name == "FD":
-                found = list(_PLACEHOLDER.finditer(command.text))
-                leftover = _PLACEHOLDER.sub("", command.text)
-                if "{{" in leftover or "}}" in leftover:
-                    raise TemplateError(f"{where}: malformed placeholder in {command.text!r}")
-                if not found:
-                    continue
-                if saw_fh:
-                    raise TemplateError(
-                        f"{where}: remove ^FH before a field with placeholders (added for you)"
-                    )
-                start = command.offset
-                end = start + 3 + len(command.params)
-                out_prefix += raw[cursor:start] + b"^FH\\^FD"
-                literal_start = start + 3
-                text_pos = 0
-                field_text = command.text
-                for match in found:
-                    name_ = match.group(1)
-                    _check_field_name(name_, where)
-                    encoding: Literal["text", "datamatrix", "gs1_128"] = "text"
-                    if name_ == "element_string" and barcode in {"BX", "BC"}:
-                        if field_text.strip() != match.group(0):
-                            raise TemplateError(
-                                f"{where}: {{{{element_string}}}} must be alone "
-                                f"in a ^{barcode} field"
-                            )
-                        if barcode == "BX":
-                            escape_param = (barcode_params.split(",") + [""] * 7)[6]
-                            if escape_param != "_" or ",200" not in barcode_params:
-                                raise TemplateError(
-                                    f"{where}: GS1 DataMatrix needs ^BXN,h,200,,,,_ "
-                                    f"(quality 200, escape _), got ^BX{barcode_params}"
-                                )
-                            encoding = "datamatrix"
-                        else:
-                            mode = (barcode_params.split(",") + [""] * 6)[5].strip()
-                            if mode not in {"", "N"}:
-                                raise TemplateError(
-                                    f"{where}: GS1-128 needs ^BC mode N, got mode {mode!r}"
-                                )
-                            encoding = "gs1_128"
-                    literal = field_text[text_pos : match.start()]
-                    out_prefix += escape_text(literal).encode("utf-8") if literal else b""
-                    pieces.append(out_prefix.decode("utf-8"))
-                    out_prefix = bytearray()
-                    slots.append(_Slot(name_, bool(match.group(2)), encoding, command.line))
-                    text_pos = match.end()
-                tail = field_text[text_pos:]
-                out_prefix += escape_text(tail).encode("utf-8")
-                cursor = end
-                del literal_start
-        if open_at is not None:
-            raise TemplateError(f"{source} line {open_at}: ^XA is never closed by ^XZ")
-        if labels == 0:
-            raise TemplateError(f"{source}: no label format (^XA...^XZ)")
-        out_prefix += raw[cursor:]
-        pieces.append(out_prefix.decode("utf-8"))
-        if not any(s.encoding != "text" or s.name == "digital_link" for s in slots):
-            raise TemplateError(
-                f"{source}: no GS1 code field: put {{{{element_string}}}} in a ^BX or ^BC "
-                "field, or {{digital_link}} in a ^BQ field"
-            )
-        if not has_ci28:
-            pieces[0] = pieces[0].replace("^XA", "^XA^CI28", 1)
-        return cls(source, tuple(pieces), tuple(slots), frozenset(fonts))
+            compiler.feed(command)
+        pieces, slots = compiler.finish()
+        return cls(source, pieces, slots, frozenset(compiler.fonts))
 
     def render(
         self, data: LabelData | Mapping[str, str], message: GS1Message | None = None

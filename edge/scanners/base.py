@@ -16,8 +16,8 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncGenerator
 
-from edge.drivers.reconnect import Backoff
 from edge.scanners.read import ScanEvent, ScannerStatus, ScanRead
+from lineside.backoff import Backoff
 
 #: Scanners retry for ever: a line keeps running across a cable being re-seated.
 SCANNER_BACKOFF = Backoff(initial=0.2, factor=2.0, maximum=10.0, jitter=0.1, attempts=None)

@@ -24,9 +24,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from edge.drivers.reconnect import Backoff
 from edge.scanners.base import SCANNER_BACKOFF, Scanner
 from edge.scanners.read import ReadStamper, ScanEvent, ScannerState
+from lineside.backoff import Backoff
 from lineside.errors import ConfigError, DeviceError, TransportError
 
 logger = logging.getLogger(__name__)

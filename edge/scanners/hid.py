@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from edge.drivers.reconnect import Backoff
 from edge.scanners.base import SCANNER_BACKOFF, Scanner
 from edge.scanners.read import ReadStamper, ScanEvent, ScannerState
+from lineside.backoff import Backoff
 from lineside.codecs.framing import Frame
 from lineside.errors import DeviceError, TransportError
 

@@ -12,9 +12,9 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 
 from edge.drivers.base import Transport
-from edge.drivers.reconnect import Backoff
 from edge.scanners.base import SCANNER_BACKOFF, Scanner
 from edge.scanners.read import ReadStamper, ScanEvent, ScannerState
+from lineside.backoff import Backoff
 from lineside.codecs.framing import LineFramer
 from lineside.errors import TransportError
 

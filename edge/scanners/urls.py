@@ -1,4 +1,4 @@
-"""Pick a scanner driver by URL.
+"""Scanner URLs: what each scheme means, parsed into a spec, and the driver it opens.
 
 ::
 
@@ -12,20 +12,32 @@
 
 Options common to line scanners: ``terminator`` (``crlf``, ``cr``, ``lf``), ``aim``
 (``auto``, ``required``, ``none``), ``symbology`` (assumed when the reader sends no AIM
-prefix, e.g. ``]d2``), ``max_length``. Errors are :class:`ConfigError` naming the URL
-and the bad option.
+prefix, e.g. ``]d2``), ``max_length``; a serial scanner also takes the serial line's
+options (``baud``...). The grammar, the option rules and the error messages are
+:mod:`edge.device_url`'s, shared with the printers' transports; errors are
+:class:`~lineside.errors.ConfigError` naming the URL and the bad option.
+:func:`parse_scanner_url` only checks (a configuration is checked when it loads);
+:func:`open_scanner` builds the driver.
 
 >>> open_scanner("tcp://127.0.0.1:2001", "verify-1").url
 'tcp://127.0.0.1:2001'
+>>> parse_scanner_url("tcp:/127.0.0.1:9200")
+Traceback (most recent call last):
+...
+edge.device_url.DeviceUrlError: scanner URL 'tcp:/127.0.0.1:9200': missing '//' after \
+'tcp:'; expected tcp://host:port, e.g. tcp://10.0.0.7:2001
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit
+from dataclasses import dataclass
+from typing import Literal
 
+from edge.device_url import DeviceKind, DeviceUrl, UrlOptions, parse_device_url
 from edge.drivers import open_transport
+from edge.drivers.url import transport_spec
 from edge.scanners.base import Scanner
 from edge.scanners.camera import (
     CameraScanner,
@@ -40,184 +52,241 @@ from edge.scanners.hid import LAYOUTS, HidScanner, KeycodeDecoder, evdev_source
 from edge.scanners.read import ReadStamper
 from edge.scanners.stream import ListeningScanner, StreamScanner
 from lineside.codecs.framing import AimMode
-from lineside.errors import ConfigError
+
+#: The URLs a scanner may have, with an example of each.
+SCANNER_URLS = DeviceKind(
+    "scanner",
+    {
+        "serial": "serial:///dev/ttyACM0 (three slashes)",
+        "tcp": "tcp://host:port, e.g. tcp://10.0.0.7:2001",
+        "tcp-listen": "tcp-listen://0.0.0.0:2001",
+        "hid": "hid:///dev/input/event3",
+        "camera": "camera://0 or camera:///path/video.mp4",
+        "camera+rtsp": "camera+rtsp://host/stream",
+    },
+)
 
 TERMINATORS = {"crlf": b"\r\n", "cr": b"\r", "lf": b"\n"}
 _AIM_ID = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _LINE_OPTIONS = frozenset({"terminator", "aim", "symbology", "max_length"})
+_CAMERA_OPTIONS = frozenset({"mode", "decoder", "symbologies", "release", "symbology"})
 
 
-def _bad(url: str, part: str, expected: str) -> ConfigError:
-    return ConfigError(f"scanner URL {url!r}: {part}; expected {expected}")
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How a scanner's reads are framed and stamped."""
+
+    aim: AimMode = AimMode.AUTO
+    #: The AIM identifier assumed when the reader sends none, e.g. ``]d2``.
+    symbology: str | None = None
+    terminator: bytes = b"\r\n"
+    max_length: int = 4096
+
+    def stamper(self, device_id: str) -> ReadStamper:
+        return ReadStamper(device_id, aim=self.aim, default_symbology=self.symbology)
 
 
-def _split_options(
-    url: str, query: str, ours: frozenset[str]
-) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    mine: dict[str, str] = {}
-    rest: list[tuple[str, str]] = []
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key in ours:
-            if key in mine:
-                raise _bad(url, f"option {key!r} given twice", "it once")
-            mine[key] = value
-        else:
-            rest.append((key, value))
-    return mine, rest
+@dataclass(frozen=True, slots=True)
+class StreamScannerSpec:
+    """A reader on a serial line or a TCP socket we connect to."""
+
+    url: str
+    #: The transport's URL: this one without the scanner's own options.
+    link_url: str
+    reading: Reading
 
 
-def _choice(url: str, key: str, value: str, choices: dict[str, object] | list[str]) -> str:
-    if value not in choices:
-        raise _bad(url, f"{key}={value!r} is not known", f"{key}=" + "|".join(choices))
-    return value
+@dataclass(frozen=True, slots=True)
+class ListeningScannerSpec:
+    """A reader that connects to us."""
+
+    url: str
+    host: str
+    port: int
+    reading: Reading
 
 
-def _int(url: str, key: str, value: str, minimum: int = 1) -> int:
-    if not value.isdigit() or int(value) < minimum:
-        raise _bad(url, f"{key}={value!r} is not a whole number >= {minimum}", f"{key}=<n>")
-    return int(value)
+@dataclass(frozen=True, slots=True)
+class HidScannerSpec:
+    """A USB-HID keyboard-wedge reader."""
+
+    url: str
+    path: str
+    layout: str
+    gs: str | None
+    grab: bool
+    reading: Reading
 
 
-def _stamper(url: str, device_id: str, opts: dict[str, str]) -> ReadStamper:
-    aim = AimMode(_choice(url, "aim", opts.get("aim", "auto"), [m.value for m in AimMode]))
-    symbology = opts.get("symbology") or None
+@dataclass(frozen=True, slots=True)
+class CameraScannerSpec:
+    """A camera (by index), a video file or an RTSP stream."""
+
+    url: str
+    source: int | str
+    mode: CaptureMode
+    symbologies: tuple[Symbology, ...]
+    decoder: Literal["zxing", "pyzbar"]
+    release_frames: int
+    reading: Reading
+
+
+ScannerSpec = StreamScannerSpec | ListeningScannerSpec | HidScannerSpec | CameraScannerSpec
+
+
+def _reading(options: UrlOptions) -> Reading:
+    aim = AimMode(options.choice("aim", "auto", [m.value for m in AimMode]))
+    symbology = options.optional("symbology")
     if symbology is not None and not _AIM_ID.fullmatch(symbology):
-        raise _bad(url, f"symbology={symbology!r} is not an AIM identifier", "e.g. ]d2")
-    return ReadStamper(device_id, aim=aim, default_symbology=symbology)
+        raise options.device.error(
+            f"symbology={symbology!r} is not an AIM identifier", "e.g. symbology=]d2"
+        )
+    terminator = TERMINATORS[options.choice("terminator", "crlf", list(TERMINATORS))]
+    max_length = options.integer("max_length", 4096, minimum=1)
+    return Reading(aim, symbology, terminator, max_length)
 
 
-def _line_settings(url: str, opts: dict[str, str]) -> tuple[bytes, int]:
-    terminator = TERMINATORS[
-        _choice(url, "terminator", opts.get("terminator", "crlf"), list(TERMINATORS))
-    ]
-    max_length = _int(url, "max_length", opts.get("max_length", "4096"))
-    return terminator, max_length
+def _stream(device: DeviceUrl, options: UrlOptions) -> StreamScannerSpec:
+    reading = _reading(options)
+    transport_spec(device, options)  # the link's own options, checked now
+    options.finish()
+    return StreamScannerSpec(device.url, device.without_options(_LINE_OPTIONS), reading)
 
 
-def _no_rest(url: str, rest: list[tuple[str, str]], allowed: frozenset[str]) -> None:
-    if rest:
-        raise _bad(url, f"unknown option {rest[0][0]!r}", "one of " + ", ".join(sorted(allowed)))
+def _listening(device: DeviceUrl, options: UrlOptions) -> ListeningScannerSpec:
+    reading = _reading(options)
+    options.finish()
+    host, port = device.host_port(lowest_port=0)
+    return ListeningScannerSpec(device.url, host, port, reading)
+
+
+def _hid(device: DeviceUrl, options: UrlOptions) -> HidScannerSpec:
+    reading = _reading(options)
+    layout = options.choice("layout", "us", list(LAYOUTS))
+    gs = options.optional("gs")
+    if gs is not None and len(gs) != 1:
+        raise device.error(f"gs={gs!r} is not one character", "e.g. gs=~")
+    grab = options.flag("grab", True)
+    options.finish()
+    if device.netloc or not device.decoded_path.startswith("/dev/"):
+        raise device.error("the device path is missing")
+    return HidScannerSpec(device.url, device.decoded_path, layout, gs, grab, reading)
+
+
+def _camera(device: DeviceUrl, options: UrlOptions) -> CameraScannerSpec:
+    aim_id = options.optional("symbology")
+    if aim_id is not None and not _AIM_ID.fullmatch(aim_id):
+        raise device.error(f"symbology={aim_id!r} is not an AIM identifier", "e.g. symbology=]d2")
+    mode = CaptureMode(options.choice("mode", "continuous", [m.value for m in CaptureMode]))
+    every = [s.value for s in Symbology]
+    symbologies = tuple(Symbology(s) for s in options.choices("symbologies", every, every))
+    decoder: Literal["zxing", "pyzbar"] = (
+        "pyzbar" if options.choice("decoder", "zxing", ["zxing", "pyzbar"]) == "pyzbar" else "zxing"
+    )
+    release = options.integer("release", 3, minimum=1)
+    source: int | str
+    if device.scheme == "camera+rtsp":
+        # Options the camera does not know belong to the stream's own URL.
+        rest = device.query_without(_CAMERA_OPTIONS)
+        source = f"rtsp://{device.netloc}{device.path}" + (f"?{rest}" if rest else "")
+    else:
+        options.finish()
+        if device.netloc:
+            if not device.netloc.isdigit():
+                raise device.error(f"camera index {device.netloc!r} is not a number")
+            source = int(device.netloc)
+        elif device.path not in ("", "/"):
+            source = device.decoded_path
+        else:
+            raise device.error("no camera index or file")
+    reading = Reading(symbology=aim_id)
+    return CameraScannerSpec(device.url, source, mode, symbologies, decoder, release, reading)
+
+
+_PARSERS: dict[str, Callable[[DeviceUrl, UrlOptions], ScannerSpec]] = {
+    "serial": _stream,
+    "tcp": _stream,
+    "tcp-listen": _listening,
+    "hid": _hid,
+    "camera": _camera,
+    "camera+rtsp": _camera,
+}
+
+
+def parse_scanner_url(url: str) -> ScannerSpec:
+    """Check ``url`` and describe the scanner it names (nothing is opened).
+
+    >>> parse_scanner_url("lpt://1")
+    Traceback (most recent call last):
+    ...
+    edge.device_url.DeviceUrlError: scanner URL 'lpt://1': scheme 'lpt' is not supported; \
+expected one of serial, tcp, tcp-listen, hid, camera, camera+rtsp
+    """
+    device = parse_device_url(url, SCANNER_URLS)
+    return _PARSERS[device.scheme](device, device.options())
 
 
 def open_scanner(url: str, device_id: str) -> Scanner:
-    """Build the scanner ``url`` names (not yet reading: iterate its ``reads()``).
+    """Build the scanner ``url`` names (not yet reading: iterate its ``reads()``)."""
+    spec = parse_scanner_url(url)
+    stamper = spec.reading.stamper(device_id)
+    match spec:
+        case StreamScannerSpec():
+            link = spec.link_url
+            return StreamScanner(
+                device_id,
+                url,
+                lambda: open_transport(link),
+                stamper=stamper,
+                terminator=spec.reading.terminator,
+                max_length=spec.reading.max_length,
+            )
+        case ListeningScannerSpec():
+            return ListeningScanner(
+                device_id,
+                url,
+                spec.host,
+                spec.port,
+                stamper=stamper,
+                terminator=spec.reading.terminator,
+                max_length=spec.reading.max_length,
+            )
+        case HidScannerSpec():
+            return _open_hid(spec, device_id, stamper)
+        case CameraScannerSpec():
+            return _open_camera(spec, device_id, stamper)
 
-    >>> open_scanner("lpt://1", "x")
-    Traceback (most recent call last):
-    ...
-    lineside.errors.ConfigError: scanner URL 'lpt://1': scheme 'lpt' is not supported; \
-expected serial, tcp, tcp-listen, hid, camera or camera+rtsp
-    """
-    if "://" not in url:
-        raise _bad(url, "no scheme", "e.g. serial:///dev/ttyACM0 or tcp://host:port")
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme in ("serial", "tcp"):
-        opts, rest = _split_options(url, parts.query, _LINE_OPTIONS)
-        terminator, max_length = _line_settings(url, opts)
-        # Rebuilt by hand: urlunsplit would turn serial:///dev/x into serial:/dev/x.
-        transport_url = url.split("?", 1)[0] + (f"?{urlencode(rest)}" if rest else "")
-        open_transport(transport_url)  # validate now: a bad URL is a config error, not a retry
-        return StreamScanner(
-            device_id,
-            url,
-            lambda: open_transport(transport_url),
-            stamper=_stamper(url, device_id, opts),
-            terminator=terminator,
-            max_length=max_length,
-        )
-    if scheme == "tcp-listen":
-        opts, rest = _split_options(url, parts.query, _LINE_OPTIONS)
-        _no_rest(url, rest, _LINE_OPTIONS)
-        terminator, max_length = _line_settings(url, opts)
-        host = parts.hostname or ""
-        try:
-            port = parts.port
-        except ValueError as exc:
-            raise _bad(
-                url, "the port is not a number 0-65535", "tcp-listen://0.0.0.0:2001"
-            ) from exc
-        if not host or port is None:
-            raise _bad(url, "host or port missing", "tcp-listen://0.0.0.0:2001")
-        return ListeningScanner(
-            device_id,
-            url,
-            host,
-            port,
-            stamper=_stamper(url, device_id, opts),
-            terminator=terminator,
-            max_length=max_length,
-        )
-    if scheme == "hid":
-        allowed = _LINE_OPTIONS | {"layout", "gs", "grab"}
-        opts, rest = _split_options(url, parts.query, allowed)
-        _no_rest(url, rest, allowed)
-        path = unquote(parts.path)
-        if parts.netloc or not path.startswith("/dev/"):
-            raise _bad(url, "the device path is missing", "hid:///dev/input/event3")
-        layout = LAYOUTS[_choice(url, "layout", opts.get("layout", "us"), list(LAYOUTS))]
-        gs = opts.get("gs") or None
-        if gs is not None and len(gs) != 1:
-            raise _bad(url, f"gs={gs!r} is not one character", "e.g. gs=~")
-        grab = _choice(url, "grab", opts.get("grab", "1"), ["0", "1"]) == "1"
-        _, max_length = _line_settings(url, opts)
 
-        def decoder() -> KeycodeDecoder:
-            return KeycodeDecoder(layout, gs_substitute=gs, max_length=max_length)
+def _open_hid(spec: HidScannerSpec, device_id: str, stamper: ReadStamper) -> HidScanner:
+    layout = LAYOUTS[spec.layout]
 
-        return HidScanner(
-            device_id,
-            url,
-            evdev_source(path, grab=grab),
-            decoder_factory=decoder,
-            stamper=_stamper(url, device_id, opts),
-        )
-    if scheme in ("camera", "camera+rtsp"):
-        return _camera(url, device_id, scheme, parts)
-    raise _bad(
-        url,
-        f"scheme {scheme!r} is not supported",
-        "serial, tcp, tcp-listen, hid, camera or camera+rtsp",
+    def decoder() -> KeycodeDecoder:
+        return KeycodeDecoder(layout, gs_substitute=spec.gs, max_length=spec.reading.max_length)
+
+    return HidScanner(
+        device_id,
+        spec.url,
+        evdev_source(spec.path, grab=spec.grab),
+        decoder_factory=decoder,
+        stamper=stamper,
     )
 
 
-def _camera(url: str, device_id: str, scheme: str, parts: SplitResult) -> CameraScanner:
-    netloc, path, query = parts.netloc, parts.path, parts.query
-    allowed = frozenset({"mode", "decoder", "symbologies", "release", "symbology"})
-    opts, rest = _split_options(url, query, allowed)
-    source: int | str
-    if scheme == "camera+rtsp":
-        source = f"rtsp://{netloc}{path}" + (f"?{urlencode(rest)}" if rest else "")
-    else:
-        _no_rest(url, rest, allowed)
-        if netloc:
-            if not netloc.isdigit():
-                raise _bad(url, f"camera index {netloc!r} is not a number", "camera://0")
-            source = int(netloc)
-        elif path and path != "/":
-            source = unquote(path)
-        else:
-            raise _bad(url, "no camera index or file", "camera://0 or camera:///path/video.mp4")
-    mode = CaptureMode(
-        _choice(url, "mode", opts.get("mode", "continuous"), [m.value for m in CaptureMode])
-    )
-    wanted = opts.get("symbologies", ",".join(s.value for s in Symbology)).split(",")
-    symbologies = [
-        Symbology(_choice(url, "symbologies", s, [m.value for m in Symbology])) for s in wanted
-    ]
-    decoder_name = _choice(url, "decoder", opts.get("decoder", "zxing"), ["zxing", "pyzbar"])
+def _open_camera(spec: CameraScannerSpec, device_id: str, stamper: ReadStamper) -> CameraScanner:
     decoder_factory: Callable[[], FrameDecoder]
-    if decoder_name == "pyzbar":
+    if spec.decoder == "pyzbar":
         checked = PyzbarDecoder()  # fails now, clearly, when libzbar0 is missing
         decoder_factory = lambda: checked  # noqa: E731
     else:
+        symbologies = spec.symbologies
         decoder_factory = lambda: ZxingDecoder(symbologies)  # noqa: E731
+    source = spec.source
     return CameraScanner(
         device_id,
-        url,
+        spec.url,
         lambda: OpenCVSource(source),
         decoder_factory=decoder_factory,
-        mode=mode,
-        release_frames=_int(url, "release", opts.get("release", "3")),
-        stamper=_stamper(url, device_id, opts),
+        mode=spec.mode,
+        release_frames=spec.release_frames,
+        stamper=stamper,
     )

@@ -29,6 +29,7 @@ from sqlalchemy import Engine, exists, func, insert, literal, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lineside.backoff import Backoff
 from server.db.events import parse_event_time
 from server.db.models import (
     Event,
@@ -75,9 +76,25 @@ class PortalTarget(BaseModel):
     #: for (and holds back) event inserts on PostgreSQL.
     mark_interval_s: float = Field(default=1.0, ge=0)
 
+    @property
+    def backoff(self) -> Backoff:
+        """The retry policy: doubling from ``base_backoff_s``, capped at ``max_backoff_s``.
+
+        No jitter: a failed batch's next attempt is a time stored with its entries, and
+        one worker thread sends the batches one after another, not a crowd of clients
+        that would retry in lockstep.
+        """
+        return Backoff(
+            initial=min(self.base_backoff_s, self.max_backoff_s),
+            factor=2.0,
+            maximum=self.max_backoff_s,
+            jitter=0.0,
+            attempts=self.max_attempts,
+        )
+
     def backoff_s(self, attempts: int) -> float:
         """Wait before the next attempt after ``attempts`` failures (doubling, capped)."""
-        return float(min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempts - 1)))
+        return self.backoff.delay(attempts)
 
 
 @dataclass(frozen=True, slots=True)

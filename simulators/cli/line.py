@@ -33,11 +33,11 @@ def sim_line_command(  # noqa: PLR0917 - one parameter per command-line option
     ips: Annotated[float, typer.Option("--ips", help="Printer speed, inches per second.")] = 6.0,
 ) -> None:
     """Run a simulated line: printer(s) → conveyor → scanner(s), on TCP ports."""
-    from simulators.line import Conveyor, ConveyorScript, PhysicalLine
+    from simulators.line import Conveyor, PhysicalLine, ReadScript
 
     err = Console(stderr=True)
     try:
-        script = ConveyorScript(
+        script = ReadScript(
             travel_s=travel, miss=miss, misread=misread, garbage=garbage, foreign=foreign
         )
     except ValueError as exc:
@@ -71,8 +71,8 @@ def sim_line_command(  # noqa: PLR0917 - one parameter per command-line option
                 case_scanner = await stack.enter_async_context(
                     TcpScannerSimulator(port=case_scanner_port)
                 )
-                case = Conveyor(
-                    case_engine, case_scanner, ConveyorScript(travel_s=travel), aim_at="00"
+                case = Conveyor.on_the_wire(
+                    case_engine, case_scanner, ReadScript(travel_s=travel), aim_at="00"
                 )
                 console.print(
                     f"case printer tcp://127.0.0.1:{case_sim.port} → case scanner "
@@ -84,7 +84,7 @@ def sim_line_command(  # noqa: PLR0917 - one parameter per command-line option
                 markup=False,
             )
             await PhysicalLine(
-                unit=Conveyor(unit_engine, verify, script, aim_at="01"), case=case
+                unit=Conveyor.on_the_wire(unit_engine, verify, script, aim_at="01"), case=case
             ).run()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -94,7 +94,9 @@ def test_a_broken_copy_of_an_example_is_refused(tmp_path: Path) -> None:
     text = (CONFIG / "line-zebra-tcp.toml").read_text(encoding="utf-8")
     broken = tmp_path / "L1.toml"
     broken.write_text(text.replace('url = "tcp://192.168.10.21:9100"', 'url = "ftp://x"'))
-    with pytest.raises(ConfigError, match=r"L1\.toml: devices\[0\]\.url: unsupported scheme"):
+    with pytest.raises(
+        ConfigError, match=r"L1\.toml: devices\[0\]\.url: scheme 'ftp' is not supported"
+    ):
         load_config(broken)
 
 

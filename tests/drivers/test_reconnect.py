@@ -1,32 +1,14 @@
-"""Backoff policy and the reconnecting wrapper against a real TCP server."""
+"""Opening with backoff and the reconnecting wrapper, against a real TCP server."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 
 import pytest
 
-from edge.drivers import Backoff, ReconnectingTransport, open_transport, open_with_backoff
+from edge.drivers import ReconnectingTransport, open_transport, open_with_backoff
+from lineside.backoff import Backoff
 from lineside.errors import TransportError
-
-
-def test_backoff_grows_and_caps() -> None:
-    delays = list(Backoff(initial=0.1, factor=3, maximum=1, jitter=0, attempts=5).delays())
-    assert delays == pytest.approx([0.1, 0.3, 0.9, 1.0])
-
-
-def test_backoff_jitter_bounds() -> None:
-    policy = Backoff(initial=1, factor=1, maximum=1, jitter=0.5, attempts=50)
-    for delay in policy.delays(random.Random(4)):
-        assert 0.5 <= delay <= 1.0
-
-
-def test_backoff_rejects_nonsense() -> None:
-    with pytest.raises(ValueError, match="factor"):
-        Backoff(factor=0.5)
-    with pytest.raises(ValueError, match="attempts"):
-        Backoff(attempts=0)
 
 
 def test_open_with_backoff_gives_up_with_count() -> None:

@@ -19,8 +19,8 @@ from edge.drivers import (
     open_transport,
     parse_transport_url,
 )
-from edge.drivers.reconnect import Backoff
 from edge.drivers.url import CupsSpec, FileSpec, SerialSpec, TcpSpec, UsbLpSpec, UsbSpec
+from lineside.backoff import Backoff
 from lineside.errors import ConfigError
 
 

@@ -20,8 +20,8 @@ from edge.scanners.urls import open_scanner
 from lineside.errors import LinesideError
 from simulators.line import (
     Conveyor,
-    ConveyorScript,
     PhysicalLine,
+    ReadScript,
     symbols_on_label,
 )
 from simulators.printers.engines import ZplEngine
@@ -86,18 +86,18 @@ def test_random_bytes_never_crash_the_label_reader(data: bytes) -> None:
 
 def test_script_probabilities_are_checked() -> None:
     with pytest.raises(ValueError, match="miss must be a probability"):
-        ConveyorScript(miss=1.5)
+        ReadScript(miss=1.5)
     with pytest.raises(ValueError, match="more than 1"):
-        ConveyorScript(miss=0.6, garbage=0.6)
+        ReadScript(miss=0.6, garbage=0.6)
     rng = random.Random(3)
-    outcomes = {ConveyorScript(miss=0.5).choose(rng) for _ in range(200)}
+    outcomes = {ReadScript(miss=0.5).choose(rng) for _ in range(200)}
     assert outcomes == {"miss", "good"}
 
 
-async def _line_run(script: ConveyorScript, labels: int) -> tuple[list[bytes], Conveyor]:
+async def _line_run(script: ReadScript, labels: int) -> tuple[list[bytes], Conveyor]:
     engine = ZplEngine(ips=1e6, render_images=False)
     async with PrinterSimulator(engine) as printer_sim, TcpScannerSimulator() as scanner_sim:
-        conveyor = Conveyor(engine, scanner_sim, script)
+        conveyor = Conveyor.on_the_wire(engine, scanner_sim, script)
         line = PhysicalLine(unit=conveyor)
         belt = asyncio.create_task(line.run())
         scanner = open_scanner(scanner_sim.url, "verify")
@@ -129,7 +129,7 @@ async def _line_run(script: ConveyorScript, labels: int) -> tuple[list[bytes], C
 
 
 def test_every_printed_label_is_read_in_order_after_the_conveyor() -> None:
-    reads, conveyor = asyncio.run(_line_run(ConveyorScript(travel_s=0.01), 20))
+    reads, conveyor = asyncio.run(_line_run(ReadScript(travel_s=0.01), 20))
     assert conveyor.stats.labels == 20
     assert conveyor.stats.good == 20
     assert len(reads) == 20
@@ -138,7 +138,7 @@ def test_every_printed_label_is_read_in_order_after_the_conveyor() -> None:
 
 
 def test_scripted_misses_garbage_and_foreign_codes() -> None:
-    script = ConveyorScript(travel_s=0.0, miss=0.2, garbage=0.1, foreign=0.1, misread=0.1, seed=7)
+    script = ReadScript(travel_s=0.0, miss=0.2, garbage=0.1, foreign=0.1, misread=0.1, seed=7)
     reads, conveyor = asyncio.run(_line_run(script, 60))
     stats = conveyor.stats
     assert stats.labels == 60

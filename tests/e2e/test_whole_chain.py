@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from app.demo.stack import DemoOptions, DemoStack, RunSummary
-from simulators.line import ConveyorScript
+from simulators.line import ReadScript
 from tests.support.databases import postgres_database
 
 UNITS = 2000
@@ -115,7 +115,7 @@ def _run(
         site=f"e2e-{tag}",
         line_prefix=f"E{tag}",
         units_per_case=24,
-        script=ConveyorScript(
+        script=ReadScript(
             travel_s=0.02, miss=0.003, misread=0.002, garbage=0.002, foreign=0.002, seed=1
         ),
         paper_out_after=UNITS // 3,

@@ -10,27 +10,25 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from edge.cases import CasePrinter, CaseVerifier
 from edge.engine import LineEngine
 from edge.journal import Journal
-from edge.linesim import (
-    ReadScript,
-    SimulatedCasePrinter,
-    SimulatedUnitPrinter,
-    SimulatedVerifyCamera,
-)
+from edge.line_devices import PushReader
 from edge.reject import RecordingReject
 from edge.scanners.read import ScanRead
 from edge.serials import LocalSerialSource, SerialSupply
 from lineside.contract import WorkOrder
+from simulators.line import Conveyor, ReadScript, SimulatedCasePrinter, SimulatedUnitPrinter
 from tests.edge.conftest import make_config
 
 
 class SimulatedLine:
-    """Unit printer, verify camera, reject gate and case printer around one engine."""
+    """Unit printer, conveyor to a verify reader, reject gate and case printer around one
+    engine (the in-process mode of :mod:`simulators.line`)."""
 
     def __init__(
         self,
@@ -46,9 +44,11 @@ class SimulatedLine:
         self.config = make_config(tmp_path)
         self.journal = Journal.open(self.config.outbox.path)
         self.reject = RecordingReject()
-        self.camera = SimulatedVerifyCamera(self.on_read, travel_s=travel_s, script=script, seed=7)
+        self.reader = PushReader("verify-sim", deliver=self.on_read)
+        script = replace(script or ReadScript(), travel_s=travel_s, seed=7)
+        self.conveyor = Conveyor.in_process(self.reader.transmit, script)
         self.printer = SimulatedUnitPrinter(
-            self.camera.carry, print_s=print_s, paper_out_after=paper_out_after
+            self.conveyor.carry, print_s=print_s, paper_out_after=paper_out_after
         )
         supply = SerialSupply(self.journal, [LocalSerialSource()], low_water=16, block=64)
         self.engine = LineEngine(
@@ -60,10 +60,14 @@ class SimulatedLine:
             case_printer=case_printer or SimulatedCasePrinter(),
             case_verifier=case_verifier,
         )
-        self.printer.status_listeners.append(self.engine.on_printer_status)
+        self.printer.watch(self.engine.on_printer_status)
 
     def on_read(self, read: ScanRead) -> None:
         self.engine.on_read(read)
+
+    def read_code(self, data: bytes, symbology: str | None = "]d2") -> None:
+        """The verify reader reads ``data`` now, whatever is on the conveyor."""
+        self.reader.transmit(symbology, data)
 
     def messages(self) -> list[dict[str, Any]]:
         """Every message in the outbox, oldest first."""

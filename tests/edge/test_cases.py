@@ -14,11 +14,11 @@ from edge.codes import ContainerLabel, unit_epc
 from edge.config import ScannerDevice, parse_config
 from edge.devices import feed_reads
 from edge.journal import Journal, JournalError, SerialState
-from edge.linesim import SimulatedCasePrinter
 from edge.verdicts import Phase
 from lineside.contract import Severity, WorkOrder
 from lineside.errors import ConfigError
 from lineside.gs1 import Sscc
+from simulators.line import SimulatedCasePrinter
 from simulators.scanners.line import TcpScannerSimulator
 from tests.edge.conftest import GTIN, make_order, run_async
 from tests.edge.simline import SimulatedLine, run_order

@@ -29,7 +29,7 @@ def test_check_config_ok_and_bad(tmp_path: Path) -> None:
     bad.write_text(EXAMPLE.read_text().replace('url = "tcp://127.0.0.1:9101"', 'url = "ftp://x"'))
     result = runner.invoke(app, ["edge", "check-config", str(bad)])
     assert result.exit_code == 2
-    assert "line.toml: devices[2].url: unsupported scheme 'ftp'" in result.output
+    assert "line.toml: devices[2].url: scheme 'ftp' is not supported" in result.output
 
 
 def test_order_load_and_report(tmp_path: Path) -> None:

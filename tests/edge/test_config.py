@@ -51,8 +51,8 @@ url = "ftp://x"
     with pytest.raises(ConfigError) as info:
         parse_config(text, source="line.toml")
     assert str(info.value) == (
-        "line.toml: devices[1].url: unsupported scheme 'ftp' "
-        "(expected tcp, serial, usb, cups, file)"
+        "line.toml: devices[1].url: scheme 'ftp' is not supported; "
+        "expected one of tcp, serial, usb, cups, file"
     )
 
 

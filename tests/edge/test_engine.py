@@ -10,12 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.journal import SerialState
-from edge.linesim import (
-    FOREIGN_CODE,
-    ReadScript,
-)
 from edge.reports import reconciliation_report, report_json, report_text
 from edge.verdicts import Phase
+from simulators.line import FOREIGN_CODE, ReadScript
 from tests.edge.conftest import GTIN, make_order, run_async
 from tests.edge.simline import SimulatedLine, run_order
 
@@ -132,9 +129,9 @@ async def test_foreign_and_duplicate_reads(tmp_path: Path) -> None:
         if line.journal.serials.state_of(label.serial) is SerialState.SENT
     ]
     assert len(waiting) == 3
-    line.camera.read_code(FOREIGN_CODE)
-    line.camera.read_code(waiting[1].element_string.encode())  # out of order: matched by value
-    line.camera.read_code(waiting[1].element_string.encode())  # the same label seen again
+    line.read_code(FOREIGN_CODE.data.encode(), FOREIGN_CODE.symbology)
+    line.read_code(waiting[1].element_string.encode())  # out of order: matched by value
+    line.read_code(waiting[1].element_string.encode())  # the same label seen again
     assert line.journal.serials.state_of(waiting[0].serial) is SerialState.REJECTED
     assert line.journal.serials.state_of(waiting[1].serial) is SerialState.COMMISSIONED
     assert line.journal.serials.state_of(waiting[2].serial) is SerialState.SENT

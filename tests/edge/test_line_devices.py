@@ -15,7 +15,6 @@ from edge.devices import DriverUnitPrinter, feed_reads, poll_printer, watch_prin
 from edge.drivers import open_transport
 from edge.engine import LineEngine
 from edge.journal import Journal, SerialState
-from edge.linesim import FOREIGN_CODE, SimulatedCasePrinter
 from edge.outbox import OutboxPublisher
 from edge.printers.driver import ZplPrinter
 from edge.printers.templates import BUILTIN_LABELS, load_template
@@ -24,6 +23,7 @@ from edge.serials import LocalSerialSource, SerialSupply
 from edge.verdicts import Phase
 from lineside.contract import Topics
 from lineside.mqtt import BrokerEndpoint
+from simulators.line import FOREIGN_CODE, SimulatedCasePrinter
 from simulators.printers.engines import ZplEngine
 from simulators.printers.server import PrinterSimulator
 from simulators.scanners.line import TcpScannerSimulator
@@ -52,7 +52,7 @@ class Conveyor:
         if self.count % 14 == 0:
             wire = "]Q1%%garbage-\u00e9\u00e8"
         elif self.count % 14 == 7:
-            wire = "]d2" + FOREIGN_CODE.decode()
+            wire = FOREIGN_CODE.transmitted
         else:
             wire = "]d2" + label.element_string
         self._scanner.queue.put_nowait(wire)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from edge.codes import UnitLabel
 from edge.engine import LineEngine
 from edge.journal import Journal, JournalWriteError, is_write_failure
-from edge.linesim import ReadScript, SimulatedCasePrinter, SimulatedVerifyCamera
+from edge.line_devices import PushReader
 from edge.outbox import OutboxPublisher
 from edge.reject import RecordingReject
 from edge.scanners.read import ScanRead
@@ -21,6 +22,7 @@ from edge.serials import LocalSerialSource, SerialSupply
 from edge.verdicts import EngineError, Phase
 from lineside.contract import LineState
 from lineside.mqtt import BrokerEndpoint
+from simulators.line import Conveyor, ReadScript, SimulatedCasePrinter
 from tests.edge.conftest import make_config, make_order, run_async
 from tests.support.broker import free_port
 
@@ -28,13 +30,13 @@ from tests.support.broker import free_port
 class RecordingPrinter:
     """Prints instantly onto the simulated conveyor and remembers every serial printed."""
 
-    def __init__(self, camera: SimulatedVerifyCamera) -> None:
-        self.camera = camera
+    def __init__(self, conveyor: Conveyor) -> None:
+        self.conveyor = conveyor
         self.serials: list[str] = []
 
     async def print_unit(self, label: UnitLabel) -> None:
         self.serials.append(label.serial)
-        self.camera.carry(label)
+        self.conveyor.carry(label)
         await asyncio.sleep(0)
 
 
@@ -57,8 +59,9 @@ class Line:
         )
         self.config = config.model_copy(update={"policy": policy})
         self.journal = Journal.open(self.config.outbox.path)
-        self.camera = SimulatedVerifyCamera(self.on_read, travel_s=0.002, script=script, seed=3)
-        self.printer = RecordingPrinter(self.camera)
+        self.reader = PushReader("verify-sim", deliver=self.on_read)
+        script = replace(script or ReadScript(), travel_s=0.002, seed=3)
+        self.printer = RecordingPrinter(Conveyor.in_process(self.reader.transmit, script))
         self.failures: list[str] = []
         self.engine = self.make_engine(self.journal)
 
@@ -243,7 +246,7 @@ async def test_silent_scanner_raises_scanner_silent_before_too_many_rejects(
     assert codes.index("scanner_silent") < codes.index("too_many_rejects")
     assert codes.count("scanner_silent") == 1
     # A read (even an unreadable one) shows the scanner is alive again: the alarm clears.
-    line.camera.read_code(b"\x00garbage", None)
+    line.reader.transmit(None, b"\x00garbage")
     silent = [a for a in line.alarms() if a["code"] == "scanner_silent"]
     assert [a["cleared"] for a in silent] == [False, True]
     await engine.stop()

@@ -147,13 +147,14 @@ def test_local_serials_fill_in_when_the_server_is_down(tmp_path: Path) -> None:
 
 
 def test_a_block_pushed_over_mqtt_is_kept_for_its_gtin(tmp_path: Path) -> None:
-    from edge.agent import Agent, SimulationOptions
+    from app.simulated_line import simulated_line
+    from edge.agent import Agent
     from lineside import contract
     from lineside.contract import SerialBlockCommand
     from tests.edge.conftest import make_config
 
     config = make_config(tmp_path, extra="[web]\nenabled = false\n")
-    agent = Agent(config, simulate=SimulationOptions())
+    agent = Agent(config, devices=simulated_line().devices)
     command = SerialBlockCommand(
         command_id="c1", block_id="sb-1", gtin=DEMO_GTIN, serials=("AAAA2222", "BBBB3333")
     )

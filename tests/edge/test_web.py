@@ -15,11 +15,12 @@ import uvicorn
 from edge.config import hash_pin
 from edge.engine import LineEngine
 from edge.journal import Journal, SerialState
-from edge.linesim import SimulatedCasePrinter, SimulatedUnitPrinter, SimulatedVerifyCamera
+from edge.line_devices import PushReader
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
 from edge.verdicts import Phase
 from edge.web import create_app
+from simulators.line import Conveyor, ReadScript, SimulatedCasePrinter, SimulatedUnitPrinter
 from tests.edge.conftest import make_config, make_order
 from tests.support.broker import free_port
 
@@ -48,9 +49,10 @@ class Screen:
 
     async def _main(self) -> None:
         engine: LineEngine
-        # a lambda: the engine is created below, after the camera it reads from
-        camera = SimulatedVerifyCamera(lambda r: engine.on_read(r), travel_s=0.01)  # noqa: PLW0108
-        printer = SimulatedUnitPrinter(camera.carry, print_s=0.02)
+        # a lambda: the engine is created below, after the reader it reads from
+        reader = PushReader("verify-sim", deliver=lambda r: engine.on_read(r))  # noqa: PLW0108
+        conveyor = Conveyor.in_process(reader.transmit, ReadScript(travel_s=0.01))
+        printer = SimulatedUnitPrinter(conveyor.carry, print_s=0.02)
         supply = SerialSupply(self.journal, [LocalSerialSource()], low_water=16, block=64)
         engine = LineEngine(
             self.config,

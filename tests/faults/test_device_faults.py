@@ -27,13 +27,13 @@ from edge.devices import DriverUnitPrinter, feed_events, poll_printer, watch_pri
 from edge.drivers import open_transport
 from edge.engine import LineEngine
 from edge.journal import Journal
-from edge.linesim import SimulatedCasePrinter
 from edge.printers.driver import ZplPrinter
 from edge.printers.templates import BUILTIN_LABELS, ZplTemplate, load_template
 from edge.reject import RecordingReject
 from edge.serials import LocalSerialSource, SerialSupply
 from edge.verdicts import Phase
 from lineside.contract import AlarmCode
+from simulators.line import SimulatedCasePrinter
 from simulators.printers.engines import ZplEngine
 from simulators.printers.server import PrinterSimulator
 from simulators.scanners.line import TcpScannerSimulator

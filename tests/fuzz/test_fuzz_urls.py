@@ -1,4 +1,4 @@
-"""Fuzz the transport URL parser that picks a printer's or scanner's link.
+"""Fuzz the device URL parsers that pick a printer's link and a scanner.
 
 Only :class:`~lineside.errors.ConfigError` may escape (a URL comes from the config file);
 a URL that parses describes itself and parses again to the same description.
@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.drivers.url import parse_transport_url
+from edge.scanners.urls import parse_scanner_url
 from lineside.errors import ConfigError
 from tests.fuzz.support import (
     InputCounter,
@@ -31,6 +32,15 @@ URL_SEEDS = [
     "cups://Zebra_ZT230",
     "file:///var/spool/lineside/labels.zpl",
 ]
+SCANNER_URL_SEEDS = [
+    "serial:///dev/ttyACM0?baud=115200&terminator=cr&aim=required",
+    "tcp://10.0.0.7:2001?symbology=]d2",
+    "tcp-listen://0.0.0.0:2001",
+    "hid:///dev/input/event3?layout=fr&gs=~",
+    "camera://0?mode=trigger&decoder=pyzbar&symbologies=qr,gs1-128",
+    "camera:///srv/videos/line1.mp4",
+    "camera+rtsp://10.0.0.9/stream1",
+]
 URL_ALPHABET = ":/?&=#[]%@.-_0123456789abfxyz"
 
 
@@ -49,3 +59,18 @@ def _parse(url: str, inputs: InputCounter) -> None:
 )
 def test_transport_url(url: str, inputs: InputCounter) -> None:
     _parse(url, inputs)
+
+
+@fuzz_settings()
+@given(
+    url=st.one_of(
+        hostile_text(extra=URL_ALPHABET), mutated_text(SCANNER_URL_SEEDS, alphabet=URL_ALPHABET)
+    )
+)
+def test_scanner_url(url: str, inputs: InputCounter) -> None:
+    inputs.tried("scanners.parse_scanner_url")
+    spec = returns_or_refuses(functools.partial(parse_scanner_url, url), ConfigError)
+    if spec is None:
+        return
+    assert spec.url == url
+    assert parse_scanner_url(spec.url) == spec

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.drivers import Backoff, ReconnectingTransport, open_transport
+from edge.drivers import ReconnectingTransport, open_transport
 from edge.printers.driver import StatusChange, ZplPrinter
 from edge.printers.label_data import LabelData
 from edge.printers.templates import ZplTemplate
+from lineside.backoff import Backoff
 from lineside.errors import PrinterFault, TransportError
 from simulators.printers import PrinterSimulator, ZplEngine
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.drivers.reconnect import Backoff
 from edge.scanners import ScanEvent, ScannerState, open_scanner
 from edge.scanners.camera import (
     CameraScanner,
@@ -17,6 +16,7 @@ from edge.scanners.camera import (
     PyzbarDecoder,
     ZxingDecoder,
 )
+from lineside.backoff import Backoff
 from lineside.errors import ConfigError, DeviceError
 from simulators.scanners.camera import (
     FrameEffects,

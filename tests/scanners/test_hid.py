@@ -108,7 +108,7 @@ def fake_source(batches: list[list[tuple[int, int]] | Exception]) -> KeyEventSou
 
 
 def test_hid_scanner_yields_parsed_reads_and_reconnects() -> None:
-    from edge.drivers.reconnect import Backoff
+    from lineside.backoff import Backoff
 
     good = "]d2010893456789012010AB\x1d21X1"
     source = fake_source(

@@ -6,9 +6,9 @@ import asyncio
 import random
 
 from edge.drivers import open_transport
-from edge.drivers.reconnect import Backoff
 from edge.scanners import ScanEvent, ScannerState, open_scanner
 from edge.scanners.stream import ListeningScanner, StreamScanner
+from lineside.backoff import Backoff
 from simulators.scanners import (
     ScanFaults,
     SerialScannerSimulator,

@@ -45,7 +45,7 @@ def test_camera_mode_from_url() -> None:
         ("tcp://host", "the port is missing"),
         ("tcp://h:1?aim=maybe", "aim='maybe' is not known"),
         ("tcp://h:1?symbology=d2", "symbology='d2' is not an AIM identifier"),
-        ("tcp-listen://0.0.0.0", "host or port missing"),
+        ("tcp-listen://0.0.0.0", "the port is missing"),
         ("tcp-listen://0.0.0.0:1?x=1", "unknown option 'x'"),
         ("hid://event3", "the device path is missing"),
         ("hid:///dev/input/event3?layout=de", "layout='de' is not known"),

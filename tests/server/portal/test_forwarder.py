@@ -166,3 +166,10 @@ def test_record_format_maps_product_lot_producer_and_stages(
     assert record["lot"] == "L1"
     assert record["producer"]["taxId"] == "4700000000"
     assert [stage["eventId"] for stage in record["stages"]] == ids
+
+
+def test_backoff_doubles_from_the_base_and_stops_at_the_cap() -> None:
+    portal = PortalTarget(name="n", url="https://p.example/c", base_backoff_s=2, max_backoff_s=60)
+    assert [portal.backoff_s(n) for n in range(1, 7)] == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
+    # A base above the cap waits the cap, as a configured cap promises.
+    assert PortalTarget(name="n", url="x", base_backoff_s=90, max_backoff_s=60).backoff_s(1) == 60
