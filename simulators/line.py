@@ -306,11 +306,15 @@ class Conveyor:
 
     def read(self, symbols: Sequence[SimCode]) -> Transmission | None:
         """Count one label and decide its transmission (``None``: nothing is sent)."""
-        self.stats.labels += 1
         if not symbols:
+            self.stats.labels += 1
             self.stats.count("unreadable")
             return None
         symbol = next((s for s in symbols if s.data.startswith(self._aim_at)), symbols[0])
+        return self._read_symbol(symbol)
+
+    def _read_symbol(self, symbol: SimCode) -> Transmission | None:
+        self.stats.labels += 1
         outcome = self.script.choose(self._rng)
         self.stats.count(outcome)
         data = symbol.data
@@ -336,7 +340,7 @@ class Conveyor:
     def carry(self, label: UnitLabelData) -> None:
         """Put a printed unit label on the belt; its read reaches the reader ``travel_s``
         later."""
-        transmission = self.read([SimCode("]d2", label.element_string)])
+        transmission = self._read_symbol(SimCode("]d2", label.element_string))
         if transmission is not None:
             loop = asyncio.get_running_loop()
             loop.call_later(self.script.travel_s, self._hand_over, transmission)
