@@ -24,9 +24,9 @@ from edge.journal import Journal
 from edge.outbox import BrokerSettings, OutboxPublisher
 from edge.serials import HttpSerialSource
 from lineside.errors import ConfigError, LinesideError, TransportError
-from server.api.commands import MqttCommandPublisher
 from server.app import create_app
 from server.ingest.ingestor import IngestSettings
+from server.services.commands import MqttCommandPublisher
 from server.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[1]

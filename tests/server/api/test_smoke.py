@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.api.auth import Role, hash_password
 from server.db.models import User
+from server.services.auth import Role, hash_password
 from tests.server.api.conftest import auth
 
 

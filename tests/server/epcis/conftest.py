@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.epcis_api import create_router
+from server.api.routes.epcis import create_router
 
 #: Small capture limit so the 413 test needs no big payload.
 TEST_CAPTURE_MAX_BYTES = 256 * 1024

@@ -14,8 +14,8 @@
   ``EQ_bizLocation``, ``EQ_readPoint``; several values are separated by ``|``. Paged
   with ``perPage`` and ``nextPageToken``; the next page is in the ``Link`` header.
 
-The app mounts :data:`router`; :func:`create_router` builds one with other access
-checks or limits (the portal connector's tests run one without sign-in).
+The app mounts the router :func:`create_router` builds: by default writers and readers
+must sign in; tests may build one with other access checks or limits.
 
 >>> sorted(route.path for route in create_router(writer=None, reader=None).routes)[:2]
 ['/epcis/capture', '/epcis/capture']
@@ -39,8 +39,7 @@ from sqlalchemy.orm import Session
 
 from lineside.epcis import EPCIS_CONTEXT, event_hash, parse_document_bytes, validate_document
 from lineside.errors import EPCISError
-from server.api.auth import Role, require_role
-from server.api.deps import SessionDep
+from server.api.deps import SessionDep, require_role
 from server.audit import record_action
 from server.db.events import (
     EventOrigin,
@@ -53,6 +52,7 @@ from server.db.events import (
 )
 from server.db.models import CaptureJob, CaptureJobState, EpcRole, Event, EventEpc, EventSource
 from server.db.types import utcnow
+from server.services.auth import Role
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,11 @@ _KNOWN_PARAMETERS = (
 )
 
 
+#: Writing needs a technician or operator account; reading any role that traces.
+CaptureWriter = require_role(Role.TECHNICIAN, Role.OPERATOR)
+QueryReader = require_role(Role.INSPECTOR, Role.AUDITOR, Role.TECHNICIAN, Role.OPERATOR)
+
+
 def problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> JSONResponse:
     """An RFC 7807 problem response with an EPCIS exception type.
 
@@ -112,8 +117,8 @@ class _Refused(Exception):
 
 def create_router(
     *,
-    writer: Callable[..., Any] | None,
-    reader: Callable[..., Any] | None,
+    writer: Callable[..., Any] | None = CaptureWriter,
+    reader: Callable[..., Any] | None = QueryReader,
     capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES,
     capture_max_events: int = DEFAULT_CAPTURE_MAX_EVENTS,
 ) -> APIRouter:
@@ -387,11 +392,3 @@ def _query(request: Request, session: Session) -> Response:
         },
     }
     return JSONResponse(document, headers=headers)
-
-
-#: Writing needs a technician or operator account; reading any role that traces.
-CaptureWriter = require_role(Role.TECHNICIAN, Role.OPERATOR)
-QueryReader = require_role(Role.INSPECTOR, Role.AUDITOR, Role.TECHNICIAN, Role.OPERATOR)
-
-#: The router the application mounts.
-router = create_router(writer=CaptureWriter, reader=QueryReader)

@@ -12,18 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.api.auth import (
-    AnyUser,
-    authenticate,
-    bearer_token,
-    issue_token,
-    revoke_token,
-)
-from server.api.deps import SessionDep, SettingsDep
-from server.api.metrics import RequestCounters, render_gauges
-from server.api.ratelimit import rate_limited
+from server.api.deps import AnyUser, SessionDep, SettingsDep, bearer_token, rate_limited
 from server.audit import record_action
 from server.db.models import ConsumerScan, DeadLetter, Event, Line, Product
+from server.services.auth import authenticate, issue_token, revoke_token
+from server.services.metrics import RequestCounters, render_gauges
 
 logger = logging.getLogger(__name__)
 

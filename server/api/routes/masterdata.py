@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from lineside.contract import IDENTIFIER
 from lineside.errors import GS1Error
 from lineside.gs1.keys import Gln, Gtin
-from server.api.audit import Reason, RequiredReason, audit_action
-from server.api.auth import AdminUser, Principal, ReaderUser, TechnicianUser
-from server.api.deps import SessionDep
+from server.api.deps import AdminUser, ReaderUser, SessionDep, TechnicianUser
+from server.api.routes.audit import Reason, RequiredReason, audit_action
 from server.db.models import Device, Facility, Line, OcopGroup, Organisation, Product
+from server.services.auth import Principal
 
 router = APIRouter(tags=["master data"])
 

@@ -17,10 +17,10 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.api.auth import Principal, Role, require_role
-from server.api.deps import SessionDep
+from server.api.deps import SessionDep, require_role
 from server.audit import as_record, record_action, verify_stored_chain
 from server.db.models import AuditEntry
+from server.services.auth import Principal, Role
 
 router = APIRouter(tags=["audit"])
 

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.api.auth import Role, hash_password
 from server.db.models import (
     Device,
     Event,
@@ -25,6 +24,7 @@ from server.db.models import (
     Product,
     User,
 )
+from server.services.auth import Role, hash_password
 
 DEMO_GTIN = "08934567890120"
 

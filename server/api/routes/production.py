@@ -22,11 +22,9 @@ from sqlalchemy.orm import Session
 from lineside import contract
 from lineside.contract import IDENTIFIER, WorkOrderAction
 from lineside.errors import ContractError, TransportError
-from server.api.audit import Reason, audit_action
-from server.api.auth import OperatorUser, ReaderUser, TechnicianUser
-from server.api.commands import CommandPublisher
-from server.api.deps import SessionDep
-from server.api.masterdata import GtinField
+from server.api.deps import OperatorUser, ReaderUser, SessionDep, TechnicianUser
+from server.api.routes.audit import Reason, audit_action
+from server.api.routes.masterdata import GtinField
 from server.db.models import (
     IssuedSerial,
     Line,
@@ -36,6 +34,7 @@ from server.db.models import (
     WorkOrder,
     WorkOrderState,
 )
+from server.services.commands import CommandPublisher
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Server user accounts: administrators list, create and deactivate them (all audited).
 
-A deactivated user's tokens stop working at once (:func:`server.api.auth.principal_for_token`
+A deactivated user's tokens stop working at once (:func:`server.services.auth.principal_for_token`
 refuses inactive users) and are revoked as well.
 """
 
@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
 from lineside.contract import IDENTIFIER
-from server.api.audit import Reason, RequiredReason, audit_action
-from server.api.auth import AdminUser, Role, hash_password
-from server.api.deps import SessionDep
+from server.api.deps import AdminUser, SessionDep
+from server.api.routes.audit import Reason, RequiredReason, audit_action
 from server.db.models import ApiToken, Organisation, User
+from server.services.auth import Role, hash_password
 
 router = APIRouter(tags=["users"])
 

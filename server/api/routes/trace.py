@@ -10,12 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from lineside.errors import GS1Error
-from server.api.audit import RequiredReason, audit_action
-from server.api.auth import InspectorUser, ReaderUser
-from server.api.deps import SessionDep
-from server.api.masterdata import GtinField
-from server.api.tracing import CANONICAL_DOMAIN, TraceResult, Verdict, parse_code, trace
+from server.api.deps import InspectorUser, ReaderUser, SessionDep
+from server.api.routes.audit import RequiredReason, audit_action
+from server.api.routes.masterdata import GtinField
 from server.db.models import Facility, Organisation, Recall
+from server.services.tracing import CANONICAL_DOMAIN, TraceResult, Verdict, parse_code, trace
 
 router = APIRouter(tags=["trace"])
 

@@ -23,11 +23,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from lineside.errors import GS1Error
-from server.api.deps import SessionDep
-from server.api.ratelimit import rate_limited
-from server.api.trace import trace_domains
-from server.api.tracing import CodeRef, TraceResult, Verdict, parse_code, trace
+from server.api.deps import SessionDep, rate_limited
+from server.api.routes.trace import trace_domains
 from server.db.models import ConsumerScan
+from server.services.tracing import CodeRef, TraceResult, Verdict, parse_code, trace
 from server.web import page_context, render
 from server.web.i18n import Messages, pick_language
 

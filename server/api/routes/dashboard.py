@@ -19,9 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from server.api.auth import SESSION_COOKIE, ReaderUser, authenticate, issue_token
-from server.api.deps import SessionDep, SettingsDep
-from server.api.ratelimit import rate_limited
+from server.api.deps import SESSION_COOKIE, ReaderUser, SessionDep, SettingsDep, rate_limited
 from server.audit import record_action
 from server.db.models import (
     AlarmRecord,
@@ -35,6 +33,7 @@ from server.db.models import (
     Product,
     StatusReport,
 )
+from server.services.auth import authenticate, issue_token
 from server.web import render
 from server.web.charts import bar_chart
 from server.web.i18n import Messages
