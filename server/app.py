@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import __version__
+from server.api.problems import install_problem_handler
 from server.api.routes import (
     audit,
     dashboard,
@@ -109,6 +110,7 @@ def create_app(
     )
     app.state.request_counters = RequestCounters()
     app.state.templates = make_templates()
+    install_problem_handler(app)
 
     @app.middleware("http")
     async def count_requests(

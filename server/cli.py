@@ -99,9 +99,9 @@ def add_user(
 
     from sqlalchemy.exc import IntegrityError
 
-    from server.audit import record_action
     from server.db import make_engine, make_session_factory
     from server.db.models import User
+    from server.services.audit import record_action
     from server.services.auth import Role, hash_password
 
     try:

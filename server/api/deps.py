@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.errors import NotAllowed, NotSignedIn, TooManyRequests
 from server.services.auth import Principal, Role, principal_for_token
 from server.services.commands import CommandPublisher
 from server.services.metrics import RequestCounters
@@ -73,14 +74,14 @@ CountersDep = Annotated[RequestCounters, Depends(get_request_counters)]
 
 
 def rate_limited(request: Request) -> None:
-    """Dependency for public routes: 429 when the caller's IP has spent its bucket."""
+    """Dependency for public routes: :class:`TooManyRequests` (429) when the caller's IP
+    has spent its bucket."""
     buckets: TokenBuckets = request.app.state.rate_limiter
     client = request.client.host if request.client is not None else "unknown"
     if not buckets.take(client):
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
+        raise TooManyRequests(
             "too many requests from this address; try again shortly",
-            headers={"Retry-After": str(max(1, round(1 / buckets.rate_per_second)))},
+            retry_after=max(1, round(1 / buckets.rate_per_second)),
         )
 
 
@@ -104,30 +105,23 @@ def bearer_token(
 def get_principal(
     request: Request, session: SessionDep, token: Annotated[str | None, Depends(bearer_token)]
 ) -> Principal:
-    """The caller; 401 when the token is missing or cannot be trusted.
+    """The caller; :class:`NotSignedIn` (401) when the token is missing or cannot be trusted.
 
     The principal is also left in ``request.state.principal`` for routes whose access
     check is a router dependency (the EPCIS capture records who captured).
     """
     if not token:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "a bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise NotSignedIn("a bearer token is required")
     principal = principal_for_token(session, token)
     if principal is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "the bearer token is unknown, expired or revoked",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
+        raise NotSignedIn("the bearer token is unknown, expired or revoked", invalid_token=True)
     request.state.principal = principal
     return principal
 
 
 def require_role(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency admitting administrators and the given roles, refusing others with 403.
+    """A dependency admitting administrators and the given roles; others get
+    :class:`NotAllowed` (403).
 
     With no roles, any signed-in user is admitted.
     """
@@ -136,9 +130,8 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if roles and principal.role not in allowed:
             names = ", ".join(sorted(role.value for role in allowed))
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"role {principal.role.value!r} may not do this; needs one of: {names}",
+            raise NotAllowed(
+                f"role {principal.role.value!r} may not do this; needs one of: {names}"
             )
         return principal
 

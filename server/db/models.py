@@ -654,7 +654,7 @@ class ApiToken(Base):
 class AuditEntry(Base):
     """One :class:`lineside.audit.AuditRecord` of the server's hash-chained audit trail.
 
-    Rows are only ever appended (by :func:`server.audit.record_action`, in the same
+    Rows are only ever appended (by :func:`server.services.audit.record_action`, in the same
     transaction as the change they describe); ``GET /audit/verify`` recomputes the chain.
     """
 

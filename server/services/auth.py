@@ -20,21 +20,24 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from server.db.models import ApiToken, User
 from server.db.models import UserRole as Role
+from server.services.audit import record_action
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "Principal",
     "Role",
+    "SignedIn",
     "authenticate",
     "hash_password",
     "issue_token",
     "principal_for_token",
     "revoke_token",
+    "sign_in",
     "token_digest",
     "verify_password",
 ]
@@ -126,3 +129,44 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
     if api_token.expires_at is not None and api_token.expires_at <= now:
         return None
     return Principal(user.id, user.username, user.role, user.organisation_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A successful sign-in: the new token, when it expires and the user's role."""
+
+    token: str
+    expires_at: datetime
+    role: Role
+
+
+def sign_in(
+    factory: sessionmaker[Session],
+    username: str,
+    password: str,
+    *,
+    ttl: timedelta,
+    via: str,
+    label: str = "login",
+) -> SignedIn | None:
+    """Exchange credentials for a token valid for ``ttl``; None when they are wrong.
+
+    Runs in a transaction of its own, so the attempt is in the audit trail (with ``via``
+    saying where it came from) whatever becomes of the caller's request. ``label``
+    names the token (``login``, ``dashboard``).
+    """
+    with factory() as session, session.begin():
+        user = authenticate(session, username, password) if username and password else None
+        if username:
+            record_action(
+                session,
+                actor=username,
+                role=user.role.value if user is not None else "anonymous",
+                action="auth.login" if user is not None else "auth.login_failed",
+                target=f"user:{username}",
+                details={"via": via},
+            )
+        if user is None:
+            return None
+        token = issue_token(session, user, ttl, label)
+        return SignedIn(token, datetime.now(UTC) + ttl, user.role)

@@ -13,6 +13,11 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.db.models import ConsumerScan, DeadLetter, Event, Line, Product
+
 
 def _label(value: str) -> str:
     # Prometheus label values escape backslash, double quote and newline.
@@ -58,3 +63,18 @@ def render_gauges(gauges: Iterable[tuple[str, str, float]]) -> str:
         shown = int(value) if float(value).is_integer() else value
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {shown}"]
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def store_gauges(session: Session) -> list[tuple[str, str, float]]:
+    """A few store sizes as ``(name, help, value)`` gauges (no personal data)."""
+
+    def count(model: type[Event | Line | Product | DeadLetter | ConsumerScan]) -> int:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    return [
+        ("lineside_events", "Events stored.", count(Event)),
+        ("lineside_lines", "Lines registered.", count(Line)),
+        ("lineside_products", "Products registered.", count(Product)),
+        ("lineside_dead_letters", "MQTT messages that could not be stored.", count(DeadLetter)),
+        ("lineside_consumer_scans", "Digital Link resolutions recorded.", count(ConsumerScan)),
+    ]

@@ -40,6 +40,7 @@ from server.db.models import (
     Recall,
     WorkOrder,
 )
+from server.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,15 @@ def _unescape_urn(value: str) -> str:
 def _escape_urn(value: str) -> str:
     # EPC URNs percent-encode the characters of CSET 82 that URNs reserve.
     return "".join(c if c.isalnum() or c in "-_.:*'()!,;=+" else f"%{ord(c):02X}" for c in value)
+
+
+def trace_domains(resolver_domain: str) -> list[str]:
+    """Digital Link hosts events may use: the canonical one and this resolver's.
+
+    >>> trace_domains("https://id.example.vn")
+    ['https://id.gs1.org', 'https://id.example.vn']
+    """
+    return list(dict.fromkeys([CANONICAL_DOMAIN, resolver_domain]))
 
 
 def instance_identifiers(ref: CodeRef, domains: Sequence[str]) -> list[str]:
@@ -470,3 +480,13 @@ def trace(
         received_from=received,
         scan_count=scan_count(session, ref),
     )
+
+
+def trace_code(session: Session, code: str, domains: Sequence[str]) -> TraceResult:
+    """Everything known about ``code``; :class:`GS1Error` when it cannot be read,
+    :class:`NotFound` when nothing at all is known about it."""
+    ref = parse_code(code)
+    result = trace(session, ref, domains)
+    if result.product is None and not result.events:
+        raise NotFound(f"nothing is known about {ref.described}")
+    return result

@@ -1,10 +1,8 @@
-"""The audit trail over HTTP: routers record actions, inspectors and auditors read them.
+"""The audit trail over HTTP: inspectors, auditors and administrators read it.
 
-Routers call :func:`audit_action` with the signed-in :class:`Principal` after making a
-change, inside the request's transaction. Write routes take the reason as a ``reason``
-query parameter (:data:`Reason`, optional; :data:`RequiredReason` for deletes and
-recalls). ``GET /audit`` lists records with filters; ``GET /audit/verify`` recomputes
-the whole chain. Only inspectors, auditors and administrators may read the trail.
+Routers record their changes through :mod:`server.services` (which write the trail in
+the request's transaction). ``GET /audit`` lists records with filters;
+``GET /audit/verify`` recomputes the whole chain.
 """
 
 from __future__ import annotations
@@ -12,58 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from server.api.deps import SessionDep, require_role
-from server.audit import as_record, record_action, verify_stored_chain
-from server.db.models import AuditEntry
-from server.services.auth import Principal, Role
+from server.api.deps import AuditReader, SessionDep
+from server.services.audit import AuditQuery, find_records, verify_stored_chain
 
 router = APIRouter(tags=["audit"])
-
-#: Why a change is made; kept in the audit trail.
-Reason = Annotated[
-    str, Query(max_length=2000, description="Why this change is made (kept in the audit trail).")
-]
-#: The same, for actions that must say why (deletes, recalls).
-RequiredReason = Annotated[
-    str,
-    Query(
-        min_length=1,
-        max_length=2000,
-        description="Why this is done (required; kept in the audit trail).",
-    ),
-]
-
-#: Who may read the audit trail (administrators always may).
-AuditReader = Annotated[Principal, Depends(require_role(Role.INSPECTOR, Role.AUDITOR))]
-
-
-def audit_action(
-    session: Session,
-    user: Principal,
-    action: str,
-    target: str = "",
-    *,
-    reason: str = "",
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Record ``action`` on ``target`` by ``user`` in the request's transaction.
-
-    Example: ``audit_action(session, user, "line.delete", "line:L1", reason="scrapped")``.
-    """
-    record_action(
-        session,
-        actor=user.username,
-        role=user.role.value,
-        action=action,
-        target=target,
-        reason=reason,
-        details=details,
-    )
 
 
 class AuditRecordOut(BaseModel):
@@ -112,28 +65,12 @@ def list_audit_records(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AuditPage:
     """Audit records, newest first, filtered by who, what, on what and when."""
-    query = select(AuditEntry).order_by(AuditEntry.seq.desc())
-    if actor is not None:
-        query = query.where(AuditEntry.actor == actor)
-    if action is not None:
-        query = query.where(
-            AuditEntry.action.startswith(action, autoescape=True)
-            if action.endswith(".")
-            else AuditEntry.action == action
-        )
-    if target is not None:
-        query = query.where(
-            AuditEntry.target.startswith(target, autoescape=True)
-            if target.endswith(":")
-            else AuditEntry.target == target
-        )
-    if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    if until is not None:
-        query = query.where(AuditEntry.at < until)
-    rows = session.scalars(query.limit(limit + 1).offset(offset)).all()
-    records = [AuditRecordOut(**as_record(row).model_dump()) for row in rows[:limit]]
-    return AuditPage(records=records, next_offset=offset + limit if len(rows) > limit else None)
+    query = AuditQuery(actor=actor, action=action, target=target, since=since, until=until)
+    records, next_offset = find_records(session, query, limit=limit, offset=offset)
+    return AuditPage(
+        records=[AuditRecordOut(**record.model_dump()) for record in records],
+        next_offset=next_offset,
+    )
 
 
 @router.get("/audit/verify", response_model=AuditVerification)

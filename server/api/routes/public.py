@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import SQLAlchemyError
 
-from server.api.deps import AnyUser, SessionDep, SettingsDep, bearer_token, rate_limited
-from server.audit import record_action
-from server.db.models import ConsumerScan, DeadLetter, Event, Line, Product
-from server.services.auth import authenticate, issue_token, revoke_token
-from server.services.metrics import RequestCounters, render_gauges
-
-logger = logging.getLogger(__name__)
+from server.api.deps import (
+    AnyUser,
+    CountersDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    bearer_token,
+    rate_limited,
+)
+from server.errors import NotSignedIn
+from server.services.auth import revoke_token, sign_in
+from server.services.health import database_ready
+from server.services.metrics import render_gauges, store_gauges
 
 router = APIRouter(dependencies=[Depends(rate_limited)])
 
@@ -40,34 +43,18 @@ def healthz() -> Health:
     tags=["operations"],
     responses={503: {"model": Health, "description": "The database is unreachable."}},
 )
-def readyz(request: Request, response: Response) -> Health:
+def readyz(response: Response, factory: SessionFactoryDep) -> Health:
     """The database answers; 503 when it does not."""
-    try:
-        with request.app.state.session_factory() as session:
-            session.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        logger.warning("readiness check failed: %s", exc)
+    if not database_ready(factory):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="unavailable", detail="database unreachable")
     return Health(status="ok")
 
 
 @router.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
-def metrics(request: Request, session: SessionDep) -> str:
+def metrics(session: SessionDep, counters: CountersDep) -> str:
     """Prometheus text: request counters and a few store sizes (no personal data)."""
-    counters: RequestCounters = request.app.state.request_counters
-
-    def count(model: type[Event | Line | Product | DeadLetter | ConsumerScan]) -> int:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-    gauges = [
-        ("lineside_events", "Events stored.", count(Event)),
-        ("lineside_lines", "Lines registered.", count(Line)),
-        ("lineside_products", "Products registered.", count(Product)),
-        ("lineside_dead_letters", "MQTT messages that could not be stored.", count(DeadLetter)),
-        ("lineside_consumer_scans", "Digital Link resolutions recorded.", count(ConsumerScan)),
-    ]
-    return counters.render() + render_gauges(gauges)
+    return counters.render() + render_gauges(store_gauges(session))
 
 
 class Credentials(BaseModel):
@@ -90,34 +77,13 @@ class TokenOut(BaseModel):
     tags=["auth"],
     responses={401: {"description": "Wrong username or password."}},
 )
-def sign_in(
-    body: Credentials, request: Request, session: SessionDep, settings: SettingsDep
-) -> TokenOut:
+def create_token(body: Credentials, settings: SettingsDep, factory: SessionFactoryDep) -> TokenOut:
     """Exchange a username and password for a bearer token (both outcomes are audited)."""
-    user = authenticate(session, body.username, body.password)
-    if user is None:
-        # The request's transaction rolls back with the 401: record the failure in its own.
-        with request.app.state.session_factory() as audit_session, audit_session.begin():
-            record_action(
-                audit_session,
-                actor=body.username,
-                role="anonymous",
-                action="auth.login_failed",
-                target=f"user:{body.username}",
-                details={"via": "api"},
-            )
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     ttl = timedelta(seconds=settings.token_ttl_seconds)
-    token = issue_token(session, user, ttl)
-    record_action(
-        session,
-        actor=user.username,
-        role=user.role.value,
-        action="auth.login",
-        target=f"user:{user.username}",
-        details={"via": "api"},
-    )
-    return TokenOut(access_token=token, expires_at=datetime.now(UTC) + ttl, role=user.role.value)
+    signed = sign_in(factory, body.username, body.password, ttl=ttl, via="api")
+    if signed is None:
+        raise NotSignedIn("wrong username or password")
+    return TokenOut(access_token=signed.token, expires_at=signed.expires_at, role=signed.role.value)
 
 
 class Me(BaseModel):

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.api.problems import install_problem_handler
 from server.api.routes.epcis import create_router
 from tests.server.epcis.conftest import TEST_CAPTURE_MAX_BYTES
 from tests.server.factories import aggregation_event, epcis_document, object_event, sgtin, sscc
@@ -165,6 +166,7 @@ def test_bad_query_parameters_are_query_parameter_exceptions(
 def test_mounted_router_requires_sign_in(session_factory: sessionmaker[Session]) -> None:
     app = FastAPI()
     app.state.session_factory = session_factory
+    install_problem_handler(app)
     app.include_router(create_router())
     with TestClient(app) as anonymous:
         assert anonymous.post("/epcis/capture", json={}).status_code == 401
