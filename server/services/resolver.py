@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from lineside.errors import GS1Error
 from server.db.models import ConsumerScan
-from server.services.tracing import CodeRef, TraceResult, Verdict, parse_code, trace
+from server.services.codes import CodeRef, parse_code
+from server.services.tracing import TraceResult, Verdict, trace
 
 LINKSET_TYPE = "application/linkset+json"
 GS1_VOC = "https://gs1.org/voc/"

@@ -1,33 +1,25 @@
-"""What the server knows about one code: parsing, identifiers, history and verdict.
+"""What the server knows about one code: identifiers, history, hierarchy and verdict.
 
-No HTTP here: the trace API, the Digital Link resolver and the dashboard all call
-:func:`parse_code` then :func:`trace`.
+No HTTP here: the trace API and the Digital Link resolver call
+:func:`~server.services.codes.parse_code` then :func:`trace`.
 
->>> ref = parse_code("(01)08934567890120(10)L1(21)ABC")
->>> ref.gtin, ref.lot, ref.serial
-('08934567890120', 'L1', 'ABC')
->>> parse_code("urn:epc:id:sscc:0893456.0789123456").sscc
-'008934567891234562'
+>>> trace_domains("https://id.example.vn")
+['https://id.gs1.org', 'https://id.example.vn']
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote
 
-import biip
-from biip.gs1_messages import GS1Message
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from lineside.errors import GS1Error
-from lineside.gs1.keys import gs1_check_digit
+from lineside.gs1 import DEFAULT_STEM
 from server.db.models import (
     ConsumerScan,
     Containment,
@@ -41,12 +33,12 @@ from server.db.models import (
     WorkOrder,
 )
 from server.errors import NotFound
+from server.services.codes import CodeRef, class_identifiers, instance_identifiers, parse_code
 
 logger = logging.getLogger(__name__)
 
-CANONICAL_DOMAIN = "https://id.gs1.org"
-_SGTIN_URN = re.compile(r"^urn:epc:id:sgtin:(\d+)\.(\d+)\.(.+)$")
-_SSCC_URN = re.compile(r"^urn:epc:id:sscc:(\d+)\.(\d+)$")
+#: The canonical Digital Link host, which events may use whatever the resolver's own.
+CANONICAL_DOMAIN = DEFAULT_STEM
 _DECOMMISSION_STEPS = ("decommissioning", "destroying")
 
 
@@ -60,158 +52,9 @@ class Verdict(enum.StrEnum):
     VOIDED = "voided"
 
 
-@dataclass(frozen=True, slots=True)
-class CodeRef:
-    """A code reduced to its GS1 keys and attributes."""
-
-    gtin: str | None = None
-    lot: str | None = None
-    serial: str | None = None
-    sscc: str | None = None
-    expiry: date | None = None
-    company_prefix: str | None = None
-
-    @property
-    def described(self) -> str:
-        """A short human form: ``(01)…(10)…(21)…`` or ``(00)…``."""
-        if self.sscc:
-            return f"(00){self.sscc}"
-        parts = [f"(01){self.gtin}"]
-        if self.lot:
-            parts.append(f"(10){self.lot}")
-        if self.serial:
-            parts.append(f"(21){self.serial}")
-        return "".join(parts)
-
-
-def _from_message(message: GS1Message) -> CodeRef:
-    values: dict[str, str] = {}
-    expiry: date | None = None
-    prefix: str | None = None
-    for element in message.element_strings:
-        if element.gtin_error or element.sscc_error:
-            raise GS1Error(f"AI ({element.ai.ai}): {element.gtin_error or element.sscc_error}")
-        values.setdefault(element.ai.ai, element.value)
-        if element.ai.ai == "17" and element.date is not None:
-            expiry = element.date
-        if element.gtin is not None and element.gtin.company_prefix is not None:
-            prefix = element.gtin.company_prefix.value
-        if element.sscc is not None and element.sscc.company_prefix is not None:
-            prefix = element.sscc.company_prefix.value
-    if "00" not in values and "01" not in values:
-        raise GS1Error("code carries neither a GTIN (01) nor an SSCC (00)")
-    return CodeRef(
-        gtin=values.get("01"),
-        lot=values.get("10"),
-        serial=values.get("21"),
-        sscc=values.get("00"),
-        expiry=expiry,
-        company_prefix=prefix,
-    )
-
-
-def parse_code(text: str) -> CodeRef:
-    """Parse a Digital Link URI, an element string (HRI or with GS) or an EPC URN.
-
-    Raises :class:`GS1Error` saying why the code cannot be used.
-    """
-    text = text.strip()
-    if not text or len(text) > 2000:
-        raise GS1Error("code is empty or longer than 2000 characters")
-    if text.startswith("urn:epc:id:"):
-        return _parse_urn(text)
-    if text.startswith("("):
-        try:
-            return _from_message(GS1Message.parse_hri(text))
-        except (biip.ParseError, IndexError, ValueError) as exc:
-            raise GS1Error(f"element string {text!r}: {exc}") from exc
-    try:
-        result = biip.parse(text)
-    except (biip.ParseError, IndexError, ValueError, KeyError) as exc:
-        # biip is meant never to raise, but a bare "]x" trips its symbology reader.
-        raise GS1Error(f"code {text[:80]!r}: cannot be read as GS1 data") from exc
-    if result.gs1_digital_link_uri is not None:
-        return _from_message(result.gs1_digital_link_uri.as_gs1_message())
-    if result.gs1_message is not None:
-        return _from_message(result.gs1_message)
-    reason = result.gs1_digital_link_uri_error or result.gs1_message_error or "not a GS1 code"
-    raise GS1Error(f"code {text[:80]!r}: {reason}")
-
-
-def _parse_urn(text: str) -> CodeRef:
-    if match := _SGTIN_URN.match(text):
-        company, item, serial = match.groups()
-        if len(company) + len(item) != 13:
-            raise GS1Error(f"SGTIN URN {text!r}: company prefix and item reference need 13 digits")
-        body = item[0] + company + item[1:]
-        return CodeRef(
-            gtin=body + gs1_check_digit(body),
-            serial=_unescape_urn(serial),
-            company_prefix=company,
-        )
-    if match := _SSCC_URN.match(text):
-        company, serial_ref = match.groups()
-        if len(company) + len(serial_ref) != 17:
-            raise GS1Error(f"SSCC URN {text!r}: company prefix and serial reference need 17 digits")
-        body = serial_ref[0] + company + serial_ref[1:]
-        return CodeRef(sscc=body + gs1_check_digit(body), company_prefix=company)
-    raise GS1Error(f"EPC URN {text!r}: only sgtin and sscc are supported")
-
-
-def _unescape_urn(value: str) -> str:
-    return re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), value)
-
-
-def _escape_urn(value: str) -> str:
-    # EPC URNs percent-encode the characters of CSET 82 that URNs reserve.
-    return "".join(c if c.isalnum() or c in "-_.:*'()!,;=+" else f"%{ord(c):02X}" for c in value)
-
-
 def trace_domains(resolver_domain: str) -> list[str]:
-    """Digital Link hosts events may use: the canonical one and this resolver's.
-
-    >>> trace_domains("https://id.example.vn")
-    ['https://id.gs1.org', 'https://id.example.vn']
-    """
+    """Digital Link hosts events may use: the canonical one and this resolver's."""
     return list(dict.fromkeys([CANONICAL_DOMAIN, resolver_domain]))
-
-
-def instance_identifiers(ref: CodeRef, domains: Sequence[str]) -> list[str]:
-    """The identifiers under which events may name this unit, case or pallet.
-
-    >>> instance_identifiers(CodeRef(gtin="08934567890120", serial="A1",
-    ...     company_prefix="8934567"), ["https://id.gs1.org"])
-    ['https://id.gs1.org/01/08934567890120/21/A1', 'urn:epc:id:sgtin:8934567.089012.A1']
-    """
-    found: list[str] = []
-    if ref.sscc:
-        found += [f"{domain}/00/{ref.sscc}" for domain in domains]
-        if ref.company_prefix:
-            n = len(ref.company_prefix)
-            found.append(
-                f"urn:epc:id:sscc:{ref.company_prefix}.{ref.sscc[0]}{ref.sscc[n + 1 : 17]}"
-            )
-    elif ref.gtin and ref.serial:
-        serial = quote(ref.serial, safe="")
-        found += [f"{domain}/01/{ref.gtin}/21/{serial}" for domain in domains]
-        if ref.company_prefix:
-            n = len(ref.company_prefix)
-            item = ref.gtin[0] + ref.gtin[n + 1 : 13]
-            found.append(f"urn:epc:id:sgtin:{ref.company_prefix}.{item}.{_escape_urn(ref.serial)}")
-    return found
-
-
-def class_identifiers(ref: CodeRef, domains: Sequence[str]) -> list[str]:
-    """The class-level (GTIN + lot) identifiers of a code, as quantity lists name them."""
-    if not ref.gtin or not ref.lot:
-        return []
-    lot = quote(ref.lot, safe="")
-    found = [f"{domain}/01/{ref.gtin}/10/{lot}" for domain in domains]
-    if ref.company_prefix:
-        n = len(ref.company_prefix)
-        item = ref.gtin[0] + ref.gtin[n + 1 : 13]
-        found.append(f"urn:epc:class:lgtin:{ref.company_prefix}.{item}.{_escape_urn(ref.lot)}")
-    return found
 
 
 # --------------------------------------------------------------------------- results
@@ -360,6 +203,140 @@ def scan_count(session: Session, ref: CodeRef) -> int:
     return int(session.scalar(query) or 0)
 
 
+def with_company_prefix(
+    session: Session, ref: CodeRef, organisation: Organisation | None = None
+) -> CodeRef:
+    """``ref`` with the GS1 Company Prefix of its key, when a registered one matches.
+
+    The producer's own prefix (``organisation``) is tried first, then every registered
+    organisation's; the longest matching prefix wins. Without a prefix, no EPC URN
+    identifiers can be formed, only Digital Link ones.
+    """
+    if ref.company_prefix is not None:
+        return ref
+    key = ref.gtin or ref.sscc
+    if key is None:
+        return ref
+    own = organisation.gs1_company_prefix if organisation is not None else None
+    if own and key[1:].startswith(own):
+        return replace(ref, company_prefix=own)
+    if organisation is not None:
+        return ref
+    registered = session.scalars(
+        select(Organisation.gs1_company_prefix)
+        .where(Organisation.gs1_company_prefix.is_not(None))
+        .distinct()
+    )
+    matching = [prefix for prefix in registered if prefix and key[1:].startswith(prefix)]
+    return replace(ref, company_prefix=max(matching, key=len)) if matching else ref
+
+
+def _children(session: Session, ref: CodeRef, own: Sequence[str]) -> list[str]:
+    """What a case or pallet holds now."""
+    if not ref.sscc or not own:
+        return []
+    return list(
+        session.scalars(
+            select(Containment.child_epc)
+            .where(Containment.parent_epc.in_(own))
+            .order_by(Containment.child_epc)
+            .limit(1000)
+        )
+    )
+
+
+@dataclass(slots=True)
+class _History:
+    """The events that name a code (or its containers), and what they say about it."""
+
+    events: list[EventSummary] = field(default_factory=list)
+    commissioned: EventSummary | None = None
+    lot: str | None = None
+    production: date | None = None
+    expiry: date | None = None
+    line_id: str | None = None
+    voided: bool = False
+
+    def add(self, event: Event, via: str) -> None:
+        summary = _summary(event, via)
+        self.events.append(summary)
+        if summary.via != "self":
+            return
+        if summary.step == "commissioning" and self.commissioned is None:
+            self.commissioned = summary
+            self.line_id = event.line_id
+            ilmd = _ilmd(event)
+            self.lot = self.lot or _ilmd_value(ilmd, "lotNumber")
+            self.production = self.production or _as_date(_ilmd_value(ilmd, "productionDate"))
+            self.expiry = self.expiry or _as_date(_ilmd_value(ilmd, "itemExpirationDate"))
+        if summary.step in _DECOMMISSION_STEPS or (summary.disposition or "").endswith(
+            ("inactive", "destroyed")
+        ):
+            self.voided = True
+
+
+def _history(session: Session, ref: CodeRef, via_of: dict[str, str]) -> _History:
+    """Every event naming one of ``via_of``'s identifiers, oldest first, each once."""
+    history = _History(lot=ref.lot, expiry=ref.expiry)
+    if not via_of:
+        return history
+    rows = session.execute(
+        select(Event, EventEpc.epc)
+        .join(EventEpc, EventEpc.event_id == Event.event_id)
+        .where(EventEpc.epc.in_(list(via_of)))
+        .order_by(Event.event_time, Event.pk)
+        .limit(2000)
+    ).all()
+    seen: set[str] = set()
+    for event, epc in rows:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            history.add(event, via_of.get(epc, "self"))
+    return history
+
+
+def _origin(session: Session, product: Product | None, history: _History) -> Facility | None:
+    """Where the code was made; fills the history's missing dates from its work order."""
+    facility: Facility | None = None
+    if history.line_id is not None:
+        line = session.get(Line, history.line_id)
+        facility = line.facility if line is not None else None
+    if product is None or not history.lot or (history.production and history.expiry):
+        return facility
+    order = session.scalar(
+        select(WorkOrder)
+        .where(WorkOrder.product_id == product.id, WorkOrder.lot == history.lot)
+        .order_by(WorkOrder.id)
+        .limit(1)
+    )
+    if order is not None:
+        history.production = history.production or order.production_date
+        history.expiry = history.expiry or order.expiry_date
+        if facility is None and order.line is not None:
+            facility = order.line.facility
+    return facility
+
+
+def _verdict(
+    ref: CodeRef,
+    product: Product | None,
+    history: _History,
+    recall: Recall | None,
+    today: date,
+) -> Verdict:
+    if ((ref.serial or ref.sscc) and history.commissioned is None and not history.events) or (
+        not ref.serial and not ref.sscc and product is None
+    ):
+        return Verdict.UNKNOWN
+    if history.voided:
+        return Verdict.VOIDED
+    if recall is not None:
+        return Verdict.RECALLED
+    if history.expiry is not None and history.expiry < today:
+        return Verdict.EXPIRED
+    return Verdict.GENUINE
+
+
 def trace(
     session: Session, ref: CodeRef, domains: Sequence[str], today: date | None = None
 ) -> TraceResult:
@@ -368,116 +345,40 @@ def trace(
     ``domains`` are the Digital Link hosts events may use for identifiers (the canonical
     ``https://id.gs1.org`` and the resolver's own).
     """
-    today = today or datetime.now(UTC).date()
     product = session.scalar(select(Product).where(Product.gtin == ref.gtin)) if ref.gtin else None
     organisation = product.organisation if product is not None else None
-    if ref.company_prefix is None and organisation is not None:
-        prefix = organisation.gs1_company_prefix
-        if prefix and ref.gtin and ref.gtin[1:].startswith(prefix):
-            ref = CodeRef(ref.gtin, ref.lot, ref.serial, ref.sscc, ref.expiry, prefix)
+    ref = with_company_prefix(session, ref, organisation)
     own = instance_identifiers(ref, domains)
     parents = _ancestors(session, own) if own else []
-    children: list[str] = []
-    if ref.sscc and own:
-        children = list(
-            session.scalars(
-                select(Containment.child_epc)
-                .where(Containment.parent_epc.in_(own))
-                .order_by(Containment.child_epc)
-                .limit(1000)
-            )
-        )
     lot_ids = class_identifiers(ref, domains) if not own else []
     via_of = dict.fromkeys(own + lot_ids, "self")
     via_of.update(dict.fromkeys(parents, "parent"))
-    rows = (
-        session.execute(
-            select(Event, EventEpc.epc)
-            .join(EventEpc, EventEpc.event_id == Event.event_id)
-            .where(EventEpc.epc.in_(list(via_of)))
-            .order_by(Event.event_time, Event.pk)
-            .limit(2000)
-        ).all()
-        if via_of
-        else []
-    )
-    seen: set[str] = set()
-    events: list[EventSummary] = []
-    commissioned: EventSummary | None = None
-    lot = ref.lot
-    production: date | None = None
-    expiry = ref.expiry
-    line_id: str | None = None
-    voided = False
-    for event, epc in rows:
-        if event.event_id in seen:
-            continue
-        seen.add(event.event_id)
-        summary = _summary(event, via_of.get(epc, "self"))
-        events.append(summary)
-        if summary.via != "self":
-            continue
-        if summary.step == "commissioning" and commissioned is None:
-            commissioned = summary
-            line_id = event.line_id
-            ilmd = _ilmd(event)
-            lot = lot or _ilmd_value(ilmd, "lotNumber")
-            production = production or _as_date(_ilmd_value(ilmd, "productionDate"))
-            expiry = expiry or _as_date(_ilmd_value(ilmd, "itemExpirationDate"))
-        if summary.step in _DECOMMISSION_STEPS or (summary.disposition or "").endswith(
-            ("inactive", "destroyed")
-        ):
-            voided = True
-    facility: Facility | None = None
-    if line_id is not None:
-        line = session.get(Line, line_id)
-        facility = line.facility if line is not None else None
-    if product is not None and lot and (production is None or expiry is None):
-        order = session.scalar(
-            select(WorkOrder)
-            .where(WorkOrder.product_id == product.id, WorkOrder.lot == lot)
-            .order_by(WorkOrder.id)
-            .limit(1)
-        )
-        if order is not None:
-            production = production or order.production_date
-            expiry = expiry or order.expiry_date
-            if facility is None and order.line is not None:
-                facility = order.line.facility
-    recall = active_recall(session, ref.gtin, lot)
-    if ((ref.serial or ref.sscc) and commissioned is None and not events) or (
-        not ref.serial and not ref.sscc and product is None
-    ):
-        verdict = Verdict.UNKNOWN
-    elif voided:
-        verdict = Verdict.VOIDED
-    elif recall is not None:
-        verdict = Verdict.RECALLED
-    elif expiry is not None and expiry < today:
-        verdict = Verdict.EXPIRED
-    else:
-        verdict = Verdict.GENUINE
-    shipped = tuple(
-        dict.fromkeys(d for e in events if e.step == "shipping" for d in e.destinations)
-    )
-    received = tuple(dict.fromkeys(s for e in events if e.step == "receiving" for s in e.sources))
+    history = _history(session, ref, via_of)
+    facility = _origin(session, product, history)
+    lot = history.lot if isinstance(history.lot, str) else None
+    recall = active_recall(session, ref.gtin, history.lot)
+    events = history.events
     return TraceResult(
         ref=ref,
         identifiers=tuple(own or lot_ids),
         product=product,
         organisation=organisation,
         facility=facility,
-        verdict=verdict,
-        lot=lot if isinstance(lot, str) else None,
-        production_date=production,
-        expiry_date=expiry,
-        commissioned=commissioned,
+        verdict=_verdict(ref, product, history, recall, today or datetime.now(UTC).date()),
+        lot=lot,
+        production_date=history.production,
+        expiry_date=history.expiry,
+        commissioned=history.commissioned,
         parents=tuple(parents),
-        children=tuple(children),
+        children=tuple(_children(session, ref, own)),
         events=tuple(events),
         recall=recall,
-        shipped_to=shipped,
-        received_from=received,
+        shipped_to=tuple(
+            dict.fromkeys(d for e in events if e.step == "shipping" for d in e.destinations)
+        ),
+        received_from=tuple(
+            dict.fromkeys(s for e in events if e.step == "receiving" for s in e.sources)
+        ),
         scan_count=scan_count(session, ref),
     )
 

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from lineside.errors import ConfigError, GS1Error
 from lineside.gs1.keys import gs1_check_digit
+from server.services.codes import CodeRef, instance_identifiers, parse_code
 from server.services.metrics import RequestCounters
 from server.services.ratelimit import TokenBuckets
 from server.services.resolver import canonical_uri
-from server.services.tracing import CodeRef, instance_identifiers, parse_code
 from server.settings import load_settings
 from server.web.i18n import pick_language
 
