@@ -34,7 +34,7 @@ from server.api.routes import (
 from server.db.engine import make_engine, make_session_factory
 from server.portal import start_worker
 from server.services.commands import CommandPublisher, MqttCommandPublisher
-from server.services.metrics import RequestCounters
+from server.services.metrics import ServerMetrics
 from server.services.ratelimit import TokenBuckets
 from server.settings import ServerSettings
 from server.web import STATIC_DIR, make_templates
@@ -108,7 +108,7 @@ def create_app(
     app.state.rate_limiter = TokenBuckets(
         rate_per_second=settings.rate_limit_per_minute / 60, burst=settings.rate_limit_burst
     )
-    app.state.request_counters = RequestCounters()
+    app.state.metrics = ServerMetrics(app.state.session_factory)
     app.state.templates = make_templates()
     install_problem_handler(app)
 
@@ -120,7 +120,7 @@ def create_app(
         # The router records the matched route in the scope: count by its template.
         route = request.scope.get("route")
         route_path = getattr(route, "path", None) or "unmatched"
-        app.state.request_counters.record(request.method, route_path, response.status_code)
+        app.state.metrics.record(request.method, route_path, response.status_code)
         return response
 
     app.include_router(public.router)

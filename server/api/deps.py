@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.errors import NotAllowed, NotSignedIn, TooManyRequests
 from server.services.auth import Principal, Role, principal_for_token
 from server.services.commands import CommandPublisher
-from server.services.metrics import RequestCounters
+from server.services.metrics import ServerMetrics
 from server.services.ratelimit import TokenBuckets
 from server.settings import ServerSettings
 
@@ -58,10 +58,10 @@ def get_command_publisher(request: Request) -> CommandPublisher:
     return publisher
 
 
-def get_request_counters(request: Request) -> RequestCounters:
-    """The app's request counters (``/metrics``)."""
-    counters: RequestCounters = request.app.state.request_counters
-    return counters
+def get_metrics(request: Request) -> ServerMetrics:
+    """The app's metrics (``/metrics``)."""
+    metrics: ServerMetrics = request.app.state.metrics
+    return metrics
 
 
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
@@ -70,7 +70,7 @@ SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory
 # becomes an error response rather than a lie.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 PublisherDep = Annotated[CommandPublisher, Depends(get_command_publisher)]
-CountersDep = Annotated[RequestCounters, Depends(get_request_counters)]
+MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
 
 
 def rate_limited(request: Request) -> None:

@@ -1,80 +1,81 @@
-"""Request counters exposed in the Prometheus text format at ``/metrics``.
+"""The aggregator's metrics, exposed in the Prometheus text format at ``/metrics``.
 
->>> counters = RequestCounters()
->>> counters.record("GET", "/healthz", 200)
->>> 'lineside_http_requests_total{method="GET",route="/healthz",status="200"} 1' in (
-...     counters.render())
+Each app has a registry of its own (no process-wide state, so several apps can live in
+one process): a request counter per method, route template and status, and a few store
+sizes read from the database at each scrape (no personal data). ``prometheus_client``
+writes the text format.
+
+>>> metrics = ServerMetrics()
+>>> metrics.record("GET", "/healthz", 200)
+>>> 'lineside_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in (
+...     metrics.render())
 True
 """
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterator
 
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from server.db.models import ConsumerScan, DeadLetter, Event, Line, Product
 
+__all__ = ["CONTENT_TYPE", "ServerMetrics", "StoreSizes"]
 
-def _label(value: str) -> str:
-    # Prometheus label values escape backslash, double quote and newline.
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+#: The media type of :meth:`ServerMetrics.render`'s text.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+_STORE_SIZES: tuple[
+    tuple[str, str, type[Event | Line | Product | DeadLetter | ConsumerScan]], ...
+] = (
+    ("lineside_events", "Events stored.", Event),
+    ("lineside_lines", "Lines registered.", Line),
+    ("lineside_products", "Products registered.", Product),
+    ("lineside_dead_letters", "MQTT messages that could not be stored.", DeadLetter),
+    ("lineside_consumer_scans", "Digital Link resolutions recorded.", ConsumerScan),
+)
 
 
-class RequestCounters:
-    """Counts requests per method, route template and status code (thread-safe)."""
+class StoreSizes:
+    """Gauges of how many rows a few tables hold, counted when Prometheus scrapes."""
 
-    def __init__(self) -> None:
-        self._counts: Counter[tuple[str, str, int]] = Counter()
-        self._lock = threading.Lock()
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def describe(self) -> Iterator[Metric]:
+        """The gauges' names, without a database round trip."""
+        for name, help_text, _ in _STORE_SIZES:
+            yield GaugeMetricFamily(name, help_text)
+
+    def collect(self) -> Iterator[Metric]:
+        with self._session_factory() as session:
+            for name, help_text, model in _STORE_SIZES:
+                count = session.scalar(select(func.count()).select_from(model)) or 0
+                yield GaugeMetricFamily(name, help_text, value=int(count))
+
+
+class ServerMetrics:
+    """The metrics of one app: request counts and, given a session factory, store sizes."""
+
+    def __init__(self, session_factory: sessionmaker[Session] | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "lineside_http_requests",
+            "HTTP requests served.",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        if session_factory is not None:
+            self.registry.register(StoreSizes(session_factory))
 
     def record(self, method: str, route: str, status: int) -> None:
         """Count one request; ``route`` is the template (``/lines/{line_id}``), not the path."""
-        with self._lock:
-            self._counts[(method, route, status)] += 1
+        self._requests.labels(method=method, route=route, status=str(status)).inc()
 
     def render(self) -> str:
-        """The counters as Prometheus text lines."""
-        with self._lock:
-            items = sorted(self._counts.items())
-        lines = [
-            "# HELP lineside_http_requests_total HTTP requests served.",
-            "# TYPE lineside_http_requests_total counter",
-        ]
-        lines.extend(
-            f'lineside_http_requests_total{{method="{_label(method)}",'
-            f'route="{_label(route)}",status="{status}"}} {count}'
-            for (method, route, status), count in items
-        )
-        return "\n".join(lines) + "\n"
-
-
-def render_gauges(gauges: Iterable[tuple[str, str, float]]) -> str:
-    """Gauges given as ``(name, help, value)`` in Prometheus text.
-
-    >>> render_gauges([("lineside_lines", "Lines.", 2)])
-    '# HELP lineside_lines Lines.\\n# TYPE lineside_lines gauge\\nlineside_lines 2\\n'
-    """
-    lines: list[str] = []
-    for name, help_text, value in gauges:
-        shown = int(value) if float(value).is_integer() else value
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {shown}"]
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def store_gauges(session: Session) -> list[tuple[str, str, float]]:
-    """A few store sizes as ``(name, help, value)`` gauges (no personal data)."""
-
-    def count(model: type[Event | Line | Product | DeadLetter | ConsumerScan]) -> int:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-    return [
-        ("lineside_events", "Events stored.", count(Event)),
-        ("lineside_lines", "Lines registered.", count(Line)),
-        ("lineside_products", "Products registered.", count(Product)),
-        ("lineside_dead_letters", "MQTT messages that could not be stored.", count(DeadLetter)),
-        ("lineside_consumer_scans", "Digital Link resolutions recorded.", count(ConsumerScan)),
-    ]
+        """Every metric in the Prometheus text format (:data:`CONTENT_TYPE`)."""
+        return generate_latest(self.registry).decode("utf-8")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.api.deps import (
     AnyUser,
-    CountersDep,
+    MetricsDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
@@ -21,7 +21,7 @@ from server.api.deps import (
 from server.errors import NotSignedIn
 from server.services.auth import revoke_token, sign_in
 from server.services.health import database_ready
-from server.services.metrics import render_gauges, store_gauges
+from server.services.metrics import CONTENT_TYPE
 
 router = APIRouter(dependencies=[Depends(rate_limited)])
 
@@ -51,10 +51,15 @@ def readyz(response: Response, factory: SessionFactoryDep) -> Health:
     return Health(status="ok")
 
 
-@router.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
-def metrics(session: SessionDep, counters: CountersDep) -> str:
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    tags=["operations"],
+    responses={200: {"content": {CONTENT_TYPE: {}}}},
+)
+def metrics(server_metrics: MetricsDep) -> Response:
     """Prometheus text: request counters and a few store sizes (no personal data)."""
-    return counters.render() + render_gauges(store_gauges(session))
+    return Response(server_metrics.render(), media_type=CONTENT_TYPE)
 
 
 class Credentials(BaseModel):
