@@ -32,6 +32,7 @@ from server.api.routes import (
     users,
 )
 from server.db.engine import make_engine, make_session_factory
+from server.ingest import Ingestor, IngestSettings
 from server.portal import start_worker
 from server.services.commands import CommandPublisher, MqttCommandPublisher
 from server.services.metrics import ServerMetrics
@@ -47,8 +48,6 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
     started: list[Any] = []
     factory: sessionmaker[Session] = app.state.session_factory
     if settings.ingest_enabled:
-        from server.ingest.ingestor import Ingestor, IngestSettings
-
         broker = urlsplit(settings.broker_url)
         ingestor = Ingestor(
             IngestSettings(

@@ -79,11 +79,18 @@ def status_of(exc: LinesideError) -> int:
     return 500
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a status code outside the registry
+        return "Error"
+
+
 def problem_body(status: int, detail: str, **extensions: Any) -> dict[str, Any]:
     """A problem document with ``type`` ``about:blank`` and the status phrase as title."""
     return {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "title": _phrase(status),
         "status": status,
         "detail": detail,
         **extensions,
@@ -133,7 +140,7 @@ def _validation_problem(exc: RequestValidationError) -> JSONResponse:
 
 
 def _http_problem(exc: StarletteHTTPException) -> JSONResponse:
-    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
     headers = dict(exc.headers) if exc.headers else None
     return problem_response(exc.status_code, problem_body(exc.status_code, detail), headers)
 
@@ -149,7 +156,53 @@ async def problem_handler(request: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
+#: The JSON Schema of a problem document, for the OpenAPI description.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "about:blank or epcisException:<name>"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+        "issues": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with FastAPI's validation error bodies, and error responses described by
+    no body, replaced by problem documents."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    validation_error = {"$ref": "#/components/schemas/HTTPValidationError"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content")
+                if status[:1] in {"4", "5"} and (
+                    not content
+                    or content.get("application/json", {}).get("schema") == validation_error
+                ):
+                    response["content"] = dict(problem)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return schema
+
+
 def install_problem_handler(app: FastAPI) -> None:
-    """Register :func:`problem_handler` for the exception tree, validation and HTTP errors."""
+    """Register :func:`problem_handler` for the exception tree, validation and HTTP errors,
+    and describe the error responses of the OpenAPI document as problems."""
     for kind in (LinesideError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(kind, problem_handler)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _describe_problems(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
