@@ -8,40 +8,38 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import __version__
-from lineside.errors import ConfigError
-from server.api import audit, dashboard, masterdata, production, public, resolver, trace, users
-from server.api.commands import CommandPublisher, MqttCommandPublisher
-from server.api.metrics import RequestCounters
-from server.api.ratelimit import TokenBuckets
+from server.api.problems import install_problem_handler
+from server.api.routes import (
+    audit,
+    dashboard,
+    epcis,
+    masterdata,
+    production,
+    public,
+    resolver,
+    trace,
+    users,
+)
 from server.db.engine import make_engine, make_session_factory
+from server.ingest import Ingestor, IngestSettings
+from server.portal import start_worker
+from server.services.commands import CommandPublisher, MqttCommandPublisher
+from server.services.metrics import ServerMetrics
+from server.services.ratelimit import TokenBuckets
 from server.settings import ServerSettings
 from server.web import STATIC_DIR, make_templates
 
 logger = logging.getLogger(__name__)
-
-
-def _optional_router(module_name: str) -> APIRouter | None:
-    """The ``router`` of a module written alongside this one, if it is installed."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        logger.warning("%s is not available; its routes are not mounted", module_name)
-        return None
-    router: APIRouter = module.router
-    return router
 
 
 def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
@@ -49,8 +47,6 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
     started: list[Any] = []
     factory: sessionmaker[Session] = app.state.session_factory
     if settings.ingest_enabled:
-        from server.ingest.ingestor import Ingestor, IngestSettings
-
         broker = settings.broker_endpoint()
         ingestor = Ingestor(
             IngestSettings(
@@ -67,11 +63,7 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
         ingestor.start()
         started.append(ingestor)
     if settings.portal_enabled:
-        try:
-            portal = importlib.import_module("server.portal")
-        except ModuleNotFoundError as exc:
-            raise ConfigError("portal_enabled: the portal connector is not installed") from exc
-        worker = portal.start_worker(settings, factory)
+        worker = start_worker(settings, factory)
         started.append(worker)
     return started
 
@@ -117,8 +109,9 @@ def create_app(
     app.state.rate_limiter = TokenBuckets(
         rate_per_second=settings.rate_limit_per_minute / 60, burst=settings.rate_limit_burst
     )
-    app.state.request_counters = RequestCounters()
+    app.state.metrics = ServerMetrics(app.state.session_factory)
     app.state.templates = make_templates()
+    install_problem_handler(app)
 
     @app.middleware("http")
     async def count_requests(
@@ -128,7 +121,7 @@ def create_app(
         # The router records the matched route in the scope: count by its template.
         route = request.scope.get("route")
         route_path = getattr(route, "path", None) or "unmatched"
-        app.state.request_counters.record(request.method, route_path, response.status_code)
+        app.state.metrics.record(request.method, route_path, response.status_code)
         return response
 
     app.include_router(public.router)
@@ -138,9 +131,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(users.router)
     app.include_router(dashboard.router)
-    epcis = _optional_router("server.epcis_api")
-    if epcis is not None:
-        app.include_router(epcis)
+    app.include_router(epcis.create_router())
     app.include_router(resolver.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

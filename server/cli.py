@@ -66,8 +66,8 @@ def seed_demo(
     ] = "",
 ) -> None:
     """Add a demo cooperative, line, OCOP product, commissioned units and an admin user."""
-    from server.api.demo import seed_demo as seed
     from server.db import make_engine, make_session_factory
+    from server.services.demo import seed_demo as seed
 
     settings = _settings(config)
     if len(admin_password) < 8:
@@ -99,10 +99,10 @@ def add_user(
 
     from sqlalchemy.exc import IntegrityError
 
-    from server.api.auth import Role, hash_password
-    from server.audit import record_action
     from server.db import make_engine, make_session_factory
     from server.db.models import User
+    from server.services.audit import record_action
+    from server.services.auth import Role, hash_password
 
     try:
         chosen = Role(role)

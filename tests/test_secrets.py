@@ -25,9 +25,9 @@ from edge.outbox import OutboxPublisher
 from edge.serials import HttpSerialSource
 from lineside.errors import ConfigError, LinesideError, TransportError
 from lineside.mqtt import BrokerEndpoint
-from server.api.commands import MqttCommandPublisher
 from server.app import create_app
 from server.ingest.ingestor import IngestSettings
+from server.services.commands import MqttCommandPublisher
 from server.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -640,8 +640,8 @@ class DemoStack:
         return isinstance(self.broker, EmbeddedBroker)
 
     def _prepare_database(self) -> None:
-        from server.api.demo import DEMO_COMPANY, DemoLine, seed_demo_company
         from server.db import make_engine, make_session_factory, migrate
+        from server.services.demo import DEMO_COMPANY, DemoLine, seed_demo_company
 
         migrate(self.database_url)
         engine = make_engine(self.database_url)
@@ -820,7 +820,7 @@ class DemoStack:
 
     async def start_work_orders(self, units_per_line: int | None = None) -> None:
         """Create a work order on every line through the server API and start it."""
-        from server.api.demo import DEMO_COMPANY
+        from server.services.demo import DEMO_COMPANY
 
         catalogue = {p.gtin: p for p in DEMO_COMPANY.products}
         today = datetime.now(UTC).date()
@@ -1107,7 +1107,7 @@ def _line_config(
     options: DemoOptions,
 ) -> str:
     """The generated ``line.toml`` of one demo line (the file a technician would write)."""
-    from server.api.demo import DEMO_COMPANY
+    from server.services.demo import DEMO_COMPANY
 
     config: dict[str, Any] = {
         "line": {

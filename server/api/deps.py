@@ -1,18 +1,35 @@
-"""Typed dependencies shared by the routers: settings and a database session.
+"""Typed dependencies shared by the routers: settings, a database session, the caller.
 
 A route takes ``session: SessionDep`` and gets a session that commits when the route
-returns normally and rolls back when it raises.
+returns normally and rolls back when it raises. It declares who may call it with a
+principal type (``user: OperatorUser``) or :func:`require_role`::
+
+    @router.post("/recalls")
+    def create_recall(user: Annotated[Principal, Depends(require_role(Role.INSPECTOR))]): ...
+
+Administrators pass every role check. The dashboard pages (GET only) also accept the
+token from the ``lineside_session`` cookie set by ``/login``; writes never do, so a forged
+cross-site form cannot act with a signed-in browser's cookie.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.errors import NotAllowed, NotSignedIn, TooManyRequests
+from server.services.auth import Principal, Role, principal_for_token
+from server.services.commands import CommandPublisher
+from server.services.metrics import ServerMetrics
+from server.services.ratelimit import TokenBuckets
 from server.settings import ServerSettings
+
+#: The cookie that carries the dashboard's token.
+SESSION_COOKIE = "lineside_session"
 
 
 def get_settings(request: Request) -> ServerSettings:
@@ -21,14 +38,136 @@ def get_settings(request: Request) -> ServerSettings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for one request: committed on success, rolled back on error."""
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """The app's session factory, for work in a transaction of its own."""
     factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+def get_session(
+    factory: Annotated[sessionmaker[Session], Depends(get_session_factory)],
+) -> Iterator[Session]:
+    """A session for one request: committed on success, rolled back on error."""
     with factory() as session, session.begin():
         yield session
 
 
+def get_command_publisher(request: Request) -> CommandPublisher:
+    """Where commands to lines go."""
+    publisher: CommandPublisher = request.app.state.command_publisher
+    return publisher
+
+
+def get_metrics(request: Request) -> ServerMetrics:
+    """The app's metrics (``/metrics``)."""
+    metrics: ServerMetrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 # "function" scope: the commit happens before the response is sent, so a failed commit
 # becomes an error response rather than a lie.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+PublisherDep = Annotated[CommandPublisher, Depends(get_command_publisher)]
+MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
+
+
+def rate_limited(request: Request) -> None:
+    """Dependency for public routes: :class:`TooManyRequests` (429) when the caller's IP
+    has spent its bucket."""
+    buckets: TokenBuckets = request.app.state.rate_limiter
+    client = request.client.host if request.client is not None else "unknown"
+    if not buckets.take(client):
+        raise TooManyRequests(
+            "too many requests from this address; try again shortly",
+            retry_after=max(1, round(1 / buckets.rate_per_second)),
+        )
+
+
+# --------------------------------------------------------------------------- the caller
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /auth/token")
+
+
+def bearer_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The bearer token of the request (or the session cookie on GET/HEAD)."""
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return credentials.credentials
+    if request.method in {"GET", "HEAD"}:
+        return request.cookies.get(SESSION_COOKIE) or None
+    return None
+
+
+def get_principal(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(bearer_token)]
+) -> Principal:
+    """The caller; :class:`NotSignedIn` (401) when the token is missing or cannot be trusted.
+
+    The principal is also left in ``request.state.principal`` for routes whose access
+    check is a router dependency (the EPCIS capture records who captured).
+    """
+    if not token:
+        raise NotSignedIn("a bearer token is required")
+    principal = principal_for_token(session, token)
+    if principal is None:
+        raise NotSignedIn("the bearer token is unknown, expired or revoked", invalid_token=True)
+    request.state.principal = principal
+    return principal
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting administrators and the given roles; others get
+    :class:`NotAllowed` (403).
+
+    With no roles, any signed-in user is admitted.
+    """
+    allowed = frozenset(roles) | {Role.ADMINISTRATOR}
+
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if roles and principal.role not in allowed:
+            names = ", ".join(sorted(role.value for role in allowed))
+            raise NotAllowed(
+                f"role {principal.role.value!r} may not do this; needs one of: {names}"
+            )
+        return principal
+
+    return check
+
+
+#: Any signed-in user.
+AnyUser = Annotated[Principal, Depends(require_role())]
+#: Administrators only (users).
+AdminUser = Annotated[Principal, Depends(require_role(Role.ADMINISTRATOR))]
+#: Who changes master data and line set-up.
+TechnicianUser = Annotated[Principal, Depends(require_role(Role.TECHNICIAN))]
+#: Who runs lines: work orders and serial blocks.
+OperatorUser = Annotated[Principal, Depends(require_role(Role.OPERATOR, Role.TECHNICIAN))]
+#: Who inspects and recalls.
+InspectorUser = Annotated[Principal, Depends(require_role(Role.INSPECTOR))]
+#: Who reads traces, dashboards and reports.
+ReaderUser = Annotated[
+    Principal,
+    Depends(require_role(Role.INSPECTOR, Role.AUDITOR, Role.TECHNICIAN, Role.OPERATOR)),
+]
+#: Who may read the audit trail.
+AuditReader = Annotated[Principal, Depends(require_role(Role.INSPECTOR, Role.AUDITOR))]
+
+# --------------------------------------------------------------------------- reasons
+
+#: Why a change is made; kept in the audit trail.
+Reason = Annotated[
+    str, Query(max_length=2000, description="Why this change is made (kept in the audit trail).")
+]
+#: The same, for actions that must say why (deletes, recalls).
+RequiredReason = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=2000,
+        description="Why this is done (required; kept in the audit trail).",
+    ),
+]

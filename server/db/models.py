@@ -147,7 +147,7 @@ class OutboxState(enum.StrEnum):
 
 
 class UserRole(enum.StrEnum):
-    """What a server user may do (checked by ``server.api.auth.require_role``)."""
+    """What a server user may do (checked by ``server.services.auth.require_role``)."""
 
     ADMINISTRATOR = "administrator"
     TECHNICIAN = "technician"
@@ -654,7 +654,7 @@ class ApiToken(Base):
 class AuditEntry(Base):
     """One :class:`lineside.audit.AuditRecord` of the server's hash-chained audit trail.
 
-    Rows are only ever appended (by :func:`server.audit.record_action`, in the same
+    Rows are only ever appended (by :func:`server.services.audit.record_action`, in the same
     transaction as the change they describe); ``GET /audit/verify`` recomputes the chain.
     """
 

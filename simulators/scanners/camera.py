@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import zxingcpp
-from biip.gs1_messages import GS1Message
 
+from lineside.gs1 import GS1Message
 from simulators.scanners.codes import SimCode
 
 Image = npt.NDArray[np.uint8]
@@ -38,7 +38,9 @@ def render_symbol(code: SimCode, module_px: int = 6) -> Image:
     ``]d1`` → plain DataMatrix, ``]C0`` → plain Code 128. Raises ``ValueError``.
     """
     gs1 = code.symbology in ("]d2", "]Q3", "]C1")
-    content = GS1Message.parse(code.data).as_hri() if gs1 else code.data
+    content = (
+        GS1Message.parse(code.data, separators_trusted=True).as_bracketed() if gs1 else code.data
+    )
     formats = {
         "]d": zxingcpp.BarcodeFormat.DataMatrix,
         "]Q": zxingcpp.BarcodeFormat.QRCode,

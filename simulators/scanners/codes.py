@@ -18,7 +18,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from biip.gs1_messages import GS1Message
+from lineside.errors import GS1Error
+from lineside.gs1 import GS1Message
 
 GS = "\x1d"
 _AIM = re.compile(r"\][A-Za-z][0-9A-Za-z]")
@@ -55,10 +56,10 @@ def code_from_text(text: str) -> SimCode:
         raise ValueError("empty code")
     if text.startswith("("):
         try:
-            message = GS1Message.parse_hri(text)
-        except Exception as exc:  # biip raises its own tree; the simulator only needs why
+            message = GS1Message.parse(text)
+        except GS1Error as exc:
             raise ValueError(f"{text!r} is not a GS1 element string: {exc}") from exc
-        return SimCode("]d2", message.value)
+        return SimCode("]d2", message.as_raw())
     if _AIM.match(text):
         return SimCode(text[:3], text[3:])
     return SimCode("]Q1", text)

@@ -320,8 +320,8 @@ def test_a_work_order_from_the_shipped_server_config_reaches_its_line(
     try:
         assert not line.subscribe("lineside/v1/factory-1/L1/commands").is_failure
         with TestClient(create_app(settings, session_factory=factory)) as client:
-            from server.api.auth import Role, issue_token
             from server.db.models import User
+            from server.services.auth import Role, issue_token
 
             with factory() as session, session.begin():
                 user = User(username="operator", role=Role.OPERATOR, password_hash="")

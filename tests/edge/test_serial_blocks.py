@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from edge.journal import Journal
 from edge.serials import HttpSerialSource, LocalSerialSource, SerialSourceError, SerialSupply
 from lineside.errors import TransportError
-from server.api.demo import DEMO_GTIN, seed_demo
 from server.app import create_app
 from server.db import make_engine, make_session_factory, migrate
 from server.db.models import IssuedSerial, SerialBlock
+from server.services.demo import DEMO_GTIN, seed_demo
 from server.settings import ServerSettings
 from tests.support.broker import free_port
 

@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineside.errors import TransportError
-from server.api.auth import Role, issue_token
 from server.app import create_app
 from server.db.models import Event, EventEpc, Facility, Line, Organisation, Product, User
+from server.services.auth import Role, issue_token
 from server.settings import ServerSettings
 
 DOMAIN = "https://id.example.vn"

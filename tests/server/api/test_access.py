@@ -10,8 +10,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from server.api.auth import Role
 from server.app import create_app
+from server.services.auth import Role
 from server.settings import ServerSettings
 from tests.server.api.conftest import auth
 

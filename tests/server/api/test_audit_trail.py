@@ -12,9 +12,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineside.audit import AuditRecord, verify_chain
-from server.api.auth import Role, hash_password
-from server.audit import as_record, record_action, verify_stored_chain
 from server.db.models import AuditEntry, User
+from server.services.audit import as_record, record_action, verify_stored_chain
+from server.services.auth import Role, hash_password
 from tests.server.api.conftest import GTIN, auth, build_world
 
 

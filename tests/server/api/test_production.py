@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineside import contract
 from lineside.errors import TransportError
 from lineside.mqtt import BrokerEndpoint
-from server.api.auth import Role
-from server.api.commands import MqttCommandPublisher
 from server.db.models import Organisation
+from server.services.auth import Role
+from server.services.commands import MqttCommandPublisher
 from tests.server.api.conftest import GTIN, RecordingPublisher, auth, build_world
 
 

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.api.auth import Role
 from server.db.models import ConsumerScan, Event, EventEpc
+from server.services.auth import Role
 from tests.server.api.conftest import DOMAIN, GTIN, auth, build_world
 
 UNIT = f"/01/{GTIN}/10/L2026/21/S1"

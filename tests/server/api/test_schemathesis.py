@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.core.result import Err
 
-from server.api.auth import Role, issue_token
-from server.api.demo import seed_demo
 from server.app import create_app
 from server.db import make_engine, make_session_factory, migrate
 from server.db.models import User
+from server.services.auth import Role, issue_token
+from server.services.demo import seed_demo
 from server.settings import ServerSettings
 from tests.server.api.conftest import RecordingPublisher
 

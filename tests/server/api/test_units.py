@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from lineside.errors import ConfigError, GS1Error
 from lineside.gs1.keys import gs1_check_digit
-from server.api.metrics import RequestCounters
-from server.api.ratelimit import TokenBuckets
-from server.api.resolver import canonical_uri
-from server.api.tracing import CodeRef, instance_identifiers, parse_code
+from server.services.codes import CodeRef, instance_identifiers, parse_code
+from server.services.metrics import ServerMetrics
+from server.services.ratelimit import TokenBuckets
+from server.services.resolver import canonical_uri
 from server.settings import load_settings
 from server.web.i18n import pick_language
 
@@ -94,7 +94,7 @@ def test_token_bucket_refills_per_key() -> None:
 
 
 def test_metrics_escape_labels() -> None:
-    counters = RequestCounters()
-    counters.record("GET", 'a"b', 200)
-    counters.record("GET", 'a"b', 200)
-    assert 'route="a\\"b",status="200"} 2' in counters.render()
+    metrics = ServerMetrics()
+    metrics.record("GET", 'a"b', 200)
+    metrics.record("GET", 'a"b', 200)
+    assert 'route="a\\"b",status="200"} 2.0' in metrics.render()

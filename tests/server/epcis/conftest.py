@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.epcis_api import create_router
+from server.api.problems import install_problem_handler
+from server.api.routes.epcis import create_router
 
 #: Small capture limit so the 413 test needs no big payload.
 TEST_CAPTURE_MAX_BYTES = 256 * 1024
@@ -18,6 +19,7 @@ TEST_CAPTURE_MAX_BYTES = 256 * 1024
 def epcis_app(session_factory: sessionmaker[Session]) -> FastAPI:
     app = FastAPI()
     app.state.session_factory = session_factory
+    install_problem_handler(app)
     app.include_router(
         create_router(writer=None, reader=None, capture_max_bytes=TEST_CAPTURE_MAX_BYTES)
     )

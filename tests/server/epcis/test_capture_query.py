@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.epcis_api import router
+from server.api.problems import install_problem_handler
+from server.api.routes.epcis import create_router
 from tests.server.epcis.conftest import TEST_CAPTURE_MAX_BYTES
 from tests.server.factories import aggregation_event, epcis_document, object_event, sgtin, sscc
 
@@ -165,7 +166,8 @@ def test_bad_query_parameters_are_query_parameter_exceptions(
 def test_mounted_router_requires_sign_in(session_factory: sessionmaker[Session]) -> None:
     app = FastAPI()
     app.state.session_factory = session_factory
-    app.include_router(router)
+    install_problem_handler(app)
+    app.include_router(create_router())
     with TestClient(app) as anonymous:
         assert anonymous.post("/epcis/capture", json={}).status_code == 401
         assert anonymous.get("/epcis/events").status_code == 401

@@ -13,11 +13,11 @@ import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
 from lineside.errors import TransportError
-from server.api.auth import issue_token
-from server.api.demo import DEMO_GTIN, seed_demo
 from server.app import create_app
 from server.db import make_engine, make_session_factory, migrate
 from server.db.models import Recall, User
+from server.services.auth import issue_token
+from server.services.demo import DEMO_GTIN, seed_demo
 from server.settings import ServerSettings
 from tests.support.broker import free_port
 

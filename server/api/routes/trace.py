@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from lineside.errors import GS1Error
-from server.api.audit import RequiredReason, audit_action
-from server.api.auth import InspectorUser, ReaderUser
-from server.api.deps import SessionDep
-from server.api.masterdata import GtinField
-from server.api.tracing import CANONICAL_DOMAIN, TraceResult, Verdict, parse_code, trace
+from server.api.deps import InspectorUser, ReaderUser, RequiredReason, SessionDep, SettingsDep
+from server.api.fields import GtinField
 from server.db.models import Facility, Organisation, Recall
+from server.services import recalls
+from server.services.tracing import TraceResult, Verdict, trace_code, trace_domains
 
 router = APIRouter(tags=["trace"])
 
@@ -142,27 +139,15 @@ def trace_out(result: TraceResult) -> TraceOut:
     )
 
 
-def trace_domains(request: Request) -> list[str]:
-    """Digital Link hosts events may use: the canonical one and this resolver's."""
-    own = request.app.state.settings.resolver_domain
-    return list(dict.fromkeys([CANONICAL_DOMAIN, own]))
-
-
 @router.get("/trace/{code:path}", response_model=TraceOut)
 def get_trace(
     code: Annotated[str, Path(max_length=2000, description="DL URI, element string or EPC")],
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     _: ReaderUser,
 ) -> TraceOut:
     """Everything known about a unit, case, pallet or lot: one step back, one step forward."""
-    try:
-        ref = parse_code(code)
-    except GS1Error as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    result = trace(session, ref, trace_domains(request))
-    if result.product is None and not result.events:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"nothing is known about {ref.described}")
+    result = trace_code(session, code, trace_domains(settings.resolver_domain))
     return trace_out(result)
 
 
@@ -182,33 +167,13 @@ def list_recalls(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Recall]:
     """Recalls, newest first (only those in force unless ``active=false``)."""
-    query = select(Recall).order_by(Recall.issued_at.desc(), Recall.id.desc()).limit(limit)
-    if active:
-        query = query.where(Recall.lifted_at.is_(None))
-    return list(session.scalars(query))
+    return recalls.list_recalls(session, active_only=active, limit=limit)
 
 
 @router.post("/recalls", response_model=RecallOut, status_code=201)
 def create_recall(body: RecallIn, session: SessionDep, user: InspectorUser) -> Recall:
     """Recall one lot of a GTIN (or all its lots when ``lot`` is omitted)."""
-    recall = Recall(
-        gtin=body.gtin,
-        lot=body.lot,
-        reason=body.reason,
-        issued_by=user.username,
-        issued_at=datetime.now(UTC),
-    )
-    session.add(recall)
-    session.flush()
-    audit_action(
-        session,
-        user,
-        "recall.create",
-        f"recall:{recall.id}",
-        reason=body.reason,
-        details={"gtin": recall.gtin, "lot": recall.lot},
-    )
-    return recall
+    return recalls.create_recall(session, user, gtin=body.gtin, lot=body.lot, reason=body.reason)
 
 
 @router.post("/recalls/{recall_id}/lift", response_model=RecallOut)
@@ -216,17 +181,4 @@ def lift_recall(
     recall_id: int, session: SessionDep, user: InspectorUser, reason: RequiredReason
 ) -> Recall:
     """End a recall, saying why (``reason``, kept in the audit trail)."""
-    recall = session.get(Recall, recall_id)
-    if recall is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"recalls: no {recall_id}")
-    if recall.lifted_at is None:
-        recall.lifted_at = datetime.now(UTC)
-        audit_action(
-            session,
-            user,
-            "recall.lift",
-            f"recall:{recall.id}",
-            reason=reason,
-            details={"gtin": recall.gtin, "lot": recall.lot},
-        )
-    return recall
+    return recalls.lift_recall(session, user, recall_id, reason=reason)

@@ -1,4 +1,4 @@
-"""The server's audit trail: append hash-chained records and verify the stored chain.
+"""The server's audit trail: append hash-chained records, find them, verify the chain.
 
 Every administrator and operator action through the API is written as a
 :class:`lineside.audit.AuditRecord` row (:class:`server.db.models.AuditEntry`) in the
@@ -32,15 +32,15 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lineside.audit import GENESIS, AuditRecord, verify_chain
-from server.db.models import AuditEntry, AuditHead
+from server.db.models import AuditEntry, AuditHead, UserRole
 
 logger = logging.getLogger(__name__)
 
@@ -211,3 +211,84 @@ def verify_stored_chain(session: Session) -> ChainReport:
     elif count:
         breaks.append("the head of the trail is missing")
     return ChainReport(records=count, head_seq=head_seq, breaks=tuple(breaks))
+
+
+# --------------------------------------------------------------------------- as the API uses it
+
+
+class Actor(Protocol):
+    """Who acts: a signed-in principal (:class:`server.services.auth.Principal`)."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def role(self) -> UserRole: ...
+
+
+def audit_action(
+    session: Session,
+    user: Actor,
+    action: str,
+    target: str = "",
+    *,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record ``action`` on ``target`` by ``user`` in the request's transaction.
+
+    Example: ``audit_action(session, user, "line.delete", "line:L1", reason="scrapped")``.
+    """
+    record_action(
+        session,
+        actor=user.username,
+        role=user.role.value,
+        action=action,
+        target=target,
+        reason=reason,
+        details=details,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which records to list: exact values, or prefixes ending in ``.`` (actions) and
+    ``:`` (targets); ``since`` inclusive, ``until`` exclusive."""
+
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def statement(self) -> Select[AuditEntry]:
+        """The SELECT for these filters, newest record first."""
+        query = select(AuditEntry).order_by(AuditEntry.seq.desc())
+        if self.actor is not None:
+            query = query.where(AuditEntry.actor == self.actor)
+        if self.action is not None:
+            query = query.where(
+                AuditEntry.action.startswith(self.action, autoescape=True)
+                if self.action.endswith(".")
+                else AuditEntry.action == self.action
+            )
+        if self.target is not None:
+            query = query.where(
+                AuditEntry.target.startswith(self.target, autoescape=True)
+                if self.target.endswith(":")
+                else AuditEntry.target == self.target
+            )
+        if self.since is not None:
+            query = query.where(AuditEntry.at >= self.since)
+        if self.until is not None:
+            query = query.where(AuditEntry.at < self.until)
+        return query
+
+
+def find_records(
+    session: Session, query: AuditQuery, *, limit: int, offset: int
+) -> tuple[list[AuditRecord], int | None]:
+    """One page of records matching ``query`` and the offset of the next page (or None)."""
+    rows = session.scalars(query.statement().limit(limit + 1).offset(offset)).all()
+    records = [as_record(row) for row in rows[:limit]]
+    return records, offset + limit if len(rows) > limit else None

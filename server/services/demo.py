@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.api.auth import Role, hash_password
 from server.db.models import (
     Device,
     Event,
@@ -25,6 +24,7 @@ from server.db.models import (
     Product,
     User,
 )
+from server.services.auth import Role, hash_password
 
 DEMO_GTIN = "08934567890120"
 
@@ -81,15 +81,7 @@ def seed_demo(factory: sessionmaker[Session], admin_password: str, units: int = 
                 shelf_life_days=540,
             )
         )
-        if session.scalar(select(User.id).where(User.username == "admin")) is None:
-            session.add(
-                User(
-                    username="admin",
-                    display_name="Quản trị",
-                    role=Role.ADMINISTRATOR,
-                    password_hash=hash_password(admin_password),
-                )
-            )
+        _administrator(session, "admin", admin_password)
         for index, serial in enumerate(serials):
             when = now - timedelta(minutes=20 * index)
             epc = f"https://id.gs1.org/01/{DEMO_GTIN}/21/{serial}"
@@ -321,6 +313,110 @@ def _add_months(day: date, months: int) -> date:
     return date(day.year + month // 12, month % 12 + 1, min(day.day, 28))
 
 
+def _organisation(session: Session, company: DemoCompany) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.tax_id == company.tax_id))
+    if org is None:
+        org = Organisation(
+            name=company.name,
+            address=company.address,
+            tax_id=company.tax_id,
+            gs1_company_prefix=company.company_prefix,
+            gln=company.gln,
+            district=company.district,
+            province=company.province,
+            phone=company.phone,
+            email=company.email,
+        )
+        session.add(org)
+        session.flush()
+    return org
+
+
+def _facility(session: Session, company: DemoCompany, org: Organisation) -> Facility:
+    facility = session.scalar(select(Facility).where(Facility.gln == company.facility_gln))
+    if facility is None:
+        facility = Facility(
+            organisation_id=org.id,
+            name=company.facility_name,
+            address=company.facility_address,
+            gln=company.facility_gln,
+            district=company.facility_district,
+            province=company.facility_province,
+        )
+        session.add(facility)
+        session.flush()
+    return facility
+
+
+def _product(session: Session, item: DemoProduct, org: Organisation) -> Product:
+    product = session.scalar(select(Product).where(Product.gtin == item.gtin))
+    if product is None:
+        product = Product(
+            gtin=item.gtin,
+            organisation_id=org.id,
+            name_vi=item.name_vi,
+            name_en=item.name_en,
+            description_vi=item.description_vi,
+            description_en=item.description_en,
+            brand=item.brand,
+            origin=item.origin,
+            category=item.category,
+            net_content=item.net_content,
+            standards=item.standards,
+            key_product=True,
+            ocop_group=item.ocop_group,
+            ocop_stars=item.ocop_stars,
+            certificate_number=item.certificate_number,
+            certificate_valid_from=item.certificate_valid_from,
+            certificate_valid_until=_add_months(
+                item.certificate_valid_from, OCOP_CERTIFICATE_MONTHS
+            ),
+            shelf_life_days=item.shelf_life_days,
+        )
+        session.add(product)
+        session.flush()
+    return product
+
+
+def _line_and_agent(
+    session: Session, line: DemoLine, *, site: str, site_gln: str, facility: Facility
+) -> None:
+    if session.get(Line, line.line_id) is None:
+        session.add(
+            Line(
+                id=line.line_id,
+                site=site,
+                site_gln=site_gln,
+                facility_id=facility.id,
+                name=line.name,
+            )
+        )
+        session.flush()
+    # The line's agent publishes its events as device "<line id>".
+    if session.get(Device, line.line_id) is None:
+        session.add(
+            Device(
+                id=line.line_id,
+                line_id=line.line_id,
+                kind="agent",
+                role="agent",
+                description=f"Edge agent of {line.name}",
+            )
+        )
+
+
+def _administrator(session: Session, username: str, password: str) -> None:
+    if session.scalar(select(User.id).where(User.username == username)) is None:
+        session.add(
+            User(
+                username=username,
+                display_name="Quản trị",
+                role=Role.ADMINISTRATOR,
+                password_hash=hash_password(password),
+            )
+        )
+
+
 def seed_demo_company(
     factory: sessionmaker[Session],
     *,
@@ -336,94 +432,14 @@ def seed_demo_company(
     so the demo can run again on the same database.
     """
     with factory() as session, session.begin():
-        org = session.scalar(select(Organisation).where(Organisation.tax_id == company.tax_id))
-        if org is None:
-            org = Organisation(
-                name=company.name,
-                address=company.address,
-                tax_id=company.tax_id,
-                gs1_company_prefix=company.company_prefix,
-                gln=company.gln,
-                district=company.district,
-                province=company.province,
-                phone=company.phone,
-                email=company.email,
-            )
-            session.add(org)
-            session.flush()
-        facility = session.scalar(select(Facility).where(Facility.gln == company.facility_gln))
-        if facility is None:
-            facility = Facility(
-                organisation_id=org.id,
-                name=company.facility_name,
-                address=company.facility_address,
-                gln=company.facility_gln,
-                district=company.facility_district,
-                province=company.facility_province,
-            )
-            session.add(facility)
-            session.flush()
-        product_ids: dict[str, int] = {}
-        for item in company.products:
-            product = session.scalar(select(Product).where(Product.gtin == item.gtin))
-            if product is None:
-                product = Product(
-                    gtin=item.gtin,
-                    organisation_id=org.id,
-                    name_vi=item.name_vi,
-                    name_en=item.name_en,
-                    description_vi=item.description_vi,
-                    description_en=item.description_en,
-                    brand=item.brand,
-                    origin=item.origin,
-                    category=item.category,
-                    net_content=item.net_content,
-                    standards=item.standards,
-                    key_product=True,
-                    ocop_group=item.ocop_group,
-                    ocop_stars=item.ocop_stars,
-                    certificate_number=item.certificate_number,
-                    certificate_valid_from=item.certificate_valid_from,
-                    certificate_valid_until=_add_months(
-                        item.certificate_valid_from, OCOP_CERTIFICATE_MONTHS
-                    ),
-                    shelf_life_days=item.shelf_life_days,
-                )
-                session.add(product)
-                session.flush()
-            product_ids[item.gtin] = product.id
+        org = _organisation(session, company)
+        facility = _facility(session, company, org)
+        product_ids = {item.gtin: _product(session, item, org).id for item in company.products}
         for line in lines:
-            if session.get(Line, line.line_id) is None:
-                session.add(
-                    Line(
-                        id=line.line_id,
-                        site=site,
-                        site_gln=company.facility_gln,
-                        facility_id=facility.id,
-                        name=line.name,
-                    )
-                )
-                session.flush()
-            # The line's agent publishes its events as device "<line id>".
-            if session.get(Device, line.line_id) is None:
-                session.add(
-                    Device(
-                        id=line.line_id,
-                        line_id=line.line_id,
-                        kind="agent",
-                        role="agent",
-                        description=f"Edge agent of {line.name}",
-                    )
-                )
-        if session.scalar(select(User.id).where(User.username == admin_username)) is None:
-            session.add(
-                User(
-                    username=admin_username,
-                    display_name="Quản trị",
-                    role=Role.ADMINISTRATOR,
-                    password_hash=hash_password(admin_password),
-                )
+            _line_and_agent(
+                session, line, site=site, site_gln=company.facility_gln, facility=facility
             )
+        _administrator(session, admin_username, admin_password)
     return SeededCompany(
         site=site,
         site_gln=company.facility_gln,

@@ -9,48 +9,24 @@ GTINs are stored in their 14-digit form, GLNs are checked.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lineside.contract import IDENTIFIER
-from lineside.errors import GS1Error
-from lineside.gs1.keys import Gln, Gtin
-from server.api.audit import Reason, RequiredReason, audit_action
-from server.api.auth import AdminUser, Principal, ReaderUser, TechnicianUser
-from server.api.deps import SessionDep
+from server.api.deps import (
+    AdminUser,
+    ReaderUser,
+    Reason,
+    RequiredReason,
+    SessionDep,
+    TechnicianUser,
+)
+from server.api.fields import GlnField, GtinField, LineIdField, Offset, Page
 from server.db.models import Device, Facility, Line, OcopGroup, Organisation, Product
+from server.services import masterdata
 
 router = APIRouter(tags=["master data"])
-
-_Row = TypeVar("_Row", Organisation, Facility, Line, Device, Product)
-
-
-def _gtin14(value: str) -> str:
-    try:
-        return Gtin.parse(value).value
-    except GS1Error as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def _gln(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Gln.parse(value).value
-    except GS1Error as exc:
-        raise ValueError(str(exc)) from exc
-
-
-GtinField = Annotated[str, Field(min_length=8, max_length=14), AfterValidator(_gtin14)]
-GlnField = Annotated[str | None, Field(default=None, max_length=13), AfterValidator(_gln)]
-LineIdField = Annotated[str, Field(pattern=IDENTIFIER.pattern)]
-Page = Annotated[int, Query(ge=1, le=1000, description="Largest number of rows returned.")]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 class _In(BaseModel):
@@ -61,44 +37,12 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def _get_or_404(session: Session, model: type[_Row], key: int | str) -> _Row:
-    row = session.get(model, key)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{model.__tablename__}: no {key!r}")
-    return row
+def _changes(body: BaseModel) -> dict[str, Any]:
+    """The fields a patch sets."""
+    return body.model_dump(exclude_unset=True)
 
 
-def _save(session: Session, row: object) -> None:
-    """Add and flush, turning a constraint violation into 409 with the database's reason."""
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        # The request's transaction is rolled back by the session dependency.
-        reason = str(exc.orig).splitlines()[0] if exc.orig else "constraint violated"
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"conflicts with stored data: {reason}"
-        ) from exc
-
-
-def _patch(row: object, changes: BaseModel) -> dict[str, Any]:
-    """Apply the fields set in ``changes``; return them (JSON-ready) for the audit trail."""
-    for name, value in changes.model_dump(exclude_unset=True).items():
-        setattr(row, name, value)
-    return changes.model_dump(exclude_unset=True, mode="json")
-
-
-def _delete(
-    session: Session, row: object, *, user: Principal, action: str, target: str, reason: str
-) -> Response:
-    session.delete(row)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "still referenced by other records; remove those first"
-        ) from exc
-    audit_action(session, user, action, target, reason=reason)
+def _deleted() -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -141,8 +85,7 @@ def list_organisations(
     session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
 ) -> list[Organisation]:
     """Organisations by id."""
-    query = select(Organisation).order_by(Organisation.id).limit(limit).offset(offset)
-    return list(session.scalars(query))
+    return masterdata.list_rows(session, Organisation, limit=limit, offset=offset)
 
 
 @router.post("/organisations", response_model=OrganisationOut, status_code=201)
@@ -150,16 +93,13 @@ def create_organisation(
     body: OrganisationIn, session: SessionDep, user: AdminUser, reason: Reason = ""
 ) -> Organisation:
     """Register a business or authority."""
-    row = Organisation(**body.model_dump())
-    _save(session, row)
-    audit_action(session, user, "organisation.create", f"organisation:{row.id}", reason=reason)
-    return row
+    return masterdata.create_row(session, user, Organisation(**body.model_dump()), reason=reason)
 
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
 def get_organisation(organisation_id: int, session: SessionDep, _: ReaderUser) -> Organisation:
     """One organisation."""
-    return _get_or_404(session, Organisation, organisation_id)
+    return masterdata.get_row(session, Organisation, organisation_id)
 
 
 @router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
@@ -171,18 +111,9 @@ def update_organisation(
     reason: Reason = "",
 ) -> Organisation:
     """Change some fields of an organisation."""
-    row = _get_or_404(session, Organisation, organisation_id)
-    changed = _patch(row, body)
-    _save(session, row)
-    audit_action(
-        session,
-        user,
-        "organisation.update",
-        f"organisation:{row.id}",
-        reason=reason,
-        details=changed,
+    return masterdata.update_row(
+        session, user, Organisation, organisation_id, _changes(body), reason=reason
     )
-    return row
 
 
 @router.delete("/organisations/{organisation_id}", status_code=204)
@@ -190,11 +121,8 @@ def delete_organisation(
     organisation_id: int, session: SessionDep, user: AdminUser, reason: RequiredReason
 ) -> Response:
     """Delete an organisation that no product refers to."""
-    row = _get_or_404(session, Organisation, organisation_id)
-    target = f"organisation:{organisation_id}"
-    return _delete(
-        session, row, user=user, action="organisation.delete", target=target, reason=reason
-    )
+    masterdata.delete_row(session, user, Organisation, organisation_id, reason=reason)
+    return _deleted()
 
 
 # --------------------------------------------------------------------------- facilities
@@ -226,8 +154,7 @@ def list_facilities(
     session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
 ) -> list[Facility]:
     """Facilities by id."""
-    query = select(Facility).order_by(Facility.id).limit(limit).offset(offset)
-    return list(session.scalars(query))
+    return masterdata.list_rows(session, Facility, limit=limit, offset=offset)
 
 
 @router.post("/facilities", response_model=FacilityOut, status_code=201)
@@ -235,30 +162,27 @@ def create_facility(
     body: FacilityIn, session: SessionDep, user: AdminUser, reason: Reason = ""
 ) -> Facility:
     """Register a production site of an organisation."""
-    _get_or_404(session, Organisation, body.organisation_id)
-    row = Facility(**body.model_dump())
-    _save(session, row)
-    audit_action(session, user, "facility.create", f"facility:{row.id}", reason=reason)
-    return row
+    return masterdata.create_row(session, user, Facility(**body.model_dump()), reason=reason)
 
 
 @router.get("/facilities/{facility_id}", response_model=FacilityOut)
 def get_facility(facility_id: int, session: SessionDep, _: ReaderUser) -> Facility:
     """One facility."""
-    return _get_or_404(session, Facility, facility_id)
+    return masterdata.get_row(session, Facility, facility_id)
 
 
 @router.patch("/facilities/{facility_id}", response_model=FacilityOut)
 def update_facility(
-    facility_id: int, body: FacilityPatch, session: SessionDep, user: AdminUser, reason: Reason = ""
+    facility_id: int,
+    body: FacilityPatch,
+    session: SessionDep,
+    user: AdminUser,
+    reason: Reason = "",
 ) -> Facility:
     """Change some fields of a facility."""
-    row = _get_or_404(session, Facility, facility_id)
-    changed = _patch(row, body)
-    _save(session, row)
-    target = f"facility:{row.id}"
-    audit_action(session, user, "facility.update", target, reason=reason, details=changed)
-    return row
+    return masterdata.update_row(
+        session, user, Facility, facility_id, _changes(body), reason=reason
+    )
 
 
 @router.delete("/facilities/{facility_id}", status_code=204)
@@ -266,15 +190,8 @@ def delete_facility(
     facility_id: int, session: SessionDep, user: AdminUser, reason: RequiredReason
 ) -> Response:
     """Delete a facility (its lines are kept, detached)."""
-    row = _get_or_404(session, Facility, facility_id)
-    return _delete(
-        session,
-        row,
-        user=user,
-        action="facility.delete",
-        target=f"facility:{facility_id}",
-        reason=reason,
-    )
+    masterdata.delete_row(session, user, Facility, facility_id, reason=reason)
+    return _deleted()
 
 
 # --------------------------------------------------------------------------- lines
@@ -304,7 +221,7 @@ def list_lines(
     session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
 ) -> list[Line]:
     """Lines by id."""
-    return list(session.scalars(select(Line).order_by(Line.id).limit(limit).offset(offset)))
+    return masterdata.list_rows(session, Line, limit=limit, offset=offset)
 
 
 @router.post("/lines", response_model=LineOut, status_code=201)
@@ -312,34 +229,25 @@ def create_line(
     body: LineIn, session: SessionDep, user: TechnicianUser, reason: Reason = ""
 ) -> Line:
     """Register a packing line; ``id`` and ``site`` are its MQTT topic levels."""
-    if body.facility_id is not None:
-        _get_or_404(session, Facility, body.facility_id)
-    if session.get(Line, body.id) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"line {body.id!r} already exists")
-    row = Line(**body.model_dump())
-    _save(session, row)
-    audit_action(session, user, "line.create", f"line:{row.id}", reason=reason)
-    return row
+    return masterdata.create_row(session, user, Line(**body.model_dump()), reason=reason)
 
 
 @router.get("/lines/{line_id}", response_model=LineOut)
 def get_line(line_id: str, session: SessionDep, _: ReaderUser) -> Line:
     """One line."""
-    return _get_or_404(session, Line, line_id)
+    return masterdata.get_row(session, Line, line_id)
 
 
 @router.patch("/lines/{line_id}", response_model=LineOut)
 def update_line(
-    line_id: str, body: LinePatch, session: SessionDep, user: TechnicianUser, reason: Reason = ""
+    line_id: str,
+    body: LinePatch,
+    session: SessionDep,
+    user: TechnicianUser,
+    reason: Reason = "",
 ) -> Line:
     """Change some fields of a line."""
-    row = _get_or_404(session, Line, line_id)
-    if body.facility_id is not None:
-        _get_or_404(session, Facility, body.facility_id)
-    changed = _patch(row, body)
-    _save(session, row)
-    audit_action(session, user, "line.update", f"line:{row.id}", reason=reason, details=changed)
-    return row
+    return masterdata.update_row(session, user, Line, line_id, _changes(body), reason=reason)
 
 
 @router.delete("/lines/{line_id}", status_code=204)
@@ -347,10 +255,8 @@ def delete_line(
     line_id: str, session: SessionDep, user: AdminUser, reason: RequiredReason
 ) -> Response:
     """Delete a line that has no work orders or serial blocks."""
-    row = _get_or_404(session, Line, line_id)
-    return _delete(
-        session, row, user=user, action="line.delete", target=f"line:{line_id}", reason=reason
-    )
+    masterdata.delete_row(session, user, Line, line_id, reason=reason)
+    return _deleted()
 
 
 # --------------------------------------------------------------------------- devices
@@ -379,7 +285,7 @@ def list_devices(
     session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
 ) -> list[Device]:
     """Devices by id."""
-    return list(session.scalars(select(Device).order_by(Device.id).limit(limit).offset(offset)))
+    return masterdata.list_rows(session, Device, limit=limit, offset=offset)
 
 
 @router.post("/devices", response_model=DeviceOut, status_code=201)
@@ -387,19 +293,13 @@ def create_device(
     body: DeviceIn, session: SessionDep, user: TechnicianUser, reason: Reason = ""
 ) -> Device:
     """Register a device on a line; only registered devices may publish its events."""
-    _get_or_404(session, Line, body.line_id)
-    if session.get(Device, body.id) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"device {body.id!r} already exists")
-    row = Device(**body.model_dump())
-    _save(session, row)
-    audit_action(session, user, "device.create", f"device:{row.id}", reason=reason)
-    return row
+    return masterdata.create_row(session, user, Device(**body.model_dump()), reason=reason)
 
 
 @router.get("/devices/{device_id}", response_model=DeviceOut)
 def get_device(device_id: str, session: SessionDep, _: ReaderUser) -> Device:
     """One device."""
-    return _get_or_404(session, Device, device_id)
+    return masterdata.get_row(session, Device, device_id)
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceOut)
@@ -411,12 +311,7 @@ def update_device(
     reason: Reason = "",
 ) -> Device:
     """Change some fields of a device."""
-    row = _get_or_404(session, Device, device_id)
-    changed = _patch(row, body)
-    _save(session, row)
-    target = f"device:{row.id}"
-    audit_action(session, user, "device.update", target, reason=reason, details=changed)
-    return row
+    return masterdata.update_row(session, user, Device, device_id, _changes(body), reason=reason)
 
 
 @router.delete("/devices/{device_id}", status_code=204)
@@ -424,10 +319,8 @@ def delete_device(
     device_id: str, session: SessionDep, user: AdminUser, reason: RequiredReason
 ) -> Response:
     """Delete a device."""
-    row = _get_or_404(session, Device, device_id)
-    return _delete(
-        session, row, user=user, action="device.delete", target=f"device:{device_id}", reason=reason
-    )
+    masterdata.delete_row(session, user, Device, device_id, reason=reason)
+    return _deleted()
 
 
 # --------------------------------------------------------------------------- products
@@ -514,7 +407,7 @@ def list_products(
     session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
 ) -> list[Product]:
     """Products by id."""
-    return list(session.scalars(select(Product).order_by(Product.id).limit(limit).offset(offset)))
+    return masterdata.list_rows(session, Product, limit=limit, offset=offset)
 
 
 @router.post("/products", response_model=ProductOut, status_code=201)
@@ -522,33 +415,25 @@ def create_product(
     body: ProductIn, session: SessionDep, user: AdminUser, reason: Reason = ""
 ) -> Product:
     """Register a traced product (GTIN-8/12/13/14 accepted, stored as 14 digits)."""
-    _get_or_404(session, Organisation, body.organisation_id)
-    if session.scalar(select(Product.id).where(Product.gtin == body.gtin)) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"GTIN {body.gtin} is already registered")
-    row = Product(**body.model_dump())
-    _save(session, row)
-    target = f"product:{row.id}"
-    audit_action(session, user, "product.create", target, reason=reason, details={"gtin": row.gtin})
-    return row
+    return masterdata.create_row(session, user, Product(**body.model_dump()), reason=reason)
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
 def get_product(product_id: int, session: SessionDep, _: ReaderUser) -> Product:
     """One product."""
-    return _get_or_404(session, Product, product_id)
+    return masterdata.get_row(session, Product, product_id)
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
 def update_product(
-    product_id: int, body: ProductPatch, session: SessionDep, user: AdminUser, reason: Reason = ""
+    product_id: int,
+    body: ProductPatch,
+    session: SessionDep,
+    user: AdminUser,
+    reason: Reason = "",
 ) -> Product:
     """Change some fields of a product."""
-    row = _get_or_404(session, Product, product_id)
-    changed = _patch(row, body)
-    _save(session, row)
-    target = f"product:{row.id}"
-    audit_action(session, user, "product.update", target, reason=reason, details=changed)
-    return row
+    return masterdata.update_row(session, user, Product, product_id, _changes(body), reason=reason)
 
 
 @router.delete("/products/{product_id}", status_code=204)
@@ -556,12 +441,5 @@ def delete_product(
     product_id: int, session: SessionDep, user: AdminUser, reason: RequiredReason
 ) -> Response:
     """Delete a product that no work order refers to."""
-    row = _get_or_404(session, Product, product_id)
-    return _delete(
-        session,
-        row,
-        user=user,
-        action="product.delete",
-        target=f"product:{product_id}",
-        reason=reason,
-    )
+    masterdata.delete_row(session, user, Product, product_id, reason=reason)
+    return _deleted()

@@ -13,8 +13,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from fastapi import HTTPException, Request, status
-
 
 @dataclass(slots=True)
 class _Bucket:
@@ -57,15 +55,3 @@ class TokenBuckets:
                 del self._buckets[key]
         if len(self._buckets) >= self.max_keys:
             self._buckets.clear()
-
-
-def rate_limited(request: Request) -> None:
-    """Dependency for public routes: 429 when the caller's IP has spent its bucket."""
-    buckets: TokenBuckets = request.app.state.rate_limiter
-    client = request.client.host if request.client is not None else "unknown"
-    if not buckets.take(client):
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "too many requests from this address; try again shortly",
-            headers={"Retry-After": str(max(1, round(1 / buckets.rate_per_second)))},
-        )

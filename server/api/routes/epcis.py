@@ -1,0 +1,107 @@
+"""The EPCIS 2.0 REST interfaces: capture (``POST /epcis/capture``) and query
+(``GET /epcis/events``), following the standard's status codes and problem bodies.
+
+- ``POST /epcis/capture``: an EPCIS 2.0 JSON-LD document (or XML, with an XML
+  ``Content-Type``). 202 with ``Location: /epcis/capture/{id}`` when stored (events
+  already present are skipped: capture is idempotent on the event ID; events without
+  ``eventID`` get the CBV 2.0 event hash); 400 ``epcisException:ValidationException`` for
+  an invalid document; 413 when too big.
+- ``GET /epcis/capture`` and ``GET /epcis/capture/{id}``: the capture jobs.
+- ``GET /epcis/events``: an ``EPCISQueryDocument`` filtered by ``EQ_bizStep``,
+  ``EQ_action``, ``EQ_disposition``, ``eventType``, ``MATCH_epc``, ``MATCH_parentID``,
+  ``MATCH_inputEPC``, ``MATCH_outputEPC``, ``MATCH_anyEPC``, ``MATCH_epcClass``,
+  ``GE_eventTime``, ``LT_eventTime``, ``GE_recordTime``, ``LT_recordTime``,
+  ``EQ_bizLocation``, ``EQ_readPoint``; several values are separated by ``|``. Paged
+  with ``perPage`` and ``nextPageToken``; the next page is in the ``Link`` header.
+
+The app mounts the router :func:`create_router` builds: by default writers and readers
+must sign in; tests may build one with other access checks or limits.
+
+>>> sorted(route.path for route in create_router(writer=None, reader=None).routes)[:2]
+['/epcis/capture', '/epcis/capture']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from server.api.deps import SessionDep, require_role
+from server.services import epcis
+from server.services.audit import record_action
+from server.services.auth import Role
+
+#: Writing needs a technician or operator account; reading any role that traces.
+CaptureWriter = require_role(Role.TECHNICIAN, Role.OPERATOR)
+QueryReader = require_role(Role.INSPECTOR, Role.AUDITOR, Role.TECHNICIAN, Role.OPERATOR)
+
+
+def create_router(
+    *,
+    writer: Callable[..., Any] | None = CaptureWriter,
+    reader: Callable[..., Any] | None = QueryReader,
+    capture_max_bytes: int = epcis.DEFAULT_CAPTURE_MAX_BYTES,
+    capture_max_events: int = epcis.DEFAULT_CAPTURE_MAX_EVENTS,
+) -> APIRouter:
+    """Build the EPCIS router; ``writer``/``reader`` are access-check dependencies
+    (``None``: open, for tests and closed networks)."""
+    router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"])
+    write_deps = [Depends(writer)] if writer is not None else []
+    read_deps = [Depends(reader)] if reader is not None else []
+    limits = epcis.CaptureLimits(max_bytes=capture_max_bytes, max_events=capture_max_events)
+
+    @router.post(
+        "/capture",
+        status_code=202,
+        dependencies=write_deps,
+        responses={400: {"description": "invalid document"}, 413: {"description": "too big"}},
+    )
+    async def capture(request: Request, session: SessionDep) -> Response:
+        """Capture an EPCIS 2.0 document (JSON-LD)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit():
+            limits.check_size(int(declared))  # refused before the body is read
+        body = await request.body()
+        indexed = epcis.check_capture(body, limits, request.headers.get("content-type"))
+        job = epcis.capture(session, indexed)
+        principal = getattr(request.state, "principal", None)
+        record_action(
+            session,
+            actor=principal.username if principal is not None else "anonymous",
+            role=principal.role.value if principal is not None else "none",
+            action="epcis.capture",
+            target=f"capture_job:{job.id}",
+            details={"events": job.event_count, "duplicates": job.duplicate_count},
+        )
+        return JSONResponse(
+            {"captureID": job.id, "eventCount": job.event_count},
+            status_code=202,
+            headers={"Location": f"/epcis/capture/{job.id}"},
+        )
+
+    @router.get("/capture", dependencies=read_deps)
+    def list_capture_jobs(session: SessionDep, perPage: int = epcis.DEFAULT_PER_PAGE) -> Response:  # noqa: N803
+        """The most recent capture jobs."""
+        return JSONResponse([epcis.job_json(job) for job in epcis.recent_jobs(session, perPage)])
+
+    @router.get("/capture/{capture_id}", dependencies=read_deps)
+    def get_capture_job(capture_id: str, session: SessionDep) -> Response:
+        """One capture job: running, success, counts and errors."""
+        return JSONResponse(epcis.job_json(epcis.get_job(session, capture_id)))
+
+    @router.get("/events", dependencies=read_deps)
+    def query_events(request: Request, session: SessionDep) -> Response:
+        """Events matching the query parameters, as an EPCISQueryDocument."""
+        page = epcis.query_events(session, request.query_params.multi_items())
+        headers = {}
+        if page.next_page_token is not None:
+            next_url = request.url.remove_query_params("nextPageToken").include_query_params(
+                nextPageToken=page.next_page_token
+            )
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return JSONResponse(page.document, headers=headers)
+
+    return router

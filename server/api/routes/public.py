@@ -1,0 +1,115 @@
+"""Health, metrics and sign-in: the routes that need no token (all rate limited)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.api.deps import (
+    AnyUser,
+    MetricsDep,
+    SessionDep,
+    SessionFactoryDep,
+    SettingsDep,
+    bearer_token,
+    rate_limited,
+)
+from server.errors import NotSignedIn
+from server.services.auth import revoke_token, sign_in
+from server.services.health import database_ready
+from server.services.metrics import CONTENT_TYPE
+
+router = APIRouter(dependencies=[Depends(rate_limited)])
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    detail: str = ""
+
+
+@router.get("/healthz", response_model=Health, tags=["operations"])
+def healthz() -> Health:
+    """The process is up (no dependency is checked)."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    tags=["operations"],
+    responses={503: {"model": Health, "description": "The database is unreachable."}},
+)
+def readyz(response: Response, factory: SessionFactoryDep) -> Health:
+    """The database answers; 503 when it does not."""
+    if not database_ready(factory):
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Health(status="unavailable", detail="database unreachable")
+    return Health(status="ok")
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    tags=["operations"],
+    responses={200: {"content": {CONTENT_TYPE: {}}}},
+)
+def metrics(server_metrics: MetricsDep) -> Response:
+    """Prometheus text: request counters and a few store sizes (no personal data)."""
+    return Response(server_metrics.render(), media_type=CONTENT_TYPE)
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name
+    expires_at: datetime
+    role: str
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    tags=["auth"],
+    responses={401: {"description": "Wrong username or password."}},
+)
+def create_token(body: Credentials, settings: SettingsDep, factory: SessionFactoryDep) -> TokenOut:
+    """Exchange a username and password for a bearer token (both outcomes are audited)."""
+    ttl = timedelta(seconds=settings.token_ttl_seconds)
+    signed = sign_in(factory, body.username, body.password, ttl=ttl, via="api")
+    if signed is None:
+        raise NotSignedIn("wrong username or password")
+    return TokenOut(access_token=signed.token, expires_at=signed.expires_at, role=signed.role.value)
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    organisation_id: int | None
+
+
+@router.get("/auth/me", response_model=Me, tags=["auth"])
+def who_am_i(user: AnyUser) -> Me:
+    """The signed-in user."""
+    return Me(username=user.username, role=user.role.value, organisation_id=user.organisation_id)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+def sign_out(
+    session: SessionDep,
+    _: AnyUser,
+    token: Annotated[str | None, Depends(bearer_token)],
+) -> Response:
+    """Revoke the token used for this request."""
+    if token:
+        revoke_token(session, token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

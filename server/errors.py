@@ -1,0 +1,126 @@
+"""The aggregator's own exceptions, below the shared tree of :mod:`lineside.errors`.
+
+::
+
+    LinesideError
+    ├── InvalidInput (GS1Error, EPCISError, ContractError...): the request's data is wrong
+    ├── DeviceError → TransportError: the broker did not take a command
+    ├── NotFound: the record named does not exist
+    ├── Conflict: the change clashes with stored data or with the record's state
+    ├── NotSignedIn: no token, or one that cannot be trusted
+    ├── NotAllowed: the caller's role may not do this
+    ├── TooManyRequests: the caller spent its allowance
+    └── EPCISException: a refusal named by the EPCIS 2.0 interface standard
+        ├── ValidationException: the capture document is invalid
+        ├── QueryParameterException: a query parameter is invalid
+        ├── CaptureLimitExceededException: the capture document is too big
+        └── NoSuchResourceException: the capture job does not exist
+
+Services raise these and know nothing of HTTP; one handler
+(:mod:`server.api.problems`) turns every one into an ``application/problem+json``
+response.
+
+>>> str(NotFound("lines: no 'L9'"))
+"lines: no 'L9'"
+>>> ValidationException("bad", issues=["x"]).issues
+('x',)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lineside.errors import LinesideError
+
+__all__ = [
+    "CaptureLimitExceededException",
+    "Conflict",
+    "EPCISException",
+    "NoSuchResourceException",
+    "NotAllowed",
+    "NotFound",
+    "NotSignedIn",
+    "QueryParameterException",
+    "TooManyRequests",
+    "ValidationException",
+]
+
+
+class NotFound(LinesideError):
+    """The record a request names does not exist."""
+
+
+class Conflict(LinesideError):
+    """The change clashes with stored data or with the state the record is in."""
+
+
+class NotSignedIn(LinesideError):
+    """The request carries no token, or one that is unknown, expired or revoked.
+
+    ``invalid_token`` tells a missing token from one that cannot be trusted.
+    """
+
+    def __init__(self, message: str, *, invalid_token: bool = False) -> None:
+        super().__init__(message)
+        self.invalid_token = invalid_token
+
+
+class NotAllowed(LinesideError):
+    """The caller is signed in but their role may not do this."""
+
+
+class TooManyRequests(LinesideError):
+    """The caller spent its allowance; ``retry_after`` seconds until it may try again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class EPCISException(LinesideError):
+    """A refusal the EPCIS 2.0 interface standard names (``epcisException:<name>``).
+
+    ``issues`` lists every problem found, when there are several; ``title`` replaces the
+    class's summary when one case of it deserves its own.
+    """
+
+    #: The standard's name of the exception, the class name by default.
+    name: str = "EPCISException"
+    #: A short, fixed summary of the kind of problem.
+    title: str = "EPCIS request refused"
+
+    def __init__(
+        self, detail: str, *, issues: Iterable[str] = (), title: str | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.issues = tuple(issues)
+        if title is not None:
+            self.title = title
+
+
+class ValidationException(EPCISException):
+    """The capture document is not a valid EPCIS 2.0 document."""
+
+    name = "ValidationException"
+    title = "Invalid EPCIS document"
+
+
+class QueryParameterException(EPCISException):
+    """A query parameter is unknown or has an invalid value."""
+
+    name = "QueryParameterException"
+    title = "Invalid query parameter"
+
+
+class CaptureLimitExceededException(EPCISException):
+    """The capture document is larger than the server accepts."""
+
+    name = "CaptureLimitExceededException"
+    title = "Capture document too large"
+
+
+class NoSuchResourceException(EPCISException):
+    """The capture job (or other EPCIS resource) named does not exist."""
+
+    name = "NoSuchResourceException"
+    title = "Unknown capture job"
