@@ -147,7 +147,7 @@ class OutboxState(enum.StrEnum):
 
 
 class UserRole(enum.StrEnum):
-    """What a server user may do (checked by ``server.services.auth.require_role``)."""
+    """What a server user may do (checked by ``server.api.deps.require_role``)."""
 
     ADMINISTRATOR = "administrator"
     TECHNICIAN = "technician"

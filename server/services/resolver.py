@@ -28,7 +28,7 @@ CLONE_WARNING_SCANS = 5
 
 
 @dataclass(frozen=True, slots=True)
-class Scanner:
+class ScanSource:
     """Who scanned, as far as the scan record keeps it: the client address is kept only
     as a salted hash."""
 
@@ -39,7 +39,7 @@ class Scanner:
     def client_hash(self) -> str:
         """The salted SHA-256 of the client address.
 
-        >>> Scanner("10.0.0.1", "", "s").client_hash()[:12]
+        >>> ScanSource("10.0.0.1", "", "s").client_hash()[:12]
         '489ec142cdfa'
         """
         return hashlib.sha256(f"{self.salt}|{self.client}".encode()).hexdigest()
@@ -62,7 +62,7 @@ class Resolution:
         )
 
 
-def resolve(session: Session, uri: str, domains: Sequence[str], scanner: Scanner) -> Resolution:
+def resolve(session: Session, uri: str, domains: Sequence[str], source: ScanSource) -> Resolution:
     """Trace the code of ``uri`` and record the scan; malformed codes resolve to nothing."""
     try:
         ref: CodeRef | None = parse_code(uri)
@@ -78,8 +78,8 @@ def resolve(session: Session, uri: str, domains: Sequence[str], scanner: Scanner
             serial=ref.serial,
             uri=uri[:1000],
             scanned_at=datetime.now(UTC),
-            client_hash=scanner.client_hash(),
-            user_agent=scanner.user_agent[:500],
+            client_hash=source.client_hash(),
+            user_agent=source.user_agent[:500],
             verdict=result.verdict.value,
         )
     )

@@ -22,7 +22,7 @@ from server.api.deps import SessionDep, SettingsDep, rate_limited
 from server.api.problems import problem_body, problem_response
 from server.services.resolver import (
     LINKSET_TYPE,
-    Scanner,
+    ScanSource,
     consumer_view,
     linkset,
     resolve,
@@ -68,12 +68,12 @@ def resolve_digital_link(  # noqa: PLR0917 - FastAPI passes each parameter by na
     raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     query = request.url.query
     uri = f"{settings.resolver_domain}{raw_path}" + (f"?{query}" if query else "")
-    scanner = Scanner(
+    source = ScanSource(
         client=request.client.host if request.client is not None else "",
         user_agent=request.headers.get("user-agent", ""),
         salt=settings.secret_key.get_secret_value(),
     )
-    found = resolve(session, uri, trace_domains(settings.resolver_domain), scanner)
+    found = resolve(session, uri, trace_domains(settings.resolver_domain), source)
     if found.result is None or not found.known:
         if wants_linkset:
             # Returned, not raised: the scan of an unknown code is recorded all the same.

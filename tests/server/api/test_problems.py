@@ -183,3 +183,11 @@ def test_an_error_no_request_can_cause_is_500_without_its_message() -> None:
     with TestClient(app, raise_server_exceptions=False) as client:
         body = _problem(client.get("/broken"), 500)
     assert "secret" not in body["detail"]
+
+
+def test_the_openapi_document_describes_errors_as_problems() -> None:
+    schema = create_app(ServerSettings(database_url="sqlite://")).openapi()
+    invalid = schema["paths"]["/lines"]["post"]["responses"]["422"]["content"]
+    assert list(invalid) == [PROBLEM_JSON]
+    assert "Problem" in schema["components"]["schemas"]
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
