@@ -17,7 +17,7 @@ from app.bench.report import Figure
 from edge.scanners.camera import DecodedSymbol, FrameDecoder, PyzbarDecoder, ZxingDecoder
 from edge.scanners.read import ReadStamper
 from lineside.codecs.framing import LineFramer
-from lineside.errors import DeviceError
+from lineside.errors import DeviceError, LinesideError
 
 _SYMBOLOGIES: tuple[tuple[str, str], ...] = (
     ("datamatrix", "(01)08934567890120(10)LOT-{i:03d}(21)Sx{i:05d}q"),
@@ -117,8 +117,17 @@ def _stream(reads: int) -> tuple[bytes, int]:
 
 
 def bench_framing(reads: int = 20_000) -> list[Figure]:
-    """Reads per second framed and parsed (target 50,000), with ``biip.parse`` as baseline."""
-    import biip
+    """Reads per second framed and parsed (target 50,000), with ``biip.parse`` as baseline.
+
+    biip is not a dependency of Lineside (``lineside.gs1`` parses every code); it is the
+    well-known parser this figure is compared with, from the ``bench`` extra.
+    """
+    try:
+        import biip
+    except ModuleNotFoundError as exc:
+        raise LinesideError(
+            "the framing benchmark compares with biip: pip install 'lineside[bench]'"
+        ) from exc
 
     stream, count = _stream(reads)
     chunks = [stream[i : i + 4096] for i in range(0, len(stream), 4096)]
