@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from edge.codes import ContainerLabel, UnitLabel
+from edge.cases import CasePrinter
+from edge.engine import UnitPrinter
 from edge.scanners.read import ReadStamper, ScanRead
 from lineside.contract import AlarmCode
 
@@ -36,17 +37,15 @@ ReadSink = Callable[[ScanRead], None]
 LinkReport = Callable[[bool, str], None]
 
 
-class UnitPrinterDevice(Protocol):
-    """The unit printer: prints each unit's label and says when it stops and recovers."""
+class UnitPrinterDevice(UnitPrinter, Protocol):
+    """The unit printer as the agent drives it: the engine's :class:`UnitPrinter`, plus
+    its link and the faults it reports as it stops and recovers."""
 
     async def open(self) -> None:
         """Connect, before the line runs."""
 
     async def close(self) -> None:
         """Disconnect, after the line stopped."""
-
-    async def print_unit(self, label: UnitLabel) -> None:
-        """Return once the label is printed; raise ``DeviceError`` if it cannot be."""
 
     def watch(self, report: PrinterReport) -> None:
         """Call ``report`` whenever the printer's faults change, from now on."""
@@ -55,17 +54,15 @@ class UnitPrinterDevice(Protocol):
         """Until cancelled: while ``paused()``, look for a cleared fault and report it."""
 
 
-class CasePrinterDevice(Protocol):
-    """The case printer: prints case and pallet labels (SSCC)."""
+class CasePrinterDevice(CasePrinter, Protocol):
+    """The case printer as the agent drives it: the packer's :class:`CasePrinter` (case and
+    pallet labels, SSCC), plus its link."""
 
     async def open(self) -> None:
         """Connect, before the line runs."""
 
     async def close(self) -> None:
         """Disconnect, after the line stopped."""
-
-    async def print_container(self, label: ContainerLabel) -> None:
-        """Return once the label is printed."""
 
 
 class ReaderDevice(Protocol):

@@ -9,7 +9,6 @@ the secret never reaches a ``repr``, an error message or a log record.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import shutil
@@ -223,7 +222,7 @@ def test_server_connection_failures_do_not_print_passwords(
     _assert_hidden(repr(ingest), str(ingest))
 
 
-def test_edge_settings_and_failures_do_not_print_secrets(
+async def test_edge_settings_and_failures_do_not_print_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -254,5 +253,5 @@ def test_edge_settings_and_failures_do_not_print_secrets(
     _assert_hidden(caplog.text)
     source = HttpSerialSource("http://127.0.0.1:1", "L1", token=TOKEN, timeout=1)
     with pytest.raises(LinesideError) as failed:
-        asyncio.run(source.fetch(5, gtin="08934567890120"))
+        await source.fetch(5, gtin="08934567890120")
     _assert_hidden(str(failed.value), repr(source), caplog.text)

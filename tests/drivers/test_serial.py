@@ -26,25 +26,22 @@ def pty_pair() -> Iterator[tuple[int, str]]:
             os.close(fd)
 
 
-def test_serial_roundtrip(pty_pair: tuple[int, str]) -> None:
+async def test_serial_roundtrip(pty_pair: tuple[int, str]) -> None:
     master, name = pty_pair
 
-    async def scenario() -> None:
-        async with open_transport(f"serial://{name}?baud=115200") as link:
-            await link.write(b"~HS")
-            assert os.read(master, 100) == b"~HS"
-            os.write(master, b"\x02030,0,0\x03")
-            received = b""
-            while len(received) < 9:
-                received += await link.read(timeout=2)
-            assert received == b"\x02030,0,0\x03"
-            with pytest.raises(DeviceTimeout, match="no data within 0.05 s"):
-                await link.read(timeout=0.05)
-
-    asyncio.run(scenario())
+    async with open_transport(f"serial://{name}?baud=115200") as link:
+        await link.write(b"~HS")
+        assert os.read(master, 100) == b"~HS"
+        os.write(master, b"\x02030,0,0\x03")
+        received = b""
+        while len(received) < 9:
+            received += await link.read(timeout=2)
+        assert received == b"\x02030,0,0\x03"
+        with pytest.raises(DeviceTimeout, match="no data within 0.05 s"):
+            await link.read(timeout=0.05)
 
 
-def test_serial_large_write_does_not_block(pty_pair: tuple[int, str]) -> None:
+async def test_serial_large_write_does_not_block(pty_pair: tuple[int, str]) -> None:
     master, name = pty_pair
     payload = bytes(range(256)) * 200  # larger than the pty buffer
 
@@ -55,32 +52,23 @@ def test_serial_large_write_does_not_block(pty_pair: tuple[int, str]) -> None:
             got += await loop.run_in_executor(None, os.read, master, 65536)
         return got
 
-    async def scenario() -> None:
-        async with open_transport(f"serial://{name}") as link:
-            reader = asyncio.ensure_future(drain())
-            await link.write(payload)
-            assert await asyncio.wait_for(reader, 10) == payload
-
-    asyncio.run(scenario())
+    async with open_transport(f"serial://{name}") as link:
+        reader = asyncio.ensure_future(drain())
+        await link.write(payload)
+        assert await asyncio.wait_for(reader, 10) == payload
 
 
-def test_serial_hangup_is_transport_error(pty_pair: tuple[int, str]) -> None:
+async def test_serial_hangup_is_transport_error(pty_pair: tuple[int, str]) -> None:
     master, name = pty_pair
 
-    async def scenario() -> None:
-        async with open_transport(f"serial://{name}") as link:
-            os.close(master)
-            with pytest.raises(TransportError) as info:
-                await link.read(timeout=2)
-            assert not isinstance(info.value, DeviceTimeout)
-            assert link.is_open is False
-
-    asyncio.run(scenario())
+    async with open_transport(f"serial://{name}") as link:
+        os.close(master)
+        with pytest.raises(TransportError) as info:
+            await link.read(timeout=2)
+        assert not isinstance(info.value, DeviceTimeout)
+        assert link.is_open is False
 
 
-def test_serial_missing_device() -> None:
-    async def scenario() -> None:
-        with pytest.raises(TransportError, match="cannot open /dev/ttyNOPE"):
-            await open_transport("serial:///dev/ttyNOPE").open()
-
-    asyncio.run(scenario())
+async def test_serial_missing_device() -> None:
+    with pytest.raises(TransportError, match="cannot open /dev/ttyNOPE"):
+        await open_transport("serial:///dev/ttyNOPE").open()

@@ -33,49 +33,40 @@ async def _echo_server() -> tuple[asyncio.Server, int, list[asyncio.StreamWriter
     return server, port, clients
 
 
-def test_tcp_roundtrip_timeout_and_hangup() -> None:
-    async def scenario() -> None:
-        server, port, clients = await _echo_server()
-        async with server, open_transport(f"tcp://127.0.0.1:{port}") as link:
-            assert _is_open(link)
-            await link.write(b"hello")
-            assert await link.read(timeout=5) == b"HELLO"
-            await link.write(b"quiet")
-            with pytest.raises(DeviceTimeout, match="no data within 0.05 s"):
-                await link.read(timeout=0.05)
-            assert _is_open(link)
-            clients[0].close()
-            with pytest.raises(TransportError, match="closed the connection"):
-                await link.read(timeout=5)
-            assert not _is_open(link)
-            with pytest.raises(TransportError, match="reopen"):
-                await link.write(b"x")
+async def test_tcp_roundtrip_timeout_and_hangup() -> None:
+    server, port, clients = await _echo_server()
+    async with server, open_transport(f"tcp://127.0.0.1:{port}") as link:
+        assert _is_open(link)
+        await link.write(b"hello")
+        assert await link.read(timeout=5) == b"HELLO"
+        await link.write(b"quiet")
+        with pytest.raises(DeviceTimeout, match="no data within 0.05 s"):
+            await link.read(timeout=0.05)
+        assert _is_open(link)
+        clients[0].close()
+        with pytest.raises(TransportError, match="closed the connection"):
+            await link.read(timeout=5)
         assert not _is_open(link)
-
-    asyncio.run(scenario())
-
-
-def test_tcp_connection_refused_is_transport_error() -> None:
-    async def scenario() -> None:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        server.close()
-        await server.wait_closed()
-        with pytest.raises(TransportError, match=f"tcp://127.0.0.1:{port}: cannot connect"):
-            await open_transport(f"tcp://127.0.0.1:{port}").open()
-
-    asyncio.run(scenario())
+        with pytest.raises(TransportError, match="reopen"):
+            await link.write(b"x")
+    assert not _is_open(link)
 
 
-def test_write_before_open_is_refused() -> None:
-    async def scenario() -> None:
-        with pytest.raises(TransportError, match="not open"):
-            await open_transport("tcp://127.0.0.1:9").write(b"x")
+async def test_tcp_connection_refused_is_transport_error() -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    with pytest.raises(TransportError, match=f"tcp://127.0.0.1:{port}: cannot connect"):
+        await open_transport(f"tcp://127.0.0.1:{port}").open()
 
-    asyncio.run(scenario())
+
+async def test_write_before_open_is_refused() -> None:
+    with pytest.raises(TransportError, match="not open"):
+        await open_transport("tcp://127.0.0.1:9").write(b"x")
 
 
-def test_file_appends_and_reads_back(tmp_path: Path) -> None:
+async def test_file_appends_and_reads_back(tmp_path: Path) -> None:
     target = tmp_path / "out.zpl"
 
     async def scenario() -> None:
@@ -86,13 +77,10 @@ def test_file_appends_and_reads_back(tmp_path: Path) -> None:
             with pytest.raises(DeviceTimeout):
                 await link.read(timeout=0.05)
 
-    asyncio.run(scenario())
+    await scenario()
     assert target.read_bytes() == b"^XA^XZ"
 
 
-def test_file_in_missing_directory(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        with pytest.raises(TransportError, match="cannot open"):
-            await open_transport((tmp_path / "nope" / "x").as_uri()).open()
-
-    asyncio.run(scenario())
+async def test_file_in_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(TransportError, match="cannot open"):
+        await open_transport((tmp_path / "nope" / "x").as_uri()).open()

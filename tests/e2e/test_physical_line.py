@@ -128,8 +128,8 @@ async def _line_run(script: ReadScript, labels: int) -> tuple[list[bytes], Conve
     return reads, conveyor
 
 
-def test_every_printed_label_is_read_in_order_after_the_conveyor() -> None:
-    reads, conveyor = asyncio.run(_line_run(ReadScript(travel_s=0.01), 20))
+async def test_every_printed_label_is_read_in_order_after_the_conveyor() -> None:
+    reads, conveyor = await _line_run(ReadScript(travel_s=0.01), 20)
     assert conveyor.stats.labels == 20
     assert conveyor.stats.good == 20
     assert len(reads) == 20
@@ -137,9 +137,9 @@ def test_every_printed_label_is_read_in_order_after_the_conveyor() -> None:
         assert raw.endswith(f"\x1d21S{index:05d}".encode())
 
 
-def test_scripted_misses_garbage_and_foreign_codes() -> None:
+async def test_scripted_misses_garbage_and_foreign_codes() -> None:
     script = ReadScript(travel_s=0.0, miss=0.2, garbage=0.1, foreign=0.1, misread=0.1, seed=7)
-    reads, conveyor = asyncio.run(_line_run(script, 60))
+    reads, conveyor = await _line_run(script, 60)
     stats = conveyor.stats
     assert stats.labels == 60
     assert stats.miss > 0

@@ -157,7 +157,7 @@ def test_nothing_lost_and_the_order_reconciles(outcome: Outcome) -> None:
     assert len(outcome.commissioned) == UNITS
 
 
-def test_every_unit_is_traced_commissioned_and_in_a_case(outcome: Outcome) -> None:
+async def test_every_unit_is_traced_commissioned_and_in_a_case(outcome: Outcome) -> None:
     stack = outcome.stack
     gtin = stack.lines[0].gtin
     headers = {"Authorization": f"Bearer {outcome.token}"}
@@ -177,7 +177,7 @@ def test_every_unit_is_traced_commissioned_and_in_a_case(outcome: Outcome) -> No
 
             return await asyncio.gather(*(one(s) for s in outcome.commissioned))
 
-    results = asyncio.run(trace_all())
+    results = await trace_all()
     assert len(results) == UNITS
     for serial, trace in results:
         assert trace["serial"] == serial

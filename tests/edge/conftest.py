@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import socket
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,14 +13,6 @@ from edge.config import LineConfig, parse_config
 from lineside.contract import ProductInfo, WorkOrder
 
 GTIN = "08934567890120"
-
-
-def broker_up(port: int = 1883) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def make_config(
@@ -77,13 +65,3 @@ def make_order(
 @pytest.fixture
 def unique_line() -> Callable[[], str]:
     return lambda: "L" + uuid.uuid4().hex[:10]
-
-
-def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (the suite has no asyncio plugin)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper

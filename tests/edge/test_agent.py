@@ -18,8 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from lineside import contract
 from lineside.contract import Topics, WorkOrderAction, WorkOrderCommand
-from tests.edge.brokers import Collector
-from tests.edge.conftest import broker_up, make_order
+from tests.edge.conftest import make_order
+from tests.support.broker import Collector, broker_up
 
 pytestmark = [
     pytest.mark.mqtt,

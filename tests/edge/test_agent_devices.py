@@ -24,8 +24,8 @@ from lineside.contract import Topics, WorkOrderAction, WorkOrderCommand
 from simulators.printers.engines import ZplEngine
 from simulators.printers.server import PrinterSimulator
 from simulators.scanners.line import TcpScannerSimulator
-from tests.edge.brokers import Collector
-from tests.edge.conftest import broker_up, make_order, run_async
+from tests.edge.conftest import make_order
+from tests.support.broker import Collector, broker_up
 
 pytestmark = [
     pytest.mark.mqtt,
@@ -144,7 +144,6 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@run_async
 async def test_agent_runs_a_work_order_on_simulated_devices(tmp_path: Path) -> None:
     line = "R" + uuid.uuid4().hex[:8]
     topics = Topics("factory-1", line)

@@ -22,12 +22,13 @@ from lineside import contract
 from lineside.contract import WorkOrderAction, WorkOrderCommand
 from lineside.errors import ConfigError
 from simulators.line import ReadScript
-from tests.edge.conftest import broker_up, make_config, make_order, run_async
+from tests.edge.conftest import make_config, make_order
+from tests.support.broker import broker_up
 
 GTIN_READ = b"0108934567890120" + b"21ABC"
 
 
-def test_a_push_reader_stamps_what_it_is_told_and_loses_what_nobody_hears() -> None:
+async def test_a_push_reader_stamps_what_it_is_told_and_loses_what_nobody_hears() -> None:
     reader = PushReader("verify-sim")
     reader.transmit("]d2", GTIN_READ)
     assert reader.dropped == 1
@@ -44,7 +45,7 @@ def test_a_push_reader_stamps_what_it_is_told_and_loses_what_nobody_hears() -> N
         reader.transmit("]d2", GTIN_READ)  # nobody listens any more
         return reads
 
-    reads = asyncio.run(scenario())
+    reads = await scenario()
     assert [(r.device_id, r.ok) for r in reads] == [("verify-sim", True), ("verify-sim", False)]
     assert reads[0].result is not None
     assert reads[0].result.message is not None
@@ -113,7 +114,6 @@ def test_the_simulated_line_has_no_case_reader(tmp_path: Path) -> None:
 
 @pytest.mark.mqtt
 @pytest.mark.skipif(not broker_up(), reason="Mosquitto not running on 127.0.0.1:1883")
-@run_async
 async def test_the_agent_runs_an_order_on_the_simulated_line(tmp_path: Path) -> None:
     config = make_config(
         tmp_path, line="P" + uuid.uuid4().hex[:8], extra="[web]\nenabled = false\n"

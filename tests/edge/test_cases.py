@@ -20,7 +20,7 @@ from lineside.errors import ConfigError
 from lineside.gs1 import Sscc
 from simulators.line import SimulatedCasePrinter
 from simulators.scanners.line import TcpScannerSimulator
-from tests.edge.conftest import GTIN, make_order, run_async
+from tests.edge.conftest import GTIN, make_order
 from tests.edge.simline import SimulatedLine, run_order
 
 
@@ -62,7 +62,6 @@ def tune(target: SimulatedLine, **updates: dict[str, object]) -> None:
     target.engine.config = target.config = cfg.model_copy(update=changed)
 
 
-@run_async
 async def test_two_lines_take_disjoint_sscc_ranges(tmp_path: Path) -> None:
     lines = []
     for name, first in (("a", 1000), ("b", 2000)):
@@ -94,7 +93,6 @@ def test_sscc_references_survive_a_restart_and_a_moved_range(tmp_path: Path) -> 
     journal.close()
 
 
-@run_async
 async def test_a_nearly_used_range_alarms_and_an_exhausted_one_stops_packing(
     tmp_path: Path,
 ) -> None:
@@ -164,7 +162,6 @@ async def with_case_scanner(
     return line, conveyor
 
 
-@run_async
 async def test_case_scanner_confirms_every_case(tmp_path: Path) -> None:
     line, conveyor = await with_case_scanner(
         tmp_path, [], make_order(quantity=18, units_per_case=6)
@@ -174,7 +171,6 @@ async def test_case_scanner_confirms_every_case(tmp_path: Path) -> None:
     assert line.engine.counters.case_labels_rejected == 0
 
 
-@run_async
 async def test_unread_or_wrong_case_label_is_reprinted_with_a_new_sscc(tmp_path: Path) -> None:
     line, conveyor = await with_case_scanner(
         tmp_path, ["none", "wrong"], make_order(quantity=12, units_per_case=6)
@@ -196,7 +192,6 @@ async def test_unread_or_wrong_case_label_is_reprinted_with_a_new_sscc(tmp_path:
     assert line.engine.counters.case_labels_rejected == 2
 
 
-@run_async
 async def test_a_case_never_verified_pauses_the_line_and_its_units_wait(tmp_path: Path) -> None:
     async def operator(line: SimulatedLine) -> None:
         for _ in range(400):
@@ -239,7 +234,6 @@ async def test_a_case_never_verified_pauses_the_line_and_its_units_wait(tmp_path
 # -- voiding a packed unit --------------------------------------------------------------------
 
 
-@run_async
 async def test_voiding_a_packed_unit_unpacks_it_first(tmp_path: Path) -> None:
     victim: dict[str, str] = {}
 

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from edge.journal import SerialState
 from edge.reports import reconciliation_report, report_json, report_text
 from edge.verdicts import Phase
-from simulators.line import FOREIGN_CODE, ReadScript
-from tests.edge.conftest import GTIN, make_order, run_async
+from simulators.line import FOREIGN_CODE, ReadScript, UnitLabelData
+from tests.edge.conftest import GTIN, make_order
 from tests.edge.simline import SimulatedLine, run_order
+from tests.support.waiting import until
 
 
 def event_kinds(line: SimulatedLine) -> dict[str, int]:
@@ -28,7 +29,6 @@ def event_kinds(line: SimulatedLine) -> dict[str, int]:
     return kinds
 
 
-@run_async
 async def test_clean_run_commissions_cases_and_reconciles(tmp_path: Path) -> None:
     line = SimulatedLine(tmp_path)
     await run_order(line, make_order(quantity=20, units_per_case=6, pallet=2))
@@ -47,7 +47,6 @@ async def test_clean_run_commissions_cases_and_reconciles(tmp_path: Path) -> Non
     assert line.engine.phase is Phase.IDLE
 
 
-@run_async
 async def test_bad_reads_reject_units_and_never_stop_the_line(tmp_path: Path) -> None:
     script = ReadScript(miss=0.05, garbage=0.05, foreign=0.05, wrong_product=0.05)
     line = SimulatedLine(tmp_path, script=script)
@@ -74,7 +73,6 @@ async def test_bad_reads_reject_units_and_never_stop_the_line(tmp_path: Path) ->
     assert event_kinds(line)["ObjectEvent:decommissioning"] == counts.rejected
 
 
-@run_async
 async def test_garbage_only_pauses_after_consecutive_rejects(tmp_path: Path) -> None:
     line = SimulatedLine(tmp_path, script=ReadScript(garbage=1.0))
     runner = asyncio.create_task(line.engine.run())
@@ -93,7 +91,6 @@ async def test_garbage_only_pauses_after_consecutive_rejects(tmp_path: Path) -> 
     await runner
 
 
-@run_async
 async def test_paper_out_pauses_and_resumes_without_reusing_a_serial(tmp_path: Path) -> None:
     line = SimulatedLine(tmp_path, paper_out_after=7)
 
@@ -115,14 +112,21 @@ async def test_paper_out_pauses_and_resumes_without_reusing_a_serial(tmp_path: P
     assert len(printed) == len(set(printed)) == 15
 
 
-@run_async
 async def test_foreign_and_duplicate_reads(tmp_path: Path) -> None:
     line = SimulatedLine(tmp_path, script=ReadScript(miss=1.0))
     runner = asyncio.create_task(line.engine.run())
     order = make_order(quantity=3)
     line.engine.load(order)
     line.engine.start()
-    await asyncio.sleep(0.05)
+
+    def sent() -> list[UnitLabelData]:
+        return [
+            label
+            for label in line.printer.printed
+            if line.journal.serials.state_of(label.serial) is SerialState.SENT
+        ]
+
+    await until(lambda: len(sent()) == 3, "three labels printed, awaiting their reads")
     waiting = [
         label
         for label in line.printer.printed
@@ -141,7 +145,6 @@ async def test_foreign_and_duplicate_reads(tmp_path: Path) -> None:
     await runner
 
 
-@run_async
 async def test_void_and_reprint_are_audited(tmp_path: Path) -> None:
     line = SimulatedLine(tmp_path, travel_s=0.02)
     order = make_order(quantity=30, units_per_case=100)
@@ -173,13 +176,12 @@ async def test_void_and_reprint_are_audited(tmp_path: Path) -> None:
     assert json.loads(report_json(report))["unaccounted"] == 0
 
 
-@run_async
 async def test_restart_rejects_in_flight_and_voids_unprinted(tmp_path: Path) -> None:
     line = SimulatedLine(tmp_path, script=ReadScript(miss=1.0))
     runner = asyncio.create_task(line.engine.run())
     line.engine.load(make_order(quantity=10))
     line.engine.start()
-    await asyncio.sleep(0.02)
+    await until(lambda: len(line.printer.printed) >= 2, "labels printed before the crash")
     runner.cancel()  # the agent dies; the journal is what survives
     line.journal.close()
 
@@ -203,7 +205,7 @@ async def test_restart_rejects_in_flight_and_voids_unprinted(tmp_path: Path) -> 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.binary(max_size=60), min_size=1, max_size=12))
-def test_random_bytes_on_the_verify_scanner_never_stop_the_line(reads: list[bytes]) -> None:
+async def test_random_bytes_on_the_verify_scanner_never_stop_the_line(reads: list[bytes]) -> None:
     import tempfile
 
     from edge.scanners.read import ReadStamper
@@ -225,4 +227,4 @@ def test_random_bytes_on_the_verify_scanner_never_stop_the_line(reads: list[byte
         line.journal.close()
 
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(scenario(Path(tmp)))
+        await scenario(Path(tmp))

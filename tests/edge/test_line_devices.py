@@ -27,8 +27,9 @@ from simulators.line import FOREIGN_CODE, SimulatedCasePrinter
 from simulators.printers.engines import ZplEngine
 from simulators.printers.server import PrinterSimulator
 from simulators.scanners.line import TcpScannerSimulator
-from tests.edge.brokers import Collector
-from tests.edge.conftest import broker_up, make_config, make_order, run_async
+from tests.edge.conftest import make_config, make_order
+from tests.support.broker import Collector, broker_up
+from tests.support.waiting import until
 
 LABELS = BUILTIN_LABELS
 
@@ -58,7 +59,6 @@ class Conveyor:
         self._scanner.queue.put_nowait(wire)
 
 
-@run_async
 async def test_full_order_on_simulated_devices(tmp_path: Path) -> None:
     config = make_config(tmp_path, line="D" + uuid.uuid4().hex[:8])
     journal = Journal.open(config.outbox.path)
@@ -110,12 +110,9 @@ async def test_full_order_on_simulated_devices(tmp_path: Path) -> None:
                 asyncio.create_task(engine.run()),
             ]
             engine.load(make_order(quantity=40, units_per_case=6))
-            await asyncio.sleep(0.3)  # the scanner driver connects
+            await scanner_sim.wait_for_client(timeout=10)  # the scanner driver connects
             engine.start()
-            for _ in range(500):
-                await asyncio.sleep(0.02)
-                if engine.phase is Phase.PAUSED:
-                    break
+            await until(lambda: engine.phase is Phase.PAUSED, "the line paused on paper out")
             assert engine.pause_reason.startswith("printer:")
             assert "paper_out" in engine.pause_reason
             zpl.faults.paper_out = False  # the operator loads a new roll

@@ -11,8 +11,8 @@ import pytest
 from edge.journal import Journal, OutboxItem
 from edge.outbox import OutboxPublisher
 from lineside.mqtt import BrokerEndpoint, LastWill
-from tests.edge.brokers import MOSQUITTO, Collector, PrivateBroker
-from tests.edge.conftest import broker_up
+from tests.support.broker import MOSQUITTO, Collector, StartBroker, broker_up
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 
@@ -54,9 +54,10 @@ def test_rows_are_published_in_order_and_deleted_on_puback(tmp_path: Path) -> No
 
 
 @pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto binary not installed")
-def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
-    broker = PrivateBroker(tmp_path / "broker")
-    broker.start()
+def test_broker_outage_loses_nothing_and_keeps_order(
+    tmp_path: Path, private_broker: StartBroker
+) -> None:
+    broker = private_broker(extra_config="autosave_interval 1\nmax_inflight_messages 0")
     topic = "lineside-test/outage/events"
     journal = Journal.open(tmp_path / "line.db")
     collector = Collector(broker.port, topic)
@@ -84,10 +85,11 @@ def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
     try:
         assert publisher.wait_connected(10)
         writer.start()
-        time.sleep(0.6)
+        wait_until(lambda: written >= 100, "events produced before the outage")
         broker.stop()  # outage while events keep being produced
-        time.sleep(2.0)
-        assert not publisher.connected
+        wait_until(lambda: not publisher.connected, "the publisher sees the outage")
+        produced_during_outage = written
+        wait_until(lambda: written >= produced_during_outage + 50, "events produced meanwhile")
         assert journal.outbox.pending()[0] > 0
         assert publisher.usage.messages > 0
         broker.start()
@@ -103,7 +105,6 @@ def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
         publisher.stop(flush_timeout=1)
         collector.close()
         journal.close()
-        broker.stop()
 
 
 def test_usage_reports_nearly_full_and_full(tmp_path: Path) -> None:

@@ -23,8 +23,9 @@ from edge.verdicts import EngineError, Phase
 from lineside.contract import LineState
 from lineside.mqtt import BrokerEndpoint
 from simulators.line import Conveyor, ReadScript, SimulatedCasePrinter
-from tests.edge.conftest import make_config, make_order, run_async
+from tests.edge.conftest import make_config, make_order
 from tests.support.broker import free_port
+from tests.support.waiting import until
 
 
 class RecordingPrinter:
@@ -87,16 +88,6 @@ class Line:
         return [json.loads(r[0]) for r in rows]
 
 
-async def until(predicate: object, what: str, timeout: float = 10.0) -> None:
-    """Wait for ``predicate()`` (a safety net against hangs, not a speed assertion)."""
-    assert callable(predicate)
-    for _ in range(int(timeout / 0.005)):
-        if predicate():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"{what}: not reached")
-
-
 def phase(engine: LineEngine) -> Phase:
     """The engine's phase, read afresh (each call may see a change)."""
     return engine.phase
@@ -128,7 +119,6 @@ def test_write_failures_are_told_apart_from_bugs() -> None:
     assert not is_write_failure(ValueError("database or disk is full"))
 
 
-@run_async
 async def test_full_disk_stops_the_line_and_nothing_printed_is_unjournalled(
     tmp_path: Path,
 ) -> None:
@@ -174,7 +164,6 @@ async def test_full_disk_stops_the_line_and_nothing_printed_is_unjournalled(
 # -- the verify scanner --------------------------------------------------------------------
 
 
-@run_async
 async def test_scanner_offline_pauses_then_resumes_with_the_alarm_cleared(
     tmp_path: Path,
 ) -> None:
@@ -207,7 +196,6 @@ async def test_scanner_offline_pauses_then_resumes_with_the_alarm_cleared(
     assert counts.unaccounted == 0
 
 
-@run_async
 async def test_printer_fault_and_scanner_offline_resume_only_when_both_clear(
     tmp_path: Path,
 ) -> None:
@@ -232,7 +220,6 @@ async def test_printer_fault_and_scanner_offline_resume_only_when_both_clear(
     await asyncio.wait_for(runner, 5)
 
 
-@run_async
 async def test_silent_scanner_raises_scanner_silent_before_too_many_rejects(
     tmp_path: Path,
 ) -> None:
@@ -256,7 +243,6 @@ async def test_silent_scanner_raises_scanner_silent_before_too_many_rejects(
 # -- the broker ----------------------------------------------------------------------------
 
 
-@run_async
 async def test_broker_unreachable_warns_keeps_running_and_clears(tmp_path: Path) -> None:
     line = Line(tmp_path)
     engine = line.engine

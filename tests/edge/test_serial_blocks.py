@@ -3,7 +3,6 @@ reserved per GTIN and line, token renewal, errors named, and blocks pushed over 
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,9 +67,9 @@ def _source(server: Server, **kwargs: object) -> HttpSerialSource:
     return HttpSerialSource(server.base, "L1", **options)  # type: ignore[arg-type]
 
 
-def test_blocks_are_reserved_to_the_line_and_gtin(server: Server) -> None:
+async def test_blocks_are_reserved_to_the_line_and_gtin(server: Server) -> None:
     source = _source(server, serial_length=10)
-    serials = asyncio.run(source.fetch(25, DEMO_GTIN))
+    serials = await source.fetch(25, DEMO_GTIN)
     assert len(serials) == 25 == len(set(serials))
     assert all(len(s) == 10 for s in serials)
     with server.factory() as session:
@@ -83,48 +82,48 @@ def test_blocks_are_reserved_to_the_line_and_gtin(server: Server) -> None:
         )
     assert issued == set(serials)
     # a second block never repeats a serial of the first
-    again = asyncio.run(source.fetch(25, DEMO_GTIN))
+    again = await source.fetch(25, DEMO_GTIN)
     assert not set(again) & set(serials)
 
 
-def test_an_expired_token_is_renewed(server: Server) -> None:
+async def test_an_expired_token_is_renewed(server: Server) -> None:
     source = _source(server)
-    asyncio.run(source.fetch(1, DEMO_GTIN))
+    await source.fetch(1, DEMO_GTIN)
     token = source._token
     assert token is not None
     revoked = httpx.post(
         f"{server.base}/auth/logout", headers={"Authorization": f"Bearer {token}"}, timeout=5
     )
     assert revoked.status_code == 204
-    assert len(asyncio.run(source.fetch(3, DEMO_GTIN))) == 3
+    assert len(await source.fetch(3, DEMO_GTIN)) == 3
     assert source._token != token
 
 
-def test_server_refusals_are_named(server: Server) -> None:
+async def test_server_refusals_are_named(server: Server) -> None:
     wrong = _source(server, password="not-the-password")
     with pytest.raises(SerialSourceError, match=r"sign-in as 'admin': HTTP 401: wrong username"):
-        asyncio.run(wrong.fetch(5, DEMO_GTIN))
+        await wrong.fetch(5, DEMO_GTIN)
     unknown_line = HttpSerialSource(server.base, "L9", username="admin", password=PASSWORD)
     with pytest.raises(SerialSourceError, match=r"serial-blocks: HTTP 404: lines: no 'L9'"):
-        asyncio.run(unknown_line.fetch(5, DEMO_GTIN))
+        await unknown_line.fetch(5, DEMO_GTIN)
     no_token = HttpSerialSource(server.base, "L1")
     with pytest.raises(SerialSourceError, match="HTTP 401"):
-        asyncio.run(no_token.fetch(5, DEMO_GTIN))
+        await no_token.fetch(5, DEMO_GTIN)
     with pytest.raises(SerialSourceError, match="per GTIN; none given"):
-        asyncio.run(_source(server).fetch(5))
+        await _source(server).fetch(5)
     down = HttpSerialSource(f"http://127.0.0.1:{free_port()}", "L1", token="t")
     with pytest.raises(SerialSourceError, match="ConnectError"):
-        asyncio.run(down.fetch(5, DEMO_GTIN))
+        await down.fetch(5, DEMO_GTIN)
 
 
-def test_supply_keeps_server_serials_for_their_gtin(server: Server, tmp_path: Path) -> None:
+async def test_supply_keeps_server_serials_for_their_gtin(server: Server, tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "line.db")
     supply = SerialSupply(journal, [_source(server), LocalSerialSource()], low_water=0, block=40)
-    assert asyncio.run(supply.ensure(40, DEMO_GTIN)) == 40
+    assert (await supply.ensure(40, DEMO_GTIN)) == 40
     rows = journal.connection.execute("SELECT source, gtin FROM reserve").fetchall()
     assert set(rows) == {("server", DEMO_GTIN)}
     assert journal.serials.reserve_size(OTHER_GTIN) == 0  # a block is good for its GTIN only
-    assert asyncio.run(supply.ensure(10, OTHER_GTIN)) == 40
+    assert (await supply.ensure(10, OTHER_GTIN)) == 40
     taken = journal.serials.allocate(10, work_order="WO", gtin=OTHER_GTIN, lot="L")
     with server.factory() as session:
         gtins = set(
@@ -135,11 +134,11 @@ def test_supply_keeps_server_serials_for_their_gtin(server: Server, tmp_path: Pa
     journal.close()
 
 
-def test_local_serials_fill_in_when_the_server_is_down(tmp_path: Path) -> None:
+async def test_local_serials_fill_in_when_the_server_is_down(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "line.db")
     down = HttpSerialSource(f"http://127.0.0.1:{free_port()}", "L1", token="t")
     supply = SerialSupply(journal, [down, LocalSerialSource()], low_water=0, block=8)
-    assert asyncio.run(supply.ensure(8, DEMO_GTIN)) == 8
+    assert (await supply.ensure(8, DEMO_GTIN)) == 8
     rows = journal.connection.execute("SELECT DISTINCT source, gtin FROM reserve").fetchall()
     assert rows == [("local", None)]
     assert journal.serials.reserve_size(OTHER_GTIN) == 8  # made on the line: fits any product

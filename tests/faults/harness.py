@@ -33,19 +33,11 @@ from server.db import make_engine, make_session_factory
 from server.db.models import Event, EventEpc
 from tests.edge.conftest import GTIN, make_order
 from tests.server.factories import add_line
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
 T = TypeVar("T")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Wait for ``predicate`` (a safety net against hangs, not a speed assertion)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout:g} s")
-        time.sleep(0.05)
 
 
 def settle(measure: Callable[[], T], done: Callable[[T], bool], timeout: float) -> T:
@@ -350,12 +342,12 @@ def out_of_order(seqs: list[int | None]) -> int:
 
 def wait_stored(server: ServerDb, line: LineSetup, count: int, timeout: float = 60) -> None:
     """Wait until the server holds ``count`` events of ``line``."""
-    wait_until(lambda: server.count(line) >= count, timeout, f"{count} events stored")
+    wait_until(lambda: server.count(line) >= count, f"{count} events stored", timeout)
 
 
-def wait_closed(line: LineSetup, timeout: float = 120) -> None:
+def wait_closed(line: LineSetup, timeout: float = 300) -> None:
     """Wait until the line has closed its work order (the report is in its journal)."""
-    wait_until(lambda: read_journal(line.journal).report is not None, timeout, "order closed")
+    wait_until(lambda: read_journal(line.journal).report is not None, "order closed", timeout)
 
 
 def settle_accounts(

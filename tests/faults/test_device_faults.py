@@ -37,10 +37,12 @@ from simulators.line import SimulatedCasePrinter
 from simulators.printers.engines import ZplEngine
 from simulators.printers.server import PrinterSimulator
 from simulators.scanners.line import TcpScannerSimulator
-from tests.edge.conftest import GTIN, make_config, make_order, run_async
+from tests.edge.conftest import GTIN, make_config, make_order
 from tests.faults.conftest import Record
+from tests.support.waiting import until
 
-pytestmark = [pytest.mark.slow]
+# Safety nets against hangs, sized for a loaded machine; never speed assertions.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 LABELS = BUILTIN_LABELS
 UNITS = 60
@@ -89,16 +91,6 @@ class Rig:
             "SELECT payload FROM outbox WHERE topic LIKE '%/alarms' ORDER BY seq"
         ).fetchall()
         return [json.loads(r[0]) for r in rows]
-
-
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Wait for ``predicate()`` (a safety net against hangs, not a speed assertion)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout:g} s")
-        await asyncio.sleep(0.01)
 
 
 async def run_with_fault(
@@ -303,7 +295,7 @@ def _unplug_scanner(rig: Rig) -> None:
         ("scanner_silence", _silence, _reads_again, AlarmCode.SCANNER_SILENT, "too many"),
     ],
 )
-def test_device_fault_pauses_resumes_and_accounts_for_every_label(
+async def test_device_fault_pauses_resumes_and_accounts_for_every_label(
     tmp_path: Path,
     fault_report: Record,
     fault: str,
@@ -321,7 +313,7 @@ def test_device_fault_pauses_resumes_and_accounts_for_every_label(
         result.update(check_accounts(rig))
         rig.journal.close()
 
-    run_async(scenario)()
+    await scenario()
     alarms = result["alarms"]
     assert isinstance(alarms, list)
     fault_report(

@@ -22,7 +22,6 @@ import pytest
 
 from edge import codes
 from lineside.contract import AlarmCode, WorkOrderAction
-from tests.edge.brokers import Collector
 from tests.edge.conftest import GTIN
 from tests.faults.conftest import Record
 from tests.faults.harness import (
@@ -34,11 +33,12 @@ from tests.faults.harness import (
     read_journal,
     send_command,
     settle,
-    wait_until,
 )
-from tests.support.broker import PrivateBroker
+from tests.support.broker import Collector, PrivateBroker
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.mqtt]
+# Safety nets against hangs, sized for a loaded machine; never speed assertions.
+pytestmark = [pytest.mark.slow, pytest.mark.mqtt, pytest.mark.timeout(600)]
 
 
 def _held_still(journal: Path, timeout: float) -> dict[str, str]:
@@ -67,14 +67,14 @@ def test_disk_budget_used_up_pauses_then_resumes_losing_nothing(
         assert status.wait_for(bool, 20), "agent never came online"
         send_command(broker.port, line.topics, WorkOrderAction.LOAD, quantity=units)
         send_command(broker.port, line.topics, WorkOrderAction.START)
-        wait_until(lambda: server_db.count(line) >= 50, 30, "first events stored")
+        wait_until(lambda: server_db.count(line) >= 50, "first events stored", 30)
         status.close()
         broker.stop()
         # The outbox grows until its budget is used up; then the line holds still.
         held = _held_still(line.journal, timeout=40)
         pending_when_full = read_journal(line.journal).outbox_events
         broker.start()
-        wait_until(lambda: read_journal(line.journal).report is not None, 90, "order closed")
+        wait_until(lambda: read_journal(line.journal).report is not None, "order closed", 90)
         code, log = agent.terminate()
         assert code == 0, log
         journal = read_journal(line.journal)
@@ -153,7 +153,7 @@ def test_full_filesystem_raises_an_alarm_and_stops_cleanly(
             assert status.wait_for(
                 lambda ms: any(m.get("state") == "paused" for m in ms[mark:]), 30
             ), "agent did not come back paused"
-            wait_until(lambda: read_journal(line.journal).outbox_events == 0, 60, "outbox sent")
+            wait_until(lambda: read_journal(line.journal).outbox_events == 0, "outbox sent", 60)
             code, log = agent.terminate()
             assert code == 0, log
         finally:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from lineside.contract import WorkOrderAction
-from tests.edge.brokers import Collector
 from tests.faults.conftest import Record
 from tests.faults.harness import (
     REPO,
@@ -30,9 +29,10 @@ from tests.faults.harness import (
     wait_closed,
     wait_stored,
 )
-from tests.support.broker import PrivateBroker
+from tests.support.broker import Collector, PrivateBroker
 
-pytestmark = [pytest.mark.slow, pytest.mark.mqtt]
+# Safety nets against hangs, sized for a loaded machine; never speed assertions.
+pytestmark = [pytest.mark.slow, pytest.mark.mqtt, pytest.mark.timeout(600)]
 
 SHIPPED = REPO / "config" / "mosquitto" / "mosquitto.conf"
 QUEUE_KEYS = ("max_queued_messages", "max_queued_bytes", "max_inflight_messages")

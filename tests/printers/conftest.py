@@ -9,6 +9,9 @@ import pytest
 
 from edge.printers.label_data import LabelData
 from edge.printers.templates import BUILTIN_LABELS
+from tests.support.asyncio_checks import no_leaked_tasks
+
+__all__ = ["no_leaked_tasks"]
 
 LABELS = BUILTIN_LABELS
 

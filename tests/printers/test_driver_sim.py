@@ -21,13 +21,10 @@ from simulators.printers import EscposEngine, PrinterSimulator, ZplEngine
 Scenario = Callable[[PrinterSimulator, str], Awaitable[None]]
 
 
-def _run(engine: ZplEngine | EscposEngine, via: str, scenario: Scenario) -> None:
-    async def main() -> None:
-        async with PrinterSimulator(engine, port=0, pty=via == "pty") as sim:
-            url = f"serial://{sim.pty_path}" if via == "pty" else f"tcp://127.0.0.1:{sim.port}"
-            await scenario(sim, url)
-
-    asyncio.run(main())
+async def _run(engine: ZplEngine | EscposEngine, via: str, scenario: Scenario) -> None:
+    async with PrinterSimulator(engine, port=0, pty=via == "pty") as sim:
+        url = f"serial://{sim.pty_path}" if via == "pty" else f"tcp://127.0.0.1:{sim.port}"
+        await scenario(sim, url)
 
 
 def _zpl(labels_dir: Path) -> ZplTemplate:
@@ -41,7 +38,9 @@ def _printer(kind: str, link: Transport, labels_dir: Path) -> ZplPrinter | Escpo
 
 
 @pytest.mark.parametrize("via", ["tcp", "pty"])
-def test_zpl_prints_confirmed_and_decodes(via: str, unit: LabelData, labels_dir: Path) -> None:
+async def test_zpl_prints_confirmed_and_decodes(
+    via: str, unit: LabelData, labels_dir: Path
+) -> None:
     engine = ZplEngine(ips=200)
 
     async def scenario(sim: PrinterSimulator, url: str) -> None:
@@ -51,7 +50,7 @@ def test_zpl_prints_confirmed_and_decodes(via: str, unit: LabelData, labels_dir:
         assert [r.sequence for r in receipts] == [1, 2]
         assert all(r.confirmed and not r.status.busy for r in receipts)
 
-    _run(engine, via, scenario)
+    await _run(engine, via, scenario)
     assert len(engine.printed) == 2
     assert "E:DEJAVU.TTF" in engine.fonts
     assert unit.product_name in engine.printed[0].fields
@@ -63,7 +62,7 @@ def test_zpl_prints_confirmed_and_decodes(via: str, unit: LabelData, labels_dir:
 
 
 @pytest.mark.parametrize("via", ["tcp", "pty"])
-def test_escpos_prints(via: str, unit: LabelData, labels_dir: Path) -> None:
+async def test_escpos_prints(via: str, unit: LabelData, labels_dir: Path) -> None:
     engine = EscposEngine()
 
     async def scenario(sim: PrinterSimulator, url: str) -> None:
@@ -75,13 +74,13 @@ def test_escpos_prints(via: str, unit: LabelData, labels_dir: Path) -> None:
         assert not receipt.confirmed
         assert receipt.status.ready
 
-    _run(engine, via, scenario)
+    await _run(engine, via, scenario)
     assert len(engine.printed) == 1
     assert unit.digital_link() in engine.printed[0].fields
 
 
 @pytest.mark.parametrize("kind", ["zpl", "escpos"])
-def test_head_open_refuses_to_print(kind: str, unit: LabelData, labels_dir: Path) -> None:
+async def test_head_open_refuses_to_print(kind: str, unit: LabelData, labels_dir: Path) -> None:
     engine: ZplEngine | EscposEngine = (
         ZplEngine(render_images=False) if kind == "zpl" else EscposEngine()
     )
@@ -95,12 +94,12 @@ def test_head_open_refuses_to_print(kind: str, unit: LabelData, labels_dir: Path
             with pytest.raises(PrinterFault, match="head_open"):
                 await printer.print_label(unit)
 
-    _run(engine, "tcp", scenario)
+    await _run(engine, "tcp", scenario)
     assert engine.printed == []
 
 
 @pytest.mark.parametrize("via", ["tcp", "pty"])
-def test_disconnect_mid_label_is_transport_error(
+async def test_disconnect_mid_label_is_transport_error(
     via: str, unit: LabelData, labels_dir: Path
 ) -> None:
     engine = ZplEngine(render_images=False)
@@ -119,12 +118,12 @@ def test_disconnect_mid_label_is_transport_error(
             assert not lost.current.online
             await changes.aclose()
 
-    _run(engine, via, scenario)
+    await _run(engine, via, scenario)
     assert engine.printed == []
 
 
 @pytest.mark.parametrize("kind", ["zpl", "escpos"])
-def test_garbage_status_is_typed_error(kind: str, labels_dir: Path) -> None:
+async def test_garbage_status_is_typed_error(kind: str, labels_dir: Path) -> None:
     engine: ZplEngine | EscposEngine = ZplEngine() if kind == "zpl" else EscposEngine()
     engine.faults.garbage_status = True
 
@@ -136,11 +135,11 @@ def test_garbage_status_is_typed_error(kind: str, labels_dir: Path) -> None:
             assert printer.last_status is not None
             assert not printer.last_status.online
 
-    _run(engine, "tcp", scenario)
+    await _run(engine, "tcp", scenario)
 
 
 @pytest.mark.parametrize("via", ["tcp", "pty"])
-def test_silence_is_device_timeout(via: str, labels_dir: Path) -> None:
+async def test_silence_is_device_timeout(via: str, labels_dir: Path) -> None:
     engine = ZplEngine()
     engine.faults.silent = True
 
@@ -150,10 +149,12 @@ def test_silence_is_device_timeout(via: str, labels_dir: Path) -> None:
             with pytest.raises(DeviceTimeout, match="no complete ~HS reply within 0.2 s"):
                 await printer.status()
 
-    _run(engine, via, scenario)
+    await _run(engine, via, scenario)
 
 
-def test_missing_font_file_is_named(unit: LabelData, labels_dir: Path, tmp_path: Path) -> None:
+async def test_missing_font_file_is_named(
+    unit: LabelData, labels_dir: Path, tmp_path: Path
+) -> None:
     async def scenario(sim: PrinterSimulator, url: str) -> None:
         async with open_transport(url) as link:
             printer = ZplPrinter(
@@ -162,10 +163,10 @@ def test_missing_font_file_is_named(unit: LabelData, labels_dir: Path, tmp_path:
             with pytest.raises(PrinterFault, match=r"none.ttf is missing"):
                 await printer.print_label(unit)
 
-    _run(ZplEngine(render_images=False), "tcp", scenario)
+    await _run(ZplEngine(render_images=False), "tcp", scenario)
 
 
-def test_never_more_than_max_in_flight(unit: LabelData, labels_dir: Path) -> None:
+async def test_never_more_than_max_in_flight(unit: LabelData, labels_dir: Path) -> None:
     engine = ZplEngine(ips=2000, render_images=False)
     seen: list[int] = []
 
@@ -180,5 +181,5 @@ def test_never_more_than_max_in_flight(unit: LabelData, labels_dir: Path) -> Non
             for _ in range(5):
                 await printer.print_label(unit)
 
-    _run(engine, "tcp", scenario)
+    await _run(engine, "tcp", scenario)
     assert max(seen) <= 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from datetime import date
 from pathlib import Path
@@ -107,7 +106,7 @@ def test_label_prints_and_its_text_reads_back(labels_dir: Path) -> None:
     assert TABLES.decode(data[start : data.index(b"\n", start)]) == unit.product_name
 
 
-def test_raster_template_prints_text_as_an_image(labels_dir: Path) -> None:
+async def test_raster_template_prints_text_as_an_image(labels_dir: Path) -> None:
     text = (labels_dir / "unit-58mm.toml").read_text(encoding="utf-8")
     template = EscposTemplate.from_text(text.replace('codepage = "CP1258"', 'codepage = "raster"'))
     unit = LabelData(product_name="Miến dong", gtin="8934567890120", lot="L1", serial="S1")
@@ -122,7 +121,7 @@ def test_raster_template_prints_text_as_an_image(labels_dir: Path) -> None:
             assert printer.encoder.text_mode == "raster"
             await printer.print_label(unit)
 
-    asyncio.run(scenario())
+    await scenario()
     raw = engine.printed[0].raw
     assert b"\x1dv0" in raw  # GS v 0: a raster image
     assert "Miến".encode() not in raw

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -105,7 +104,7 @@ def test_combined_replies_need_both() -> None:
 Scenario = Callable[[PrinterSimulator, ZplPrinter], Awaitable[None]]
 
 
-def _run(
+async def _run(
     engine: ZplEngine,
     labels_dir: Path,
     scenario: Scenario,
@@ -113,25 +112,22 @@ def _run(
     host_query: bool | None = None,
     status_timeout: float = 2.0,
 ) -> None:
-    async def main() -> None:
-        async with (
-            PrinterSimulator(engine, port=0) as sim,
-            open_transport(f"tcp://127.0.0.1:{sim.port}") as link,
-        ):
-            printer = ZplPrinter(
-                link,
-                ZplTemplate.load(labels_dir / "unit-60x40.zpl"),
-                poll_interval=0.005,
-                host_query=host_query,
-                status_timeout=status_timeout,
-            )
-            await scenario(sim, printer)
-
-    asyncio.run(main())
+    async with (
+        PrinterSimulator(engine, port=0) as sim,
+        open_transport(f"tcp://127.0.0.1:{sim.port}") as link,
+    ):
+        printer = ZplPrinter(
+            link,
+            ZplTemplate.load(labels_dir / "unit-60x40.zpl"),
+            poll_interval=0.005,
+            host_query=host_query,
+            status_timeout=status_timeout,
+        )
+        await scenario(sim, printer)
 
 
 @pytest.mark.parametrize("fault", ["cutter_fault", "head_too_hot"])
-def test_hqes_faults_stop_printing_and_are_published(
+async def test_hqes_faults_stop_printing_and_are_published(
     fault: str, unit: LabelData, labels_dir: Path
 ) -> None:
     engine = ZplEngine(ips=500, render_images=False)
@@ -150,11 +146,11 @@ def test_hqes_faults_stop_printing_and_are_published(
         await printer.print_label(unit)
         await changes.aclose()
 
-    _run(engine, labels_dir, scenario)
+    await _run(engine, labels_dir, scenario)
     assert len(engine.printed) == 1
 
 
-def test_cutter_fault_is_invisible_to_hs_alone(unit: LabelData, labels_dir: Path) -> None:
+async def test_cutter_fault_is_invisible_to_hs_alone(unit: LabelData, labels_dir: Path) -> None:
     engine = ZplEngine(ips=500, render_images=False)
     engine.faults.cutter_fault = True
 
@@ -163,10 +159,12 @@ def test_cutter_fault_is_invisible_to_hs_alone(unit: LabelData, labels_dir: Path
         assert status.ready
         assert not status.cutter_fault
 
-    _run(engine, labels_dir, scenario, host_query=False)
+    await _run(engine, labels_dir, scenario, host_query=False)
 
 
-def test_falls_back_to_hs_when_hqes_is_not_answered(unit: LabelData, labels_dir: Path) -> None:
+async def test_falls_back_to_hs_when_hqes_is_not_answered(
+    unit: LabelData, labels_dir: Path
+) -> None:
     engine = ZplEngine(ips=500, render_images=False, answers_hqes=False)
 
     async def scenario(sim: PrinterSimulator, printer: ZplPrinter) -> None:
@@ -179,22 +177,22 @@ def test_falls_back_to_hs_when_hqes_is_not_answered(unit: LabelData, labels_dir:
         receipt = await printer.print_label(unit)
         assert receipt.confirmed
 
-    _run(engine, labels_dir, scenario, status_timeout=0.3)
+    await _run(engine, labels_dir, scenario, status_timeout=0.3)
     assert len(engine.printed) == 1
 
 
-def test_forced_hqes_on_a_printer_without_it_times_out(labels_dir: Path) -> None:
+async def test_forced_hqes_on_a_printer_without_it_times_out(labels_dir: Path) -> None:
     engine = ZplEngine(render_images=False, answers_hqes=False)
 
     async def scenario(sim: PrinterSimulator, printer: ZplPrinter) -> None:
         with pytest.raises(DeviceTimeout, match=r"no complete ~HS and ~HQES replies within 0.3 s"):
             await printer.status()
 
-    _run(engine, labels_dir, scenario, host_query=True, status_timeout=0.3)
+    await _run(engine, labels_dir, scenario, host_query=True, status_timeout=0.3)
 
 
 @pytest.mark.parametrize("host_query", [None, True])
-def test_garbage_hqes_is_a_typed_error(host_query: bool | None, labels_dir: Path) -> None:
+async def test_garbage_hqes_is_a_typed_error(host_query: bool | None, labels_dir: Path) -> None:
     engine = ZplEngine(render_images=False)
     engine.faults.garbage_hqes = True
 
@@ -206,4 +204,4 @@ def test_garbage_hqes_is_a_typed_error(host_query: bool | None, labels_dir: Path
         sim.control("garbage_hqes off")
         assert (await printer.status()).ready
 
-    _run(engine, labels_dir, scenario, host_query=host_query)
+    await _run(engine, labels_dir, scenario, host_query=host_query)

@@ -59,7 +59,7 @@ def _printer(link: ReconnectingTransport, labels_dir: Path) -> ZplPrinter:
     return ZplPrinter(link, template, poll_interval=0.005, status_timeout=1.0)
 
 
-def test_disconnect_mid_label_never_prints_a_label_twice(labels_dir: Path) -> None:
+async def test_disconnect_mid_label_never_prints_a_label_twice(labels_dir: Path) -> None:
     engine = ZplEngine(ips=500, render_images=False)
     units = _units(3)
 
@@ -76,11 +76,11 @@ def test_disconnect_mid_label_never_prints_a_label_twice(labels_dir: Path) -> No
                 await printer.print_label(units[2])
                 assert link.reconnects == 1
 
-    asyncio.run(scenario())
+    await scenario()
     assert _printed_serials(engine, units) == ["RS0000", "RS0002"]
 
 
-def test_printer_that_comes_back_is_reopened_and_the_next_label_prints(
+async def test_printer_that_comes_back_is_reopened_and_the_next_label_prints(
     labels_dir: Path,
 ) -> None:
     engine = ZplEngine(ips=500, render_images=False)
@@ -117,12 +117,12 @@ def test_printer_that_comes_back_is_reopened_and_the_next_label_prints(
             assert link.reconnects == 1
             assert printer.last_status.online
 
-    asyncio.run(scenario())
+    await scenario()
     assert _printed_serials(engine, units) == ["RS0000", "RS0002"]
 
 
 @pytest.mark.parametrize("confirm", [True, False])
-def test_paper_out_after_n_faults_label_n_plus_1_then_resumes(
+async def test_paper_out_after_n_faults_label_n_plus_1_then_resumes(
     labels_dir: Path, confirm: bool
 ) -> None:
     engine = ZplEngine(ips=500, render_images=False)
@@ -154,6 +154,6 @@ def test_paper_out_after_n_faults_label_n_plus_1_then_resumes(
                 while (await printer.status()).busy:  # without confirm: let it finish
                     await asyncio.sleep(0.005)
 
-    asyncio.run(scenario())
+    await scenario()
     assert changes[-1].current.ready
     assert _printed_serials(engine, units) == ["RS0000", "RS0001", "RS0002", "RS0003"]

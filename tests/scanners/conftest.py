@@ -1,34 +1,16 @@
-"""Helpers for scanner tests: run a coroutine, collect events, check nothing leaks."""
+"""Helpers for scanner tests: collect events; every async test is checked for leaked tasks."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
-from typing import TypeVar
 
 import pytest
 
 from edge.scanners.read import ScanEvent, ScannerStatus, ScanRead
+from tests.support.asyncio_checks import no_leaked_tasks
 
-T = TypeVar("T")
-
-#: A safety net so a broken test fails instead of hanging CI; never a speed assertion.
-HANG_GUARD_S = 20.0
-
-
-def run(coro: Awaitable[T]) -> T:
-    """Run ``coro`` on a fresh loop; fail if it leaves tasks behind."""
-
-    async def main() -> T:
-        async with asyncio.timeout(HANG_GUARD_S):
-            result = await coro
-        await asyncio.sleep(0)
-        leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        assert not leftover, f"leaked tasks: {leftover}"
-        return result
-
-    return asyncio.run(main())
+__all__ = ["no_leaked_tasks"]
 
 
 async def collect(

@@ -25,7 +25,7 @@ from simulators.scanners.camera import (
     write_video,
 )
 from simulators.scanners.codes import code_from_text
-from tests.scanners.conftest import collect, reads_of, run, statuses_of
+from tests.scanners.conftest import collect, reads_of, statuses_of
 
 CODES = [
     code_from_text("(01)08934567890120(10)LOT-7(21)A1b2C3"),
@@ -42,7 +42,7 @@ def frames(count_per_code: int = 3) -> list[np.ndarray]:
 
 
 @pytest.mark.usefixtures("no_thread_leak")
-def test_continuous_mode_reports_each_code_once() -> None:
+async def test_continuous_mode_reports_each_code_once() -> None:
     scanner = CameraScanner("cam-1", "camera://sim", lambda: SimulatedFrameSource(frames()))
 
     async def scenario() -> list[ScanEvent]:
@@ -51,7 +51,7 @@ def test_continuous_mode_reports_each_code_once() -> None:
             lambda s: any(getattr(e, "state", None) is ScannerState.ENDED for e in s),
         )
 
-    events = run(scenario())
+    events = await scenario()
     reads = reads_of(events)
     assert [r.raw for r in reads] == [c.transmitted.encode() for c in CODES]
     assert all(r.ok for r in reads)
@@ -60,7 +60,7 @@ def test_continuous_mode_reports_each_code_once() -> None:
 
 
 @pytest.mark.usefixtures("no_thread_leak")
-def test_trigger_mode_decodes_only_when_armed() -> None:
+async def test_trigger_mode_decodes_only_when_armed() -> None:
     scanner = CameraScanner(
         "cam-2", "camera://sim", lambda: SimulatedFrameSource(frames()), mode=CaptureMode.TRIGGER
     )
@@ -71,18 +71,18 @@ def test_trigger_mode_decodes_only_when_armed() -> None:
             lambda s: any(getattr(e, "state", None) is ScannerState.ENDED for e in s),
         )
 
-    assert reads_of(run(scenario())) == []
+    assert reads_of(await scenario()) == []
     assert scanner.frames_read > 0
     assert scanner.frames_decoded == 0
 
     scanner.trigger(window=60.0)
-    reads = reads_of(run(scenario()))
+    reads = reads_of(await scenario())
     # Armed once: the first code is read, then the scanner disarms itself.
     assert [r.raw for r in reads] == [CODES[0].transmitted.encode()]
 
 
 @pytest.mark.usefixtures("no_thread_leak")
-def test_camera_reads_a_video_file_written_with_opencv(tmp_path: Path) -> None:
+async def test_camera_reads_a_video_file_written_with_opencv(tmp_path: Path) -> None:
     video = tmp_path / "line.avi"
     assert write_video(video, frames(4), fps=10) == 3 * (4 + 2)
     scanner = open_scanner(f"camera://{video}", "cam-3")
@@ -93,12 +93,12 @@ def test_camera_reads_a_video_file_written_with_opencv(tmp_path: Path) -> None:
             lambda s: any(getattr(e, "state", None) is ScannerState.ENDED for e in s),
         )
 
-    reads = reads_of(run(scenario()))
+    reads = reads_of(await scenario())
     assert [r.raw for r in reads] == [c.transmitted.encode() for c in CODES]
 
 
 @pytest.mark.usefixtures("no_thread_leak")
-def test_missing_camera_is_reported_and_retried() -> None:
+async def test_missing_camera_is_reported_and_retried() -> None:
     scanner = open_scanner("camera:///nonexistent/video.avi", "cam-4")
     assert isinstance(scanner, CameraScanner)
     scanner._backoff = FAST
@@ -106,7 +106,7 @@ def test_missing_camera_is_reported_and_retried() -> None:
     async def scenario() -> list[ScanEvent]:
         return await collect(scanner.events(), lambda s: len(statuses_of(s)) >= 3)
 
-    statuses = statuses_of(run(scenario()))
+    statuses = statuses_of(await scenario())
     assert statuses[1].state is ScannerState.DISCONNECTED
     assert "cannot open" in statuses[1].detail
 

@@ -22,7 +22,7 @@ from edge.scanners.hid import (
 from edge.scanners.read import ScanEvent, ScannerState
 from lineside.codecs.framing import Frame
 from lineside.errors import DeviceError, TransportError
-from tests.scanners.conftest import collect, reads_of, run, statuses_of
+from tests.scanners.conftest import collect, reads_of, statuses_of
 
 CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 
@@ -107,7 +107,7 @@ def fake_source(batches: list[list[tuple[int, int]] | Exception]) -> KeyEventSou
     return open_source
 
 
-def test_hid_scanner_yields_parsed_reads_and_reconnects() -> None:
+async def test_hid_scanner_yields_parsed_reads_and_reconnects() -> None:
     from lineside.backoff import Backoff
 
     good = "]d2010893456789012010AB\x1d21X1"
@@ -128,7 +128,7 @@ def test_hid_scanner_yields_parsed_reads_and_reconnects() -> None:
     async def scenario() -> list[ScanEvent]:
         return await collect(scanner.events(), lambda seen: len(reads_of(seen)) == 2)
 
-    events = run(scenario())
+    events = await scenario()
     reads = reads_of(events)
     assert reads[0].ok
     assert reads[0].result is not None
@@ -141,16 +141,13 @@ def test_hid_scanner_yields_parsed_reads_and_reconnects() -> None:
     assert states[:2] == [ScannerState.CONNECTING, ScannerState.CONNECTED]
 
 
-def test_evdev_source_missing_device_is_a_transport_error() -> None:
-    async def scenario() -> None:
-        events = evdev_source("/dev/input/event-none")()
-        with pytest.raises(TransportError, match="cannot open /dev/input/event-none"):
-            await anext(events)
-
-    run(scenario())
+async def test_evdev_source_missing_device_is_a_transport_error() -> None:
+    events = evdev_source("/dev/input/event-none")()
+    with pytest.raises(TransportError, match="cannot open /dev/input/event-none"):
+        await anext(events)
 
 
-def test_evdev_source_without_permission_is_a_clear_device_error(
+async def test_evdev_source_without_permission_is_a_clear_device_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import evdev
@@ -160,22 +157,16 @@ def test_evdev_source_without_permission_is_a_clear_device_error(
 
     monkeypatch.setattr(evdev, "InputDevice", refuse)
 
-    async def scenario() -> None:
-        events = evdev_source("/dev/input/event3")()
-        with pytest.raises(DeviceError, match="permission denied opening /dev/input/event3"):
-            await anext(events)
-
-    run(scenario())
+    events = evdev_source("/dev/input/event3")()
+    with pytest.raises(DeviceError, match="permission denied opening /dev/input/event3"):
+        await anext(events)
 
 
-def test_evdev_missing_is_a_clear_device_error(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_evdev_missing_is_a_clear_device_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "evdev", None)
 
-    async def scenario() -> None:
-        events = evdev_source("/dev/input/event3")()
-        with pytest.raises(DeviceError, match="need the 'evdev' package"):
-            await anext(events)
-
-    run(scenario())
+    events = evdev_source("/dev/input/event3")()
+    with pytest.raises(DeviceError, match="need the 'evdev' package"):
+        await anext(events)

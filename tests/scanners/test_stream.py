@@ -15,7 +15,7 @@ from simulators.scanners import (
     TcpClientScannerSimulator,
     TcpScannerSimulator,
 )
-from tests.scanners.conftest import collect, reads_of, run, statuses_of
+from tests.scanners.conftest import collect, reads_of, statuses_of
 
 CODES = [
     "(01)08934567890120(10)LOT-7(21)A1b2C3",
@@ -25,7 +25,7 @@ CODES = [
 FAST = Backoff(initial=0.01, maximum=0.05, jitter=0.0, attempts=None)
 
 
-def test_serial_scanner_reads_codes_from_a_pty() -> None:
+async def test_serial_scanner_reads_codes_from_a_pty() -> None:
     async def scenario() -> list[ScanEvent]:
         async with SerialScannerSimulator() as sim:
             scanner = open_scanner(sim.url, "verify-1")
@@ -36,7 +36,7 @@ def test_serial_scanner_reads_codes_from_a_pty() -> None:
 
             return await collect(scanner.events(), lambda s: len(reads_of(s)) == 3, on_event)
 
-    reads = reads_of(run(scenario()))
+    reads = reads_of(await scenario())
     assert all(r.ok for r in reads), [r.error for r in reads]
     assert [r.symbology for r in reads] == ["]d2", "]Q1", "]d2"]
     first = reads[0].result
@@ -48,7 +48,7 @@ def test_serial_scanner_reads_codes_from_a_pty() -> None:
     assert reads[1].result.digital_link is not None
 
 
-def test_serial_bad_input_never_stops_the_scanner() -> None:
+async def test_serial_bad_input_never_stops_the_scanner() -> None:
     rng = random.Random(3)
     noise = bytes(rng.randrange(256) for _ in range(300)).replace(b"\r\n", b"")
 
@@ -76,7 +76,7 @@ def test_serial_bad_input_never_stops_the_scanner() -> None:
             await asyncio.gather(*senders)
             return events
 
-    reads = reads_of(run(scenario()))
+    reads = reads_of(await scenario())
     assert reads[-1].ok
     errors = [r.error for r in reads[:-1]]
     assert all(errors)
@@ -85,7 +85,7 @@ def test_serial_bad_input_never_stops_the_scanner() -> None:
     assert any(e and "check digit" in e for e in errors)
 
 
-def test_simulator_faults_reach_the_driver() -> None:
+async def test_simulator_faults_reach_the_driver() -> None:
     faults = ScanFaults(drop_gs=True, aim_prefix=False, terminator=b"\r")
 
     async def scenario() -> list[ScanEvent]:
@@ -98,7 +98,7 @@ def test_simulator_faults_reach_the_driver() -> None:
 
             return await collect(scanner.events(), lambda s: bool(reads_of(s)), on_event)
 
-    read = reads_of(run(scenario()))[0]
+    read = reads_of(await scenario())[0]
     assert read.symbology is None
     assert b"\x1d" not in read.raw
     # Without the GS the lot swallows the serial: no serial may come out of it.
@@ -107,7 +107,7 @@ def test_simulator_faults_reach_the_driver() -> None:
     )
 
 
-def test_tcp_client_mode_reconnects_after_a_reset() -> None:
+async def test_tcp_client_mode_reconnects_after_a_reset() -> None:
     async def scenario() -> list[ScanEvent]:
         async with TcpScannerSimulator() as sim:
             scanner = StreamScanner(
@@ -130,7 +130,7 @@ def test_tcp_client_mode_reconnects_after_a_reset() -> None:
 
             return await collect(scanner.events(), lambda s: len(reads_of(s)) == 2, on_event)
 
-    events = run(scenario())
+    events = await scenario()
     assert [r.ok for r in reads_of(events)] == [True, True]
     states = [s.state for s in statuses_of(events)]
     assert states.count(ScannerState.CONNECTED) == 2
@@ -139,7 +139,7 @@ def test_tcp_client_mode_reconnects_after_a_reset() -> None:
     assert lost.retry_in is not None
 
 
-def test_tcp_unreachable_reader_is_reported_with_retry() -> None:
+async def test_tcp_unreachable_reader_is_reported_with_retry() -> None:
     async def scenario() -> list[ScanEvent]:
         async with TcpScannerSimulator() as sim:
             url = sim.url
@@ -155,12 +155,12 @@ def test_tcp_unreachable_reader_is_reported_with_retry() -> None:
             lambda s: sum(e.state is ScannerState.DISCONNECTED for e in statuses_of(s)) == 3,
         )
 
-    statuses = statuses_of(run(scenario()))
+    statuses = statuses_of(await scenario())
     assert "cannot connect" in statuses[-1].detail
     assert statuses[-1].retry_in is not None
 
 
-def test_tcp_server_mode_accepts_readers() -> None:
+async def test_tcp_server_mode_accepts_readers() -> None:
     async def scenario() -> list[ScanEvent]:
         scanner = open_scanner("tcp-listen://127.0.0.1:0", "verify-4")
         assert isinstance(scanner, ListeningScanner)
@@ -185,7 +185,7 @@ def test_tcp_server_mode_accepts_readers() -> None:
             on_event,
         )
 
-    events = run(scenario())
+    events = await scenario()
     reads = reads_of(events)
     assert [r.ok for r in reads] == [True, True, True, False]
     assert reads[3].error == "invalid UTF-8 at byte 0 (0xff)"
@@ -194,13 +194,13 @@ def test_tcp_server_mode_accepts_readers() -> None:
     assert states[-1] is ScannerState.DISCONNECTED
 
 
-def test_simulator_statistics_follow_the_seeded_script() -> None:
+async def test_simulator_statistics_follow_the_seeded_script() -> None:
     async def scenario() -> tuple[int, int, int]:
         async with TcpScannerSimulator(ScanFaults(miss=0.5, misread=0.5), seed=11) as sim:
             stats = await sim.play([CODES[0]] * 200, rate=0)
             return stats.scanned, stats.missed, stats.misread
 
-    scanned, missed, misread = run(scenario())
+    scanned, missed, misread = await scenario()
     assert scanned == 200
     assert 60 < missed < 140
     assert 20 < misread < 80

@@ -23,7 +23,6 @@ from simulators.line import (
 from simulators.printers.engines import ZplEngine
 from simulators.scanners.codes import GS, SimCode
 from simulators.scanners.line import TcpScannerSimulator
-from tests.edge.conftest import run_async
 
 ELEMENT_STRING = "0108934567890120" + "10LOT7" + GS + "21AB3XKM9PQR"
 
@@ -38,25 +37,20 @@ class Label:
 Sent = tuple[str | None, bytes]
 
 
-def _reads(script: ReadScript, labels: int = 1) -> tuple[list[Sent], Conveyor]:
-    async def scenario() -> tuple[list[Sent], Conveyor]:
-        sent: list[Sent] = []
-        conveyor = Conveyor.in_process(
-            lambda symbology, data: sent.append((symbology, data)), script
-        )
-        for _ in range(labels):
-            conveyor.carry(Label())
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while conveyor.stats.labels - conveyor.stats.miss > len(sent):
-            assert loop.time() < deadline, "the reads never came"
-            await asyncio.sleep(0.001)
-        return sent, conveyor
-
-    return asyncio.run(scenario())
+async def _reads(script: ReadScript, labels: int = 1) -> tuple[list[Sent], Conveyor]:
+    sent: list[Sent] = []
+    conveyor = Conveyor.in_process(lambda symbology, data: sent.append((symbology, data)), script)
+    for _ in range(labels):
+        conveyor.carry(Label())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while conveyor.stats.labels - conveyor.stats.miss > len(sent):
+        assert loop.time() < deadline, "the reads never came"
+        await asyncio.sleep(0.001)
+    return sent, conveyor
 
 
-def test_a_good_read_is_the_element_string_after_the_travel() -> None:
+async def test_a_good_read_is_the_element_string_after_the_travel() -> None:
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
         arrived: list[float] = []
@@ -67,34 +61,34 @@ def test_a_good_read_is_the_element_string_after_the_travel() -> None:
             await asyncio.sleep(0.005)
         assert arrived[0] - put >= 0.05
 
-    asyncio.run(scenario())
-    sent, conveyor = _reads(ReadScript(travel_s=0.0))
+    await scenario()
+    sent, conveyor = await _reads(ReadScript(travel_s=0.0))
     assert sent == [("]d2", ELEMENT_STRING.encode())]
     assert (conveyor.stats.labels, conveyor.stats.good) == (1, 1)
 
 
-def test_every_outcome_of_the_script_in_process() -> None:
-    assert _reads(ReadScript(travel_s=0, miss=1.0))[0] == []
-    ((symbology, data),) = _reads(ReadScript(travel_s=0, foreign=1.0))[0]
+async def test_every_outcome_of_the_script_in_process() -> None:
+    assert (await _reads(ReadScript(travel_s=0, miss=1.0)))[0] == []
+    ((symbology, data),) = (await _reads(ReadScript(travel_s=0, foreign=1.0)))[0]
     assert (symbology, data.decode()) == (FOREIGN_CODE.symbology, FOREIGN_CODE.data)
-    ((symbology, data),) = _reads(ReadScript(travel_s=0, wrong_product=1.0))[0]
+    ((symbology, data),) = (await _reads(ReadScript(travel_s=0, wrong_product=1.0)))[0]
     assert data.decode() == "01" + WRONG_GTIN + ELEMENT_STRING[16:]
-    ((symbology, data),) = _reads(ReadScript(travel_s=0, misread=1.0))[0]
+    ((symbology, data),) = (await _reads(ReadScript(travel_s=0, misread=1.0)))[0]
     text = data.decode()
     assert len(text) == len(ELEMENT_STRING)
     assert text[: ELEMENT_STRING.index(GS + "21") + 3] == ELEMENT_STRING[: -len("AB3XKM9PQR")]
     assert sum(a != b for a, b in zip(text, ELEMENT_STRING, strict=True)) == 1
-    ((symbology, data),) = _reads(ReadScript(travel_s=0, garbage=1.0))[0]
+    ((symbology, data),) = (await _reads(ReadScript(travel_s=0, garbage=1.0)))[0]
     assert symbology is None
     assert 1 <= len(data) < 30
     assert b"\r" not in data
     assert b"\n" not in data
 
 
-def test_the_counts_add_up() -> None:
+async def test_the_counts_add_up() -> None:
     script = ReadScript(travel_s=0, miss=0.2, misread=0.1, garbage=0.1, foreign=0.1,
                         wrong_product=0.1, seed=5)  # fmt: skip
-    sent, conveyor = _reads(script, labels=200)
+    sent, conveyor = await _reads(script, labels=200)
     stats = conveyor.stats
     assert stats.labels == 200
     assert all(getattr(stats, name) > 0 for name in OUTCOMES)
@@ -129,7 +123,6 @@ def test_the_script_draws_each_outcome_with_its_probability() -> None:
         ReadScript(travel_s=-1)
 
 
-@run_async
 async def test_the_printer_runs_out_of_paper_and_reports_it() -> None:
     carried: list[str] = []
     printer = SimulatedUnitPrinter(lambda label: carried.append(label.serial), paper_out_after=2)

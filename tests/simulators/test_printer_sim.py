@@ -67,7 +67,7 @@ def test_escpos_engine_answers_dle_eot() -> None:
     assert engine.feed(status_request(4)) == format_dle_eot(4, PrinterStatus(paper_out=True))
 
 
-def test_control_channel_and_pty() -> None:
+async def test_control_channel_and_pty() -> None:
     async def scenario() -> None:
         engine = ZplEngine(render_images=False)
         async with PrinterSimulator(engine, port=None, pty=True, control_port=0) as sim:
@@ -101,4 +101,4 @@ def test_control_channel_and_pty() -> None:
             finally:
                 os.close(fd)
 
-    asyncio.run(scenario())
+    await scenario()

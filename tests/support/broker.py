@@ -1,17 +1,26 @@
-"""A private Mosquitto for tests that must stop, restart or reconfigure a broker.
+"""Real MQTT for the tests: the shared broker, a private Mosquitto, and a collector.
 
-Tests that only publish and subscribe use the shared broker at 127.0.0.1:1883 with a
-unique topic prefix; tests that need an outage start one of these on a free port.
+Tests that only publish and subscribe use the shared broker at 127.0.0.1:1883 (the
+``shared_broker`` fixture, which skips when it is down) with a unique topic prefix; tests
+that need an outage or their own configuration start a :class:`PrivateBroker` on a free
+port (the ``private_broker`` fixture, or by hand when they need several).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
+import uuid
+from collections.abc import Callable
 from getpass import getuser
 from pathlib import Path
+from typing import Any, Protocol
+
+from lineside.mqtt import BrokerEndpoint, connect, make_client
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -21,6 +30,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def broker_up(port: int = 1883, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts connections on ``port`` now."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
@@ -34,6 +52,14 @@ def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> 
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s") from None
             time.sleep(0.02)
+
+
+class StartBroker(Protocol):
+    """The ``private_broker`` fixture: starts a :class:`PrivateBroker` for the test."""
+
+    def __call__(
+        self, name: str = "broker", *, persistence: bool = True, extra_config: str = ""
+    ) -> PrivateBroker: ...
 
 
 class PrivateBroker:
@@ -121,3 +147,43 @@ class PrivateBroker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class Collector:
+    """Subscribes to ``topic`` (persistent session, QoS 1) and keeps every payload received."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        self.payloads: list[bytes] = []
+        self._messages: list[dict[str, Any]] = []
+        self._arrived = threading.Condition()
+        endpoint = BrokerEndpoint("127.0.0.1", port)
+        self.client = make_client(endpoint, "collector-" + uuid.uuid4().hex[:8], protocol="3.1.1")
+        self.client.reconnect_delay_set(1, 1)
+        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client.on_message = self._on_message
+        connect(self.client, endpoint)
+        self.client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        payload = bytes(message.payload)
+        parsed = json.loads(payload)  # every topic collected carries a JSON contract message
+        with self._arrived:
+            self.payloads.append(payload)
+            self._messages.append(parsed)
+            self._arrived.notify_all()
+
+    def messages(self) -> list[dict[str, Any]]:
+        with self._arrived:
+            return list(self._messages)
+
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], object], timeout: float = 20.0
+    ) -> bool:
+        """Whether ``predicate(messages)`` became true within ``timeout`` (re-checked on
+        every message)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: bool(predicate(self._messages)), timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

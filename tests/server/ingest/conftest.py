@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -105,12 +104,3 @@ def event_message(
             site=site, line=line, device=device, seq=seq, sent_at=BASE_TIME, event=event
         )
     )
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    """Wait for ``predicate`` (a safety net against hangs, not a speed assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached within {timeout_s} s")
-        time.sleep(0.05)

@@ -14,7 +14,8 @@ from server.db import make_engine, make_session_factory
 from server.db.models import Event
 from server.ingest import Ingestor, IngestSettings
 from tests.server.factories import add_line, object_event, sgtin
-from tests.server.ingest.conftest import Publisher, event_message, wait_until
+from tests.server.ingest.conftest import Publisher, event_message
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 

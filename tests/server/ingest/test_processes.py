@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineside import contract
 from server.db.models import DeadLetter, Event, EventEpc
 from tests.server.factories import add_line, object_event, sgtin
-from tests.server.ingest.conftest import Publisher, event_message, wait_until
+from tests.server.ingest.conftest import Publisher, event_message
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 

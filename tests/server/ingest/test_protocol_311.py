@@ -24,7 +24,8 @@ from server.ingest import Ingestor, IngestSettings
 from server.ingest.__main__ import main as ingest_main
 from server.ingest.validation import default_validator
 from tests.server.factories import add_line, object_event, sgtin
-from tests.server.ingest.conftest import event_message, wait_until
+from tests.server.ingest.conftest import event_message
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 
