@@ -14,16 +14,23 @@ It needs no company-prefix table: the partition of an EPC URN is given by its do
 'https://id.gs1.org/01/09780345418913/21/A1'
 >>> canonical_digital_link("urn:epcglobal:cbv:bt:0614141073467:1152") is None
 True
+
+The other direction, :func:`epc_urn`, needs the company prefix's length, which a Digital
+Link does not carry:
+
+>>> epc_urn("https://id.gs1.org/01/04012345111118/21/987", 7)
+'urn:epc:id:sgtin:4012345.011111.987'
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from lineside.gs1.digital_link import GS1_RESOLVER_ROOT
 
-__all__ = ["canonical_digital_link", "gs1_check_digit"]
+__all__ = ["canonical_digital_link", "epc_urn", "gs1_check_digit"]
 
 DL_ROOT = GS1_RESOLVER_ROOT + "/"
 
@@ -357,3 +364,37 @@ def canonical_digital_link(value: object) -> str | None:
     if value.startswith("urn:"):
         return _from_urn(value)
     return _from_digital_link(value)
+
+
+def _urn_escape(value: str) -> str:
+    # EPC URNs percent-encode the characters of CSET 82 that URNs reserve.
+    return "".join(c if c.isalnum() or c in "-_.:*'()!,;=+" else f"%{ord(c):02X}" for c in value)
+
+
+def epc_urn(link: str, company_prefix_length: int) -> str | None:
+    """The EPC URN of an SGTIN, SSCC or LGTIN Digital Link URI (numeric AIs, any domain),
+    or None when it is none of those or the prefix length does not fit the key.
+
+    >>> epc_urn("https://id.example.vn/00/040123450000003338", 7)
+    'urn:epc:id:sscc:4012345.0000000333'
+    >>> epc_urn("https://id.gs1.org/01/08934567890120/10/A%2F1", 7)
+    'urn:epc:class:lgtin:8934567.089012.A%2F1'
+    >>> epc_urn("https://id.gs1.org/01/08934567890120", 7) is None
+    True
+    """
+    match = _URL.match(link)
+    if match is None or not 6 <= company_prefix_length <= 12:
+        return None
+    n = company_prefix_length
+    parts = match["path"].strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "00" and _digits(parts[1], 18):
+        sscc = parts[1]
+        return f"urn:epc:id:sscc:{sscc[1 : n + 1]}.{sscc[0]}{sscc[n + 1 : 17]}"
+    if len(parts) != 4 or parts[0] != "01" or parts[2] not in ("21", "10"):
+        return None
+    gtin, qualifier = parts[1].zfill(14), unquote(parts[3])
+    if not _digits(gtin, 14) or not qualifier:
+        return None
+    item = gtin[0] + gtin[n + 1 : 13]
+    kind = "id:sgtin" if parts[2] == "21" else "class:lgtin"
+    return f"urn:epc:{kind}:{gtin[1 : n + 1]}.{item}.{_urn_escape(qualifier)}"

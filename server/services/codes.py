@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from urllib.parse import quote
 
-from lineside.epcis.identifiers import canonical_digital_link
+from lineside.epcis.identifiers import canonical_digital_link, epc_urn
 from lineside.errors import GS1Error
-from lineside.gs1 import GS1Message, parse_digital_link, parse_scan
+from lineside.gs1 import GS1_RESOLVER_ROOT, GS1Message, parse_digital_link, parse_scan
 
 __all__ = [
     "CodeRef",
@@ -156,11 +156,6 @@ def _parse_urn(text: str) -> CodeRef:
     return replace(ref, company_prefix=company_prefix)
 
 
-def _escape_urn(value: str) -> str:
-    # EPC URNs percent-encode the characters of CSET 82 that URNs reserve.
-    return "".join(c if c.isalnum() or c in "-_.:*'()!,;=+" else f"%{ord(c):02X}" for c in value)
-
-
 def instance_identifiers(ref: CodeRef, domains: Sequence[str]) -> list[str]:
     """The identifiers under which events may name this unit, case or pallet.
 
@@ -168,32 +163,25 @@ def instance_identifiers(ref: CodeRef, domains: Sequence[str]) -> list[str]:
     ...     company_prefix="8934567"), ["https://id.gs1.org"])
     ['https://id.gs1.org/01/08934567890120/21/A1', 'urn:epc:id:sgtin:8934567.089012.A1']
     """
-    found: list[str] = []
     if ref.sscc:
-        found += [f"{domain}/00/{ref.sscc}" for domain in domains]
-        if ref.company_prefix:
-            n = len(ref.company_prefix)
-            found.append(
-                f"urn:epc:id:sscc:{ref.company_prefix}.{ref.sscc[0]}{ref.sscc[n + 1 : 17]}"
-            )
+        path = f"/00/{ref.sscc}"
     elif ref.gtin and ref.serial:
-        serial = quote(ref.serial, safe="")
-        found += [f"{domain}/01/{ref.gtin}/21/{serial}" for domain in domains]
-        if ref.company_prefix:
-            n = len(ref.company_prefix)
-            item = ref.gtin[0] + ref.gtin[n + 1 : 13]
-            found.append(f"urn:epc:id:sgtin:{ref.company_prefix}.{item}.{_escape_urn(ref.serial)}")
-    return found
+        path = f"/01/{ref.gtin}/21/{quote(ref.serial, safe='')}"
+    else:
+        return []
+    return _with_urn([domain + path for domain in domains], path, ref)
+
+
+def _with_urn(links: list[str], path: str, ref: CodeRef) -> list[str]:
+    if ref.company_prefix is None:
+        return links
+    urn = epc_urn(GS1_RESOLVER_ROOT + path, len(ref.company_prefix))
+    return links + ([urn] if urn else [])
 
 
 def class_identifiers(ref: CodeRef, domains: Sequence[str]) -> list[str]:
     """The class-level (GTIN + lot) identifiers of a code, as quantity lists name them."""
     if not ref.gtin or not ref.lot:
         return []
-    lot = quote(ref.lot, safe="")
-    found = [f"{domain}/01/{ref.gtin}/10/{lot}" for domain in domains]
-    if ref.company_prefix:
-        n = len(ref.company_prefix)
-        item = ref.gtin[0] + ref.gtin[n + 1 : 13]
-        found.append(f"urn:epc:class:lgtin:{ref.company_prefix}.{item}.{_escape_urn(ref.lot)}")
-    return found
+    path = f"/01/{ref.gtin}/10/{quote(ref.lot, safe='')}"
+    return _with_urn([domain + path for domain in domains], path, ref)

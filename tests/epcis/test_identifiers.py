@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lineside.epcis.identifiers import canonical_digital_link, gs1_check_digit
+from lineside.epcis.identifiers import canonical_digital_link, epc_urn, gs1_check_digit
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,23 @@ def test_sgtin_gives_a_gtin_with_a_valid_check_digit(
     assert result.endswith(f"/21/{serial}")
     # The canonical form is a fixed point.
     assert canonical_digital_link(result) == result
+
+
+@given(
+    prefix_length=st.integers(6, 12),
+    digits=st.text("0123456789", min_size=13, max_size=13),
+    serial=st.text("ABCabc019-._!*()", min_size=1, max_size=20),
+    sscc=st.booleans(),
+)
+def test_urn_and_digital_link_round_trip(
+    prefix_length: int, digits: str, serial: str, sscc: bool
+) -> None:
+    """Both directions of the one converter agree: URN -> Digital Link -> the same URN."""
+    prefix, rest = digits[:prefix_length], digits[prefix_length:]
+    if sscc:
+        urn = f"urn:epc:id:sscc:{prefix}.{(rest + '0000000000')[: 17 - prefix_length]}"
+    else:
+        urn = f"urn:epc:id:sgtin:{prefix}.{rest}.{serial}"
+    link = canonical_digital_link(urn)
+    assert link is not None
+    assert epc_urn(link, prefix_length) == urn
