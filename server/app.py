@@ -18,11 +18,13 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import __version__
+from server.api.epcis_http import add_version_headers
 from server.api.problems import install_problem_handler
 from server.api.routes import (
     audit,
     dashboard,
     epcis,
+    epcis_resources,
     masterdata,
     production,
     public,
@@ -113,6 +115,8 @@ def create_app(
     app.state.templates = make_templates()
     install_problem_handler(app)
 
+    app.middleware("http")(add_version_headers)
+
     @app.middleware("http")
     async def count_requests(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -132,6 +136,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(dashboard.router)
     app.include_router(epcis.create_router())
+    app.include_router(epcis_resources.create_resources_router())
     app.include_router(resolver.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -14,7 +14,9 @@
         ├── ValidationException: the capture document is invalid
         ├── QueryParameterException: a query parameter is invalid
         ├── CaptureLimitExceededException: the capture document is too big
-        └── NoSuchResourceException: the capture job does not exist
+        ├── NoSuchResourceException: the capture job or resource does not exist
+        ├── NotAcceptableException: no binding the client accepts (406)
+        └── UnsupportedMediaTypeException: a capture body in neither binding (415)
 
 Services raise these and know nothing of HTTP; one handler
 (:mod:`server.api.problems`) turns every one into an ``application/problem+json``
@@ -37,11 +39,13 @@ __all__ = [
     "Conflict",
     "EPCISException",
     "NoSuchResourceException",
+    "NotAcceptableException",
     "NotAllowed",
     "NotFound",
     "NotSignedIn",
     "QueryParameterException",
     "TooManyRequests",
+    "UnsupportedMediaTypeException",
     "ValidationException",
 ]
 
@@ -123,4 +127,18 @@ class NoSuchResourceException(EPCISException):
     """The capture job (or other EPCIS resource) named does not exist."""
 
     name = "NoSuchResourceException"
-    title = "Unknown capture job"
+    title = "Unknown EPCIS resource"
+
+
+class NotAcceptableException(EPCISException):
+    """The client accepts neither JSON-LD nor XML."""
+
+    name = "NotAcceptableException"
+    title = "No acceptable representation"
+
+
+class UnsupportedMediaTypeException(EPCISException):
+    """A capture body declared as something other than JSON(-LD) or XML."""
+
+    name = "UnsupportedMediaTypeException"
+    title = "Unsupported media type"

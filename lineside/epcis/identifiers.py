@@ -37,8 +37,9 @@ DL_ROOT = GS1_RESOLVER_ROOT + "/"
 # One character of an EPC URN component: a literal from the URN-safe part of GS1
 # character set 82, or a %-escape.
 _URN_CHAR = r"(?:%[0-9A-Fa-f]{2}|[!'()*+,.0-9:;=A-Za-z_\-])"
-# One character of a canonical DL value (GS1 Digital Link's unreserved subset).
-_DL_CHAR = r"[\"'\-.0-9;<=>?A-Z_a-z]"
+# One character of a canonical DL value: GS1 Digital Link's unreserved subset, or a
+# %-escape of one of the characters it encodes.
+_DL_CHAR = r"(?:%[0-9A-F]{2}|[\"'\-.0-9;<=>?A-Z_a-z])"
 # Characters that GS1 Digital Link percent-encodes but EPC URNs leave literal.
 _DL_ESCAPES = {"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B", ",": "%2C", ":": "%3A"}
 

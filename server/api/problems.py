@@ -42,10 +42,12 @@ from server.errors import (
     Conflict,
     EPCISException,
     NoSuchResourceException,
+    NotAcceptableException,
     NotAllowed,
     NotFound,
     NotSignedIn,
     TooManyRequests,
+    UnsupportedMediaTypeException,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ PROBLEM_JSON = "application/problem+json"
 _STATUS: tuple[tuple[type[LinesideError], int], ...] = (
     (CaptureLimitExceededException, 413),
     (NoSuchResourceException, 404),
+    (NotAcceptableException, 406),
+    (UnsupportedMediaTypeException, 415),
     (EPCISException, 400),
     (NotFound, 404),
     (Conflict, 409),

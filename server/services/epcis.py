@@ -20,12 +20,12 @@ import binascii
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from lineside.epcis import EPCIS_CONTEXT, event_hash, parse_document_bytes, validate_document
@@ -45,8 +45,10 @@ from server.errors import (
     CaptureLimitExceededException,
     NoSuchResourceException,
     QueryParameterException,
+    UnsupportedMediaTypeException,
     ValidationException,
 )
+from server.services.epc_match import exact_forms, is_pattern, pattern_prefixes
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ _EQ_FILTERS: dict[str, tuple[Any, Callable[[str], str]]] = {
     "eventType": (Event.type, str),
     "EQ_bizLocation": (Event.biz_location, str),
     "EQ_readPoint": (Event.read_point, str),
+    "EQ_eventID": (Event.event_id, str),
 }
 _KNOWN_PARAMETERS = (
     set(_MATCH_ROLES) | set(_TIME_FILTERS) | set(_EQ_FILTERS) | {"perPage", "nextPageToken"}
@@ -112,6 +115,20 @@ def _read_document(body: bytes, content_type: str | None) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationException(f"the body is not JSON: {exc}") from exc
+
+
+def check_content_type(content_type: str | None) -> None:
+    """415 for a capture body declared as neither JSON(-LD) nor XML (a missing type is
+    read as JSON, as before)."""
+    if content_type is None:
+        return
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media.endswith(("/json", "+json", "/xml", "+xml")):
+        return
+    raise UnsupportedMediaTypeException(
+        f"Content-Type {media!r:.80} is not accepted; send application/ld+json, "
+        "application/json or application/xml"
+    )
 
 
 def check_capture(
@@ -223,13 +240,27 @@ def decode_page_token(token: str) -> int:
     return int(number)
 
 
-def build_query(params: dict[str, list[str]]) -> Select[Event]:
-    """The SELECT for EPCIS query parameters (values already split on ``|``)."""
+def _epc_condition(values: list[str], domains: Sequence[str]) -> ColumnElement[bool]:
+    """Stored identifiers equal to one of ``values`` in any form, or within a pattern."""
+    exact: set[str] = set()
+    prefixes: set[str] = set()
+    for value in values:
+        exact |= exact_forms(value, domains)
+        if is_pattern(value):
+            prefixes |= pattern_prefixes(value, domains)
+    return or_(
+        EventEpc.epc.in_(sorted(exact)), *(EventEpc.epc.like(p, escape="\\") for p in prefixes)
+    )
+
+
+def build_query(params: dict[str, list[str]], domains: Sequence[str] = ()) -> Select[Event]:
+    """The SELECT for EPCIS query parameters (values already split on ``|``); EPCs match
+    whatever form they were written in, with Digital Links on ``domains`` too."""
     statement = select(Event)
     for name, values in params.items():
         if name in _MATCH_ROLES:
             matching = select(EventEpc.event_id).where(
-                EventEpc.epc.in_(values), EventEpc.role.in_(_MATCH_ROLES[name])
+                _epc_condition(values, domains), EventEpc.role.in_(_MATCH_ROLES[name])
             )
             statement = statement.where(Event.event_id.in_(matching))
         elif name in _EQ_FILTERS:
@@ -286,12 +317,16 @@ def _page_start(params: dict[str, list[str]]) -> int:
         raise QueryParameterException(f"nextPageToken {token!r:.40} is not valid") from exc
 
 
-def query_events(session: Session, items: Iterable[tuple[str, str]]) -> QueryPage:
+def query_events(
+    session: Session, items: Iterable[tuple[str, str]], domains: Sequence[str] = ()
+) -> QueryPage:
     """Answer a simple event query given as ``(name, value)`` query parameters."""
     params = _query_parameters(items)
     per_page = _page_size(params)
     after = _page_start(params)
-    statement = build_query(params).where(Event.pk > after).order_by(Event.pk).limit(per_page + 1)
+    statement = (
+        build_query(params, domains).where(Event.pk > after).order_by(Event.pk).limit(per_page + 1)
+    )
     rows = list(session.scalars(statement))
     page, more = rows[:per_page], len(rows) > per_page
     document = {
@@ -311,3 +346,69 @@ def query_events(session: Session, items: Iterable[tuple[str, str]]) -> QueryPag
         },
     }
     return QueryPage(document, encode_page_token(page[-1].pk) if more else None)
+
+
+# --------------------------------------------------------------------------- resources
+
+#: The column holding each top-level resource's values.
+_RESOURCE_COLUMNS: dict[str, Any] = {
+    "eventTypes": Event.type,
+    "epcs": EventEpc.epc,
+    "bizSteps": Event.biz_step,
+    "bizLocations": Event.biz_location,
+    "readPoints": Event.read_point,
+    "dispositions": Event.disposition,
+}
+
+#: The five event types of EPCIS 2.0, always listed.
+EVENT_TYPES = (
+    "ObjectEvent",
+    "AggregationEvent",
+    "TransactionEvent",
+    "TransformationEvent",
+    "AssociationEvent",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesPage:
+    """One page of a top-level resource's values and the next page's token."""
+
+    values: list[str]
+    next_page_token: str | None
+
+
+def resource_values(
+    session: Session, resource: str, items: Iterable[tuple[str, str]]
+) -> ValuesPage:
+    """The distinct values of a top-level resource (``eventTypes``, ``epcs``,
+    ``bizSteps``...), sorted and paged with ``perPage`` and ``nextPageToken``."""
+    params: dict[str, list[str]] = {}
+    for name, value in items:
+        if name not in ("perPage", "nextPageToken"):
+            raise QueryParameterException(f"{name!r} is not a parameter of /{resource}")
+        params.setdefault(name, []).append(value)
+    per_page = _page_size(params)
+    offset = _page_start(params)
+    column = _RESOURCE_COLUMNS[resource]
+    stored = select(column).where(column.is_not(None)).distinct().order_by(column)
+    if resource == "eventTypes":  # a handful: the standard's five and any custom ones
+        values = sorted(set(session.scalars(stored)) | set(EVENT_TYPES))[offset:]
+    else:
+        values = list(session.scalars(stored.offset(offset).limit(per_page + 1)))
+    more = len(values) > per_page
+    return ValuesPage(values[:per_page], encode_page_token(offset + per_page) if more else None)
+
+
+def require_resource_value(session: Session, resource: str, value: str) -> None:
+    """``NoSuchResourceException`` unless ``value`` is one of the resource's values."""
+    if resource == "eventTypes" and value in EVENT_TYPES:
+        return
+    column = _RESOURCE_COLUMNS[resource]
+    wanted = value
+    if resource == "bizSteps":
+        wanted = normalise_biz_step(value)
+    elif resource == "dispositions":
+        wanted = normalise_disposition(value)
+    if session.scalar(select(column).where(column == wanted).limit(1)) is None:
+        raise NoSuchResourceException(f"{resource}: no {value!r:.200} is stored")

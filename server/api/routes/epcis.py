@@ -29,14 +29,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from server.api.deps import SessionDep, require_role
+from server.api.deps import SessionDep
+from server.api.epcis_http import CaptureWriter, QueryReader, link_domains, query_response
 from server.services import epcis
 from server.services.audit import record_action
-from server.services.auth import Role
-
-#: Writing needs a technician or operator account; reading any role that traces.
-CaptureWriter = require_role(Role.TECHNICIAN, Role.OPERATOR)
-QueryReader = require_role(Role.INSPECTOR, Role.AUDITOR, Role.TECHNICIAN, Role.OPERATOR)
 
 
 def create_router(
@@ -64,8 +60,10 @@ def create_router(
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit():
             limits.check_size(int(declared))  # refused before the body is read
+        content_type = request.headers.get("content-type")
+        epcis.check_content_type(content_type)
         body = await request.body()
-        indexed = epcis.check_capture(body, limits, request.headers.get("content-type"))
+        indexed = epcis.check_capture(body, limits, content_type)
         job = epcis.capture(session, indexed)
         principal = getattr(request.state, "principal", None)
         record_action(
@@ -94,14 +92,11 @@ def create_router(
 
     @router.get("/events", dependencies=read_deps)
     def query_events(request: Request, session: SessionDep) -> Response:
-        """Events matching the query parameters, as an EPCISQueryDocument."""
-        page = epcis.query_events(session, request.query_params.multi_items())
-        headers = {}
-        if page.next_page_token is not None:
-            next_url = request.url.remove_query_params("nextPageToken").include_query_params(
-                nextPageToken=page.next_page_token
-            )
-            headers["Link"] = f'<{next_url}>; rel="next"'
-        return JSONResponse(page.document, headers=headers)
+        """Events matching the query parameters, as an EPCISQueryDocument (JSON-LD or
+        XML by the Accept header)."""
+        page = epcis.query_events(
+            session, request.query_params.multi_items(), link_domains(request)
+        )
+        return query_response(request, page)
 
     return router
