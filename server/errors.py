@@ -15,6 +15,7 @@
         ├── QueryParameterException: a query parameter is invalid
         ├── CaptureLimitExceededException: the capture document is too big
         ├── NoSuchResourceException: the capture job or resource does not exist
+        ├── QueryTooLargeException: more events match than maxEventCount allows (413)
         ├── NotAcceptableException: no binding the client accepts (406)
         └── UnsupportedMediaTypeException: a capture body in neither binding (415)
 
@@ -44,6 +45,7 @@ __all__ = [
     "NotFound",
     "NotSignedIn",
     "QueryParameterException",
+    "QueryTooLargeException",
     "TooManyRequests",
     "UnsupportedMediaTypeException",
     "ValidationException",
@@ -128,6 +130,13 @@ class NoSuchResourceException(EPCISException):
 
     name = "NoSuchResourceException"
     title = "Unknown EPCIS resource"
+
+
+class QueryTooLargeException(EPCISException):
+    """More events match the query than its ``maxEventCount`` allows."""
+
+    name = "QueryTooLargeException"
+    title = "Query result too large"
 
 
 class NotAcceptableException(EPCISException):

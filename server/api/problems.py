@@ -46,6 +46,7 @@ from server.errors import (
     NotAllowed,
     NotFound,
     NotSignedIn,
+    QueryTooLargeException,
     TooManyRequests,
     UnsupportedMediaTypeException,
 )
@@ -57,6 +58,7 @@ PROBLEM_JSON = "application/problem+json"
 # Most specific first: the first class an exception is an instance of decides.
 _STATUS: tuple[tuple[type[LinesideError], int], ...] = (
     (CaptureLimitExceededException, 413),
+    (QueryTooLargeException, 413),
     (NoSuchResourceException, 404),
     (NotAcceptableException, 406),
     (UnsupportedMediaTypeException, 415),

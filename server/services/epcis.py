@@ -45,10 +45,12 @@ from server.errors import (
     CaptureLimitExceededException,
     NoSuchResourceException,
     QueryParameterException,
+    QueryTooLargeException,
     UnsupportedMediaTypeException,
     ValidationException,
 )
 from server.services.epc_match import exact_forms, is_pattern, pattern_prefixes
+from server.services.epcis_filters import DocumentPredicate, document_filter
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,14 @@ _MATCH_ROLES: dict[str, tuple[EpcRole, ...]] = {
     "MATCH_outputEPC": (EpcRole.OUTPUT,),
     "MATCH_anyEPC": (EpcRole.EPC, EpcRole.CHILD, EpcRole.PARENT, EpcRole.INPUT, EpcRole.OUTPUT),
     "MATCH_epcClass": (EpcRole.QUANTITY, EpcRole.CHILD_QUANTITY),
+    "MATCH_inputEPCClass": (EpcRole.INPUT_QUANTITY,),
+    "MATCH_outputEPCClass": (EpcRole.OUTPUT_QUANTITY,),
+    "MATCH_anyEPCClass": (
+        EpcRole.QUANTITY,
+        EpcRole.CHILD_QUANTITY,
+        EpcRole.INPUT_QUANTITY,
+        EpcRole.OUTPUT_QUANTITY,
+    ),
 }
 _TIME_FILTERS = {
     "GE_eventTime": (Event.event_time, True),
@@ -82,9 +92,12 @@ _EQ_FILTERS: dict[str, tuple[Any, Callable[[str], str]]] = {
     "EQ_readPoint": (Event.read_point, str),
     "EQ_eventID": (Event.event_id, str),
 }
-_KNOWN_PARAMETERS = (
-    set(_MATCH_ROLES) | set(_TIME_FILTERS) | set(_EQ_FILTERS) | {"perPage", "nextPageToken"}
-)
+_WD_FILTERS: dict[str, Any] = {
+    "WD_readPoint": Event.read_point,
+    "WD_bizLocation": Event.biz_location,
+}
+_INDEXED_PARAMETERS = set(_MATCH_ROLES) | set(_TIME_FILTERS) | set(_EQ_FILTERS) | set(_WD_FILTERS)
+_ORDER_COLUMNS: dict[str, Any] = {"eventTime": Event.event_time, "recordTime": Event.record_time}
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,9 +236,9 @@ def _iso(moment: datetime) -> str:
 # --------------------------------------------------------------------------- query
 
 
-def encode_page_token(last_pk: int) -> str:
-    """An opaque token for "the events after this one"."""
-    return base64.urlsafe_b64encode(f"pk:{last_pk}".encode()).decode().rstrip("=")
+def encode_page_token(offset: int) -> str:
+    """An opaque token for "the events after the first ``offset`` of this query"."""
+    return base64.urlsafe_b64encode(f"at:{offset}".encode()).decode().rstrip("=")
 
 
 def decode_page_token(token: str) -> int:
@@ -235,7 +248,7 @@ def decode_page_token(token: str) -> int:
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise ValueError("not a page token") from exc
     kind, _, number = text.partition(":")
-    if kind != "pk" or not number.isdigit():
+    if kind != "at" or not number.isdigit():
         raise ValueError("not a page token")
     return int(number)
 
@@ -248,14 +261,21 @@ def _epc_condition(values: list[str], domains: Sequence[str]) -> ColumnElement[b
         exact |= exact_forms(value, domains)
         if is_pattern(value):
             prefixes |= pattern_prefixes(value, domains)
-    return or_(
-        EventEpc.epc.in_(sorted(exact)), *(EventEpc.epc.like(p, escape="\\") for p in prefixes)
-    )
+    like = (EventEpc.epc.like(prefix, escape="\\") for prefix in sorted(prefixes))
+    return or_(EventEpc.epc.in_(sorted(exact)), *like)
+
+
+def _within(column: Any, values: list[str]) -> ColumnElement[bool]:
+    """``WD_``: the location or one below it (a GLN with an extension, ``/254/``)."""
+    below = [v.rstrip("/") + "/254/%" for v in values if "/414/" in v and "/254/" not in v]
+    below += [v[:-1] + "%" for v in values if v.startswith("urn:epc:id:sgln:") and v.endswith(".0")]
+    return or_(column.in_(values), *(column.like(p) for p in below))
 
 
 def build_query(params: dict[str, list[str]], domains: Sequence[str] = ()) -> Select[Event]:
-    """The SELECT for EPCIS query parameters (values already split on ``|``); EPCs match
-    whatever form they were written in, with Digital Links on ``domains`` too."""
+    """The SELECT for the indexed EPCIS query parameters (values already split on
+    ``|``); EPCs match whatever form they were written in, with Digital Links on
+    ``domains`` too."""
     statement = select(Event)
     for name, values in params.items():
         if name in _MATCH_ROLES:
@@ -266,6 +286,8 @@ def build_query(params: dict[str, list[str]], domains: Sequence[str] = ()) -> Se
         elif name in _EQ_FILTERS:
             column, normalise = _EQ_FILTERS[name]
             statement = statement.where(column.in_([normalise(v) for v in values]))
+        elif name in _WD_FILTERS:
+            statement = statement.where(_within(_WD_FILTERS[name], values))
         elif name in _TIME_FILTERS:
             column, lower = _TIME_FILTERS[name]
             if len(values) != 1:
@@ -287,47 +309,130 @@ class QueryPage:
     next_page_token: str | None
 
 
-def _query_parameters(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for name, value in items:
-        if name not in _KNOWN_PARAMETERS:
-            raise QueryParameterException(f"{name!r} is not a supported query parameter")
-        params.setdefault(name, []).extend(part for part in value.split("|") if part)
-    return params
+@dataclass(slots=True)
+class _Query:
+    """A simple event query split into what the store indexes and what is checked on
+    each event's document, with its order and limits."""
+
+    indexed: dict[str, list[str]]
+    predicates: list[DocumentPredicate]
+    order: str | None = None
+    descending: bool = True
+    per_page: int = DEFAULT_PER_PAGE
+    offset: int = 0
+    event_count_limit: int | None = None
+    max_event_count: int | None = None
 
 
-def _page_size(params: dict[str, list[str]]) -> int:
-    if "perPage" not in params:
-        return DEFAULT_PER_PAGE
-    text = params.pop("perPage")[-1]
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PER_PAGE:
+def _whole(name: str, values: list[str], low: int, high: int) -> int:
+    text = values[-1]
+    if not text.isdigit() or not low <= int(text) <= high:
         raise QueryParameterException(
-            f"perPage {text!r} must be a whole number from 1 to {MAX_PER_PAGE}"
+            f"{name} {text!r:.40} must be a whole number from {low} to {high}"
         )
     return int(text)
 
 
-def _page_start(params: dict[str, list[str]]) -> int:
-    if "nextPageToken" not in params:
-        return 0
-    token = params.pop("nextPageToken")[-1]
-    try:
-        return decode_page_token(token)
-    except ValueError as exc:
-        raise QueryParameterException(f"nextPageToken {token!r:.40} is not valid") from exc
+def _controls(query: _Query, name: str, values: list[str]) -> bool:
+    """Apply a paging, ordering or limit parameter; False when ``name`` is none."""
+    if name == "perPage":
+        query.per_page = _whole(name, values, 1, MAX_PER_PAGE)
+    elif name == "nextPageToken":
+        try:
+            query.offset = decode_page_token(values[-1])
+        except ValueError as exc:
+            raise QueryParameterException(f"nextPageToken {values[-1]!r:.40} is not valid") from exc
+    elif name == "orderBy":
+        if values[-1] not in _ORDER_COLUMNS:
+            raise QueryParameterException(
+                f"orderBy {values[-1]!r:.60}: events can be ordered by eventTime or recordTime"
+            )
+        query.order = values[-1]
+    elif name == "orderDirection":
+        if values[-1] not in ("ASC", "DESC"):
+            raise QueryParameterException(f"orderDirection {values[-1]!r:.20} is not ASC or DESC")
+        query.descending = values[-1] == "DESC"
+    elif name == "eventCountLimit":
+        query.event_count_limit = _whole(name, values, 1, 10**9)
+    elif name == "maxEventCount":
+        query.max_event_count = _whole(name, values, 1, 10**9)
+    else:
+        return False
+    return True
+
+
+def _parse_query(items: Iterable[tuple[str, str]]) -> _Query:
+    raw: dict[str, list[str]] = {}
+    for name, value in items:
+        raw.setdefault(name, []).extend(part for part in value.split("|") if part)
+        if not raw[name] and not name.startswith("EXISTS_"):
+            raise QueryParameterException(f"{name} needs a value")
+    query = _Query(indexed={}, predicates=[])
+    for name, values in raw.items():
+        if _controls(query, name, values):
+            continue
+        if name in _INDEXED_PARAMETERS:
+            query.indexed[name] = values
+            continue
+        predicate = document_filter(name, values)
+        if predicate is None:
+            raise QueryParameterException(f"{name!r:.80} is not a supported query parameter")
+        query.predicates.append(predicate)
+    if query.event_count_limit is not None and query.max_event_count is not None:
+        raise QueryParameterException("eventCountLimit and maxEventCount cannot be used together")
+    return query
+
+
+def _ordered(statement: Select[Event], query: _Query) -> Select[Event]:
+    if query.order is None:
+        return statement.order_by(Event.pk)
+    column = _ORDER_COLUMNS[query.order]
+    if query.descending:
+        return statement.order_by(column.desc(), Event.pk.desc())
+    return statement.order_by(column.asc(), Event.pk.asc())
+
+
+def _matching(
+    session: Session, query: _Query, statement: Select[Event], wanted: int
+) -> list[Event]:
+    """Up to ``wanted`` matching events after the query's offset, scanning in batches
+    when some parameters are checked on documents."""
+    if not query.predicates:
+        return list(session.scalars(statement.offset(query.offset).limit(wanted)))
+    found: list[Event] = []
+    skipped = 0
+    position = 0
+    batch = max(wanted * 2, 500)
+    while len(found) < wanted:
+        rows = list(session.scalars(statement.offset(position).limit(batch)))
+        for event in rows:
+            if all(predicate(event.document) for predicate in query.predicates):
+                if skipped < query.offset:
+                    skipped += 1
+                else:
+                    found.append(event)
+                    if len(found) == wanted:
+                        break
+        if len(rows) < batch:
+            break
+        position += batch
+    return found
 
 
 def query_events(
     session: Session, items: Iterable[tuple[str, str]], domains: Sequence[str] = ()
 ) -> QueryPage:
     """Answer a simple event query given as ``(name, value)`` query parameters."""
-    params = _query_parameters(items)
-    per_page = _page_size(params)
-    after = _page_start(params)
-    statement = (
-        build_query(params, domains).where(Event.pk > after).order_by(Event.pk).limit(per_page + 1)
-    )
-    rows = list(session.scalars(statement))
+    query = _parse_query(items)
+    statement = _ordered(build_query(query.indexed, domains), query)
+    per_page = query.per_page
+    if query.event_count_limit is not None:
+        per_page = min(per_page, max(0, query.event_count_limit - query.offset))
+    if query.max_event_count is not None:
+        cap = query.max_event_count
+        if query.offset == 0 and len(_matching(session, query, statement, cap + 1)) > cap:
+            raise QueryTooLargeException(f"more than maxEventCount={cap} events match the query")
+    rows = _matching(session, query, statement, per_page + 1) if per_page else []
     page, more = rows[:per_page], len(rows) > per_page
     document = {
         "@context": [EPCIS_CONTEXT],
@@ -345,7 +450,8 @@ def query_events(
             }
         },
     }
-    return QueryPage(document, encode_page_token(page[-1].pk) if more else None)
+    next_token = encode_page_token(query.offset + len(page)) if more else None
+    return QueryPage(document, next_token)
 
 
 # --------------------------------------------------------------------------- resources
@@ -383,13 +489,12 @@ def resource_values(
 ) -> ValuesPage:
     """The distinct values of a top-level resource (``eventTypes``, ``epcs``,
     ``bizSteps``...), sorted and paged with ``perPage`` and ``nextPageToken``."""
-    params: dict[str, list[str]] = {}
+    query = _Query(indexed={}, predicates=[])
     for name, value in items:
         if name not in ("perPage", "nextPageToken"):
-            raise QueryParameterException(f"{name!r} is not a parameter of /{resource}")
-        params.setdefault(name, []).append(value)
-    per_page = _page_size(params)
-    offset = _page_start(params)
+            raise QueryParameterException(f"{name!r:.80} is not a parameter of /{resource}")
+        _controls(query, name, [value])
+    per_page, offset = query.per_page, query.offset
     column = _RESOURCE_COLUMNS[resource]
     stored = select(column).where(column.is_not(None)).distinct().order_by(column)
     if resource == "eventTypes":  # a handful: the standard's five and any custom ones
