@@ -1,0 +1,107 @@
+"""EPCIS 2.0 XML documents written back in the EPCIS 1.2 layout, for tests.
+
+The shared vectors hold EPCIS 2.0 documents with known event hashes; written in the 1.2
+layout (the 1.2 XSD's namespaces, ``baseExtension`` and ``extension`` wrappers, a
+``TransformationEvent`` inside an ``EventList`` extension), each must read back to the
+same hashes. The 2.0-only fields and the AssociationEvent go where GS1's bridging 1.2
+schema puts them: one extension deeper.
+
+This is written from the 1.2 XSD, independently of the library's 1.2 reader.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree  # type: ignore[import-untyped]
+
+_NAMESPACES = {
+    "urn:epcglobal:epcis:xsd:2": "urn:epcglobal:epcis:xsd:1",
+    "urn:epcglobal:epcis-query:xsd:2": "urn:epcglobal:epcis-query:xsd:1",
+}
+_SCHEMA_LOCATION = "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation"
+_BASE = ("eventID", "errorDeclaration")
+_LATER = ("sensorElementList", "persistentDisposition", "certificationInfo")
+# Fields that a 1.2 event keeps in its <extension>, by event type.
+_EXTENDED = {
+    "ObjectEvent": ("quantityList", "sourceList", "destinationList", "ilmd"),
+    "AggregationEvent": ("childQuantityList", "sourceList", "destinationList"),
+    "TransactionEvent": ("quantityList", "sourceList", "destinationList"),
+    "TransformationEvent": (),
+    "AssociationEvent": (),
+}
+_HEAD = ("eventTime", "recordTime", "eventTimeZoneOffset")
+
+
+def to_v12(data: bytes) -> bytes:
+    """The EPCIS 2.0 XML document ``data`` in the EPCIS 1.2 layout."""
+    parser = etree.XMLParser(
+        remove_blank_text=True,
+        remove_comments=True,
+        remove_pis=True,
+        resolve_entities=False,
+        no_network=True,
+    )
+    root = etree.fromstring(data, parser=parser)
+    nsmap = {p: _NAMESPACES.get(ns, ns) for p, ns in root.nsmap.items()}
+    new = etree.Element(_tag(root), nsmap=nsmap, attrib=dict(root.attrib))
+    new.set("schemaVersion", "1.2")
+    new.attrib.pop(_SCHEMA_LOCATION, None)  # it names the 2.0 XSD
+    for child in root:
+        new.append(_copy(child))
+    for event_list in new.iter("EventList"):
+        for event in list(event_list):
+            event_list.replace(event, _event(event))
+    keep = [p for p, ns in root.nsmap.items() if p and ns not in _NAMESPACES]
+    etree.cleanup_namespaces(new, keep_ns_prefixes=keep)
+    return bytes(etree.tostring(new, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def _event(event: Any) -> Any:
+    kind = event.tag
+    fields = list(event)
+    new = etree.Element(kind, attrib=dict(event.attrib))
+    head = [f for f in fields if f.tag in _HEAD]
+    base = [f for f in fields if f.tag in _BASE]
+    later = [f for f in fields if f.tag in _LATER]
+    for wrapper in [f for f in fields if f.tag == "extension"]:
+        later.extend(wrapper)  # a 2.0 event extension: the 1.2 one's innermost
+        fields.remove(wrapper)
+    extended = [f for f in fields if f.tag in _EXTENDED[kind]]
+    rest = [f for f in fields if f not in (*head, *base, *later, *extended)]
+    new.extend(head)
+    if base:
+        etree.SubElement(new, "baseExtension").extend(base)
+    if kind in ("TransformationEvent", "AssociationEvent"):
+        # Their own fields stay; the 2.0-only ones go into their extension.
+        new.extend(f for f in rest if not isinstance(f.tag, str) or "}" not in f.tag)
+        if later:
+            etree.SubElement(new, "extension").extend(later)
+        new.extend(f for f in rest if isinstance(f.tag, str) and "}" in f.tag)
+        wrapper = etree.Element("extension")
+        inner = wrapper if kind == "TransformationEvent" else etree.SubElement(wrapper, "extension")
+        inner.append(new)
+        return wrapper
+    new.extend(f for f in rest if "}" not in f.tag)
+    if extended or later:
+        extension = etree.SubElement(new, "extension")
+        extension.extend(extended)
+        if later:
+            etree.SubElement(extension, "extension").extend(later)
+    new.extend(f for f in rest if "}" in f.tag)
+    return new
+
+
+def _copy(element: Any) -> Any:
+    new = etree.fromstring(etree.tostring(element))
+    for item in new.iter():
+        if isinstance(item.tag, str):
+            item.tag = _tag(item)
+    return new
+
+
+def _tag(element: Any) -> str:
+    qname = etree.QName(element)
+    if qname.namespace is None:
+        return str(qname.localname)
+    return f"{{{_NAMESPACES.get(qname.namespace, qname.namespace)}}}{qname.localname}"
