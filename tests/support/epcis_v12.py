@@ -15,6 +15,120 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
+# A hand-written EPCIS 1.2 document: an ObjectEvent with its 1.1/1.2 fields in <extension>,
+# a TransformationEvent in an EventList extension, a QuantityEvent.
+V12 = b"""<?xml version="1.0" encoding="UTF-8"?>
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:1"
+    xmlns:vn="https://ns.example.vn/epcis/"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    xsi:schemaLocation="urn:epcglobal:epcis:xsd:1 EPCglobal-epcis-1_2.xsd"
+    schemaVersion="1.2" creationDate="2024-05-01T01:00:00Z">
+  <EPCISBody>
+    <EventList>
+      <ObjectEvent>
+        <eventTime>2024-05-01T08:00:00.000+07:00</eventTime>
+        <eventTimeZoneOffset>+07:00</eventTimeZoneOffset>
+        <baseExtension>
+          <eventID>urn:uuid:0b8c5a4e-6c1f-4d39-9b59-1f1f0f6a2a01</eventID>
+        </baseExtension>
+        <epcList>
+          <epc>urn:epc:id:sgtin:8934567.089012.Ab3x</epc>
+        </epcList>
+        <action>ADD</action>
+        <bizStep>urn:epcglobal:cbv:bizstep:commissioning</bizStep>
+        <disposition>urn:epcglobal:cbv:disp:active</disposition>
+        <readPoint><id>urn:epc:id:sgln:8934567.00001.L1</id></readPoint>
+        <extension>
+          <quantityList>
+            <quantityElement>
+              <epcClass>urn:epc:class:lgtin:8934567.089012.LOT7</epcClass>
+              <quantity>12.5</quantity>
+              <uom>KGM</uom>
+            </quantityElement>
+          </quantityList>
+          <sourceList>
+            <source type="urn:epcglobal:cbv:sdt:owning_party">urn:epc:id:pgln:8934567.00000</source>
+          </sourceList>
+          <ilmd>
+            <vn:harvestDate>2024-04-30</vn:harvestDate>
+          </ilmd>
+        </extension>
+        <!-- a user extension after the standard fields -->
+        <vn:line>L1</vn:line>
+      </ObjectEvent>
+      <extension>
+        <TransformationEvent>
+          <eventTime>2024-05-01T09:00:00.000+07:00</eventTime>
+          <eventTimeZoneOffset>+07:00</eventTimeZoneOffset>
+          <inputEPCList><epc>urn:epc:id:sgtin:8934567.089012.Ab3x</epc></inputEPCList>
+          <outputEPCList><epc>urn:epc:id:sgtin:8934567.089029.Zq9w</epc></outputEPCList>
+          <bizStep>urn:epcglobal:cbv:bizstep:repackaging</bizStep>
+          <ilmd><vn:batch>B-12</vn:batch></ilmd>
+        </TransformationEvent>
+      </extension>
+      <QuantityEvent>
+        <eventTime>2024-05-01T10:00:00.000+07:00</eventTime>
+        <eventTimeZoneOffset>+07:00</eventTimeZoneOffset>
+        <epcClass>urn:epc:idpat:sgtin:8934567.089012.*</epcClass>
+        <quantity>40</quantity>
+        <bizStep>urn:epcglobal:cbv:bizstep:storing</bizStep>
+        <readPoint><id>urn:epc:id:sgln:8934567.00001.0</id></readPoint>
+      </QuantityEvent>
+    </EventList>
+  </EPCISBody>
+</epcis:EPCISDocument>
+"""
+
+# The same events as EPCIS 2.0 JSON-LD, written from the standard, not by the converter.
+V20_EVENTS: list[dict[str, object]] = [
+    {
+        "type": "ObjectEvent",
+        "eventTime": "2024-05-01T08:00:00.000+07:00",
+        "eventTimeZoneOffset": "+07:00",
+        "eventID": "urn:uuid:0b8c5a4e-6c1f-4d39-9b59-1f1f0f6a2a01",
+        "epcList": ["urn:epc:id:sgtin:8934567.089012.Ab3x"],
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "readPoint": {"id": "urn:epc:id:sgln:8934567.00001.L1"},
+        "quantityList": [
+            {"epcClass": "urn:epc:class:lgtin:8934567.089012.LOT7", "quantity": 12.5, "uom": "KGM"}
+        ],
+        "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:8934567.00000"}],
+        "ilmd": {"vn:harvestDate": "2024-04-30"},
+        "vn:line": "L1",
+    },
+    {
+        "type": "TransformationEvent",
+        "eventTime": "2024-05-01T09:00:00.000+07:00",
+        "eventTimeZoneOffset": "+07:00",
+        "inputEPCList": ["urn:epc:id:sgtin:8934567.089012.Ab3x"],
+        "outputEPCList": ["urn:epc:id:sgtin:8934567.089029.Zq9w"],
+        "bizStep": "repackaging",
+        "ilmd": {"vn:batch": "B-12"},
+    },
+    {
+        "type": "ObjectEvent",
+        "eventTime": "2024-05-01T10:00:00.000+07:00",
+        "eventTimeZoneOffset": "+07:00",
+        "action": "OBSERVE",
+        "quantityList": [{"epcClass": "urn:epc:idpat:sgtin:8934567.089012.*", "quantity": 40}],
+        "bizStep": "storing",
+        "readPoint": {"id": "urn:epc:id:sgln:8934567.00001.0"},
+    },
+]
+V20 = {
+    "@context": [
+        "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        {"vn": "https://ns.example.vn/epcis/"},
+    ],
+    "type": "EPCISDocument",
+    "schemaVersion": "2.0",
+    "creationDate": "2024-05-01T01:00:00Z",
+    "epcisBody": {"eventList": V20_EVENTS},
+}
+
+
 _NAMESPACES = {
     "urn:epcglobal:epcis:xsd:2": "urn:epcglobal:epcis:xsd:1",
     "urn:epcglobal:epcis-query:xsd:2": "urn:epcglobal:epcis-query:xsd:1",
