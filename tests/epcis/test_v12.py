@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
 from app.cli import app
-from lineside.epcis import document_hashes, parse_document
+from lineside.epcis import EPCISDocument, Event, document_hashes, event_hash, parse_document
 from lineside.epcis.v12 import is_epcis_1, upgrade_tree
 from lineside.epcis.validate import SCHEMA_ENV
-from lineside.epcis.xml import parse_xml_document, upgrade_xml, xml_to_jsonld
+from lineside.epcis.xml import document_to_xml, parse_xml_document, upgrade_xml, xml_to_jsonld
 from lineside.errors import EPCISError
-from tests.support.epcis_v12 import V12, V20, V20_EVENTS
+from tests.epcis.test_xml_properties import _CREATED, _EVENTS
+from tests.support.epcis_v12 import V12, V20, V20_EVENTS, to_v12
 
 
 def _v12(body: str, *, root: str = "EPCISDocument", ns: str = "urn:epcglobal:epcis:xsd:1") -> bytes:
@@ -228,3 +232,49 @@ def test_cli_names_what_is_wrong_in_a_1_2_document(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["epcis", command, str(path)])
         assert result.exit_code == 2
         assert "<bizstep>" in result.output
+
+
+# --- properties ---------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(_EVENTS)
+def test_any_event_written_in_the_1_2_layout_reads_back_unchanged(event: Event) -> None:
+    written = document_to_xml(EPCISDocument.of([event], creation_date=_CREATED))
+    (parsed,) = parse_xml_document(to_v12(written)).events
+    assert parsed == event
+    assert event_hash(parsed) == event_hash(event)
+
+
+_V12ISH = st.lists(
+    st.sampled_from(
+        [
+            "<",
+            ">",
+            "</",
+            "/>",
+            "epcis:EPCISDocument",
+            ' xmlns:epcis="urn:epcglobal:epcis:xsd:1"',
+            ' schemaVersion="1.2"',
+            "EPCISBody",
+            "EventList",
+            "ObjectEvent",
+            "QuantityEvent",
+            "TransformationEvent",
+            "extension",
+            "baseExtension",
+            "epcClass",
+            "quantity",
+            "eventTime",
+            "x",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_V12ISH)
+def test_1_2_like_text_never_crashes_the_reader(text: str) -> None:
+    with contextlib.suppress(EPCISError):
+        parse_xml_document(text)
