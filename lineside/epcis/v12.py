@@ -121,8 +121,10 @@ _ORDER: Mapping[str, tuple[str, ...]] = {
         *_TAIL,
     ),
 }
-# A QuantityEvent's own fields; the rest of it is an ObjectEvent's.
-_QUANTITY_EVENT_FIELDS = ("epcClass", "quantity")
+# A QuantityEvent's fields: the common ones, its own two, where and why.
+_QUANTITY_EVENT_FIELDS = frozenset(
+    {*_COMMON, "epcClass", "quantity", *_WHERE, "bizTransactionList"}
+)
 _EVENT_TYPES = (*_ORDER, "QuantityEvent")
 # Fields that may appear more than once (2.0 allows several certificationInfo).
 _REPEATABLE = frozenset({"certificationInfo"})
@@ -214,7 +216,7 @@ def _event(event: Any, where: str) -> Any:
     where = f"{where} ({kind}, line {event.sourceline})"
     target = "ObjectEvent" if kind == "QuantityEvent" else kind
     standard = (*_COMMON, *_ORDER[target])
-    own = _QUANTITY_EVENT_FIELDS if kind == "QuantityEvent" else ()
+    allowed = _QUANTITY_EVENT_FIELDS if kind == "QuantityEvent" else frozenset(standard)
     fields: dict[str, list[Any]] = {}
     leftovers: list[Any] = []  # un-namespaced content of extension wrappers
     users: list[Any] = []  # elements in other namespaces: user extensions
@@ -222,7 +224,7 @@ def _event(event: Any, where: str) -> Any:
         name = _local(child)
         if _namespace(child) is not None:
             users.append(child)
-        elif name in standard or name in own:
+        elif name in allowed:
             if name in fields and name not in _REPEATABLE:
                 raise EPCISError(f"{where}: <{name}> (line {child.sourceline}) is given twice")
             fields.setdefault(name, []).append(child)

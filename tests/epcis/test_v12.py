@@ -162,6 +162,10 @@ def test_a_2_0_document_is_not_upgraded() -> None:
             "a QuantityEvent needs an <epcClass>",
         ),
         (
+            _event("<epcClass>urn:x</epcClass><action>ADD</action>", kind="QuantityEvent"),
+            "<action> (line 1) is not a field of an EPCIS 1.x QuantityEvent",
+        ),
+        (
             _event(
                 "<epcList/><action>OBSERVE</action>"
                 "<bizStep>urn:epcglobal:cbv:bizstep:packng</bizStep>"
