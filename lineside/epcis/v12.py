@@ -298,8 +298,13 @@ def _renamed(element: Any) -> Any:
     """A deep copy of ``element`` with every 1.x namespace replaced by its 2.0 twin."""
     new = copy.deepcopy(element)
     for item in new.iter():
-        if isinstance(item.tag, str) and _namespace(item) in EPCIS_1_NAMESPACES:
+        if not isinstance(item.tag, str):
+            continue
+        if _namespace(item) in EPCIS_1_NAMESPACES:
             item.tag = _upgraded_tag(item)
+        elif item.tag == "sensorMetaData":
+            # The spelling of GS1's bridging 1.2 examples; 2.0 has sensorMetadata.
+            item.tag = "sensorMetadata"
     return new
 
 

@@ -100,6 +100,30 @@ def test_error_declaration_and_nested_2_0_fields_leave_their_wrappers() -> None:
     assert event["persistentDisposition"] == {"set": ["completeness_verified"]}
 
 
+def test_an_association_event_with_sensor_data_from_the_bridging_layout() -> None:
+    event = (
+        "<eventTime>2024-05-01T08:00:00+07:00</eventTime>"
+        "<eventTimeZoneOffset>+07:00</eventTimeZoneOffset>"
+        "<parentID>urn:epc:id:grai:8934567.55555.1</parentID>"
+        "<childEPCs><epc>urn:epc:id:giai:8934567.77</epc></childEPCs>"
+        "<action>ADD</action>"
+        "<sensorElementList><sensorElement>"
+        '<sensorMetaData time="2024-05-01T07:55:00+07:00"/>'
+        '<sensorReport type="gs1:Temperature" value="4.5" uom="CEL"/>'
+        "</sensorElement></sensorElementList>"
+    )
+    xml = _v12(
+        "<EventList><extension><extension><AssociationEvent>"
+        f"{event}</AssociationEvent></extension></extension></EventList>"
+    )
+    (parsed,) = parse_xml_document(xml).to_jsonld()["epcisBody"]["eventList"]
+    assert parsed["type"] == "AssociationEvent"
+    # GS1's bridging examples spell it sensorMetaData; 2.0 says sensorMetadata.
+    [element] = parsed["sensorElementList"]
+    assert element["sensorMetadata"] == {"time": "2024-05-01T07:55:00+07:00"}
+    assert element["sensorReport"][0]["value"] == 4.5
+
+
 def test_a_query_document_and_a_header_are_upgraded_too() -> None:
     query = (
         b'<epcisq:EPCISQueryDocument xmlns:epcisq="urn:epcglobal:epcis-query:xsd:1" '

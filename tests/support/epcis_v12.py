@@ -6,7 +6,10 @@ layout (the 1.2 XSD's namespaces, ``baseExtension`` and ``extension`` wrappers, 
 same hashes. The 2.0-only fields and the AssociationEvent go where GS1's bridging 1.2
 schema puts them: one extension deeper.
 
-This is written from the 1.2 XSD, independently of the library's 1.2 reader.
+This is written from the 1.2 XSD, independently of the library's 1.2 reader. Checked
+against GS1's 1.2 XSD (not among the vectors): every document it writes from the vectors
+validates, except those whose 2.0 original is not XSD-valid either and the master-data
+header that lacks the SBDH which 1.2 requires.
 """
 
 from __future__ import annotations
@@ -144,6 +147,12 @@ _EXTENDED = {
     "TransformationEvent": (),
     "AssociationEvent": (),
 }
+# The list a 1.2 event of this type always carries, empty or not.
+_REQUIRED_LIST = {
+    "ObjectEvent": "epcList",
+    "AggregationEvent": "childEPCs",
+    "TransactionEvent": "epcList",
+}
 _HEAD = ("eventTime", "recordTime", "eventTimeZoneOffset")
 
 
@@ -174,35 +183,45 @@ def to_v12(data: bytes) -> bytes:
 def _event(event: Any) -> Any:
     kind = event.tag
     fields = list(event)
-    new = etree.Element(kind, attrib=dict(event.attrib))
-    head = [f for f in fields if f.tag in _HEAD]
-    base = [f for f in fields if f.tag in _BASE]
-    later = [f for f in fields if f.tag in _LATER]
     for wrapper in [f for f in fields if f.tag == "extension"]:
-        later.extend(wrapper)  # a 2.0 event extension: the 1.2 one's innermost
         fields.remove(wrapper)
-    extended = [f for f in fields if f.tag in _EXTENDED[kind]]
-    rest = [f for f in fields if f not in (*head, *base, *later, *extended)]
+        fields.extend(wrapper)  # a 2.0 event extension holds user extensions
+    users = [f for f in fields if "}" in f.tag]
+    own = [f for f in fields if "}" not in f.tag]
+    head = [f for f in own if f.tag in _HEAD]
+    base = [f for f in own if f.tag in _BASE]
+    later = [f for f in own if f.tag in _LATER]
+    extended = [f for f in own if f.tag in _EXTENDED[kind]]
+    rest = [f for f in own if f not in (*head, *base, *later, *extended)]
+    required = _REQUIRED_LIST.get(kind)
+    if required is not None and all(f.tag != required for f in rest):
+        # 1.2 requires the list (it may be empty), just before the action.
+        action = next(i for i, f in enumerate(rest) if f.tag == "action")
+        rest.insert(action, etree.Element(required))
+    for declaration in base:
+        if declaration.tag == "errorDeclaration":
+            # 1.2 puts the standard fields first, user extensions after.
+            declaration[:] = sorted(declaration, key=lambda f: "}" in f.tag)
+    new = etree.Element(kind, attrib=dict(event.attrib))
     new.extend(head)
     if base:
         etree.SubElement(new, "baseExtension").extend(base)
+    new.extend(rest)
     if kind in ("TransformationEvent", "AssociationEvent"):
         # Their own fields stay; the 2.0-only ones go into their extension.
-        new.extend(f for f in rest if not isinstance(f.tag, str) or "}" not in f.tag)
         if later:
             etree.SubElement(new, "extension").extend(later)
-        new.extend(f for f in rest if isinstance(f.tag, str) and "}" in f.tag)
+        new.extend(users)
         wrapper = etree.Element("extension")
         inner = wrapper if kind == "TransformationEvent" else etree.SubElement(wrapper, "extension")
         inner.append(new)
         return wrapper
-    new.extend(f for f in rest if "}" not in f.tag)
     if extended or later:
         extension = etree.SubElement(new, "extension")
         extension.extend(extended)
         if later:
             etree.SubElement(extension, "extension").extend(later)
-    new.extend(f for f in rest if "}" in f.tag)
+    new.extend(users)
     return new
 
 
