@@ -1,5 +1,5 @@
-"""``lineside epcis``: validate EPCIS 2.0 documents (JSON-LD or XML), compute event
-hashes, convert between the two bindings."""
+"""``lineside epcis``: validate EPCIS 2.0 documents (JSON-LD or XML, or EPCIS 1.x XML read
+as 2.0), compute event hashes, convert between the two bindings."""
 
 from __future__ import annotations
 
@@ -22,14 +22,16 @@ from lineside.errors import EPCISError
 
 app = typer.Typer(
     name="epcis",
-    help="EPCIS 2.0 documents (JSON-LD or XML): validate, hash events, convert.",
+    help="EPCIS 2.0 documents (JSON-LD or XML; EPCIS 1.x XML is read as 2.0): validate, "
+    "hash events, convert.",
     no_args_is_help=True,
 )
 
 
 class Target(StrEnum):
-    """The binding ``convert`` writes."""
+    """The binding ``convert`` writes (``json`` and ``jsonld`` are the same)."""
 
+    JSONLD = "jsonld"
     JSON = "json"
     XML = "xml"
 
@@ -77,7 +79,7 @@ def _with_xsd(
 
 @app.command()
 def validate(
-    file: Annotated[Path, typer.Argument(help="EPCIS 2.0 document, JSON-LD or XML.")],
+    file: Annotated[Path, typer.Argument(help="EPCIS 2.0 document (JSON-LD or XML) or 1.x XML.")],
     schema: Annotated[
         Path | None,
         typer.Option(
@@ -94,7 +96,8 @@ def validate(
     """List every problem of FILE with its path; exit 1 when it is invalid.
 
     An XML document is checked in its JSON-LD form (paths are JSON-LD paths), and against
-    the XSD when --xsd is given (paths are line numbers).
+    the XSD when --xsd is given (paths are line numbers). An EPCIS 1.x document is checked
+    in its 2.0 form.
     """
     console = Console(stderr=True, soft_wrap=True)
     data, binding, raw = _load(file, console)
@@ -130,13 +133,16 @@ def validate(
 
 @app.command("hash")
 def hash_command(
-    file: Annotated[Path, typer.Argument(help="EPCIS 2.0 (query) document, JSON-LD or XML.")],
+    file: Annotated[
+        Path, typer.Argument(help="EPCIS 2.0 (query) document, JSON-LD or XML, or 1.x XML.")
+    ],
     prehash: Annotated[
         bool, typer.Option("--prehash", help="Also show the canonical pre-hash string.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Print the CBV 2.0 event hash and event type of every event in FILE."""
+    """Print the CBV 2.0 event hash and event type of every event in FILE (an EPCIS 1.x
+    document's events hash as their 2.0 form)."""
     console = Console(stderr=True, soft_wrap=True)
     data, _, _ = _load(file, console)
     try:
@@ -162,8 +168,10 @@ def hash_command(
 
 @app.command()
 def convert(
-    file: Annotated[Path, typer.Argument(help="EPCIS 2.0 (query) document, JSON-LD or XML.")],
-    to: Annotated[Target, typer.Option("--to", help="The binding to write.")],
+    file: Annotated[
+        Path, typer.Argument(help="EPCIS 2.0 (query) document, JSON-LD or XML, or 1.x XML.")
+    ],
+    to: Annotated[Target, typer.Option("--to", help="The EPCIS 2.0 binding to write.")],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
@@ -171,14 +179,19 @@ def convert(
     """Rewrite FILE in the other binding (or the same one, normalised).
 
     The events keep their hashes; CBV terms are written bare in JSON-LD and as URNs in XML.
+    An EPCIS 1.x XML document becomes EPCIS 2.0 by the standard's mapping (its header
+    included, when written as XML).
     """
-    from lineside.epcis.xml import document_to_xml
+    from lineside.epcis.xml import document_to_xml, upgrade_xml
 
     console = Console(stderr=True, soft_wrap=True)
-    data, _, _ = _load(file, console)
+    data, binding, raw = _load(file, console)
     try:
         document = parse_document(data)
-        if to is Target.XML:
+        upgraded = upgrade_xml(raw) if binding is Binding.XML and to is Target.XML else None
+        if upgraded is not None:
+            text = upgraded
+        elif to is Target.XML:
             text = document_to_xml(document)
         else:
             text = (json.dumps(document.to_jsonld(), indent=2, ensure_ascii=False) + "\n").encode()

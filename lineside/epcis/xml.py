@@ -6,7 +6,8 @@ standard's mapping: list wrappers become arrays (``<epcList><epc>`` -> ``epcList
 ``bizTransaction``/``source``/``destination`` attributes become ``type``, sensor
 attributes become keys, ``<extension>`` and ``<baseExtension>`` wrappers are dissolved,
 and user extensions in other namespaces become ``prefix:name`` keys whose prefixes are
-declared in the document's ``@context``.
+declared in the document's ``@context``. An EPCIS 1.x document is first rewritten as
+2.0 (:mod:`lineside.epcis.v12`), so it reads, hashes and converts as its 2.0 form.
 
 The parser is hardened the way ``defusedxml`` hardens the standard library: no DTD (a
 document with a ``<!DOCTYPE>`` is refused), no entity expansion, no network access, no
@@ -37,6 +38,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from lineside.epcis.hashing import STANDARD_PREFIXES
 from lineside.epcis.models import EPCIS_CONTEXT, EPCISDocument, parse_document
+from lineside.epcis.v12 import is_epcis_1, upgrade_tree
 from lineside.epcis.validate import ValidationIssue
 from lineside.epcis.vocabulary import (
     LINESIDE_NAMESPACE,
@@ -58,6 +60,7 @@ __all__ = [
     "document_to_xml",
     "event_to_xml",
     "parse_xml_document",
+    "upgrade_xml",
     "xml_to_jsonld",
 ]
 
@@ -399,13 +402,8 @@ def xml_to_jsonld(data: bytes | str) -> dict[str, Any]:
     Raises :class:`EPCISError` for XML that is not well formed, carries a DTD, or is not
     an EPCIS document.
     """
-    root = _parse_root(data)
-    kind, ns = _local(root), _namespace(root)
-    if kind not in ("EPCISDocument", "EPCISQueryDocument") or ns not in (EPCIS_NS, EPCIS_QUERY_NS):
-        raise EPCISError(
-            f"(root): <{kind}> in namespace {ns!r} is not an EPCIS 2.0 document "
-            f"(expected epcis:EPCISDocument in {EPCIS_NS})"
-        )
+    root = _epcis_2_root(data)
+    kind = _local(root)
     reader = _Reader()
     document: dict[str, Any] = {"type": kind}
     for qname, value in root.attrib.items():
@@ -430,6 +428,46 @@ def xml_to_jsonld(data: bytes | str) -> dict[str, Any]:
     document["epcisBody"] = body
     document["@context"] = [EPCIS_CONTEXT, reader.context()] if reader.prefixes else [EPCIS_CONTEXT]
     return document
+
+
+def _epcis_2_root(data: bytes | str) -> Any:
+    """The document element, an EPCIS 1.x document rewritten as 2.0 (see ``v12``)."""
+    root = _parse_root(data)
+    if is_epcis_1(root):
+        root = upgrade_tree(root)
+    kind, ns = _local(root), _namespace(root)
+    if kind not in ("EPCISDocument", "EPCISQueryDocument") or ns not in (EPCIS_NS, EPCIS_QUERY_NS):
+        raise EPCISError(
+            f"(root): <{kind}> in namespace {ns!r} is not an EPCIS 2.0 document "
+            f"(expected epcis:EPCISDocument in {EPCIS_NS}, or an EPCIS 1.x document in "
+            "urn:epcglobal:epcis:xsd:1)"
+        )
+    return root
+
+
+def upgrade_xml(data: bytes | str) -> bytes | None:
+    """An EPCIS 1.x XML document rewritten as EPCIS 2.0 XML (the standard's mapping, see
+    :mod:`lineside.epcis.v12`); ``None`` when ``data`` is not an EPCIS 1.x document.
+
+    >>> text = upgrade_xml(b'<e:EPCISDocument xmlns:e="urn:epcglobal:epcis:xsd:1" '
+    ...     b'schemaVersion="1.2" creationDate="2024-05-01T00:00:00Z"><EPCISBody>'
+    ...     b'<EventList/></EPCISBody></e:EPCISDocument>')
+    >>> b'xmlns:e="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0"' in text
+    True
+    >>> upgrade_xml(b'<x/>') is None
+    True
+    """
+    root = _parse_root(data)
+    if not is_epcis_1(root):
+        return None
+    upgraded = upgrade_tree(root)
+    for element in upgraded.iter():
+        # The 1.x layout's indentation, so that the 2.0 layout can be indented anew.
+        if element.tail is not None and not element.tail.strip():
+            element.tail = None
+        if len(element) and element.text is not None and not element.text.strip():
+            element.text = None
+    return _serialise(upgraded)
 
 
 def _body(reader: _Reader, element: Any) -> dict[str, Any]:
@@ -898,6 +936,8 @@ class XMLSchemaCheck:
     def issues(self, data: bytes) -> list[ValidationIssue]:
         """XSD violations of an XML document, each located by its line number."""
         root = _parse_root(data)
+        if is_epcis_1(root):  # checked in its 2.0 form
+            root = upgrade_tree(root)
         schema = self._schemas.get(_local(root))
         if schema is None:
             return [ValidationIssue("(root)", f"<{_local(root)}> has no EPCIS 2.0 XSD", "xsd")]
