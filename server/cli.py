@@ -85,6 +85,22 @@ def seed_demo(
     )
 
 
+def _read_password(password_file: Path | None) -> str:
+    """A password from a file (first line), standard input (``-``) or a hidden prompt."""
+    import sys
+
+    if password_file is None:
+        answer: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return answer
+    try:
+        text = sys.stdin.read() if str(password_file) == "-" else password_file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        Console(stderr=True).print(f"[red]--password-file:[/red] cannot read it: {exc}")
+        raise typer.Exit(2) from exc
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
 @app.command("add-user")
 def add_user(
     username: Annotated[str, typer.Argument(help="Login name.")],
@@ -92,7 +108,14 @@ def add_user(
         str, typer.Option(help="administrator, technician, operator, inspector or auditor")
     ],
     config: ConfigOption = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True)] = "",
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-file",
+            help="Read the password from the first line of this file ('-': standard input)."
+            " Without it the password is asked for, never taken from the command line.",
+        ),
+    ] = None,
 ) -> None:
     """Create a user (the first administrator, typically)."""
     import getpass
@@ -110,8 +133,9 @@ def add_user(
         names = ", ".join(r.value for r in Role)
         Console(stderr=True).print(f"[red]--role:[/red] {role!r} is not one of {names}")
         raise typer.Exit(2) from None
+    password = _read_password(password_file)
     if len(password) < 8:
-        Console(stderr=True).print("[red]--password:[/red] needs at least 8 characters")
+        Console(stderr=True).print("[red]password:[/red] needs at least 8 characters")
         raise typer.Exit(2)
     settings = _settings(config)
     engine = make_engine(settings.database_url)
