@@ -21,6 +21,7 @@ from lineside import __version__
 from server.api.problems import install_problem_handler
 from server.api.routes import (
     audit,
+    broker,
     dashboard,
     epcis,
     masterdata,
@@ -130,6 +131,7 @@ def create_app(
     app.include_router(trace.router)
     app.include_router(audit.router)
     app.include_router(users.router)
+    app.include_router(broker.router)
     app.include_router(dashboard.router)
     app.include_router(epcis.create_router())
     app.include_router(resolver.router)

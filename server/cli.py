@@ -157,3 +157,12 @@ def add_user(
     finally:
         engine.dispose()
     Console().print(f"user {username!r} ({chosen.value}) created")
+
+
+def _register_broker_commands() -> None:
+    from server.broker_cli import register
+
+    register(app)
+
+
+_register_broker_commands()

@@ -79,6 +79,13 @@ class ServerSettings(BaseSettings):
     broker_password_file: Path | None = Field(
         default=None, description="File holding the MQTT password (wins over broker_password)."
     )
+    broker_admin_username: str | None = Field(
+        default=None,
+        description="Broker administrator (dynamic security) that enrols line identities.",
+    )
+    broker_admin_password_file: Path | None = Field(
+        default=None, description="File holding the broker administrator's password."
+    )
     ingest_enabled: bool = Field(default=False, description="Consume line events from MQTT.")
     ingest_client_id: str = Field(
         default="lineside-aggregator",
@@ -141,6 +148,18 @@ class ServerSettings(BaseSettings):
         """The broker for ingestion and commands, with the credentials from these settings."""
         return BrokerEndpoint.from_url(
             self.broker_url, username=self.broker_username, password=self.mqtt_password()
+        )
+
+    def broker_admin_endpoint(self) -> BrokerEndpoint:
+        """The broker as its administrator, who creates, rotates and revokes line users."""
+        if self.broker_admin_username is None or self.broker_admin_password_file is None:
+            raise ConfigError(
+                "broker_admin_username and broker_admin_password_file: both are needed "
+                "to enrol lines at the broker"
+            )
+        password = _secret(None, self.broker_admin_password_file, "broker_admin_password_file")
+        return BrokerEndpoint.from_url(
+            self.broker_url, username=self.broker_admin_username, password=password
         )
 
     def mqtt_password(self) -> str | None:
