@@ -66,6 +66,13 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
     if settings.portal_enabled:
         worker = start_worker(settings, factory)
         started.append(worker)
+    if settings.audit_signing_key_file is not None and settings.audit_checkpoint_file:
+        from server.services.audit_anchor import AnchorTarget, AnchorWorker
+
+        target = AnchorTarget(settings.audit_signing_key_file, settings.audit_checkpoint_file)
+        anchor = AnchorWorker(factory, target, settings.audit_checkpoint_interval_s)
+        anchor.start()
+        started.append(anchor)
     return started
 
 

@@ -160,9 +160,11 @@ def add_user(
 
 
 def _register_broker_commands() -> None:
+    from server.audit_cli import app as audit_app
     from server.broker_cli import register
 
     register(app)
+    app.add_typer(audit_app)
 
 
 _register_broker_commands()

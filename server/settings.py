@@ -109,6 +109,16 @@ class ServerSettings(BaseSettings):
         default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
         description="Salt of the hashed client addresses kept with consumer scans.",
     )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key (PEM) that signs audit checkpoints; out of the database's reach.",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None, description="Append-only JSON-lines file of signed audit checkpoints."
+    )
+    audit_checkpoint_interval_s: float = Field(
+        default=300.0, gt=0, description="Seconds between audit checkpoints."
+    )
     token_ttl_seconds: int = Field(default=8 * 3600, gt=0, le=30 * 24 * 3600)
     rate_limit_per_minute: int = Field(
         default=120, gt=0, description="Requests per minute per client IP on public routes."
