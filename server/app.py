@@ -69,7 +69,12 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
     if settings.audit_signing_key_file is not None and settings.audit_checkpoint_file:
         from server.services.audit_anchor import AnchorTarget, AnchorWorker
 
-        target = AnchorTarget(settings.audit_signing_key_file, settings.audit_checkpoint_file)
+        target = AnchorTarget(
+            settings.audit_signing_key_file,
+            settings.audit_checkpoint_file,
+            portal_url=settings.audit_checkpoint_portal_url,
+            portal_token=settings.portal_bearer_token(),
+        )
         anchor = AnchorWorker(factory, target, settings.audit_checkpoint_interval_s)
         anchor.start()
         started.append(anchor)

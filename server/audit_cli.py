@@ -66,14 +66,22 @@ def checkpoint(config: ConfigOption = None) -> None:
     """Sign the records added since the last checkpoint now (the server does it periodically)."""
     from server.db import make_engine, make_session_factory
     from server.services.audit_anchor import AnchorTarget, checkpoint_now
+    from server.settings import load_settings
 
     key_file, checkpoint_file, database_url = _anchor_settings(config)
     if key_file is None:
         raise _fail(ConfigError("audit_signing_key_file: not set in the settings"))
+    settings = load_settings(config)
     engine = make_engine(database_url)
     try:
+        target = AnchorTarget(
+            key_file,
+            checkpoint_file,
+            portal_url=settings.audit_checkpoint_portal_url,
+            portal_token=settings.portal_bearer_token(),
+        )
         with make_session_factory(engine)() as session, session.begin():
-            made = checkpoint_now(session, AnchorTarget(key_file, checkpoint_file))
+            made = checkpoint_now(session, target)
     except LinesideError as exc:
         raise _fail(exc, 1) from exc
     finally:

@@ -116,6 +116,10 @@ class ServerSettings(BaseSettings):
     audit_checkpoint_file: Path | None = Field(
         default=None, description="Append-only JSON-lines file of signed audit checkpoints."
     )
+    audit_checkpoint_portal_url: str | None = Field(
+        default=None,
+        description="Portal URL that receives each audit checkpoint (bearer: portal_token).",
+    )
     audit_checkpoint_interval_s: float = Field(
         default=300.0, gt=0, description="Seconds between audit checkpoints."
     )

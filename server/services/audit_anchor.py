@@ -28,9 +28,10 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -39,8 +40,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineside.audit import AuditRecord, verify_chain
+from lineside.backoff import Backoff
 from lineside.errors import ConfigError, LinesideError
-from server.db.models import AuditEntry, AuditHead
+from server.db.models import AuditCheckpointOutboxEntry, AuditEntry, AuditHead, OutboxState
 from server.services.audit import HEAD_ID, VERIFY_BATCH, as_record
 
 logger = logging.getLogger(__name__)
@@ -368,15 +370,73 @@ class AnchorTarget:
 
     key_file: Path
     checkpoint_file: Path
+    #: The portal's checkpoint URL (``None``: the file only).
+    portal_url: str | None = None
+    portal_token: str | None = field(default=None, repr=False)
+
+
+#: Waits between attempts to send a checkpoint to the portal; it never gives up.
+PORTAL_BACKOFF = Backoff(initial=30.0, factor=2.0, maximum=3600.0, jitter=0.1, attempts=None)
 
 
 def checkpoint_now(session: Session, target: AnchorTarget) -> Checkpoint | None:
-    """Sign the records added since the file's last checkpoint and append the result."""
+    """Sign the records added since the file's last checkpoint, append the result to the
+    file and, with a portal, to its outbox (in ``session``'s transaction)."""
     key = load_private_key(target.key_file)
     checkpoint = make_checkpoint(session, key, last_checkpoint(target.checkpoint_file))
     if checkpoint is not None:
         append_checkpoint(target.checkpoint_file, checkpoint)
+        if target.portal_url is not None:
+            session.add(
+                AuditCheckpointOutboxEntry(
+                    seq=checkpoint.seq, document=checkpoint.model_dump(mode="json")
+                )
+            )
     return checkpoint
+
+
+def forward_checkpoints(
+    session_factory: sessionmaker[Session],
+    target: AnchorTarget,
+    client: httpx.Client,
+    now: datetime | None = None,
+) -> int:
+    """POST each due checkpoint of the outbox to the portal, oldest first; how many were
+    sent. A refused one waits (:data:`PORTAL_BACKOFF`) and keeps the newer ones behind it."""
+    if target.portal_url is None:
+        return 0
+    moment = now or datetime.now(UTC)
+    headers = {"Authorization": f"Bearer {target.portal_token}"} if target.portal_token else {}
+    with session_factory() as session:
+        due = session.scalars(
+            select(AuditCheckpointOutboxEntry)
+            .where(AuditCheckpointOutboxEntry.state == OutboxState.PENDING)
+            .order_by(AuditCheckpointOutboxEntry.seq)
+        ).all()
+    sent = 0
+    for entry in due:
+        if entry.next_attempt_at > moment:
+            break
+        try:
+            answer = client.post(target.portal_url, json=entry.document, headers=headers)
+            error = None if answer.is_success else f"HTTP {answer.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        with session_factory() as session, session.begin():
+            row = session.get(AuditCheckpointOutboxEntry, entry.seq)
+            if row is None:
+                break
+            row.attempts += 1
+            if error is None:
+                row.state, row.sent_at, row.last_error = OutboxState.SENT, moment, ""
+            else:
+                row.last_error = error
+                row.next_attempt_at = moment + timedelta(seconds=PORTAL_BACKOFF.delay(row.attempts))
+        if error is not None:
+            logger.warning("audit checkpoint %d not taken by the portal: %s", entry.seq, error)
+            break
+        sent += 1
+    return sent
 
 
 class AnchorWorker:
@@ -407,14 +467,22 @@ class AnchorWorker:
             return checkpoint_now(session, self._target)
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                made = self.run_once()
-            except LinesideError as exc:
-                logger.error("audit checkpoint refused: %s", exc)
-            except Exception:  # the database may be down; try again next round
-                logger.exception("audit checkpoint failed")
-            else:
-                if made is not None:
-                    logger.info("audit checkpoint up to record %d", made.seq)
-            self._stopping.wait(self._interval_s)
+        with httpx.Client(timeout=30.0) as client:
+            while not self._stopping.is_set():
+                self._round(client)
+                self._stopping.wait(self._interval_s)
+
+    def _round(self, client: httpx.Client) -> None:
+        try:
+            made = self.run_once()
+        except LinesideError as exc:
+            logger.error("audit checkpoint refused: %s", exc)
+        except Exception:  # the database may be down; try again next round
+            logger.exception("audit checkpoint failed")
+        else:
+            if made is not None:
+                logger.info("audit checkpoint up to record %d", made.seq)
+        try:
+            forward_checkpoints(self._session_factory, self._target, client)
+        except Exception:  # the portal or the database may be down; next round
+            logger.exception("audit checkpoints not forwarded")

@@ -4,28 +4,38 @@ rewritten wholesale (every hash recomputed), and name the first altered record."
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from app.cli import app
 from lineside.audit import GENESIS, AuditRecord
-from server.db.models import AuditEntry, AuditHead
+from server.db.models import AuditCheckpointOutboxEntry, AuditEntry, AuditHead, OutboxState
 from server.services.audit import HEAD_ID, record_action, verify_stored_chain
 from server.services.audit_anchor import (
     AnchorError,
     AnchorTarget,
     AnchorWorker,
     checkpoint_now,
+    forward_checkpoints,
     generate_key,
     read_checkpoints,
     verify_against_checkpoints,
     write_new_key,
 )
+from tests.support.broker import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -221,3 +231,98 @@ def test_audit_verify_command_names_the_first_altered_record(
     body = json.loads(bad.stdout)
     assert body["first_altered"] == 3
     assert body["intact"] is False
+
+
+class Portal:
+    """A portal on a real port that keeps the checkpoints it is sent; refuses while down."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.down = False
+        self.authorisations: list[str] = []
+        api = FastAPI()
+
+        @api.post("/audit-checkpoints")
+        async def take(request: Request) -> Response:
+            if self.down:
+                return Response("busy", status_code=503)
+            self.authorisations.append(request.headers.get("authorization", ""))
+            self.received.append(await request.json())
+            return Response(status_code=204)
+
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(api, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/audit-checkpoints"
+
+
+@pytest.fixture
+def portal() -> Iterator[Portal]:
+    created = Portal()
+    created.thread.start()
+    wait_until(lambda: created.server.started, timeout=30, what="the portal to start")
+    yield created
+    created.server.should_exit = True
+    created.thread.join()
+
+
+def test_checkpoints_reach_the_portal_in_order_after_it_comes_back(
+    session_factory: sessionmaker[Session], target: AnchorTarget, portal: Portal
+) -> None:
+    to_portal = replace(target, portal_url=portal.url, portal_token="portal-token-x")
+    worker = AnchorWorker(session_factory, to_portal, interval_s=3600)
+    portal.down = True
+    _append(session_factory, 1, 2)
+    assert worker.run_once() is not None
+    _append(session_factory, 3, 4)
+    assert worker.run_once() is not None
+    with httpx.Client(timeout=10) as client:
+        assert forward_checkpoints(session_factory, to_portal, client) == 0
+        portal.down = False
+        later = datetime.now(UTC) + timedelta(hours=2)
+        assert forward_checkpoints(session_factory, to_portal, client, now=later) == 2
+        assert forward_checkpoints(session_factory, to_portal, client, now=later) == 0
+    assert [c["seq"] for c in portal.received] == [2, 4]
+    assert portal.authorisations == ["Bearer portal-token-x"] * 2
+    # The portal's copy verifies like the file, and catches a rewrite the same way.
+    copy = target.checkpoint_file.with_name("portal-copy.jsonl")
+    copy.write_text("".join(json.dumps(c) + "\n" for c in portal.received))
+    _rewrite_from(session_factory, 3)
+    from server.services.audit_anchor import load_private_key
+
+    with session_factory() as session:
+        report = verify_against_checkpoints(
+            session, read_checkpoints(copy), load_private_key(target.key_file).public_key()
+        )
+    assert report.first_altered == 3
+    with session_factory() as session:
+        states = session.scalars(select(AuditCheckpointOutboxEntry.state)).all()
+    assert set(states) == {OutboxState.SENT}
+
+
+def test_the_server_signs_checkpoints_while_it_runs(
+    session_factory: sessionmaker[Session], db_url: str, target: AnchorTarget
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+    from server.settings import ServerSettings
+
+    _append(session_factory, 1, 3)
+    settings = ServerSettings(
+        database_url=db_url,
+        audit_signing_key_file=target.key_file,
+        audit_checkpoint_file=target.checkpoint_file,
+        audit_checkpoint_interval_s=3600,
+    )
+    with TestClient(create_app(settings, session_factory=session_factory)):
+        wait_until(
+            lambda: len(read_checkpoints(target.checkpoint_file)) == 1,
+            what="the first checkpoint",
+        )
+    assert _verify(session_factory, target).anchored_seq == 3
