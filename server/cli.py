@@ -61,17 +61,23 @@ def migrate(config: ConfigOption = None) -> None:
 @app.command("seed-demo")
 def seed_demo(
     config: ConfigOption = None,
-    admin_password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, help="Password of the demo 'admin'.")
-    ] = "",
+    admin_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--admin-password-file",
+            help="Read the demo 'admin' password from this file ('-': standard input);"
+            " without it the password is asked for.",
+        ),
+    ] = None,
 ) -> None:
     """Add a demo cooperative, line, OCOP product, commissioned units and an admin user."""
     from server.db import make_engine, make_session_factory
     from server.services.demo import seed_demo as seed
 
     settings = _settings(config)
+    admin_password = _read_password(admin_password_file)
     if len(admin_password) < 8:
-        Console(stderr=True).print("[red]--admin-password:[/red] needs at least 8 characters")
+        Console(stderr=True).print("[red]password:[/red] needs at least 8 characters")
         raise typer.Exit(2)
     engine = make_engine(settings.database_url)
     try:

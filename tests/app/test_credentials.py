@@ -102,3 +102,8 @@ def test_the_demo_never_leaves_its_known_password_in_a_named_database(
 def test_the_demo_keeps_its_known_password_in_its_own_database(tmp_path: Path) -> None:
     stack = DemoStack(DemoOptions(workdir=tmp_path / "demo"))
     assert stack.admin_password == DEMO_ADMIN_PASSWORD
+
+
+def test_seed_demo_takes_no_password_on_the_command_line(database: str) -> None:
+    result = CliRunner().invoke(app, ["server", "seed-demo", "--admin-password", "s3cret-pass"])
+    assert result.exit_code == 2
