@@ -331,7 +331,9 @@ def write_credentials(directory: Path, credentials: LineCredentials) -> tuple[Pa
 # --------------------------------------------------------------- with the line's record
 
 
-def _line_site(session: Session, line_id: str) -> str:
+def line_site(session: Session, line_id: str) -> str:
+    """The site of a registered line; :class:`NotFound` names an unknown one."""
+    _check_identifier("line", line_id)
     row = session.get(Line, line_id)
     if row is None:
         raise NotFound(f"lines: no {line_id[:80]!r}")
@@ -350,7 +352,7 @@ def enrol_line_record(
 ) -> LineCredentials:
     """Enrol (or, with ``rotate``, give a new password to) a registered line, audited as
     ``line.broker_enrol`` / ``line.broker_rotate`` in ``session``'s transaction."""
-    site = _line_site(session, line_id)
+    site = line_site(session, line_id)
     with DynsecAdmin(endpoint) as admin:
         if rotate:
             credentials = rotate_line(admin, site, line_id)
@@ -370,7 +372,7 @@ def revoke_line_record(
     session: Session, endpoint: BrokerEndpoint, actor: AuditActor, line_id: str, reason: str
 ) -> None:
     """Revoke a registered line's broker identity, audited as ``line.broker_revoke``."""
-    site = _line_site(session, line_id)
+    site = line_site(session, line_id)
     with DynsecAdmin(endpoint) as admin:
         revoke_line(admin, site, line_id)
     actor.record(session, "line.broker_revoke", f"line:{line_id}", reason=reason, details={})

@@ -74,6 +74,7 @@ def enrol_line(  # noqa: PLR0917 - FastAPI passes each parameter by name
     reason: Reason = "",
 ) -> BrokerCredentialsOut:
     """Create the line's broker user, topics and bound client ID; 409 if it has them."""
+    broker_identity.line_site(session, line_id)  # 404 before asking the broker
     credentials = broker_identity.enrol_line_record(
         session,
         _endpoint(settings),
@@ -95,6 +96,7 @@ def rotate_line(  # noqa: PLR0917 - FastAPI passes each parameter by name
     reason: Reason = "",
 ) -> BrokerCredentialsOut:
     """A new password for the line; the broker disconnects its current session."""
+    broker_identity.line_site(session, line_id)
     credentials = broker_identity.enrol_line_record(
         session,
         _endpoint(settings),
@@ -115,6 +117,7 @@ def revoke_line(
     reason: RequiredReason,
 ) -> Response:
     """Delete the line's broker user and topics; the broker disconnects it at once."""
+    broker_identity.line_site(session, line_id)
     broker_identity.revoke_line_record(
         session, _endpoint(settings), broker_identity.UserActor(user), line_id, reason
     )
