@@ -72,8 +72,9 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
         target = AnchorTarget(
             settings.audit_signing_key_file,
             settings.audit_checkpoint_file,
-            portal_url=settings.audit_checkpoint_portal_url,
-            portal_token=settings.portal_bearer_token(),
+            # portal_enabled = false keeps everything, checkpoints included, off the portal.
+            portal_url=settings.audit_checkpoint_portal_url if settings.portal_enabled else None,
+            portal_token=settings.portal_bearer_token() if settings.portal_enabled else None,
         )
         anchor = AnchorWorker(factory, target, settings.audit_checkpoint_interval_s)
         anchor.start()

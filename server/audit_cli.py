@@ -77,8 +77,8 @@ def checkpoint(config: ConfigOption = None) -> None:
         target = AnchorTarget(
             key_file,
             checkpoint_file,
-            portal_url=settings.audit_checkpoint_portal_url,
-            portal_token=settings.portal_bearer_token(),
+            portal_url=settings.audit_checkpoint_portal_url if settings.portal_enabled else None,
+            portal_token=settings.portal_bearer_token() if settings.portal_enabled else None,
         )
         with make_session_factory(engine)() as session, session.begin():
             made = checkpoint_now(session, target)

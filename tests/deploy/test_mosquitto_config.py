@@ -347,6 +347,7 @@ def test_a_work_order_from_the_shipped_server_config_reaches_its_line(
     from lineside import contract
     from server.app import create_app
     from server.db import make_engine, make_session_factory, migrate
+    from server.services.audit_anchor import write_new_key
     from server.settings import load_settings
     from tests.server.api.conftest import auth, build_world
 
@@ -360,6 +361,10 @@ def test_a_work_order_from_the_shipped_server_config_reaches_its_line(
     monkeypatch.setenv("LINESIDE_SERVER_BROKER_PASSWORD_FILE", str(password_file))
     monkeypatch.setenv("LINESIDE_SERVER_INGEST_ENABLED", "false")
     monkeypatch.setenv("LINESIDE_SERVER_PORTAL_ENABLED", "false")
+    audit_key = tmp_path / "audit-signing.key"
+    write_new_key(audit_key)
+    monkeypatch.setenv("LINESIDE_SERVER_AUDIT_SIGNING_KEY_FILE", str(audit_key))
+    monkeypatch.setenv("LINESIDE_SERVER_AUDIT_CHECKPOINT_FILE", str(tmp_path / "audit.jsonl"))
     settings = load_settings(shipped)
     assert settings.broker_username == "aggregator"
     migrate(database)
