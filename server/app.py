@@ -22,6 +22,7 @@ from server.api.epcis_http import add_version_headers
 from server.api.problems import install_problem_handler
 from server.api.routes import (
     audit,
+    broker,
     dashboard,
     epcis,
     epcis_resources,
@@ -67,6 +68,19 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
     if settings.portal_enabled:
         worker = start_worker(settings, factory)
         started.append(worker)
+    if settings.audit_signing_key_file is not None and settings.audit_checkpoint_file:
+        from server.services.audit_anchor import AnchorTarget, AnchorWorker
+
+        target = AnchorTarget(
+            settings.audit_signing_key_file,
+            settings.audit_checkpoint_file,
+            # portal_enabled = false keeps everything, checkpoints included, off the portal.
+            portal_url=settings.audit_checkpoint_portal_url if settings.portal_enabled else None,
+            portal_token=settings.portal_bearer_token() if settings.portal_enabled else None,
+        )
+        anchor = AnchorWorker(factory, target, settings.audit_checkpoint_interval_s)
+        anchor.start()
+        started.append(anchor)
     return started
 
 
@@ -134,6 +148,7 @@ def create_app(
     app.include_router(trace.router)
     app.include_router(audit.router)
     app.include_router(users.router)
+    app.include_router(broker.router)
     app.include_router(dashboard.router)
     app.include_router(epcis.create_router())
     app.include_router(epcis_resources.create_resources_router())

@@ -61,17 +61,23 @@ def migrate(config: ConfigOption = None) -> None:
 @app.command("seed-demo")
 def seed_demo(
     config: ConfigOption = None,
-    admin_password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, help="Password of the demo 'admin'.")
-    ] = "",
+    admin_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--admin-password-file",
+            help="Read the demo 'admin' password from this file ('-': standard input);"
+            " without it the password is asked for.",
+        ),
+    ] = None,
 ) -> None:
     """Add a demo cooperative, line, OCOP product, commissioned units and an admin user."""
     from server.db import make_engine, make_session_factory
     from server.services.demo import seed_demo as seed
 
     settings = _settings(config)
+    admin_password = _read_password(admin_password_file)
     if len(admin_password) < 8:
-        Console(stderr=True).print("[red]--admin-password:[/red] needs at least 8 characters")
+        Console(stderr=True).print("[red]password:[/red] needs at least 8 characters")
         raise typer.Exit(2)
     engine = make_engine(settings.database_url)
     try:
@@ -85,6 +91,22 @@ def seed_demo(
     )
 
 
+def _read_password(password_file: Path | None) -> str:
+    """A password from a file (first line), standard input (``-``) or a hidden prompt."""
+    import sys
+
+    if password_file is None:
+        answer: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return answer
+    try:
+        text = sys.stdin.read() if str(password_file) == "-" else password_file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        Console(stderr=True).print(f"[red]--password-file:[/red] cannot read it: {exc}")
+        raise typer.Exit(2) from exc
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
 @app.command("add-user")
 def add_user(
     username: Annotated[str, typer.Argument(help="Login name.")],
@@ -92,7 +114,14 @@ def add_user(
         str, typer.Option(help="administrator, technician, operator, inspector or auditor")
     ],
     config: ConfigOption = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True)] = "",
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-file",
+            help="Read the password from the first line of this file ('-': standard input)."
+            " Without it the password is asked for, never taken from the command line.",
+        ),
+    ] = None,
 ) -> None:
     """Create a user (the first administrator, typically)."""
     import getpass
@@ -110,8 +139,9 @@ def add_user(
         names = ", ".join(r.value for r in Role)
         Console(stderr=True).print(f"[red]--role:[/red] {role!r} is not one of {names}")
         raise typer.Exit(2) from None
+    password = _read_password(password_file)
     if len(password) < 8:
-        Console(stderr=True).print("[red]--password:[/red] needs at least 8 characters")
+        Console(stderr=True).print("[red]password:[/red] needs at least 8 characters")
         raise typer.Exit(2)
     settings = _settings(config)
     engine = make_engine(settings.database_url)
@@ -133,3 +163,14 @@ def add_user(
     finally:
         engine.dispose()
     Console().print(f"user {username!r} ({chosen.value}) created")
+
+
+def _register_broker_commands() -> None:
+    from server.audit_cli import app as audit_app
+    from server.broker_cli import register
+
+    register(app)
+    app.add_typer(audit_app)
+
+
+_register_broker_commands()

@@ -79,6 +79,13 @@ class ServerSettings(BaseSettings):
     broker_password_file: Path | None = Field(
         default=None, description="File holding the MQTT password (wins over broker_password)."
     )
+    broker_admin_username: str | None = Field(
+        default=None,
+        description="Broker administrator (dynamic security) that enrols line identities.",
+    )
+    broker_admin_password_file: Path | None = Field(
+        default=None, description="File holding the broker administrator's password."
+    )
     ingest_enabled: bool = Field(default=False, description="Consume line events from MQTT.")
     ingest_client_id: str = Field(
         default="lineside-aggregator",
@@ -101,6 +108,20 @@ class ServerSettings(BaseSettings):
     secret_key: SecretStr = Field(
         default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
         description="Salt of the hashed client addresses kept with consumer scans.",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key (PEM) that signs audit checkpoints; out of the database's reach.",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None, description="Append-only JSON-lines file of signed audit checkpoints."
+    )
+    audit_checkpoint_portal_url: str | None = Field(
+        default=None,
+        description="Portal URL that receives each audit checkpoint (bearer: portal_token).",
+    )
+    audit_checkpoint_interval_s: float = Field(
+        default=300.0, gt=0, description="Seconds between audit checkpoints."
     )
     token_ttl_seconds: int = Field(default=8 * 3600, gt=0, le=30 * 24 * 3600)
     rate_limit_per_minute: int = Field(
@@ -141,6 +162,18 @@ class ServerSettings(BaseSettings):
         """The broker for ingestion and commands, with the credentials from these settings."""
         return BrokerEndpoint.from_url(
             self.broker_url, username=self.broker_username, password=self.mqtt_password()
+        )
+
+    def broker_admin_endpoint(self) -> BrokerEndpoint:
+        """The broker as its administrator, who creates, rotates and revokes line users."""
+        if self.broker_admin_username is None or self.broker_admin_password_file is None:
+            raise ConfigError(
+                "broker_admin_username and broker_admin_password_file: both are needed "
+                "to enrol lines at the broker"
+            )
+        password = _secret(None, self.broker_admin_password_file, "broker_admin_password_file")
+        return BrokerEndpoint.from_url(
+            self.broker_url, username=self.broker_admin_username, password=password
         )
 
     def mqtt_password(self) -> str | None:

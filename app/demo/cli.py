@@ -146,7 +146,7 @@ async def _main(options: DemoOptions, console: Console, exit_after: bool) -> int
 
 def _where_to_look(stack: DemoStack, console: Console) -> None:
     rows = [
-        f"Dashboard   {stack.base_url}/dashboard   (admin / {stack.options.admin_password})",
+        f"Dashboard   {stack.base_url}/dashboard   (admin / {stack.admin_password})",
         f"API docs    {stack.base_url}/docs",
     ]
     from app.demo.stack import DEMO_PIN

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -58,6 +59,8 @@ PACKAGES_ROOT = Path(__file__).resolve().parents[2]
 LABELS_DIR = BUILTIN_LABELS
 #: The operator screen's demo PIN (its hash goes in the generated line configuration).
 DEMO_PIN = "2468"
+#: The admin password of the demo's own SQLite database (never of a database given to it).
+DEMO_ADMIN_PASSWORD = "ocop-demo-2026"  # noqa: S105 - printed for the demo
 DEMO_OPERATOR = "Hoàng Thị Mai"
 
 
@@ -118,7 +121,9 @@ class DemoOptions:
     #: With ``simulate``: the simulated printer's labels per second (0: flat out).
     rate: float = 0.0
     http_port: int = 0
-    admin_password: str = "ocop-demo-2026"  # noqa: S105 - printed for the demo
+    #: ``None``: the fixed demo password in the demo's own SQLite database, a random one
+    #: (printed once) in a database given with ``database_url``.
+    admin_password: str | None = None
     verify_window_ms: int = 1000
     max_in_flight: int = 16
     allocation_batch: int = 4
@@ -144,6 +149,22 @@ class DemoOptions:
             parts = urlsplit(self.broker_url)
             if parts.scheme != "mqtt" or not parts.hostname:
                 raise ConfigError(f"--broker: expected mqtt://host:port, got {self.broker_url!r}")
+
+
+def demo_admin_password(options: DemoOptions) -> str:
+    """The demo administrator's password: the well-known demo password only in the demo's
+    own database, a fresh random one in a database the user named.
+
+    >>> demo_admin_password(DemoOptions()) == DEMO_ADMIN_PASSWORD
+    True
+    >>> demo_admin_password(DemoOptions(database_url="sqlite:///x.db")) == DEMO_ADMIN_PASSWORD
+    False
+    """
+    if options.admin_password is not None:
+        return options.admin_password
+    if options.database_url is None:
+        return DEMO_ADMIN_PASSWORD
+    return secrets.token_urlsafe(18)
 
 
 # --------------------------------------------------------------------------- processes
@@ -542,6 +563,7 @@ class DemoStack:
         self.http_port = options.http_port or free_port()
         self.base_url = f"http://127.0.0.1:{self.http_port}"
         self.database_url = options.database_url or f"sqlite:///{self.workdir / 'lineside.db'}"
+        self.admin_password = demo_admin_password(options)
         self.broker: MosquittoBroker | EmbeddedBroker | None = None
         self.broker_url = options.broker_url or ""
         #: What serves MQTT: "given broker", "private Mosquitto" or EMBEDDED_BROKER_NAME.
@@ -659,7 +681,7 @@ class DemoStack:
                 make_session_factory(engine),
                 site=self.site,
                 lines=lines,
-                admin_password=self.options.admin_password,
+                admin_password=self.admin_password,
             )
         finally:
             engine.dispose()
@@ -712,10 +734,15 @@ class DemoStack:
                 await asyncio.sleep(0.1)
             response = await client.post(
                 "/auth/token",
-                json={"username": "admin", "password": self.options.admin_password},
+                json={"username": "admin", "password": self.admin_password},
             )
             if response.status_code != 200:
-                raise DemoError(f"cannot sign in as admin: {response.status_code} {response.text}")
+                hint = (
+                    "; the database already had an 'admin' and the demo never changes it"
+                    if self.options.database_url
+                    else ""
+                )
+                raise DemoError(f"cannot sign in as admin: {response.status_code}{hint}")
             self._token = response.json()["access_token"]
 
     async def _start_ingestors(self) -> None:
@@ -1141,6 +1168,7 @@ def _line_config(
 
 
 __all__ = [
+    "DEMO_ADMIN_PASSWORD",
     "DEMO_PIN",
     "DemoError",
     "DemoOptions",

@@ -48,12 +48,19 @@ def _config(path: Path):  # type: ignore[no-untyped-def]
 def check_config(
     file: Annotated[Path, typer.Argument(help="The line's TOML configuration.")],
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    demo: bool = typer.Option(
+        False, "--demo", help="A demo or test file: allow the demo PIN and URL passwords."
+    ),
 ) -> None:
     """Validate a line configuration; every problem is named with its key path."""
     from edge.config import load_config
+    from edge.config_checks import production_problems
 
     try:
         cfg = load_config(file)
+        unfit = [] if demo else production_problems(cfg, file.name)
+        if unfit:
+            raise ConfigError("\n".join(unfit))
     except ConfigError as exc:
         if as_json:
             console.print_json(json.dumps({"ok": False, "errors": str(exc).splitlines()}))

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
@@ -25,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from edge.config import LineConfig
 from edge.engine import LineEngine
+from edge.pin_guard import PinGuard
 from edge.verdicts import EngineError
 
 logger = logging.getLogger(__name__)
@@ -85,10 +87,25 @@ def create_app(engine: LineEngine, config: LineConfig) -> FastAPI:
     app = FastAPI(title="Lineside operator screen", docs_url=None, redoc_url=None)
     page = resources.files("edge.web").joinpath("static/index.html").read_text(encoding="utf-8")
 
+    guard = PinGuard()
+    app.state.pin_guard = guard
+
     def _operator(pin: str) -> str:
+        wait = guard.retry_after()
+        if wait is not None:
+            seconds = math.ceil(wait)
+            raise HTTPException(
+                status_code=429,
+                detail=f"Mã PIN bị khoá do nhập sai nhiều lần; thử lại sau {seconds} giây "
+                f"(PIN locked after repeated failures; try again in {seconds} s)",
+                headers={"Retry-After": str(seconds)},
+            )
         operator = config.operator_for_pin(pin)
         if operator is None:
+            guard.failed()
+            logger.warning("wrong operator PIN on the screen")
             raise HTTPException(status_code=403, detail="wrong PIN")
+        guard.succeeded()
         return operator.name
 
     def _do(action: Any) -> dict[str, Any]:

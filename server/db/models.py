@@ -599,6 +599,22 @@ class PortalOutboxEntry(Base):
     sent_at: Mapped[datetime | None]
 
 
+class AuditCheckpointOutboxEntry(Base):
+    """A signed audit checkpoint (:mod:`server.services.audit_anchor`) waiting to be (or
+    already) sent to the portal, which keeps a copy out of this database's reach."""
+
+    __tablename__ = "audit_checkpoint_outbox"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
 class PortalMark(Base):
     """How far :func:`server.portal.enqueue_new` has looked for one target.
 

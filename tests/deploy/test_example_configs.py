@@ -52,9 +52,16 @@ def test_every_line_config_validates(path: Path) -> None:
 
 @pytest.mark.parametrize("path", LINE_CONFIGS, ids=lambda p: p.name)
 def test_check_config_command_accepts_every_line_config(path: Path) -> None:
-    result = CliRunner().invoke(app, ["edge", "check-config", str(path), "--json"])
+    demo = [] if path.name in OUR_LINE_CONFIGS else ["--demo"]
+    result = CliRunner().invoke(app, ["edge", "check-config", str(path), "--json", *demo])
     assert result.exit_code == 0, result.output
     assert '"ok": true' in result.output
+
+
+@pytest.mark.parametrize("name", OUR_LINE_CONFIGS)
+def test_the_production_examples_carry_no_demo_pin(name: str) -> None:
+    """The deployment guide installs these: a demo PIN in them would reach real lines."""
+    assert "demo PIN" not in (CONFIG / name).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", OUR_LINE_CONFIGS)
