@@ -19,11 +19,11 @@ from server.api.deps import (
     SESSION_COOKIE,
     ReaderUser,
     SessionDep,
-    SessionFactoryDep,
     SettingsDep,
+    SignInDeskDep,
+    client_address,
     rate_limited,
 )
-from server.services.auth import sign_in
 from server.services.dashboard import indicators, indicators_csv, overview
 from server.web import render
 from server.web.charts import bar_chart
@@ -120,9 +120,7 @@ def login_page(request: Request) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
-async def login_submit(
-    request: Request, settings: SettingsDep, factory: SessionFactoryDep
-) -> Response:
+async def login_submit(request: Request, settings: SettingsDep, desk: SignInDeskDep) -> Response:
     """Check the form's credentials; set the session cookie and go to the dashboard."""
     # Parsed by hand: a two-field form does not justify a multipart dependency.
     body = (await request.body())[:4096].decode("utf-8", "replace")
@@ -130,7 +128,14 @@ async def login_submit(
     username = (form.get("username") or [""])[0][:100]
     password = (form.get("password") or [""])[0][:1000]
     ttl = timedelta(seconds=settings.token_ttl_seconds)
-    signed = sign_in(factory, username, password, ttl=ttl, via="dashboard", label="dashboard")
+    signed = await desk.sign_in(
+        username,
+        password,
+        ttl=ttl,
+        via="dashboard",
+        client=client_address(request),
+        label="dashboard",
+    )
     if signed is None:
         context = {
             "lang": "vi",
