@@ -141,6 +141,11 @@ class SignInDesk:
         self.failures = FailedSignIns()
         self._hashing = anyio.CapacityLimiter(hash_concurrency)
 
+    @property
+    def waiting(self) -> int:
+        """Sign-ins waiting for a password check slot."""
+        return int(self._hashing.statistics().tasks_waiting)
+
     async def sign_in(
         self,
         username: str,
@@ -164,7 +169,7 @@ class SignInDesk:
                 f"too many failed sign-ins for this account; try again in {retry} s",
                 retry_after=retry,
             )
-        if self._hashing.statistics().tasks_waiting >= self.queue_limit:
+        if self.waiting >= self.queue_limit:
             raise TooManyRequests("too many sign-ins at once; try again shortly", retry_after=1)
         account = None
         if _lookup_safe(username):
