@@ -104,7 +104,9 @@ def clip(text: str, limit: int = ECHO_LIMIT) -> str:
     >>> clip("x" * 5, 3)
     'xx…'
     """
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    cut = text if len(text) <= limit else text[: limit - 1] + "…"
+    # A lone surrogate that got this far must not break the answer's UTF-8.
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _echo(value: Any) -> Any:
