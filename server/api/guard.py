@@ -9,7 +9,8 @@ It refuses, as ``application/problem+json``:
 - a write to a route that needs a token, sent with no ``Authorization`` header: 401,
   before a byte of its body is read;
 - a JSON or form body holding NUL, lone surrogates, text that is not UTF-8, nesting deeper
-  than ``max_depth`` or a number longer than :data:`MAX_NUMBER_DIGITS` digits: 400.
+  than ``max_depth``, a number longer than :data:`MAX_NUMBER_DIGITS` digits, ``NaN``,
+  ``Infinity`` or a number too large for a float: 400.
 
 The JSON checks scan the text, they do not build it: the route still parses the body
 once, after its own access check.
@@ -22,12 +23,15 @@ True
 'NUL character in a JSON string'
 >>> hostile_json(b'["\\\\ud800"]', max_depth=8)
 'lone surrogate \\\\ud800 in a JSON string'
+>>> hostile_json(b'{"n": 1e999}', max_depth=8)
+'a number JSON cannot hold (NaN, Infinity or too large)'
 >>> hostile_text(b"name=ann%00")
 'NUL byte'
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from itertools import accumulate
@@ -53,6 +57,9 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 _LONG_NUMBER = re.compile(rb"\d{%d,}" % (MAX_NUMBER_DIGITS + 1))
 _UNICODE_ESCAPE = re.compile(rb"(\\+)u([0-9a-fA-F]{4})")
+# Python's parser takes these; JSON has no such values and PostgreSQL refuses them.
+_NOT_A_NUMBER = re.compile(rb"\b(?:NaN|Infinity)\b")
+_EXPONENT = re.compile(rb"-?\d+(?:\.\d+)?[eE]\+?\d+")
 
 
 def _utf8_problem(data: bytes) -> str | None:
@@ -114,6 +121,10 @@ def hostile_json(body: bytes, *, max_depth: int) -> str | None:
     skeleton = _STRING.sub(b'""', body)
     if _LONG_NUMBER.search(skeleton):
         return f"a JSON number longer than {MAX_NUMBER_DIGITS} digits"
+    if _NOT_A_NUMBER.search(skeleton) or any(
+        math.isinf(float(number)) for number in _EXPONENT.findall(skeleton)
+    ):
+        return "a number JSON cannot hold (NaN, Infinity or too large)"
     steps = (1 if bracket in b"[{" else -1 for bracket in _BRACKETS.findall(skeleton))
     if max(accumulate(steps, initial=0)) > max_depth:
         return f"JSON nested deeper than {max_depth} levels"

@@ -37,6 +37,8 @@ HOSTILE_BODIES: dict[str, bytes] = {
     "NUL escape": b'{"username": "a\\u0000", "password": "b"}',
     "lone surrogate": b'{"username": "\\ud800x", "password": "b"}',
     "not UTF-8": b'{"username": "\xc3\x28", "password": "b"}',
+    "NaN": b'{"username": "a", "password": "b", "n": NaN}',
+    "1e999": b'{"username": "a", "password": "b", "n": [1e999]}',
 }
 
 
