@@ -87,22 +87,23 @@ def _lone(hex_digits: bytes) -> str:
 
 def _escape_problem(body: bytes) -> str | None:
     """NUL characters and lone surrogates written as ``\\uXXXX`` escapes."""
-    pending_high: int | None = None  # end of an unpaired high surrogate's escape
+    pending_high: int | None = None  # end of a high surrogate's escape, awaiting its pair
     for match in _UNICODE_ESCAPE.finditer(body):
         if len(match.group(1)) % 2 == 0:  # an escaped backslash followed by "u"
             continue
         code = int(match.group(2), 16)
-        start = match.start() + len(match.group(1)) - 1
-        if pending_high is not None and start != pending_high:
+        if pending_high is not None:
+            start = match.start() + len(match.group(1)) - 1
+            if start == pending_high and 0xDC00 <= code <= 0xDFFF:
+                pending_high = None
+                continue
             return _lone(body[pending_high - 4 : pending_high])
         if code == 0:
             return "NUL character in a JSON string"
-        if 0xD800 <= code <= 0xDBFF and pending_high is None:
+        if 0xD800 <= code <= 0xDBFF:
             pending_high = match.end()
-        elif 0xDC00 <= code <= 0xDFFF and pending_high is None:
+        elif 0xDC00 <= code <= 0xDFFF:
             return _lone(match.group(2))
-        else:
-            pending_high = None
     if pending_high is not None:
         return _lone(body[pending_high - 4 : pending_high])
     return None
