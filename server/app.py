@@ -48,6 +48,9 @@ from server.web import STATIC_DIR, make_templates
 
 logger = logging.getLogger(__name__)
 
+#: The most a sign-in request body may hold (a name and a password).
+SIGN_IN_MAX_BYTES = 16 * 1024
+
 
 def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
     """Start the MQTT ingestor and the portal worker when the settings enable them."""
@@ -159,7 +162,11 @@ def create_app(
         RequestGuard,
         max_body=settings.max_body_bytes,
         max_depth=settings.max_json_depth,
-        larger_bodies={"/epcis/capture": DEFAULT_CAPTURE_MAX_BYTES},
+        body_limits={
+            "/epcis/capture": DEFAULT_CAPTURE_MAX_BYTES,
+            "/auth/token": SIGN_IN_MAX_BYTES,
+            "/login": SIGN_IN_MAX_BYTES,
+        },
         too_large=_too_large,
     )
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))

@@ -29,6 +29,7 @@ request validation                      422     ``about:blank`` (+ ``errors``)
 from __future__ import annotations
 
 import logging
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -116,7 +117,8 @@ def _echo(value: Any) -> Any:
         return clip(value)
     if isinstance(value, bool | int | float) or value is None:
         text = str(value)
-        return value if len(text) <= ECHO_LIMIT else clip(text)
+        finite = not isinstance(value, float) or math.isfinite(value)
+        return value if finite and len(text) <= ECHO_LIMIT else clip(text)
     if isinstance(value, dict):
         return f"<object with {len(value)} members>"
     if isinstance(value, list | tuple):

@@ -227,14 +227,21 @@ def test_bodies_over_the_cap_are_413_before_they_are_parsed(
         _problem(streamed, 413)
 
 
-def test_a_422_never_echoes_large_input(client: TestClient) -> None:
-    answer = client.post("/auth/token", json={"username": "u" * 500_000, "password": "x"})
+def test_a_422_never_echoes_large_input(client: TestClient, tokens: dict[Role, str]) -> None:
+    technician = auth(tokens[Role.TECHNICIAN])
+    answer = client.post("/lines", json={"id": "L" * 500_000, "site": "s"}, headers=technician)
     body = _problem(answer, 422)
-    assert len(answer.content) < 2000
-    assert body["errors"][0]["loc"] == ["body", "username"]
+    assert len(answer.content) < 3000
+    assert body["errors"][0]["loc"] == ["body", "id"]
     assert body["errors"][0]["input"].endswith("…")
-    odd_key = client.post("/auth/token", json={"k" * 100_000: 1, "username": "a", "password": "b"})
+    odd_key = client.post("/lines", json={"k" * 100_000: 1, "id": "L1"}, headers=technician)
+    assert len(odd_key.content) < 3000
     assert len(_problem(odd_key, 422)["detail"]) < 1000
+
+
+def test_sign_in_bodies_are_capped_small(client: TestClient) -> None:
+    answer = client.post("/auth/token", json={"username": "u" * 20_000, "password": "x"})
+    _problem(answer, 413)
 
 
 def test_a_write_without_a_token_is_401_before_its_body_is_read(client: TestClient) -> None:
