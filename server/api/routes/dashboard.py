@@ -24,6 +24,7 @@ from server.api.deps import (
     client_address,
     rate_limited,
 )
+from server.errors import TooManyRequests
 from server.services.dashboard import indicators, indicators_csv, overview
 from server.web import render
 from server.web.charts import bar_chart
@@ -128,20 +129,26 @@ async def login_submit(request: Request, settings: SettingsDep, desk: SignInDesk
     username = (form.get("username") or [""])[0][:100]
     password = (form.get("password") or [""])[0][:1000]
     ttl = timedelta(seconds=settings.token_ttl_seconds)
-    signed = await desk.sign_in(
-        username,
-        password,
-        ttl=ttl,
-        via="dashboard",
-        client=client_address(request),
-        label="dashboard",
-    )
+    context = {"lang": "vi", "t": Messages.for_language("vi")}
+    try:
+        signed = await desk.sign_in(
+            username,
+            password,
+            ttl=ttl,
+            via="dashboard",
+            client=client_address(request),
+            label="dashboard",
+        )
+    except TooManyRequests as exc:
+        context["error"] = (
+            f"Đăng nhập sai quá nhiều lần; thử lại sau {exc.retry_after} giây / "
+            f"too many failed sign-ins; try again in {exc.retry_after} s"
+        )
+        page = render(request, "login.html", context, status_code=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if signed is None:
-        context = {
-            "lang": "vi",
-            "t": Messages.for_language("vi"),
-            "error": "Sai tên đăng nhập hoặc mật khẩu / wrong username or password",
-        }
+        context["error"] = "Sai tên đăng nhập hoặc mật khẩu / wrong username or password"
         return render(request, "login.html", context, status_code=status.HTTP_401_UNAUTHORIZED)
     response = RedirectResponse("/dashboard", status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(

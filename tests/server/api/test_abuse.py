@@ -370,3 +370,35 @@ def test_a_capture_within_limits_still_goes_through(
     )
     assert answer.status_code in {202, 400}, answer.text
     assert "nested deeper" not in answer.text
+
+
+def test_the_sign_in_form_says_when_the_account_is_locked(
+    settings: ServerSettings, clean_db: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    app = _app(settings, session_factory, lockout_threshold=1, lockout_base_seconds=60.0)
+    with TestClient(app) as client:
+        form = {"username": "lan", "password": "sai"}
+        assert client.post("/login", data=form).status_code == 401
+        locked = client.post("/login", data=form)
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == "60"
+    assert "Đăng nhập sai quá nhiều lần" in locked.text
+
+
+def test_failed_sign_ins_are_written_every_window_and_when_the_server_stops(
+    settings: ServerSettings, clean_db: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    def recorded() -> list[int]:
+        with session_factory() as session:
+            rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+            return [row.details["failures"] for row in rows]
+
+    app = _app(settings, session_factory, failed_login_window_seconds=0.2)
+    with TestClient(app) as client:
+        client.post("/auth/token", json={"username": "ghost", "password": "x"})
+        wait_until(lambda: recorded() == [1], "the window's count written")
+        client.post("/auth/token", json={"username": "ghost", "password": "x"})
+        # Whatever is still counted when the server stops is written then.
+        app.state.sign_in_desk.failures.note("ghost", "testclient", "api")
+    assert recorded()[0] == 1
+    assert sum(recorded()) == 3
