@@ -36,12 +36,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from fastapi.routing import APIRoute
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lineside.errors import LinesideError
-from server.api.deps import get_principal
 from server.api.problems import problem_for
 from server.errors import BodyTooLarge, MalformedRequest, NotSignedIn
 
@@ -151,13 +148,6 @@ def _is_form(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
 
 
-def _needs_principal(dependant: Any) -> bool:
-    return any(
-        dependency.call is get_principal or _needs_principal(dependency)
-        for dependency in dependant.dependencies
-    )
-
-
 class RequestGuard:
     """ASGI middleware refusing hostile requests before they reach a route.
 
@@ -179,7 +169,7 @@ class RequestGuard:
         self.max_depth = max_depth
         self.body_limits = dict(body_limits or {})
         self.too_large = too_large or _too_large
-        self._needs_token: dict[APIRoute, bool] = {}
+        self._token_routes: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -243,18 +233,33 @@ class RequestGuard:
         return b"".join(chunks)
 
     def _needs_token_for(self, scope: Scope) -> bool:
-        """Whether the route this request goes to checks a token (a write with none is
-        refused before its body is read)."""
-        app = scope.get("app")
-        for route in getattr(app, "routes", ()):
-            if not isinstance(route, APIRoute):
-                continue
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                if route not in self._needs_token:
-                    self._needs_token[route] = _needs_principal(route.dependant)
-                return self._needs_token[route]
-        return False
+        """Whether the operation this request goes to asks for a bearer token (a write
+        with none is refused before its body is read). Read from the app's OpenAPI
+        document, whose ``security`` says it for every route."""
+        if self._token_routes is None:
+            app = scope.get("app")
+            openapi = getattr(app, "openapi", None)
+            self._token_routes = _token_routes(openapi() if callable(openapi) else {})
+        method = scope["method"].lower()
+        return any(
+            method in methods and pattern.fullmatch(scope["path"])
+            for pattern, methods in self._token_routes
+        )
+
+
+def _token_routes(openapi: dict[str, Any]) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """Path patterns and the methods on them whose operations ask for a bearer token."""
+    routes = []
+    for template, operations in openapi.get("paths", {}).items():
+        methods = frozenset(
+            method
+            for method, operation in operations.items()
+            if isinstance(operation, dict) and operation.get("security")
+        )
+        if methods:
+            pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
+            routes.append((re.compile(pattern), methods))
+    return routes
 
 
 def _too_large(path: str, limit: int) -> LinesideError:

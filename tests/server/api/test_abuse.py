@@ -244,8 +244,15 @@ def test_sign_in_bodies_are_capped_small(client: TestClient) -> None:
     _problem(answer, 413)
 
 
-def test_a_write_without_a_token_is_401_before_its_body_is_read(client: TestClient) -> None:
-    answer = client.post("/products", json={"not": "a product", "n": [1] * 1000})
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/products"), ("PATCH", "/lines/L1"), ("POST", "/epcis/capture")],
+)
+def test_a_write_without_a_token_is_401_before_its_body_is_read(
+    client: TestClient, method: str, path: str
+) -> None:
+    # Not even JSON: had the body been read and parsed first, this would be a 422.
+    answer = client.request(method, path, content=b"{not json" * 1000, headers=JSON)
     body = _problem(answer, 401)
     assert body["detail"] == "a bearer token is required"
     assert answer.headers["www-authenticate"] == "Bearer"
