@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,9 +17,12 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from lineside import __version__
 from server.api.epcis_http import add_version_headers
+from lineside.errors import LinesideError
+from server.api.guard import RequestGuard
 from server.api.problems import install_problem_handler
 from server.api.routes import (
     audit,
@@ -34,15 +38,21 @@ from server.api.routes import (
     users,
 )
 from server.db.engine import make_engine, make_session_factory
+from server.errors import BodyTooLarge, CaptureLimitExceededException
 from server.ingest import Ingestor, IngestSettings
 from server.portal import start_worker
 from server.services.commands import CommandPublisher, MqttCommandPublisher
+from server.services.epcis import DEFAULT_CAPTURE_MAX_BYTES
 from server.services.metrics import ServerMetrics
-from server.services.ratelimit import TokenBuckets
+from server.services.ratelimit import AccountLockout, TokenBuckets
+from server.services.signin import SignInDesk
 from server.settings import ServerSettings
 from server.web import STATIC_DIR, make_templates
 
 logger = logging.getLogger(__name__)
+
+#: The most a sign-in request body may hold (a name and a password).
+SIGN_IN_MAX_BYTES = 16 * 1024
 
 
 def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
@@ -99,9 +109,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         background = _start_background(app, settings)
+        flusher = asyncio.create_task(
+            app.state.sign_in_desk.keep_flushing(settings.failed_login_window_seconds)
+        )
         try:
             yield
         finally:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
             for worker in reversed(background):
                 worker.stop()
             if owns_engine:
@@ -126,6 +141,14 @@ def create_app(
         rate_per_second=settings.rate_limit_per_minute / 60, burst=settings.rate_limit_burst
     )
     app.state.metrics = ServerMetrics(app.state.session_factory)
+    app.state.sign_in_desk = SignInDesk(
+        app.state.session_factory,
+        lockout=AccountLockout(
+            settings.lockout_threshold, settings.lockout_base_seconds, settings.lockout_max_seconds
+        ),
+        hash_concurrency=settings.password_hash_concurrency,
+        queue_limit=settings.password_hash_queue,
+    )
     app.state.templates = make_templates()
     install_problem_handler(app)
 
@@ -154,4 +177,24 @@ def create_app(
     app.include_router(epcis_resources.create_resources_router())
     app.include_router(resolver.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outermost last: the client address is settled first, then hostile requests refused.
+    app.add_middleware(
+        RequestGuard,
+        max_body=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        body_limits={
+            "/epcis/capture": DEFAULT_CAPTURE_MAX_BYTES,
+            "/auth/token": SIGN_IN_MAX_BYTES,
+            "/login": SIGN_IN_MAX_BYTES,
+        },
+        too_large=_too_large,
+    )
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
+
+
+def _too_large(path: str, limit: int) -> LinesideError:
+    message = f"the request body is larger than {limit} bytes, the most {path} reads"
+    if path.startswith("/epcis/capture"):
+        return CaptureLimitExceededException(message)
+    return BodyTooLarge(message)

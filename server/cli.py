@@ -11,6 +11,9 @@ from rich.console import Console
 from lineside.errors import ConfigError, LinesideError
 
 if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
     from server.settings import ServerSettings
 
 app = typer.Typer(
@@ -41,7 +44,22 @@ def run(config: ConfigOption = None) -> None:
     from server.app import create_app
 
     settings = _settings(config)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+
+
+def uvicorn_config(app: FastAPI, settings: ServerSettings) -> uvicorn.Config:
+    """How uvicorn serves ``app``: uvicorn's own handling of ``X-Forwarded-For`` is off
+    (it believes any local peer); the app believes ``settings.trusted_proxies`` only."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 @app.command()

@@ -10,6 +10,8 @@
     ├── NotSignedIn: no token, or one that cannot be trusted
     ├── NotAllowed: the caller's role may not do this
     ├── TooManyRequests: the caller spent its allowance
+    ├── MalformedRequest: bytes no route should see (NUL, lone surrogates, deep nesting)
+    ├── BodyTooLarge: the request body is larger than the server reads
     └── EPCISException: a refusal named by the EPCIS 2.0 interface standard
         ├── ValidationException: the capture document is invalid
         ├── QueryParameterException: a query parameter is invalid
@@ -36,9 +38,11 @@ from collections.abc import Iterable
 from lineside.errors import LinesideError
 
 __all__ = [
+    "BodyTooLarge",
     "CaptureLimitExceededException",
     "Conflict",
     "EPCISException",
+    "MalformedRequest",
     "NoSuchResourceException",
     "NotAcceptableException",
     "NotAllowed",
@@ -81,6 +85,15 @@ class TooManyRequests(LinesideError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class MalformedRequest(LinesideError):
+    """The request carries what no route accepts: NUL bytes, lone surrogates, text that is
+    not UTF-8, nesting or numbers deeper or longer than any real document."""
+
+
+class BodyTooLarge(LinesideError):
+    """The request body is larger than the server reads for this route."""
 
 
 class EPCISException(LinesideError):

@@ -13,6 +13,7 @@ Environment variables win over the file, the file wins over the defaults::
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import tomllib
 from collections.abc import Iterator
@@ -134,6 +135,30 @@ class ServerSettings(BaseSettings):
     secure_cookies: bool = Field(
         default=True, description="Mark the dashboard session cookie Secure (needs HTTPS)."
     )
+    # Under abuse (docs/security.md, "The server under abuse").
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For is "
+        "believed; from any other peer the header is ignored.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest request body read (EPCIS capture aside)."
+    )
+    max_json_depth: int = Field(default=32, ge=4, le=256, description="Deepest JSON nesting.")
+    password_hash_concurrency: int = Field(
+        default=2, gt=0, le=64, description="Password checks (argon2) running at once."
+    )
+    password_hash_queue: int = Field(
+        default=64, gt=0, description="Sign-ins waiting for a password check before 429."
+    )
+    lockout_threshold: int = Field(
+        default=5, gt=0, description="Failed sign-ins in a row before an account is locked."
+    )
+    lockout_base_seconds: float = Field(default=2.0, gt=0, description="First lock; doubles.")
+    lockout_max_seconds: float = Field(default=900.0, gt=0, description="Longest lock.")
+    failed_login_window_seconds: float = Field(
+        default=60.0, gt=0, description="Failed sign-ins are audited as one count per window."
+    )
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # repr() and str() end up in logs and tracebacks: never show URL passwords.
@@ -150,6 +175,16 @@ class ServerSettings(BaseSettings):
             msg = f"resolver_domain must start with https:// or http://, got {value!r}"
             raise ValueError(msg)
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from None
+        return value
 
     @field_validator("ingest_share_group")
     @classmethod

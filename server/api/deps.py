@@ -26,6 +26,7 @@ from server.services.auth import Principal, Role, principal_for_token
 from server.services.commands import CommandPublisher
 from server.services.metrics import ServerMetrics
 from server.services.ratelimit import TokenBuckets
+from server.services.signin import SignInDesk
 from server.settings import ServerSettings
 
 #: The cookie that carries the dashboard's token.
@@ -64,6 +65,17 @@ def get_metrics(request: Request) -> ServerMetrics:
     return metrics
 
 
+def get_sign_in_desk(request: Request) -> SignInDesk:
+    """Where credentials are checked (``POST /auth/token``, ``POST /login``)."""
+    desk: SignInDesk = request.app.state.sign_in_desk
+    return desk
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the peer's, or the one a trusted proxy forwarded."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 # "function" scope: the commit happens before the response is sent, so a failed commit
@@ -71,14 +83,14 @@ SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 PublisherDep = Annotated[CommandPublisher, Depends(get_command_publisher)]
 MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
+SignInDeskDep = Annotated[SignInDesk, Depends(get_sign_in_desk)]
 
 
 def rate_limited(request: Request) -> None:
     """Dependency for public routes: :class:`TooManyRequests` (429) when the caller's IP
     has spent its bucket."""
     buckets: TokenBuckets = request.app.state.rate_limiter
-    client = request.client.host if request.client is not None else "unknown"
-    if not buckets.take(client):
+    if not buckets.take(client_address(request)):
         raise TooManyRequests(
             "too many requests from this address; try again shortly",
             retry_after=max(1, round(1 / buckets.rate_per_second)),

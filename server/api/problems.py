@@ -13,6 +13,8 @@ Exception                               Status  ``type``
 ``NotSignedIn``                         401     ``about:blank`` (+ ``WWW-Authenticate``)
 ``NotAllowed``                          403     ``about:blank``
 ``TooManyRequests``                     429     ``about:blank`` (+ ``Retry-After``)
+``MalformedRequest``                    400     ``about:blank``
+``BodyTooLarge``                        413     ``about:blank``
 ``InvalidInput`` (GS1, contract...)     422     ``about:blank``
 ``DeviceError`` (broker unreachable)    503     ``about:blank``
 any other ``LinesideError``             500     ``about:blank`` (detail withheld, logged)
@@ -27,6 +29,7 @@ request validation                      422     ``about:blank`` (+ ``errors``)
 from __future__ import annotations
 
 import logging
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -38,9 +41,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lineside.errors import DeviceError, InvalidInput, LinesideError
 from server.errors import (
+    BodyTooLarge,
     CaptureLimitExceededException,
     Conflict,
     EPCISException,
+    MalformedRequest,
     NoSuchResourceException,
     NotAcceptableException,
     NotAllowed,
@@ -68,6 +73,8 @@ _STATUS: tuple[tuple[type[LinesideError], int], ...] = (
     (NotSignedIn, 401),
     (NotAllowed, 403),
     (TooManyRequests, 429),
+    (MalformedRequest, 400),
+    (BodyTooLarge, 413),
     (InvalidInput, 422),
     (DeviceError, 503),
 )
@@ -92,13 +99,49 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+#: The longest text of the request a problem document repeats.
+ECHO_LIMIT = 200
+#: The most validation errors or EPCIS issues one problem document lists.
+ITEMS_LIMIT = 50
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut.
+
+    >>> clip("x" * 5, 3)
+    'xx…'
+    """
+    cut = text if len(text) <= limit else text[: limit - 1] + "…"
+    # A lone surrogate that got this far must not break the answer's UTF-8.
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _echo(value: Any) -> Any:
+    """What a 422 may repeat of a value the client sent: short scalars as they are, long
+    text cut, containers only by their kind and size."""
+    if isinstance(value, str):
+        return clip(value)
+    if isinstance(value, bool | int | float) or value is None:
+        text = str(value)
+        finite = not isinstance(value, float) or math.isfinite(value)
+        return value if finite and len(text) <= ECHO_LIMIT else clip(text)
+    if isinstance(value, dict):
+        return f"<object with {len(value)} members>"
+    if isinstance(value, list | tuple):
+        return f"<array of {len(value)} items>"
+    return clip(str(value))
+
+
 def problem_body(status: int, detail: str, **extensions: Any) -> dict[str, Any]:
-    """A problem document with ``type`` ``about:blank`` and the status phrase as title."""
+    """A problem document with ``type`` ``about:blank`` and the status phrase as title.
+
+    ``detail`` is cut to a few hundred characters: it may quote the request.
+    """
     return {
         "type": "about:blank",
         "title": _phrase(status),
         "status": status,
-        "detail": detail,
+        "detail": clip(detail, 4 * ECHO_LIMIT),
         **extensions,
     }
 
@@ -118,10 +161,10 @@ def _lineside_problem(exc: LinesideError) -> JSONResponse:
             "type": f"epcisException:{exc.name}",
             "title": exc.title,
             "status": status,
-            "detail": str(exc),
+            "detail": clip(str(exc), 4 * ECHO_LIMIT),
         }
         if exc.issues:
-            body["issues"] = list(exc.issues)
+            body["issues"] = [clip(issue, 4 * ECHO_LIMIT) for issue in exc.issues[:ITEMS_LIMIT]]
         return problem_response(status, body)
     if status == 500:
         # Not caused by the request (a configuration or programming error): say nothing
@@ -137,8 +180,23 @@ def _lineside_problem(exc: LinesideError) -> JSONResponse:
     return problem_response(status, problem_body(status, str(exc)), headers)
 
 
+def _validation_error(error: dict[str, Any]) -> dict[str, Any]:
+    """One validation error without the bulk of the request: the value is cut (a 20 MB
+    field must not come back as a 20 MB answer), and so are member names in its place."""
+    kept: dict[str, Any] = {
+        "type": error.get("type", ""),
+        "loc": [part if isinstance(part, int) else clip(str(part)) for part in error["loc"]],
+        "msg": clip(str(error.get("msg", "")), 4 * ECHO_LIMIT),
+    }
+    if "input" in error:
+        kept["input"] = _echo(error["input"])
+    return kept
+
+
 def _validation_problem(exc: RequestValidationError) -> JSONResponse:
-    errors = jsonable_encoder(exc.errors())
+    errors = jsonable_encoder(
+        [_validation_error({"loc": (), **error}) for error in exc.errors()[:ITEMS_LIMIT]]
+    )
     first = errors[0] if errors else {}
     where = ".".join(str(part) for part in first.get("loc", ()))
     detail = f"{where}: {first.get('msg', 'invalid')}" if where else "the request is invalid"
@@ -151,15 +209,22 @@ def _http_problem(exc: StarletteHTTPException) -> JSONResponse:
     return problem_response(exc.status_code, problem_body(exc.status_code, detail), headers)
 
 
-async def problem_handler(request: Request, exc: Exception) -> JSONResponse:
-    """The application's one exception handler: any refusal as a problem response."""
+def problem_for(exc: Exception) -> JSONResponse:
+    """The problem response that stands for ``exc``; anything unforeseen is a 500 whose
+    detail says nothing of the inside (the log has it all)."""
     if isinstance(exc, LinesideError):
         return _lineside_problem(exc)
     if isinstance(exc, RequestValidationError):
         return _validation_problem(exc)
     if isinstance(exc, StarletteHTTPException):
         return _http_problem(exc)
-    raise exc
+    logger.error("request failed: %s", type(exc).__name__, exc_info=exc)
+    return problem_response(500, problem_body(500, "the server could not do this"))
+
+
+async def problem_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The application's one exception handler: any refusal as a problem response."""
+    return problem_for(exc)
 
 
 #: The JSON Schema of a problem document, for the OpenAPI description.
@@ -200,9 +265,10 @@ def _describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def install_problem_handler(app: FastAPI) -> None:
-    """Register :func:`problem_handler` for the exception tree, validation and HTTP errors,
-    and describe the error responses of the OpenAPI document as problems."""
-    for kind in (LinesideError, RequestValidationError, StarletteHTTPException):
+    """Register :func:`problem_handler` for the exception tree, validation and HTTP errors
+    and anything unforeseen (a 500 is a problem too), and describe the error responses of
+    the OpenAPI document as problems."""
+    for kind in (LinesideError, RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(kind, problem_handler)
     build_openapi = app.openapi
 

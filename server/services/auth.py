@@ -20,11 +20,10 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from server.db.models import ApiToken, User
 from server.db.models import UserRole as Role
-from server.services.audit import record_action
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +31,10 @@ __all__ = [
     "Principal",
     "Role",
     "SignedIn",
-    "authenticate",
     "hash_password",
     "issue_token",
     "principal_for_token",
     "revoke_token",
-    "sign_in",
     "token_digest",
     "verify_password",
 ]
@@ -77,16 +74,6 @@ def verify_password(password_hash: str, password: str) -> bool:
 def token_digest(token: str) -> str:
     """The SHA-256 (hex) under which a token is stored."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
-        # Spend the same effort as a real check: timing must not reveal usernames.
-        hash_password(password)
-        return None
-    return user if verify_password(user.password_hash, password) else None
 
 
 def issue_token(session: Session, user: User, ttl: timedelta, name: str = "login") -> str:
@@ -133,40 +120,11 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
 
 @dataclass(frozen=True, slots=True)
 class SignedIn:
-    """A successful sign-in: the new token, when it expires and the user's role."""
+    """A successful sign-in: the new token, when it expires and the user's role.
+
+    Sign-in itself is :class:`server.services.signin.SignInDesk`.
+    """
 
     token: str
     expires_at: datetime
     role: Role
-
-
-def sign_in(
-    factory: sessionmaker[Session],
-    username: str,
-    password: str,
-    *,
-    ttl: timedelta,
-    via: str,
-    label: str = "login",
-) -> SignedIn | None:
-    """Exchange credentials for a token valid for ``ttl``; None when they are wrong.
-
-    Runs in a transaction of its own, so the attempt is in the audit trail (with ``via``
-    saying where it came from) whatever becomes of the caller's request. ``label``
-    names the token (``login``, ``dashboard``).
-    """
-    with factory() as session, session.begin():
-        user = authenticate(session, username, password) if username and password else None
-        if username:
-            record_action(
-                session,
-                actor=username,
-                role=user.role.value if user is not None else "anonymous",
-                action="auth.login" if user is not None else "auth.login_failed",
-                target=f"user:{username}",
-                details={"via": via},
-            )
-        if user is None:
-            return None
-        token = issue_token(session, user, ttl, label)
-        return SignedIn(token, datetime.now(UTC) + ttl, user.role)

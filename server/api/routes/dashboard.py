@@ -19,11 +19,12 @@ from server.api.deps import (
     SESSION_COOKIE,
     ReaderUser,
     SessionDep,
-    SessionFactoryDep,
     SettingsDep,
+    SignInDeskDep,
+    client_address,
     rate_limited,
 )
-from server.services.auth import sign_in
+from server.errors import TooManyRequests
 from server.services.dashboard import indicators, indicators_csv, overview
 from server.web import render
 from server.web.charts import bar_chart
@@ -120,9 +121,7 @@ def login_page(request: Request) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[Depends(rate_limited)])
-async def login_submit(
-    request: Request, settings: SettingsDep, factory: SessionFactoryDep
-) -> Response:
+async def login_submit(request: Request, settings: SettingsDep, desk: SignInDeskDep) -> Response:
     """Check the form's credentials; set the session cookie and go to the dashboard."""
     # Parsed by hand: a two-field form does not justify a multipart dependency.
     body = (await request.body())[:4096].decode("utf-8", "replace")
@@ -130,13 +129,26 @@ async def login_submit(
     username = (form.get("username") or [""])[0][:100]
     password = (form.get("password") or [""])[0][:1000]
     ttl = timedelta(seconds=settings.token_ttl_seconds)
-    signed = sign_in(factory, username, password, ttl=ttl, via="dashboard", label="dashboard")
+    context = {"lang": "vi", "t": Messages.for_language("vi")}
+    try:
+        signed = await desk.sign_in(
+            username,
+            password,
+            ttl=ttl,
+            via="dashboard",
+            client=client_address(request),
+            label="dashboard",
+        )
+    except TooManyRequests as exc:
+        context["error"] = (
+            f"Đăng nhập sai quá nhiều lần; thử lại sau {exc.retry_after} giây / "
+            f"too many failed sign-ins; try again in {exc.retry_after} s"
+        )
+        page = render(request, "login.html", context, status_code=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if signed is None:
-        context = {
-            "lang": "vi",
-            "t": Messages.for_language("vi"),
-            "error": "Sai tên đăng nhập hoặc mật khẩu / wrong username or password",
-        }
+        context["error"] = "Sai tên đăng nhập hoặc mật khẩu / wrong username or password"
         return render(request, "login.html", context, status_code=status.HTTP_401_UNAUTHORIZED)
     response = RedirectResponse("/dashboard", status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(

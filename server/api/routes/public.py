@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,11 +15,13 @@ from server.api.deps import (
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
+    SignInDeskDep,
     bearer_token,
+    client_address,
     rate_limited,
 )
 from server.errors import NotSignedIn
-from server.services.auth import revoke_token, sign_in
+from server.services.auth import revoke_token
 from server.services.health import database_ready
 from server.services.metrics import CONTENT_TYPE
 
@@ -80,12 +82,20 @@ class TokenOut(BaseModel):
     "/auth/token",
     response_model=TokenOut,
     tags=["auth"],
-    responses={401: {"description": "Wrong username or password."}},
+    responses={
+        401: {"description": "Wrong username or password."},
+        429: {"description": "Too many failed sign-ins for this account, or at once."},
+    },
 )
-def create_token(body: Credentials, settings: SettingsDep, factory: SessionFactoryDep) -> TokenOut:
-    """Exchange a username and password for a bearer token (both outcomes are audited)."""
+async def create_token(
+    request: Request, body: Credentials, settings: SettingsDep, desk: SignInDeskDep
+) -> TokenOut:
+    """Exchange a username and password for a bearer token (both outcomes are audited;
+    failures as counts per account and address). 429 while the account is locked."""
     ttl = timedelta(seconds=settings.token_ttl_seconds)
-    signed = sign_in(factory, body.username, body.password, ttl=ttl, via="api")
+    signed = await desk.sign_in(
+        body.username, body.password, ttl=ttl, via="api", client=client_address(request)
+    )
     if signed is None:
         raise NotSignedIn("wrong username or password")
     return TokenOut(access_token=signed.token, expires_at=signed.expires_at, role=signed.role.value)

@@ -133,16 +133,21 @@ def test_sign_in_success_and_failure_are_recorded(
 ) -> None:
     with session_factory() as session, session.begin():
         session.add(User(username="an", role=Role.AUDITOR, password_hash=hash_password("pw-12345")))
-    wrong = client.post("/auth/token", json={"username": "an", "password": "nope"})
-    assert wrong.status_code == 401
+    for _ in range(2):
+        wrong = client.post("/auth/token", json={"username": "an", "password": "nope"})
+        assert wrong.status_code == 401
     right = client.post("/auth/token", json={"username": "an", "password": "pw-12345"})
     assert right.status_code == 200
+    # Failures are counted, then written as one record per account and address.
+    assert client.app.state.sign_in_desk.flush() == 1  # type: ignore[attr-defined]
     records = _records(session_factory)
-    # The failure survives the 401's rollback; no password is ever recorded.
     assert [(r.actor, r.role, r.action) for r in records] == [
-        ("an", "anonymous", "auth.login_failed"),
         ("an", "auditor", "auth.login"),
+        ("an", "anonymous", "auth.login_failed"),
     ]
+    assert records[1].details["failures"] == 2
+    assert records[1].details["via"] == "api"
+    # No password is ever recorded.
     assert not any("nope" in r.model_dump_json() for r in records)
 
 

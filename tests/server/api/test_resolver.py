@@ -58,10 +58,18 @@ def test_unknown_serial_gets_an_honest_404_without_internals(
     assert "sqlalchemy" not in page.text.lower()
 
 
-@pytest.mark.parametrize("path", ["/01/123", "/01/08934567890121/21/X", "/01/%00%ff"])
+@pytest.mark.parametrize("path", ["/01/123", "/01/08934567890121/21/X"])
 def test_malformed_codes_are_404_not_500(client: TestClient, path: str) -> None:
     assert client.get(path, headers=HTML).status_code == 404
     assert client.get(path, headers={"Accept": "application/linkset+json"}).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/01/%00%ff", "/01/08934567890120/21/%ED%A0%80"])
+def test_nul_bytes_and_lone_surrogates_in_a_code_are_400(client: TestClient, path: str) -> None:
+    for accept in (HTML["Accept"], "application/linkset+json"):
+        answer = client.get(path, headers={"Accept": accept})
+        assert answer.status_code == 400
+        assert answer.headers["content-type"] == "application/problem+json"
 
 
 def test_recalled_lot_shows_the_warning_and_reason(
