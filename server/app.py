@@ -134,4 +134,6 @@ def create_app(
     app.include_router(epcis.create_router())
     app.include_router(resolver.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Last: it matches any single path segment (a compressed Digital Link).
+    app.include_router(resolver.compressed_router)
     return app
