@@ -248,14 +248,17 @@ def _product_links(
     if product.certificate_number:
         links.append(
             Link(
-                "certificationInfo", f"{page}#certificate", product.certificate_number, "text/html"
+                "certificationInfo",
+                f"{page}?section=certificate",
+                product.certificate_number,
+                "text/html",
             )
         )
     lot = next((q.value for q in request.qualifiers if q.ai == "10"), None)
     recall = active_recall(session, product.gtin, lot)
     if recall is not None:
         links.append(
-            Link("recallStatus", f"{page}#status", recall.reason or "recalled", "text/html")
+            Link("recallStatus", f"{page}?section=status", recall.reason or "recalled", "text/html")
         )
     element_string = GS1Message((request.primary, *request.qualifiers)).as_bracketed()
     links.append(

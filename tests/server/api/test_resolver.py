@@ -176,3 +176,48 @@ def test_every_field_is_escaped(
     assert refused.headers["x-content-type-options"] == "nosniff"
     unknown = client.get("/p/01/08934567890137/21/%3Cscript%3E", headers=HTML).text
     assert "<script>" not in unknown
+
+
+def test_six_reloads_by_one_browser_do_not_mark_the_code_as_copied(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    build_world(session_factory)
+    for _ in range(6):
+        body = client.get(UNIT, headers=HTML).text
+    assert 'data-devices="1"' in body
+    assert "clone-warning" not in body
+    assert 'data-status="genuine"' in body
+
+
+def test_six_reloads_by_a_browser_refusing_cookies_are_one_device(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    build_world(session_factory)
+    for _ in range(6):
+        client.cookies.clear()
+        body = client.get(UNIT, headers=HTML).text
+    assert 'data-devices="1"' in body
+    assert "clone-warning" not in body
+
+
+def test_many_distinct_devices_mark_the_code_as_possibly_copied(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    build_world(session_factory)
+    for device in range(6):
+        client.cookies.clear()
+        body = client.get(UNIT, headers={**HTML, "User-Agent": f"phone-{device}"}).text
+    assert 'data-devices="6"' in body
+    assert "clone-warning" in body
+    assert "đã được 6 thiết bị quét, tại 1 nơi" in body
+
+
+def test_a_forged_device_cookie_is_not_a_new_device(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    build_world(session_factory)
+    for forged in range(6):
+        client.cookies.clear()
+        client.cookies.set("ls_device", f"{forged:032d}.0000000000000000", path="/p/")
+        body = client.get(UNIT, headers=HTML).text
+    assert 'data-devices="1"' in body
