@@ -272,9 +272,6 @@ LinkTypeQuery = Annotated[
 ]
 
 
-@router.api_route(_KEY_PATHS[0], methods=["GET", "HEAD"], responses=_RESPONSES)
-@router.api_route(_KEY_PATHS[1], methods=["GET", "HEAD"], responses=_RESPONSES)
-@router.api_route(_KEY_PATHS[2], methods=["GET", "HEAD"], responses=_RESPONSES)
 def resolve_digital_link(
     request: Request, session: SessionDep, settings: SettingsDep, link_type: LinkTypeQuery = None
 ) -> Response:
@@ -282,24 +279,37 @@ def resolve_digital_link(
     return _resolve(request, session, settings, link_type)
 
 
-@compressed_router.api_route("/{segment}", methods=["GET", "HEAD"], responses=_RESPONSES)
-def resolve_compressed_link(
-    request: Request, session: SessionDep, settings: SettingsDep, link_type: LinkTypeQuery = None
-) -> Response:
-    """Resolve a compressed GS1 Digital Link URI as its uncompressed form."""
-    return _resolve(request, session, settings, link_type)
-
-
-@router.options(_KEY_PATHS[0])
-@router.options(_KEY_PATHS[1])
-@router.options(_KEY_PATHS[2])
-@compressed_router.options("/{segment}")
 def resolver_preflight(request: Request) -> Response:
     """CORS preflight and the methods the resolver allows."""
     response = Response(
         status_code=204, headers={"Allow": _METHODS, "Access-Control-Max-Age": "86400"}
     )
     return _finish(request, response)
+
+
+def _add_resolver_routes(target: APIRouter, name: str, path: str) -> None:
+    for method in ("GET", "HEAD"):
+        target.add_api_route(
+            path,
+            resolve_digital_link,
+            methods=[method],
+            operation_id=f"resolve_{name}_{method.lower()}",
+            summary=f"Resolve {name}" + (" (headers only)" if method == "HEAD" else ""),
+            responses=_RESPONSES,
+        )
+    target.add_api_route(
+        path,
+        resolver_preflight,
+        methods=["OPTIONS"],
+        operation_id=f"resolve_{name}_options",
+        summary=f"Resolver preflight, {name}",
+        status_code=204,
+    )
+
+
+for _name, _path in (("gtin", _KEY_PATHS[0]), ("sscc", _KEY_PATHS[1]), ("gln", _KEY_PATHS[2])):
+    _add_resolver_routes(router, _name, _path)
+_add_resolver_routes(compressed_router, "compressed_link", "/{segment}")
 
 
 @router.get("/.well-known/gs1resolver", tags=["digital link"])
