@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 from urllib.parse import quote
 
@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from lineside.errors import GS1Error
+from lineside.gs1.compression import is_compressed_segment
 from server.api.deps import SessionDep, SettingsDep, rate_limited
 from server.api.problems import problem_body, problem_response
 from server.services.resolver import (
@@ -279,6 +280,17 @@ def resolve_digital_link(
     return _resolve(request, session, settings, link_type)
 
 
+def resolve_compressed_link(
+    request: Request, session: SessionDep, settings: SettingsDep, link_type: LinkTypeQuery = None
+) -> Response:
+    """Resolve a compressed GS1 Digital Link URI as its uncompressed form."""
+    segment = _raw_path(request).strip("/")
+    if not is_compressed_segment(segment):
+        # Any other single-segment path that no route knows: not a Digital Link at all.
+        return _problem(request, 404, "no such page or compressed GS1 Digital Link")
+    return _resolve(request, session, settings, link_type)
+
+
 def resolver_preflight(request: Request) -> Response:
     """CORS preflight and the methods the resolver allows."""
     response = Response(
@@ -287,11 +299,13 @@ def resolver_preflight(request: Request) -> Response:
     return _finish(request, response)
 
 
-def _add_resolver_routes(target: APIRouter, name: str, path: str) -> None:
+def _add_resolver_routes(
+    target: APIRouter, name: str, path: str, endpoint: Callable[..., Response]
+) -> None:
     for method in ("GET", "HEAD"):
         target.add_api_route(
             path,
-            resolve_digital_link,
+            endpoint,
             methods=[method],
             operation_id=f"resolve_{name}_{method.lower()}",
             summary=f"Resolve {name}" + (" (headers only)" if method == "HEAD" else ""),
@@ -308,8 +322,8 @@ def _add_resolver_routes(target: APIRouter, name: str, path: str) -> None:
 
 
 for _name, _path in (("gtin", _KEY_PATHS[0]), ("sscc", _KEY_PATHS[1]), ("gln", _KEY_PATHS[2])):
-    _add_resolver_routes(router, _name, _path)
-_add_resolver_routes(compressed_router, "compressed_link", "/{segment}")
+    _add_resolver_routes(router, _name, _path, resolve_digital_link)
+_add_resolver_routes(compressed_router, "compressed_link", "/{segment}", resolve_compressed_link)
 
 
 @router.get("/.well-known/gs1resolver", tags=["digital link"])

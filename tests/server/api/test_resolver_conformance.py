@@ -93,8 +93,18 @@ def test_shall_be_able_to_decompress_a_uri_to_generate_a_gs1_digital_link_uri(
     plain, packed = get(world, uncompressed), get(world, compressed)
     assert packed.status_code == plain.status_code == 307
     assert packed.headers["location"] == plain.headers["location"]
-    partly = f"{DOMAIN}/01/{GTIN}/" + compress_digital_link(f"{UNIT}?17=271231").rsplit("/")[-1]
-    assert get(world, partly).status_code in (307, 400)
+    assert get(world, f"{DOMAIN}/favicon.ico").status_code == 404
+
+
+def test_a_partly_compressed_uri_resolves_as_its_uncompressed_form(world: TestClient) -> None:
+    # (21)S1 and (17)271231 compressed after an uncompressed GTIN.
+    bits = "00100001" + "011" + "00010" + "010010" + "110101" + "00010111" + f"{271231:020b}"
+    bits += "0" * (-len(bits) % 6)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    segment = "".join(alphabet[int(bits[i : i + 6], 2)] for i in range(0, len(bits), 6))
+    answer = get(world, f"{DOMAIN}/01/{GTIN}/{segment}")
+    assert answer.status_code == 307
+    assert answer.headers["location"] == f"{DOMAIN}/p/01/{GTIN}/21/S1?17=271231"
 
 
 def test_if_handling_a_compressed_request_uri_it_shall_expose_the_uncompressed_uri_as_owl_same_as(
