@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -363,10 +363,12 @@ def _job_document(answer: httpx.Response) -> dict[str, Any] | None:
 
 
 def portal_records(session: Session, events: Sequence[Event]) -> list[dict[str, Any]]:
-    """Events grouped per (GTIN, lot) as records with product, producer and stages.
+    """Events grouped per (GTIN, lot) as records: product (with the product passport's
+    fields), lot and its dates, producer, and the stages (code, place, time).
 
     The GTIN and lot come from Digital Link identifiers in the events; events naming no
-    GTIN are grouped under ``null``.
+    GTIN are grouped under ``null``. ``docs/portal.md`` maps each field onto the
+    regulations' data sets.
     """
     groups: dict[tuple[str | None, str | None], list[Event]] = {}
     for event in events:
@@ -375,21 +377,13 @@ def portal_records(session: Session, events: Sequence[Event]) -> list[dict[str, 
     for (gtin, lot), members in groups.items():
         product = session.scalar(select(Product).where(Product.gtin == gtin)) if gtin else None
         producer = session.get(Organisation, product.organisation_id) if product else None
+        ordered = sorted(members, key=lambda m: parse_event_time(m.document["eventTime"]))
         records.append(
             {
-                "product": {
-                    "gtin": gtin,
-                    "name": product.name_vi if product else None,
-                    "brand": product.brand if product else None,
-                    "origin": product.origin if product else None,
-                    "standards": product.standards if product else None,
-                },
+                "product": _product_record(gtin, product),
                 "lot": lot,
-                "producer": {
-                    "name": producer.name if producer else None,
-                    "address": producer.address if producer else None,
-                    "taxId": producer.tax_id if producer else None,
-                },
+                **_lot_dates(ordered),
+                "producer": _producer_record(producer),
                 "stages": [
                     {
                         "eventId": e.event_id,
@@ -398,13 +392,74 @@ def portal_records(session: Session, events: Sequence[Event]) -> list[dict[str, 
                         "location": e.biz_location or e.read_point,
                         "codes": _codes(e.document),
                     }
-                    for e in sorted(
-                        members, key=lambda m: parse_event_time(m.document["eventTime"])
-                    )
+                    for e in ordered
                 ],
             }
         )
     return records
+
+
+def _product_record(gtin: str | None, product: Product | None) -> dict[str, Any]:
+    if product is None:
+        return {"gtin": gtin, "name": None, "brand": None, "origin": None, "standards": None}
+    certificates = []
+    if product.certificate_number:
+        certificates.append(
+            {
+                "number": product.certificate_number,
+                "validFrom": _iso(product.certificate_valid_from),
+                "validUntil": _iso(product.certificate_valid_until),
+                "ocopStars": product.ocop_stars,
+            }
+        )
+    return {
+        "gtin": gtin,
+        "name": product.name_vi,
+        "nameEn": product.name_en or None,
+        "image": product.image_url or None,
+        "brand": product.brand,
+        "category": product.category or None,
+        "netContent": product.net_content or None,
+        "origin": product.origin,
+        "standards": product.standards,
+        "shelfLifeDays": product.shelf_life_days,
+        "safetyWarnings": product.safety_warnings or None,
+        "ocopGroup": product.ocop_group.value if product.ocop_group is not None else None,
+        "certificates": certificates,
+    }
+
+
+def _producer_record(producer: Organisation | None) -> dict[str, Any]:
+    if producer is None:
+        return {"name": None, "address": None, "taxId": None}
+    return {
+        "name": producer.name,
+        "address": producer.address,
+        "taxId": producer.tax_id,
+        "gln": producer.gln,
+        "province": producer.province or None,
+        "country": producer.country,
+    }
+
+
+def _lot_dates(events: Sequence[Event]) -> dict[str, Any]:
+    """The production and expiry dates the events' ILMD gives the lot (first found)."""
+    dates: dict[str, Any] = {"productionDate": None, "expiryDate": None}
+    for event in events:
+        ilmd = event.document.get("ilmd")
+        if not isinstance(ilmd, dict):
+            continue
+        for key, value in ilmd.items():
+            name = key.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+            if name == "productionDate" and dates["productionDate"] is None:
+                dates["productionDate"] = value
+            elif name == "itemExpirationDate" and dates["expiryDate"] is None:
+                dates["expiryDate"] = value
+    return dates
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _codes(document: dict[str, Any]) -> list[str]:
