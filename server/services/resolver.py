@@ -111,8 +111,7 @@ def read_request(domain: str, raw_path: str, query: str) -> LinkRequest:
     >>> read_request("https://id.example.vn", "/01/08934567890121", "")
     Traceback (most recent call last):
     ...
-    lineside.errors.DigitalLinkError: Digital Link: (01) 08934567890121: Invalid check \
-digit '1' at position 14; expected '0'
+    lineside.errors.DigitalLinkError: Digital Link: AI (01): check digit 0 expected, got 1
     """
     path = raw_path.rstrip("/") or "/"
     uri = f"{domain}{path}" + (f"?{query}" if query else "")
@@ -350,8 +349,14 @@ class ScanSource:
     def device_token(self) -> str:
         """The device cookie value: a signed identifier.
 
-        >>> ScanSource("10.0.0.1", "UA", "s", day="2026-12-01").device_token()[:12]
-        '1f5bd3f9b3a6'
+        >>> token = ScanSource("10.0.0.1", "UA", "s", day="2026-12-01").device_token()
+        >>> token
+        'f79b7cbe7f587a60ec2aec21c92a4195.f6153e29972cb290'
+        >>> ScanSource("10.9.9.9", "other", "s", device=token).device_token() == token
+        True
+        >>> forged = ScanSource("10.0.0.2", "UA", "s", device="f" * 32 + ".0", day="2026-12-01")
+        >>> forged.device_token().startswith("f" * 32)
+        False
         """
         if self.device is not None and self._valid(self.device):
             return self.device
