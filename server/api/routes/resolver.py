@@ -145,7 +145,7 @@ def _link_value(href: str, rel: str, title: str, *extra: str) -> str:
     """One link of a ``Link`` header; a title that is not plain ASCII also goes in
     ``title*`` (RFC 8187), with an ASCII ``title`` beside it."""
     params = [f"<{href}>", f'rel="{rel}"']
-    ascii_title = title if title.isascii() and "," not in title else ""
+    ascii_title = title if title.isascii() and title.isprintable() and "," not in title else ""
     params.append(f'title="{_quoted(ascii_title or _LINK_LABELS.get(rel, "Link"))}"')
     if not ascii_title and title:
         params.append(f"title*=UTF-8''{quote(title, safe='')}")
