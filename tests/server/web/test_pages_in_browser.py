@@ -135,3 +135,24 @@ def test_dashboard_renders_its_chart_after_login(running: Running, browser: Brow
     assert page.locator("svg.chart rect.bar").count() == 24
     assert page.locator("#lines tbody tr").first.inner_text().startswith("L1")
     page.close()
+
+
+def test_six_reloads_in_one_browser_are_one_device_not_a_copied_code(
+    running: Running, browser: Browser
+) -> None:
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    page.goto(f"{running.base}/01/{DEMO_GTIN}/10/TC2026/21/DEMO000003")
+    assert page.url.startswith(f"{running.base}/p/01/{DEMO_GTIN}/")
+    for _ in range(5):
+        page.reload()
+    scans = page.locator("#scans p").first
+    assert scans.get_attribute("data-devices") == "1"
+    assert page.locator(".clone-warning").count() == 0
+    assert "đã được 1 thiết bị quét" in scans.inner_text()
+    context.close()
+    other = browser.new_context(user_agent="another phone")
+    second = other.new_page()
+    second.goto(f"{running.base}/01/{DEMO_GTIN}/10/TC2026/21/DEMO000003")
+    assert second.locator("#scans p").first.get_attribute("data-devices") == "2"
+    other.close()
