@@ -156,3 +156,22 @@ def test_six_reloads_in_one_browser_are_one_device_not_a_copied_code(
     second.goto(f"{running.base}/01/{DEMO_GTIN}/10/TC2026/21/DEMO000003")
     assert second.locator("#scans p").first.get_attribute("data-devices") == "2"
     other.close()
+
+
+def test_a_page_of_another_origin_reads_the_linkset_and_its_link_header(
+    running: Running, browser: Browser
+) -> None:
+    page = browser.new_page()
+    page.set_content("<html><body>retailer app</body></html>")  # an opaque origin
+    answer = page.evaluate(
+        """async (url) => {
+            const r = await fetch(url, {headers: {"Accept": "application/linkset+json"}});
+            return {status: r.status, link: r.headers.get("link"), body: await r.json()};
+        }""",
+        f"{running.base}/01/{DEMO_GTIN}/21/DEMO000004",
+    )
+    assert answer["status"] == 200
+    assert 'rel="linkset"' in answer["link"]
+    (entry,) = answer["body"]["linkset"]
+    assert entry["anchor"] == f"{running.base}/01/{DEMO_GTIN}/21/DEMO000004"
+    page.close()
