@@ -11,10 +11,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from lineside.gs1 import compress_digital_link
+from lineside.gs1 import GS1Message, compress_digital_link, to_digital_link
+from lineside.gs1.linters import CSET82
+from lineside.gs1.message import ElementString
 from server.db.models import ConsumerScan, Event, EventEpc, Facility
 from tests.server.api.conftest import DOMAIN, GTIN, build_world
 
@@ -405,3 +409,23 @@ def test_machine_lookups_are_not_consumer_scans(
     assert scans(session_factory) == 0
     world.get(UNIT, headers={"Accept": "text/html"})  # a browser follows to the page
     assert scans(session_factory) == 1
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lot=st.text(alphabet=CSET82, min_size=1, max_size=20),
+    serial=st.text(alphabet=CSET82, min_size=1, max_size=20),
+)
+def test_any_lot_and_serial_redirect_to_their_page_compressed_or_not(
+    world: TestClient, lot: str, serial: str
+) -> None:
+    code = GS1Message(
+        (ElementString("01", GTIN), ElementString("10", lot), ElementString("21", serial))
+    )
+    uri = to_digital_link(code, stem=DOMAIN)
+    plain = get(world, uri)
+    assert plain.status_code == 307
+    assert plain.headers["location"] == DOMAIN + "/p" + uri.removeprefix(DOMAIN)
+    assert get(world, compress_digital_link(uri)).headers["location"] == plain.headers["location"]
