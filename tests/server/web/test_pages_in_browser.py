@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
@@ -175,3 +176,22 @@ def test_a_page_of_another_origin_reads_the_linkset_and_its_link_header(
     (entry,) = answer["body"]["linkset"]
     assert entry["anchor"] == f"{running.base}/01/{DEMO_GTIN}/21/DEMO000004"
     page.close()
+
+
+def test_head_and_options_over_real_http(running: Running) -> None:
+    unit = f"{running.base}/01/{DEMO_GTIN}/21/DEMO000005"
+    with httpx.Client() as client:
+        head = client.head(unit)
+        assert head.status_code == 307
+        assert head.content == b""
+        linkset = client.head(f"{unit}?linkType=linkset")
+        assert linkset.status_code == 200
+        assert int(linkset.headers["content-length"]) > 0
+        assert linkset.content == b""
+        assert (
+            client.get(f"{unit}?linkType=linkset").headers["content-length"]
+            == (linkset.headers["content-length"])
+        )
+        preflight = client.options(unit, headers={"Access-Control-Request-Method": "GET"})
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "*"
