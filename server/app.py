@@ -177,6 +177,8 @@ def create_app(
     app.include_router(epcis_resources.create_resources_router())
     app.include_router(resolver.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Last: it matches any single path segment (a compressed Digital Link).
+    app.include_router(resolver.compressed_router)
     # Outermost last: the client address is settled first, then hostile requests refused.
     app.add_middleware(
         RequestGuard,

@@ -10,6 +10,7 @@ strings, GS1 Digital Link, random serials and barcode-reader scan data.
 
 from __future__ import annotations
 
+from lineside.gs1.compression import compress_digital_link, decompress_digital_link
 from lineside.gs1.dictionary import AIDefinition, Component, SyntaxDictionary, syntax_dictionary
 from lineside.gs1.digital_link import (
     GS1_RESOLVER_ROOT,
@@ -41,6 +42,8 @@ __all__ = [
     "Sscc",
     "SwallowedElements",
     "SyntaxDictionary",
+    "compress_digital_link",
+    "decompress_digital_link",
     "find_swallowed",
     "gs1_check_digit",
     "key_and_qualifiers",

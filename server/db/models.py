@@ -494,6 +494,11 @@ class ConsumerScan(Base):
     scanned_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     #: A salted hash of the client address: distinct scanners without storing IPs.
     client_hash: Mapped[str] = mapped_column(String(64), default="")
+    #: A keyed hash of the viewing device (its first-party cookie, else its address and
+    #: user agent for the day): distinct devices, not requests, make a clone warning.
+    device_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: A keyed hash of the client's network (IPv4 /24, IPv6 /48): a coarse "place".
+    network_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
     user_agent: Mapped[str] = mapped_column(String(500), default="")
     #: Coarse location when the consumer shared it (province or "lat,lon" rounded).
     location: Mapped[str] = mapped_column(String(200), default="")

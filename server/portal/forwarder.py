@@ -15,13 +15,16 @@ before the commit) is harmless.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import re
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +49,23 @@ logger = logging.getLogger(__name__)
 
 #: How long the high-water mark waits for in-flight event inserts before giving up.
 _SETTLE_LOCK_TIMEOUT = "2s"
+
+#: The versions Lineside's EPCIS documents follow, sent as the standard's headers.
+EPCIS_HEADERS = {
+    "GS1-EPCIS-Version": "2.0.0",
+    "GS1-CBV-Version": "2.0.0",
+    # All or nothing: a batch is delivered whole or retried whole.
+    "GS1-Capture-Error-Behaviour": "rollback",
+}
+
+#: Waits ``seconds`` unless told to stop; True when it should stop.
+Wait = Callable[[float], bool]
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
 
 _DL_GTIN = re.compile(r"/01/(\d{14})")
 _DL_LOT = re.compile(r"/10/([^/?#]+)")
@@ -75,6 +95,12 @@ class PortalTarget(BaseModel):
     #: Least seconds between two moves of the high-water mark; each move briefly waits
     #: for (and holds back) event inserts on PostgreSQL.
     mark_interval_s: float = Field(default=1.0, ge=0)
+    #: An EPCIS capture answered 202 is followed to its capture job: first poll after
+    #: ``job_poll_s``, doubling up to ``job_poll_max_s``, given up after ``job_timeout_s``
+    #: (the batch is then retried; capture is idempotent on the event ID).
+    job_poll_s: float = Field(default=0.5, gt=0)
+    job_poll_max_s: float = Field(default=10.0, gt=0)
+    job_timeout_s: float = Field(default=120.0, gt=0)
 
     @property
     def backoff(self) -> Backoff:
@@ -201,8 +227,14 @@ def forward_due(
     target: PortalTarget,
     client: httpx.Client,
     now: datetime | None = None,
+    wait: Wait = _sleep,
 ) -> ForwardResult:
-    """Send one batch of due entries; record the outcome. Never raises for HTTP errors."""
+    """Send one batch of due entries; record the outcome. Never raises for HTTP errors.
+
+    Entries are marked sent only when the target took the batch: a 2xx, or for an EPCIS
+    capture interface's 202 a capture job that finished with success. ``wait`` sleeps
+    between polls of that job (returning True to give up, when the worker stops).
+    """
     moment = now or utcnow()
     with session_factory() as session, session.begin():
         enqueue_new(session, target, moment)
@@ -225,7 +257,7 @@ def forward_due(
             if target.format is PortalFormat.EPCIS
             else {"records": portal_records(session, events)}
         )
-    error = _post(client, target, payload)
+    error = _post(client, target, payload, wait)
     ids = [row[0] for row in rows]
     attempts = max(row[1] for row in rows) + 1
     with session_factory() as session, session.begin():
@@ -256,22 +288,87 @@ def forward_due(
     return ForwardResult(failed=len(ids)) if gave_up else ForwardResult(retried=len(ids))
 
 
-def _post(client: httpx.Client, target: PortalTarget, payload: dict[str, Any]) -> str | None:
+def _post(
+    client: httpx.Client, target: PortalTarget, payload: dict[str, Any], wait: Wait = _sleep
+) -> str | None:
+    """Deliver one batch; ``None`` when delivered, else what went wrong.
+
+    An EPCIS capture interface answers 202 with the ``Location`` of its capture job: the
+    batch is delivered only when that job has finished with success.
+    """
     headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
+    if target.format is PortalFormat.EPCIS:
+        headers.update(EPCIS_HEADERS)
     try:
         response = client.post(target.url, json=payload, headers=headers, timeout=target.timeout_s)
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"[:1000]
+    if response.status_code == 202 and target.format is PortalFormat.EPCIS:
+        location = response.headers.get("location")
+        if not location:
+            return "HTTP 202 without a Location: the capture job cannot be followed"
+        job_url = urljoin(str(response.url), location)
+        return _await_capture_job(client, target, job_url, headers, wait)
     if response.is_success:
         return None
     return f"HTTP {response.status_code}: {response.text[:500]}"
 
 
+def _await_capture_job(
+    client: httpx.Client, target: PortalTarget, url: str, headers: dict[str, str], wait: Wait
+) -> str | None:
+    """Poll a capture job with backoff until it has finished; ``None`` on success."""
+    policy = Backoff(
+        initial=min(target.job_poll_s, target.job_poll_max_s),
+        factor=2.0,
+        maximum=target.job_poll_max_s,
+        jitter=0.0,
+        attempts=None,
+    )
+    deadline = time.monotonic() + target.job_timeout_s
+    polls = 0
+    while True:
+        polls += 1
+        # The first look is at once: many capture interfaces finish small jobs inline.
+        delay = policy.delay(polls - 1) if polls > 1 else 0.0
+        delay = min(delay, max(deadline - time.monotonic(), 0.0))
+        if wait(delay):
+            return f"capture job {url}: not followed to its end (stopping)"
+        try:
+            answer = client.get(url, headers=headers, timeout=target.timeout_s)
+        except httpx.HTTPError as exc:
+            return f"capture job {url}: {type(exc).__name__}: {exc}"[:1000]
+        if not answer.is_success:
+            return f"capture job {url}: HTTP {answer.status_code}: {answer.text[:300]}"
+        job = _job_document(answer)
+        if job is None:
+            return f"capture job {url}: the answer is not a capture job document"
+        if not job.get("running", False):
+            if job.get("success") is True:
+                return None
+            errors = json.dumps(job.get("errors", []), ensure_ascii=False)[:500]
+            return f"capture job {url} failed: {errors}"
+        if time.monotonic() >= deadline:
+            return f"capture job {url}: still running after {target.job_timeout_s:g} s"
+
+
+def _job_document(answer: httpx.Response) -> dict[str, Any] | None:
+    try:
+        document = answer.json()
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("running", False), bool):
+        return None
+    return document
+
+
 def portal_records(session: Session, events: Sequence[Event]) -> list[dict[str, Any]]:
-    """Events grouped per (GTIN, lot) as records with product, producer and stages.
+    """Events grouped per (GTIN, lot) as records: product (with the product passport's
+    fields), lot and its dates, producer, and the stages (code, place, time).
 
     The GTIN and lot come from Digital Link identifiers in the events; events naming no
-    GTIN are grouped under ``null``.
+    GTIN are grouped under ``null``. ``docs/portal.md`` maps each field onto the
+    regulations' data sets.
     """
     groups: dict[tuple[str | None, str | None], list[Event]] = {}
     for event in events:
@@ -280,21 +377,13 @@ def portal_records(session: Session, events: Sequence[Event]) -> list[dict[str, 
     for (gtin, lot), members in groups.items():
         product = session.scalar(select(Product).where(Product.gtin == gtin)) if gtin else None
         producer = session.get(Organisation, product.organisation_id) if product else None
+        ordered = sorted(members, key=lambda m: parse_event_time(m.document["eventTime"]))
         records.append(
             {
-                "product": {
-                    "gtin": gtin,
-                    "name": product.name_vi if product else None,
-                    "brand": product.brand if product else None,
-                    "origin": product.origin if product else None,
-                    "standards": product.standards if product else None,
-                },
+                "product": _product_record(gtin, product),
                 "lot": lot,
-                "producer": {
-                    "name": producer.name if producer else None,
-                    "address": producer.address if producer else None,
-                    "taxId": producer.tax_id if producer else None,
-                },
+                **_lot_dates(ordered),
+                "producer": _producer_record(producer),
                 "stages": [
                     {
                         "eventId": e.event_id,
@@ -303,13 +392,74 @@ def portal_records(session: Session, events: Sequence[Event]) -> list[dict[str, 
                         "location": e.biz_location or e.read_point,
                         "codes": _codes(e.document),
                     }
-                    for e in sorted(
-                        members, key=lambda m: parse_event_time(m.document["eventTime"])
-                    )
+                    for e in ordered
                 ],
             }
         )
     return records
+
+
+def _product_record(gtin: str | None, product: Product | None) -> dict[str, Any]:
+    if product is None:
+        return {"gtin": gtin, "name": None, "brand": None, "origin": None, "standards": None}
+    certificates = []
+    if product.certificate_number:
+        certificates.append(
+            {
+                "number": product.certificate_number,
+                "validFrom": _iso(product.certificate_valid_from),
+                "validUntil": _iso(product.certificate_valid_until),
+                "ocopStars": product.ocop_stars,
+            }
+        )
+    return {
+        "gtin": gtin,
+        "name": product.name_vi,
+        "nameEn": product.name_en or None,
+        "image": product.image_url or None,
+        "brand": product.brand,
+        "category": product.category or None,
+        "netContent": product.net_content or None,
+        "origin": product.origin,
+        "standards": product.standards,
+        "shelfLifeDays": product.shelf_life_days,
+        "safetyWarnings": product.safety_warnings or None,
+        "ocopGroup": product.ocop_group.value if product.ocop_group is not None else None,
+        "certificates": certificates,
+    }
+
+
+def _producer_record(producer: Organisation | None) -> dict[str, Any]:
+    if producer is None:
+        return {"name": None, "address": None, "taxId": None}
+    return {
+        "name": producer.name,
+        "address": producer.address,
+        "taxId": producer.tax_id,
+        "gln": producer.gln,
+        "province": producer.province or None,
+        "country": producer.country,
+    }
+
+
+def _lot_dates(events: Sequence[Event]) -> dict[str, Any]:
+    """The production and expiry dates the events' ILMD gives the lot (first found)."""
+    dates: dict[str, Any] = {"productionDate": None, "expiryDate": None}
+    for event in events:
+        ilmd = event.document.get("ilmd")
+        if not isinstance(ilmd, dict):
+            continue
+        for key, value in ilmd.items():
+            name = key.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+            if name == "productionDate" and dates["productionDate"] is None:
+                dates["productionDate"] = value
+            elif name == "itemExpirationDate" and dates["expiryDate"] is None:
+                dates["expiryDate"] = value
+    return dates
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _codes(document: dict[str, Any]) -> list[str]:
@@ -397,7 +547,9 @@ class PortalWorker:
                 busy = False
                 for target in self._targets:
                     try:
-                        result = forward_due(self._session_factory, target, client)
+                        result = forward_due(
+                            self._session_factory, target, client, wait=self._stopping.wait
+                        )
                     except Exception:  # the database may be down; try again next round
                         logger.exception("portal %s: forwarding failed", target.name)
                         continue

@@ -36,7 +36,7 @@ _STORE_SIZES: tuple[
     ("lineside_lines", "Lines registered.", Line),
     ("lineside_products", "Products registered.", Product),
     ("lineside_dead_letters", "MQTT messages that could not be stored.", DeadLetter),
-    ("lineside_consumer_scans", "Digital Link resolutions recorded.", ConsumerScan),
+    ("lineside_consumer_scans", "Consumer page views recorded.", ConsumerScan),
 )
 
 

@@ -49,6 +49,8 @@ class Verdict(enum.StrEnum):
     RECALLED = "recalled"
     EXPIRED = "expired"
     VOIDED = "voided"
+    #: The code's key is known but its lot (or serial) is not the one issued with it.
+    MISMATCH = "mismatch"
 
 
 def trace_domains(resolver_domain: str) -> list[str]:
@@ -251,6 +253,8 @@ class _History:
     events: list[EventSummary] = field(default_factory=list)
     commissioned: EventSummary | None = None
     lot: str | None = None
+    #: The lot the commissioning event gave the unit (its ILMD), whatever the code says.
+    commissioned_lot: str | None = None
     production: date | None = None
     expiry: date | None = None
     line_id: str | None = None
@@ -265,7 +269,9 @@ class _History:
             self.commissioned = summary
             self.line_id = event.line_id
             ilmd = _ilmd(event)
-            self.lot = self.lot or _ilmd_value(ilmd, "lotNumber")
+            issued_lot = _ilmd_value(ilmd, "lotNumber")
+            self.commissioned_lot = issued_lot if isinstance(issued_lot, str) else None
+            self.lot = self.lot or issued_lot
             self.production = self.production or _as_date(_ilmd_value(ilmd, "productionDate"))
             self.expiry = self.expiry or _as_date(_ilmd_value(ilmd, "itemExpirationDate"))
         if summary.step in _DECOMMISSION_STEPS or (summary.disposition or "").endswith(
@@ -316,6 +322,12 @@ def _origin(session: Session, product: Product | None, history: _History) -> Fac
     return facility
 
 
+def _lot_mismatch(ref: CodeRef, history: _History) -> bool:
+    """A serialised code whose lot is not the one its unit was commissioned with."""
+    issued = history.commissioned_lot
+    return bool(ref.lot and ref.serial and issued is not None and issued != ref.lot)
+
+
 def _verdict(
     ref: CodeRef,
     product: Product | None,
@@ -329,6 +341,8 @@ def _verdict(
         return Verdict.UNKNOWN
     if history.voided:
         return Verdict.VOIDED
+    if _lot_mismatch(ref, history):
+        return Verdict.MISMATCH
     if recall is not None:
         return Verdict.RECALLED
     if history.expiry is not None and history.expiry < today:

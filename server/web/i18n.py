@@ -47,9 +47,12 @@ _VI: Final[Mapping[str, str]] = {
     "certificate": "Giấy chứng nhận",
     "valid_until": "Hiệu lực đến",
     "stages": "Hành trình sản phẩm",
-    "scan_count": "Mã này đã được quét {count} lần.",
-    "clone_warning": "Cảnh báo: mã được quét nhiều lần có thể là mã bị sao chép. "
-    "Hãy kiểm tra bao bì cẩn thận.",
+    "scan_count": "Mã này đã được {devices} thiết bị quét, tại {places} nơi, kể từ {since}.",
+    "clone_warning": "Cảnh báo: mã này đã được quá nhiều thiết bị khác nhau quét, "
+    "có thể là mã bị sao chép. Hãy kiểm tra bao bì cẩn thận.",
+    "status_mismatch": "Thông tin không khớp",
+    "status_mismatch_detail": "Số lô trên mã không khớp với số lô của sản phẩm khi được "
+    "dán nhãn. Sản phẩm có thể không chính hãng.",
     "recall_reason": "Lý do thu hồi",
     "language": "English",
     "not_found_title": "Không tìm thấy mã",
@@ -92,9 +95,13 @@ _EN: Final[Mapping[str, str]] = {
     "certificate": "Certificate",
     "valid_until": "Valid until",
     "stages": "Product journey",
-    "scan_count": "This code has been scanned {count} times.",
-    "clone_warning": "Warning: a code scanned many times may have been copied. "
-    "Check the packaging carefully.",
+    "scan_count": "This code has been scanned by {devices} devices in {places} places "
+    "since {since}.",
+    "clone_warning": "Warning: too many different devices have scanned this code; "
+    "it may have been copied. Check the packaging carefully.",
+    "status_mismatch": "Details do not match",
+    "status_mismatch_detail": "The lot on this code is not the lot the product was "
+    "labelled with. The product may not be genuine.",
     "recall_reason": "Recall reason",
     "language": "Tiếng Việt",
     "not_found_title": "Code not found",

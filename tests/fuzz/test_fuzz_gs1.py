@@ -20,6 +20,8 @@ from lineside.gs1 import (
     GS1Message,
     Gtin,
     Sscc,
+    compress_digital_link,
+    decompress_digital_link,
     gs1_check_digit,
     parse_digital_link,
     parse_scan,
@@ -244,3 +246,27 @@ def test_keys(text: str, inputs: InputCounter) -> None:
         assert _DIGITS.fullmatch(value), value
         assert gs1_check_digit(value[:-1]) == value[-1]
         assert parse(str(key)) == key
+
+
+COMPRESSED_LINKS = [compress_digital_link(uri) for uri in DIGITAL_LINKS[:3]]
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _decompress(uri: str, inputs: InputCounter) -> None:
+    inputs.tried("gs1.decompress_digital_link")
+    link = returns_or_refuses(partial(decompress_digital_link, uri), GS1Error)
+    if link is not None:
+        # What decompresses is a link the parser either reads or refuses by name.
+        returns_or_refuses(partial(parse_digital_link, link), GS1Error)
+
+
+@fuzz_settings()
+@given(uri=mutated_text(COMPRESSED_LINKS, alphabet=BASE64URL))
+def test_compressed_link_mutations(uri: str, inputs: InputCounter) -> None:
+    _decompress(uri, inputs)
+
+
+@fuzz_settings()
+@given(segment=st.text(alphabet=BASE64URL, min_size=6, max_size=200))
+def test_compressed_link_random_segments(segment: str, inputs: InputCounter) -> None:
+    _decompress(f"https://id.gs1.org/{segment}", inputs)

@@ -23,7 +23,13 @@ PUBLIC = {
     ("POST", "/auth/token"),
     ("GET", "/login"),
     ("POST", "/login"),
-    ("GET", "/01/{path}"),
+    *(
+        (method, path)
+        for method in ("GET", "HEAD", "OPTIONS")
+        for path in ("/01/{path}", "/00/{path}", "/414/{path}", "/{segment}")
+    ),
+    ("GET", "/.well-known/gs1resolver"),
+    ("GET", "/p/01/{path}"),
 }
 
 

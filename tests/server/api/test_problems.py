@@ -143,7 +143,7 @@ def test_unknown_path_and_wrong_method_are_problems(client: TestClient) -> None:
 
 def test_linkset_for_an_unknown_code_is_a_problem(client: TestClient) -> None:
     answer = client.get(f"/01/{GTIN}/21/NOPE", headers={"Accept": "application/linkset+json"})
-    assert _problem(answer, 404)["detail"] == "unknown code"
+    assert _problem(answer, 404)["detail"] == f"nothing is known about (01){GTIN}"
 
 
 def test_rate_limit_is_429_with_retry_after(

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from server.db import make_engine, make_session_factory, migrate
 from server.db.events import EventOrigin, index_event, store_events
 from server.db.models import Event, Organisation, OutboxState, PortalOutboxEntry, Product
 from server.db.types import utcnow
-from server.portal import PortalFormat, PortalTarget, forward_due, outbox_status
+from server.portal import PortalFormat, PortalTarget, forward_due, outbox_status, portal_records
 from tests.server.epcis.conftest import epcis_app
 from tests.server.factories import object_event
 
@@ -163,9 +163,52 @@ def test_record_format_maps_product_lot_producer_and_stages(
     (payload,) = received
     (record,) = payload["records"]
     assert record["product"]["name"] == "Chè Shan tuyết"
+    assert record["product"]["certificates"] == []
     assert record["lot"] == "L1"
     assert record["producer"]["taxId"] == "4700000000"
+    assert record["producer"]["country"] == "VN"
+    assert set(record) >= {"productionDate", "expiryDate"}
     assert [stage["eventId"] for stage in record["stages"]] == ids
+
+
+def test_record_format_carries_the_product_passport_fields(session: Session) -> None:
+    producer = Organisation(
+        name="HTX Chè", address="Chợ Đồn", tax_id="4700000001", gln="8934567000017"
+    )
+    session.add(
+        Product(
+            gtin="08934567890128",
+            organisation=producer,
+            name_vi="Chè Shan tuyết",
+            image_url="https://id.example.vn/static/che.jpg",
+            safety_warnings="Không dùng cho trẻ dưới 3 tuổi",
+            certificate_number="OCOP-BK-2025-0007",
+            certificate_valid_until=date(2028, 6, 30),
+            ocop_stars=4,
+        )
+    )
+    event = object_event(["https://id.gs1.org/01/08934567890128/10/L1/21/P1"])
+    event["ilmd"] = {
+        "cbvmda:productionDate": "2026-03-01",
+        "cbvmda:itemExpirationDate": "2027-03-01",
+    }
+    store_events(session, [(index_event(event), EventOrigin())])
+    session.commit()
+    stored = session.scalars(select(Event)).all()
+    (record,) = portal_records(session, stored)
+    assert record["product"]["image"] == "https://id.example.vn/static/che.jpg"
+    assert record["product"]["safetyWarnings"] == "Không dùng cho trẻ dưới 3 tuổi"
+    assert record["product"]["certificates"] == [
+        {
+            "number": "OCOP-BK-2025-0007",
+            "validFrom": None,
+            "validUntil": "2028-06-30",
+            "ocopStars": 4,
+        }
+    ]
+    assert (record["productionDate"], record["expiryDate"]) == ("2026-03-01", "2027-03-01")
+    assert record["producer"]["gln"] == "8934567000017"
+    assert record["stages"][0]["codes"] == ["https://id.gs1.org/01/08934567890128/10/L1/21/P1"]
 
 
 def test_backoff_doubles_from_the_base_and_stops_at_the_cap() -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
@@ -135,3 +136,62 @@ def test_dashboard_renders_its_chart_after_login(running: Running, browser: Brow
     assert page.locator("svg.chart rect.bar").count() == 24
     assert page.locator("#lines tbody tr").first.inner_text().startswith("L1")
     page.close()
+
+
+def test_six_reloads_in_one_browser_are_one_device_not_a_copied_code(
+    running: Running, browser: Browser
+) -> None:
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    page.goto(f"{running.base}/01/{DEMO_GTIN}/10/TC2026/21/DEMO000003")
+    assert page.url.startswith(f"{running.base}/p/01/{DEMO_GTIN}/")
+    for _ in range(5):
+        page.reload()
+    scans = page.locator("#scans p").first
+    assert scans.get_attribute("data-devices") == "1"
+    assert page.locator(".clone-warning").count() == 0
+    assert "đã được 1 thiết bị quét" in scans.inner_text()
+    context.close()
+    other = browser.new_context(user_agent="another phone")
+    second = other.new_page()
+    second.goto(f"{running.base}/01/{DEMO_GTIN}/10/TC2026/21/DEMO000003")
+    assert second.locator("#scans p").first.get_attribute("data-devices") == "2"
+    other.close()
+
+
+def test_a_page_of_another_origin_reads_the_linkset_and_its_link_header(
+    running: Running, browser: Browser
+) -> None:
+    page = browser.new_page()
+    page.set_content("<html><body>retailer app</body></html>")  # an opaque origin
+    answer = page.evaluate(
+        """async (url) => {
+            const r = await fetch(url, {headers: {"Accept": "application/linkset+json"}});
+            return {status: r.status, link: r.headers.get("link"), body: await r.json()};
+        }""",
+        f"{running.base}/01/{DEMO_GTIN}/21/DEMO000004",
+    )
+    assert answer["status"] == 200
+    assert 'rel="linkset"' in answer["link"]
+    (entry,) = answer["body"]["linkset"]
+    assert entry["anchor"] == f"{running.base}/01/{DEMO_GTIN}/21/DEMO000004"
+    page.close()
+
+
+def test_head_and_options_over_real_http(running: Running) -> None:
+    unit = f"{running.base}/01/{DEMO_GTIN}/21/DEMO000005"
+    with httpx.Client() as client:
+        head = client.head(unit)
+        assert head.status_code == 307
+        assert head.content == b""
+        linkset = client.head(f"{unit}?linkType=linkset")
+        assert linkset.status_code == 200
+        assert int(linkset.headers["content-length"]) > 0
+        assert linkset.content == b""
+        assert (
+            client.get(f"{unit}?linkType=linkset").headers["content-length"]
+            == (linkset.headers["content-length"])
+        )
+        preflight = client.options(unit, headers={"Access-Control-Request-Method": "GET"})
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "*"
