@@ -234,6 +234,8 @@ class PrinterDevice(_Model):
     role: Literal["unit_printer", "case_printer"]
     url: str
     language: PrinterLanguage = PrinterLanguage.ZPL
+    #: Print resolution: the label preflight checks X-dimensions in millimetres with it.
+    dpi: int = Field(default=203, ge=100, le=1200)
     #: Labels the agent may have sent but not yet seen printed.
     max_in_flight: int = Field(default=8, ge=1, le=256)
 

@@ -51,9 +51,14 @@ def check_config(
 ) -> None:
     """Validate a line configuration; every problem is named with its key path."""
     from edge.config import load_config
+    from edge.labels import config_label_problems
 
     try:
         cfg = load_config(file)
+        # Every configured label template, filled with sample data, must pass its preflight.
+        label_problems = config_label_problems(cfg)
+        if label_problems:
+            raise ConfigError("\n".join(label_problems))
     except ConfigError as exc:
         if as_json:
             console.print_json(json.dumps({"ok": False, "errors": str(exc).splitlines()}))

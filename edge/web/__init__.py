@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from edge.config import LineConfig
@@ -106,6 +106,14 @@ def create_app(engine: LineEngine, config: LineConfig) -> FastAPI:
     @app.get("/api/state")
     async def state() -> dict[str, Any]:
         return snapshot(engine)
+
+    @app.get("/api/label.png")
+    async def label_png() -> Response:
+        """The current work order's unit label, as rendered and approved by the preflight."""
+        approved = engine.labels.approved if engine.labels is not None else None
+        if approved is None:
+            raise HTTPException(status_code=404, detail="no approved label yet")
+        return Response(approved.png(), media_type="image/png")
 
     @app.get("/api/stream")
     async def stream(request: Request) -> StreamingResponse:
