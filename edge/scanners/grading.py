@@ -141,12 +141,34 @@ def grade_image(
     reads = zxingcpp.read_barcodes(
         gray, formats=zxingcpp.barcode_formats_from_str(formats), try_invert=False
     )
+    return grade_reads(gray, reads)
+
+
+def grade_reads(image: Image.Image | npt.NDArray[Any], reads: list[Any]) -> list[SymbolGrade]:
+    """Grade symbols a decoder already found in ``image`` (zxing-cpp results): the
+    verify camera decodes each frame once and grades what it read.
+
+    Only each symbol's neighbourhood is converted to reflectance, so a large frame costs
+    little more than a small one.
+    """
+    import zxingcpp
+
+    frame = np.asarray(image.convert("L")) if isinstance(image, Image.Image) else image
     grades: list[SymbolGrade] = []
     for read in reads:
+        corners = _corners(read)
+        x0, y0 = corners.min(axis=0)
+        x1, y1 = corners.max(axis=0)
+        # Room for the widest quiet zone (10 modules of Code 128) and a little more.
+        margin = int(0.4 * max(x1 - x0, y1 - y0)) + 8
+        left, top = max(int(x0) - margin, 0), max(int(y0) - margin, 0)
+        crop = frame[top : int(y1) + margin + 1, left : int(x1) + margin + 1]
+        pixels = crop if crop.dtype == np.float64 else _reflectance(crop)
+        local = corners - np.array([left, top], dtype=np.float64)
         if read.format == zxingcpp.BarcodeFormat.Code128:
-            grades.append(_grade_linear(pixels, read))
+            grades.append(_grade_linear(pixels, read, local))
         else:
-            grades.append(_grade_matrix(pixels, read))
+            grades.append(_grade_matrix(pixels, read, local))
     return grades
 
 
@@ -251,11 +273,10 @@ def _band_share(pixels: Pixels, inner: tuple[int, int, int, int], margin: int, g
     return int(bad.sum()) / area
 
 
-def _grade_matrix(pixels: Pixels, read: Any) -> SymbolGrade:
+def _grade_matrix(pixels: Pixels, read: Any, corners: npt.NDArray[np.float64]) -> SymbolGrade:
     import zxingcpp
 
     rows, cols = _matrix_size(read)
-    corners = _corners(read)
     tl, tr, br, bl = corners
     x_step = (float(np.linalg.norm(tr - tl)) + 1) / cols
     y_step = (float(np.linalg.norm(bl - tl)) + 1) / rows
@@ -399,8 +420,7 @@ def _grade_scan(values: dict[str, float]) -> dict[str, int]:
     }
 
 
-def _grade_linear(pixels: Pixels, read: Any) -> SymbolGrade:
-    corners = _corners(read)
+def _grade_linear(pixels: Pixels, read: Any, corners: npt.NDArray[np.float64]) -> SymbolGrade:
     x0 = int(corners[:, 0].min())
     x1 = int(corners[:, 0].max()) + 1
     y0, y1 = corners[:, 1].min(), corners[:, 1].max()
