@@ -46,6 +46,7 @@ from edge.config import LineConfig
 from edge.effects import LineEffects, Observations, ReadRecord, now
 from edge.journal import Journal, OutboxItem, SerialState, WorkOrderState
 from edge.labels import LabelApproval
+from edge.quality import PrintQuality
 from edge.reject import RejectOutput
 from edge.reports import reconciliation_report, totals
 from edge.serials import SerialSourceError, SerialSupply
@@ -124,6 +125,8 @@ class LineEngine:
         self.journal = journal
         #: Approves each work order's unit label before it starts (the label preflight).
         self.labels = labels
+        #: The rolling print-quality grade of the verify reads (a grading camera).
+        self.quality = PrintQuality(config.policy.print_quality_window)
         self._printer = printer
         self._supply = supply
         self._obs = observations
@@ -235,6 +238,7 @@ class LineEngine:
                 outbox_pending=self.journal.outbox.pending()[0],
             ),
             rate_per_minute=self.rate_per_minute(),
+            print_grade=self.quality.grade,
         )
 
     # -- commits and failures -----------------------------------------------------------
@@ -522,6 +526,8 @@ class LineEngine:
             code = ScannedCode.of(read)
             known = None if code.serial is None else self.journal.serials.state_of(code.serial)
             self._fx.apply(self.machine.read(code, known, time.monotonic()))
+            if code.grade is not None:
+                self._fx.apply(self.quality.add(code.grade))
 
     # -- operator actions ---------------------------------------------------------------
 

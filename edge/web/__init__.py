@@ -63,6 +63,7 @@ def snapshot(engine: LineEngine) -> dict[str, Any]:
             "pallets": c.pallets,
         },
         "in_flight": engine.in_flight,
+        "print_quality": engine.quality.snapshot(),
         "rate_per_minute": engine.rate_per_minute(),
         "last_reads": [
             {"at": r.at.isoformat(), "text": r.text, "verdict": r.verdict}
