@@ -22,8 +22,10 @@ def preview(
     out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("label.png"),
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Render TEMPLATE filled with --data to a PNG and list the codes it carries."""
+    """Render TEMPLATE filled with --data to a PNG and list the codes it carries, and
+    the problems the preflight finds (see ``label check``)."""
     from edge.printers.label_data import LabelData
+    from edge.printers.preflight import application_of, check_label
     from edge.printers.templates import ZplTemplate, load_template
     from lineside.codecs.render import render_zpl
 
@@ -32,9 +34,8 @@ def preview(
         text = Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
         unit = LabelData.model_validate(json.loads(text))
         loaded = load_template(template)
-        if not isinstance(loaded, ZplTemplate):
-            raise ConfigError(f"{template}: preview renders ZPL templates only")
-        image = render_zpl(loaded.render(unit))
+        check = check_label(loaded, unit, application=application_of(Path(template).name))
+        image = render_zpl(loaded.render(unit)) if isinstance(loaded, ZplTemplate) else check.image
     except (ConfigError, ValidationError, json.JSONDecodeError, OSError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(2) from exc
@@ -45,12 +46,15 @@ def preview(
         {"symbology": r.symbology_identifier, "text": r.text} for r in zxingcpp.read_barcodes(image)
     ]
     console = Console()
+    problems = [p.as_dict() for p in check.problems]
     if as_json:
-        console.print_json(json.dumps({"out": str(out), "codes": codes}))
+        console.print_json(json.dumps({"out": str(out), "codes": codes, "problems": problems}))
     else:
         console.print(f"wrote {out} ({image.width}x{image.height})")
         for code in codes:
             console.print(f"  {code['symbology']}  {code['text']}", markup=False)
+        for problem in check.problems:
+            console.print(f"  problem: {problem}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _read_data(data: str | None, application: str) -> object:

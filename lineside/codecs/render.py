@@ -30,7 +30,7 @@ from typing import Literal
 from PIL import Image, ImageDraw, ImageFont
 
 from lineside.codecs.zpl import ZplCommand, parse_commands, unescape_field
-from lineside.errors import LinesideError
+from lineside.errors import InvalidInput, LinesideError
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ Symbology = Literal["datamatrix", "qr", "code128", ""]
 #: Required quiet zone of each symbology, in modules (GS1 General Specifications).
 QUIET_ZONE_MODULES: dict[str, int] = {"datamatrix": 1, "qr": 4, "code128": 10}
 Box = tuple[int, int, int, int]
+#: Largest label drawn (dots): 8 inches wide at 1,000 dpi, and twice as long.
+MAX_WIDTH, MAX_HEIGHT = 8000, 16000
 
 
 def _params(text: str, count: int) -> list[str]:
@@ -225,8 +227,8 @@ class _Painter:
             self.x, self.y = self.home[0] + _int(fx, 0), self.home[1] + _int(fy, 0)
         elif name == "BY":
             params = _params(text, 3)
-            self.module = max(1, _int(params[0], 2))
-            self.bar_height = max(1, _int(params[2], self.bar_height))
+            self.module = min(10, max(1, _int(params[0], 2)))  # ^BY: 1-10 dots
+            self.bar_height = min(self.height, max(1, _int(params[2], self.bar_height)))
         elif name in {"A", "CF"}:
             self._font(name, _params(text, 4))
         elif name == "FB":
@@ -252,7 +254,8 @@ class _Painter:
             self.barcode, self.hex_mode, self.block = None, False, None
 
     def _font(self, name: str, params: list[str]) -> None:
-        self.font_h = _int(params[1], self.font_h)
+        # ZPL allows 32,000 dots; a preview stops at 1,000 (5 inches at 203 dpi).
+        self.font_h = min(max(_int(params[1], self.font_h), 1), 1000, self.height)
         if name == "A":
             self.resident = not params[0].startswith("@")
             key = params[3].upper() if not self.resident else "0"
@@ -293,11 +296,11 @@ class _Painter:
         kind, params = self.barcode
         symbology: Symbology = {"BX": "datamatrix", "BC": "code128", "BQ": "qr"}[kind]  # type: ignore[assignment]
         if kind == "BX":
-            scale = max(1, _int(params[1], 4))
+            scale = min(100, max(1, _int(params[1], 4)))  # ^BX element height, dots
         elif kind == "BC":
             scale = self.module
         else:
-            scale = max(1, _int(params[2], 3))
+            scale = min(10, max(1, _int(params[2], 3)))  # ^BQ magnification 1-10
         quiet = QUIET_ZONE_MODULES[symbology] * scale
         try:
             if kind == "BX":
@@ -315,7 +318,7 @@ class _Painter:
             return
         bar_h = 0
         if kind == "BC":
-            bar_h = _int(params[1], self.bar_height)
+            bar_h = min(self.height, max(1, _int(params[1], self.bar_height)))
             size = (symbol.width * scale, bar_h)
         else:
             size = (symbol.width * scale, symbol.height * scale)
@@ -333,6 +336,10 @@ def _size(commands: list[ZplCommand], width: int, height: int) -> tuple[int, int
             width = _int(command.text, width)
         elif command.name == "LL":
             height = _int(command.text, height)
+    if not (1 <= width <= MAX_WIDTH and 1 <= height <= MAX_HEIGHT):
+        raise InvalidInput(
+            f"label size {width}x{height} dots: ^PW must be 1-{MAX_WIDTH}, ^LL 1-{MAX_HEIGHT}"
+        )
     return width, height
 
 

@@ -189,3 +189,32 @@ def test_cli_bad_data_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["label", "check", "builtin:unit-60x40.zpl", "--data", "{}"])
     assert result.exit_code == 2
     assert "product_name" in result.output
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "message"),
+    [
+        ("^PW99999^LL99999^FO0,0^A0N,20,20^FDx^FS", "encode", "^PW must be 1-8000"),
+        ("^PW400^LL300^FO0,0^BQN,2,99^FDMA,x^FS", "x_dimension", "10 dots"),
+        ("^PW400^LL300^FO0,0^A0N,99999,99999^FDxy^FS", "overlap", "overlaps QR code"),
+        ("^PW400^LL300^FO10,10^BXN,5,200,,,,_^FD_1019999^FS", "encode", ""),
+        ("^PW400^LL300^BY99^FO10,10^BCN,99999,N,N^FDabc^FS", "bounds", "beyond the label's"),
+    ],
+)
+def test_hostile_templates_give_problems_not_crashes(body: str, kind: str, message: str) -> None:
+    template = ZplTemplate.from_text(f"^XA{body}^FO0,0^BQN,2,4^FDMA,{{{{digital_link}}}}^FS^XZ")
+    check = check_label(template, SAMPLE_UNIT)
+    assert any(p.kind == kind and message in p.message for p in check.problems), check.problems
+
+
+def test_reference_zpl_labels_preflight_without_errors(vectors_dir: Path) -> None:
+    labels = sorted((vectors_dir / "zpl" / "zebrash").glob("*.zpl"))
+    assert len(labels) >= 20
+    found: set[str] = set()
+    for path in labels:
+        for problem in check_layout(layout_zpl(path.read_bytes()), "case"):
+            assert problem.field, path.name
+            assert problem.message, path.name
+            found.add(problem.kind)
+    # Carrier labels use 2-dot bars and short GS1-128 symbols: below a case label's spec.
+    assert {"x_dimension", "symbol_size"} <= found
