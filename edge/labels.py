@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.config import LineConfig, PrinterDevice
+from edge.printers.label_data import LabelData
 from edge.printers.preflight import (
     LabelCheck,
     application_of,
@@ -17,9 +18,11 @@ from edge.printers.preflight import (
     order_label_check,
     sample_for,
 )
-from edge.printers.templates import TemplateError, load_template
+from edge.printers.templates import LabelTemplate, TemplateError, load_template
 from edge.verdicts import EngineError
+from lineside.codecs.preflight import Problem
 from lineside.contract import WorkOrder
+from lineside.gs1 import Sscc
 
 
 def config_label_problems(config: LineConfig) -> list[str]:
@@ -42,26 +45,39 @@ def config_label_problems(config: LineConfig) -> list[str]:
 
 
 class LabelRefused(EngineError):
-    """A work order cannot start: its unit label fails the preflight."""
+    """A work order cannot start: one of its labels fails the preflight."""
+
+
+def order_case_data(order: WorkOrder, *, company_prefix: str) -> LabelData:
+    """A full case of ``order``, with an SSCC of the line's company prefix."""
+    sscc = Sscc.build(company_prefix, 9, extension=9).value
+    count = str(order.units_per_case)
+    return LabelData(
+        product_name=order.product.name_vi,
+        gtin=order.product.gtin,
+        lot=order.lot,
+        expiry=order.expiry_date,
+        extra={"sscc": sscc, "count": count, "level": "case"},
+    )
 
 
 class LabelApproval:
-    """Approves each work order's unit label before the line starts it.
+    """Approves each work order's labels before the line starts it.
 
-    ``check(order)`` is the preflight of the order's label (``None`` when the line has no
-    template to check, e.g. a simulated printer). An approval is kept per work order, so a
-    resumed order is not checked again; :attr:`approved` is the label the operator screen
-    shows.
+    ``check(order)`` is the preflight of the order's unit label and, on a line with a
+    case printer, its case label (``None`` when the line has no template to check, e.g. a
+    simulated printer). An approval is kept per work order, so a resumed order is not
+    checked again; :attr:`approved` is the unit label the operator screen shows.
     """
 
     def __init__(self, check: Callable[[WorkOrder], LabelCheck | None]) -> None:
         self._check = check
         self._order_id: str | None = None
-        #: The current work order's approved label, once it has started.
+        #: The current work order's approved unit label, once it has started.
         self.approved: LabelCheck | None = None
 
     def approve(self, order: WorkOrder) -> None:
-        """Raise :class:`LabelRefused` listing the problems if the label is not good."""
+        """Raise :class:`LabelRefused` listing the problems if a label is not good."""
         if self._order_id == order.id:
             return
         check = self._check(order)
@@ -69,31 +85,41 @@ class LabelApproval:
             listed = "; ".join(str(p) for p in check.problems[:5])
             more = f" (and {len(check.problems) - 5} more)" if len(check.problems) > 5 else ""
             raise LabelRefused(
-                f"work order {order.id}: the unit label fails its preflight: {listed}{more}"
+                f"work order {order.id}: a label fails its preflight: {listed}{more}"
             )
         self._order_id, self.approved = order.id, check
 
     @classmethod
     def for_line(cls, config: LineConfig) -> LabelApproval:
-        """The approval of a line's unit labels, with the template each order names."""
+        """The approval of a line's labels, with the templates each order names."""
         printer = config.device("unit_printer")
+        case_printer = config.device("case_printer")
         dpi = printer.dpi if isinstance(printer, PrinterDevice) else 203
         serial_length = config.server.serial_length if config.server else 12
 
-        def check(order: WorkOrder) -> LabelCheck | None:
-            path = config.labels.templates.get(order.unit_template)
+        def template(order: WorkOrder, name: str) -> LabelTemplate | None:
+            path = config.labels.templates.get(name)
             if path is None:
                 return None
             try:
-                template = load_template(path)
+                return load_template(path)
             except TemplateError as exc:
                 raise LabelRefused(f"work order {order.id}: {exc}") from exc
-            return order_label_check(
-                template,
-                order,
-                resolver=config.line.resolver,
-                serial_length=serial_length,
-                dpi=dpi,
+
+        def check(order: WorkOrder) -> LabelCheck | None:
+            unit = template(order, order.unit_template)
+            if unit is None:
+                return None
+            result = order_label_check(
+                unit, order, resolver=config.line.resolver, serial_length=serial_length, dpi=dpi
             )
+            case = template(order, order.case_template)
+            if isinstance(case_printer, PrinterDevice) and case is not None:
+                data = order_case_data(order, company_prefix=config.line.company_prefix)
+                case_check = check_label(case, data, application="case", dpi=case_printer.dpi)
+                result.problems.extend(
+                    Problem(p.kind, f"case label {p.field}", p.message) for p in case_check.problems
+                )
+            return result
 
         return cls(check)

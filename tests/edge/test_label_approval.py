@@ -41,7 +41,7 @@ async def test_a_work_order_with_a_bad_label_cannot_start(tmp_path: Path) -> Non
     line.engine.load(make_order())
     with pytest.raises(LabelRefused) as refused:
         line.engine.start()
-    assert "the unit label fails its preflight" in str(refused.value)
+    assert "a label fails its preflight" in str(refused.value)
     assert "beyond the label's width of 480 dots" in str(refused.value)
     assert line.engine.phase is Phase.LOADED
     assert line.engine.counters.printed == 0
@@ -116,3 +116,36 @@ def test_check_config_lists_label_problems(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "labels.templates.unit (bad.zpl): {{product_name}} text" in result.output
     assert "beyond the label's width of 480 dots" in result.output
+
+
+# A case label whose SSCC GS1-128 is too short and too thin for a logistic unit.
+THIN_CASE = """^XA^PW800^LL560
+^BY2,3,80^FO40,40^BCN,80,N,N,N^FD>;>800{{extra.sscc}}^FS
+^FO40,200^A@N,24,24,E:DEJAVU.TTF^FDSố lượng: {{extra.count}}^FS
+^XZ
+"""
+CASE_PRINTER = """
+[[devices]]
+kind = "printer"
+id = "case-printer"
+role = "case_printer"
+url = "tcp://127.0.0.1:9"
+dpi = 203
+"""
+
+
+def test_the_case_label_is_checked_on_a_line_with_a_case_printer(tmp_path: Path) -> None:
+    (tmp_path / "case.zpl").write_text(THIN_CASE, encoding="utf-8")
+    templates = '\n[labels.templates]\nunit = "builtin:unit-60x40.zpl"\ncase = "case.zpl"\n'
+    order = make_order(units_per_case=12)
+    without_printer = LabelApproval.for_line(make_config(tmp_path, extra=templates))
+    without_printer.approve(order)  # no case printer: its template is not used
+    approval = LabelApproval.for_line(make_config(tmp_path, extra=CASE_PRINTER + templates))
+    with pytest.raises(LabelRefused) as refused:
+        approval.approve(order)
+    assert "case label {{extra.sscc}} GS1 Code 128 (line 2): X-dimension 2 dots" in str(
+        refused.value
+    )
+    assert "bars 80 dots = 10.01 mm high" in str(refused.value)
+    good = templates.replace('"case.zpl"', '"builtin:case-100x70.zpl"')
+    LabelApproval.for_line(make_config(tmp_path, extra=CASE_PRINTER + good)).approve(order)
