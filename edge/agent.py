@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 from edge.config import LineConfig
 from edge.engine import LineEngine, Phase, ReadLike, ScannerCaseVerifier
 from edge.journal import Journal, OutboxItem, is_write_failure
+from edge.labels import LabelApproval
 from edge.line_devices import CasePrinterDevice, LineDevices, UnitPrinterDevice
 from edge.outbox import OutboxPublisher
 from edge.reject import make_reject_output
@@ -125,6 +126,7 @@ class Agent:
             on_commit=self.publisher.wake,
             auto_close=True,
             on_failure=self._journal_failed,
+            labels=LabelApproval.for_line(config),
         )
         devices.unit_printer.watch(self.engine.on_printer_status)
         self._stop = asyncio.Event()

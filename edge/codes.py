@@ -69,6 +69,9 @@ class ContainerLabel:
     count: int
     element_string: str
     hri: tuple[str, ...]
+    #: What the case holds, for the text on its label.
+    product_name: str = ""
+    expiry: date | None = None
 
 
 def unit_label(order: WorkOrder, serial: str, *, resolver: str) -> UnitLabel:
@@ -107,6 +110,8 @@ def container_label(order: WorkOrder, sscc: str, *, level: str, count: int) -> C
         count=count,
         element_string=message.as_raw(),
         hri=tuple(message.as_hri()),
+        product_name=order.product.name_vi,
+        expiry=order.expiry_date,
     )
 
 

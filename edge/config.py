@@ -234,6 +234,8 @@ class PrinterDevice(_Model):
     role: Literal["unit_printer", "case_printer"]
     url: str
     language: PrinterLanguage = PrinterLanguage.ZPL
+    #: Print resolution: the label preflight checks X-dimensions in millimetres with it.
+    dpi: int = Field(default=203, ge=100, le=1200)
     #: Labels the agent may have sent but not yet seen printed.
     max_in_flight: int = Field(default=8, ge=1, le=256)
 
@@ -340,6 +342,11 @@ class PolicySection(_Model):
     #: This many units in a row without any read from a connected verify scanner raise
     #: ``scanner_silent`` (``max_consecutive_rejects`` still decides when the line pauses).
     scanner_silent_after: int = Field(default=5, ge=1, le=1000)
+    #: With a grading verify camera (``camera://0?grade=1``): a unit whose code grades
+    #: below this is rejected ("print quality"); unset, grades are only shown.
+    min_print_grade: Literal["A", "B", "C", "D"] | None = None
+    #: Reads in the rolling print-quality grade.
+    print_quality_window: int = Field(default=20, ge=1, le=10_000)
 
 
 class OutboxSection(_Model):

@@ -91,9 +91,10 @@ class DriverCasePrinter:
 
     async def print_container(self, label: ContainerLabel) -> None:
         data = LabelData(
-            product_name=f"{label.level.upper()} {label.sscc} x{label.count}",
+            product_name=label.product_name or f"{label.level.upper()} {label.sscc}",
             gtin=label.gtin,
             lot=label.lot,
+            expiry=label.expiry,
             extra={"sscc": label.sscc, "count": str(label.count), "level": label.level},
         )
         await self.driver.print_label(data)

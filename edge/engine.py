@@ -45,6 +45,8 @@ from edge.codes import UnitLabel, Where
 from edge.config import LineConfig
 from edge.effects import LineEffects, Observations, ReadRecord, now
 from edge.journal import Journal, OutboxItem, SerialState, WorkOrderState
+from edge.labels import LabelApproval
+from edge.quality import PrintQuality
 from edge.reject import RejectOutput
 from edge.reports import reconciliation_report, totals
 from edge.serials import SerialSourceError, SerialSupply
@@ -118,8 +120,13 @@ class LineEngine:
         observations: Observations | None = None,
         auto_close: bool = True,
         on_failure: Callable[[str], None] | None = None,
+        labels: LabelApproval | None = None,
     ) -> None:
         self.journal = journal
+        #: Approves each work order's unit label before it starts (the label preflight).
+        self.labels = labels
+        #: The rolling print-quality grade of the verify reads (a grading camera).
+        self.quality = PrintQuality(config.policy.print_quality_window)
         self._printer = printer
         self._supply = supply
         self._obs = observations
@@ -231,6 +238,7 @@ class LineEngine:
                 outbox_pending=self.journal.outbox.pending()[0],
             ),
             rate_per_minute=self.rate_per_minute(),
+            print_grade=self.quality.grade,
         )
 
     # -- commits and failures -----------------------------------------------------------
@@ -308,8 +316,11 @@ class LineEngine:
         """Start (or resume) the loaded work order.
 
         Resuming a line that stopped itself for safety (too many rejects, a case label not
-        verified) is an override and is audited with ``operator``.
+        verified) is an override and is audited with ``operator``. A work order whose unit
+        label fails its preflight does not start (``LabelRefused``, an :class:`EngineError`).
         """
+        if self.labels is not None and self.order is not None:
+            self.labels.approve(self.order)  # raises LabelRefused: the line does not start
         self._fx.apply(self.machine.start(operator=operator))
 
     def pause(self, reason: str = "operator") -> None:
@@ -515,6 +526,8 @@ class LineEngine:
             code = ScannedCode.of(read)
             known = None if code.serial is None else self.journal.serials.state_of(code.serial)
             self._fx.apply(self.machine.read(code, known, time.monotonic()))
+            if code.grade is not None:
+                self._fx.apply(self.quality.add(code.grade))
 
     # -- operator actions ---------------------------------------------------------------
 

@@ -100,6 +100,8 @@ class VerdictPolicy:
     max_consecutive_rejects: int = 5
     scanner_silent_after: int = 5
     broker_alarm_after_s: float = 30.0
+    #: Reject a unit whose code grades below this (a grading camera), if set.
+    min_print_grade: str | None = None
 
     @classmethod
     def from_config(cls, config: LineConfig) -> VerdictPolicy:
@@ -110,6 +112,7 @@ class VerdictPolicy:
             max_consecutive_rejects=config.policy.max_consecutive_rejects,
             scanner_silent_after=config.policy.scanner_silent_after,
             broker_alarm_after_s=config.policy.broker_alarm_after_s,
+            min_print_grade=config.policy.min_print_grade,
         )
 
 
@@ -138,6 +141,9 @@ class ScannedCode:
     gtin: str | None = None
     serial: str | None = None
     problem: str | None = None
+    #: Print-quality grade (A-F) and its lowest parameter, from a grading camera.
+    grade: str | None = None
+    grade_parameter: str | None = None
 
     @classmethod
     def of(cls, read: ReadLike) -> ScannedCode:
@@ -147,7 +153,14 @@ class ScannedCode:
         message = getattr(read.result, "message", None)
         if message is None:
             return cls(text)
-        return cls(text, gtin=message.get("01"), serial=message.get("21"))
+        grade = getattr(read, "grade", None), getattr(read, "grade_parameter", None)
+        return cls(text, message.get("01"), message.get("21"), None, *grade)
+
+    def below(self, minimum: str | None) -> bool:
+        """Whether the code's print-quality grade is below ``minimum`` (A best)."""
+        if minimum is None or self.grade is None:
+            return False
+        return "ABCDF".index(self.grade) > "ABCDF".index(minimum)
 
 
 # -- decisions ------------------------------------------------------------------------------
@@ -488,6 +501,9 @@ class VerdictMachine:
             if gtin != order.product.gtin:
                 decisions = self._reject(serial, f"wrong product: GTIN {gtin}")
                 return [*decisions, ShowRead(code.text, "wrong product")]
+            if code.below(self.policy.min_print_grade):
+                reason = f"print quality: grade {code.grade} ({code.grade_parameter})"
+                return [*self._reject(serial, reason), ShowRead(code.text, "print quality")]
             return [*self._commission(serial, now), ShowRead(code.text, "ok")]
         if gtin != order.product.gtin:
             reason = f"wrong product: GTIN {gtin}, expected {order.product.gtin}"

@@ -263,6 +263,8 @@ class LineStatus(_Message):
     work_order: str | None = None
     counters: LineCounters = Field(default_factory=LineCounters)
     rate_per_minute: float = 0.0
+    #: Rolling print-quality grade (A-F) of the last reads, when the verify camera grades.
+    print_grade: Literal["A", "B", "C", "D", "F"] | None = None
     agent_version: str | None = None
     updated_at: datetime = Field(default_factory=_utc_now)
 
@@ -311,6 +313,8 @@ class AlarmCode(enum.StrEnum):
     OUTBOX_FULL = "outbox_full"
     BROKER_UNREACHABLE = "broker_unreachable"
     SELFTEST_FAILED = "selftest_failed"
+    #: The rolling print-quality grade of a grading verify camera is falling toward C.
+    PRINT_QUALITY = "print_quality"
 
 
 class Severity(enum.StrEnum):

@@ -55,12 +55,16 @@ def check_config(
     """Validate a line configuration; every problem is named with its key path."""
     from edge.config import load_config
     from edge.config_checks import production_problems
+    from edge.labels import config_label_problems
 
     try:
         cfg = load_config(file)
-        unfit = [] if demo else production_problems(cfg, file.name)
-        if unfit:
-            raise ConfigError("\n".join(unfit))
+        # Production settings (no demo secrets) and every configured label template,
+        # filled with sample data, passing its preflight.
+        problems = [] if demo else production_problems(cfg, file.name)
+        problems += config_label_problems(cfg)
+        if problems:
+            raise ConfigError("\n".join(problems))
     except ConfigError as exc:
         if as_json:
             console.print_json(json.dumps({"ok": False, "errors": str(exc).splitlines()}))

@@ -158,3 +158,40 @@ def selftest_command(
         out.print("[green]PASS[/green]" if report.passed else "[red]FAILED[/red]", highlight=False)
     if not report.passed:
         raise typer.Exit(1)
+
+
+@app.command("grade")
+def grade_command(
+    image: Annotated[str, typer.Argument(help="A picture from the verify camera (PNG, JPEG...).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Grade the print quality of every code in IMAGE, A (best) to F.
+
+    ISO/IEC 15415-style parameters for DataMatrix and QR, 15416-style for Code 128; a
+    symbol's grade is its lowest parameter's. These are process-control grades from an
+    uncalibrated camera, not a certified verification. Exit 1 when no code is found.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from edge.scanners.grading import GRADES, NOTE, grade_image
+
+    try:
+        with Image.open(image) as picture:
+            symbols = grade_image(picture)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise _fail(f"{image}: cannot read the picture: {exc}") from exc
+    if not symbols:
+        raise _fail(f"{image}: no DataMatrix, QR or Code 128 found", code=1)
+    overall = min((s.grade for s in symbols), key=GRADES.index)
+    console = Console()
+    if as_json:
+        report = {"grade": overall, "note": NOTE, "symbols": [s.as_dict() for s in symbols]}
+        console.print_json(json.dumps(report, ensure_ascii=False))
+        return
+    console.print(f"grade {overall}  ({NOTE})", markup=False, soft_wrap=True)
+    for symbol in symbols:
+        console.print(
+            f"{symbol.symbology} {symbol.grade}  {_shown(symbol.text.encode())}", markup=False
+        )
+        for p in symbol.parameters:
+            console.print(f"  {p.name:25} {p.value:7.3f}  {p.grade}", markup=False)

@@ -10,6 +10,8 @@ r"""What goes on one label: the typed unit data and the named fields templates u
 '(01)08934567890120(17)270630(10)L1(21)X7K2'
 >>> f["digital_link"]
 'https://id.gs1.org/01/08934567890120/10/L1/21/X7K2?17=270630'
+>>> f["expiry"], f["hri_text"]
+('30/06/2027', '(01)\xa008934567890120 (17)\xa0270630 (10)\xa0L1 (21)\xa0X7K2')
 """
 
 from __future__ import annotations
@@ -37,17 +39,23 @@ STANDARD_FIELDS: frozenset[str] = frozenset(
         "element_string",
         "hri",
         "hri_lines",
+        "hri_text",
     }
 )
 
 #: Fields always present, whatever the unit: a template may use them unconditionally.
 ALWAYS_PRESENT: frozenset[str] = frozenset(
-    {"product_name", "gtin", "digital_link", "element_string", "hri", "hri_lines"}
+    {"product_name", "gtin", "digital_link", "element_string", "hri", "hri_lines", "hri_text"}
 )
 
 
 def _yymmdd(value: date) -> str:
     return value.strftime("%y%m%d")
+
+
+def _shown(value: date | None) -> str | None:
+    # Dates on a label are written as Vietnamese readers write them: dd/mm/yyyy.
+    return value.strftime("%d/%m/%Y") if value else None
 
 
 class LabelData(BaseModel):
@@ -121,15 +129,17 @@ class LabelData(BaseModel):
             "gtin": self.gtin,
             "lot": self.lot,
             "serial": self.serial,
-            "expiry": self.expiry.isoformat() if self.expiry else None,
-            "production_date": self.production_date.isoformat() if self.production_date else None,
-            "best_before": self.best_before.isoformat() if self.best_before else None,
+            "expiry": _shown(self.expiry),
+            "production_date": _shown(self.production_date),
+            "best_before": _shown(self.best_before),
             "producer": self.producer,
             "origin": self.origin,
             "digital_link": to_digital_link(message, stem=self.resolver),
             "element_string": message.as_raw(separator=GS),
             "hri": message.as_bracketed(),
             "hri_lines": "\n".join(message.as_hri()),
+            # One (AI) value per word (no-break space inside), so a ^FB block wraps it.
+            "hri_text": " ".join(h.replace(" ", "\u00a0", 1) for h in message.as_hri()),
         }
         result = {k: v for k, v in values.items() if v is not None}
         result.update({f"extra.{k}": v for k, v in self.extra.items()})

@@ -211,6 +211,9 @@ class _ZplCompiler:
     #: The line of the ``^XA`` whose format is open, if any.
     open_at: int | None = None
     labels: int = 0
+    #: Barcode fields whose literal data starts GS1 (FNC1 first: ``_1`` in ^BX, ``>;>8``
+    #: in ^BC), such as ``_100{{extra.sscc}}``.
+    gs1_literals: int = 0
     has_ci28: bool = False
     fonts: set[str] = field(default_factory=set)
     #: The barcode command of the current field (``BX``, ``BC``, ``BQ``) and its parameters.
@@ -270,6 +273,8 @@ class _ZplCompiler:
         leftover = _PLACEHOLDER.sub("", field_text)
         if "{{" in leftover or "}}" in leftover:
             raise TemplateError(f"{where}: malformed placeholder in {field_text!r}")
+        if self.barcode in {"BX", "BC"} and field_text.startswith(("_1", ">;>8", ">:>8")):
+            self.gs1_literals += 1
         if not found:
             return
         if self.saw_fh:
@@ -299,7 +304,8 @@ class _ZplCompiler:
             raise TemplateError(f"{self.source}: no label format (^XA...^XZ)")
         self.out_prefix += self.raw[self.cursor :]
         pieces = [*self.pieces, self.out_prefix.decode("utf-8")]
-        if not any(s.encoding != "text" or s.name == "digital_link" for s in self.slots):
+        codes = [s for s in self.slots if s.encoding != "text" or s.name == "digital_link"]
+        if not codes and not self.gs1_literals:
             raise TemplateError(
                 f"{self.source}: no GS1 code field: put {{{{element_string}}}} in a ^BX or ^BC "
                 "field, or {{digital_link}} in a ^BQ field"

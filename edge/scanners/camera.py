@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -40,6 +40,10 @@ class DecodedSymbol:
 
     symbology: str
     data: bytes
+    #: Print-quality grade and its lowest parameter, when the decoder grades; not part
+    #: of the symbol's identity (the same code in the next frame is the same symbol).
+    grade: str | None = field(default=None, compare=False)
+    grade_parameter: str | None = field(default=None, compare=False)
 
 
 class FrameDecoder(Protocol):
@@ -65,14 +69,21 @@ ALL_SYMBOLOGIES: tuple[Symbology, ...] = tuple(Symbology)
 class ZxingDecoder:
     """zxing-cpp, restricted to the symbologies a line uses; inverted symbols skipped.
 
+    With ``grade``, each symbol also gets its print-quality grade
+    (:func:`edge.scanners.grading.grade_reads`).
+
     >>> ZxingDecoder().decode(np.full((50, 50), 255, np.uint8))
     []
     """
 
     name = "zxing-cpp"
 
-    def __init__(self, symbologies: Iterable[Symbology] = ALL_SYMBOLOGIES) -> None:
+    def __init__(
+        self, symbologies: Iterable[Symbology] = ALL_SYMBOLOGIES, *, grade: bool = False
+    ) -> None:
         import zxingcpp
+
+        self.grade = grade
 
         names = {
             Symbology.DATAMATRIX: "DataMatrix",
@@ -87,7 +98,16 @@ class ZxingDecoder:
 
     def decode(self, frame: Image) -> list[DecodedSymbol]:
         results = self._read(frame, formats=self._formats, try_invert=False)
-        return [DecodedSymbol(str(r.symbology_identifier), bytes(r.bytes)) for r in results]
+        symbols = [DecodedSymbol(str(r.symbology_identifier), bytes(r.bytes)) for r in results]
+        if not self.grade or not results:
+            return symbols
+        from edge.scanners.grading import grade_reads
+
+        graded = []
+        for symbol, grade in zip(symbols, grade_reads(frame, list(results)), strict=True):
+            worst = min(grade.parameters, key=lambda p: "FDCBA".index(p.grade))
+            graded.append(replace(symbol, grade=grade.grade, grade_parameter=worst.name))
+        return graded
 
 
 class PyzbarDecoder:
@@ -288,7 +308,12 @@ class CameraScanner(Scanner):
                         continue
                     self.frames_decoded += 1
                     for symbol in dedup.update(decoder.decode(frame)):
-                        post(stamper.payload(symbol.symbology, symbol.data))
+                        read = stamper.payload(symbol.symbology, symbol.data)
+                        if symbol.grade is not None:
+                            read = replace(
+                                read, grade=symbol.grade, grade_parameter=symbol.grade_parameter
+                            )
+                        post(read)
                         if self.mode is CaptureMode.TRIGGER:
                             self._disarm()
             finally:

@@ -44,6 +44,10 @@ class ScanRead:
     raw: bytes
     result: ScanResult | None
     error: str | None
+    #: Print-quality grade (A-F) of the symbol, from a grading camera; its lowest
+    #: parameter in ``grade_parameter`` (see :mod:`edge.scanners.grading`).
+    grade: str | None = None
+    grade_parameter: str | None = None
 
     @property
     def ok(self) -> bool:

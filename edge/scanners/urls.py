@@ -7,6 +7,7 @@
     tcp-listen://0.0.0.0:2001             (the reader connects to us)
     hid:///dev/input/event3?layout=fr&gs=~
     camera://0?mode=trigger&decoder=pyzbar&symbologies=qr,gs1-128
+    camera://0?grade=1                    (grade the print quality of every read)
     camera:///srv/videos/line1.mp4
     camera+rtsp://10.0.0.9/stream1
 
@@ -69,7 +70,7 @@ SCANNER_URLS = DeviceKind(
 TERMINATORS = {"crlf": b"\r\n", "cr": b"\r", "lf": b"\n"}
 _AIM_ID = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _LINE_OPTIONS = frozenset({"terminator", "aim", "symbology", "max_length"})
-_CAMERA_OPTIONS = frozenset({"mode", "decoder", "symbologies", "release", "symbology"})
+_CAMERA_OPTIONS = frozenset({"mode", "decoder", "symbologies", "release", "symbology", "grade"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,8 @@ class CameraScannerSpec:
     decoder: Literal["zxing", "pyzbar"]
     release_frames: int
     reading: Reading
+    #: Grade the print quality of every read (zxing-cpp decoder only).
+    grade: bool = False
 
 
 ScannerSpec = StreamScannerSpec | ListeningScannerSpec | HidScannerSpec | CameraScannerSpec
@@ -184,6 +187,9 @@ def _camera(device: DeviceUrl, options: UrlOptions) -> CameraScannerSpec:
         "pyzbar" if options.choice("decoder", "zxing", ["zxing", "pyzbar"]) == "pyzbar" else "zxing"
     )
     release = options.integer("release", 3, minimum=1)
+    grade = options.flag("grade", False)
+    if grade and decoder == "pyzbar":
+        raise device.error("grade=1 needs the zxing decoder")
     source: int | str
     if device.scheme == "camera+rtsp":
         # Options the camera does not know belong to the stream's own URL.
@@ -200,7 +206,9 @@ def _camera(device: DeviceUrl, options: UrlOptions) -> CameraScannerSpec:
         else:
             raise device.error("no camera index or file")
     reading = Reading(symbology=aim_id)
-    return CameraScannerSpec(device.url, source, mode, symbologies, decoder, release, reading)
+    return CameraScannerSpec(
+        device.url, source, mode, symbologies, decoder, release, reading, grade
+    )
 
 
 _PARSERS: dict[str, Callable[[DeviceUrl, UrlOptions], ScannerSpec]] = {
@@ -278,8 +286,8 @@ def _open_camera(spec: CameraScannerSpec, device_id: str, stamper: ReadStamper) 
         checked = PyzbarDecoder()  # fails now, clearly, when libzbar0 is missing
         decoder_factory = lambda: checked  # noqa: E731
     else:
-        symbologies = spec.symbologies
-        decoder_factory = lambda: ZxingDecoder(symbologies)  # noqa: E731
+        symbologies, grade = spec.symbologies, spec.grade
+        decoder_factory = lambda: ZxingDecoder(symbologies, grade=grade)  # noqa: E731
     source = spec.source
     return CameraScanner(
         device_id,

@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from edge.config import LineConfig
@@ -65,6 +65,7 @@ def snapshot(engine: LineEngine) -> dict[str, Any]:
             "pallets": c.pallets,
         },
         "in_flight": engine.in_flight,
+        "print_quality": engine.quality.snapshot(),
         "rate_per_minute": engine.rate_per_minute(),
         "last_reads": [
             {"at": r.at.isoformat(), "text": r.text, "verdict": r.verdict}
@@ -123,6 +124,14 @@ def create_app(engine: LineEngine, config: LineConfig) -> FastAPI:
     @app.get("/api/state")
     async def state() -> dict[str, Any]:
         return snapshot(engine)
+
+    @app.get("/api/label.png")
+    async def label_png() -> Response:
+        """The current work order's unit label, as rendered and approved by the preflight."""
+        approved = engine.labels.approved if engine.labels is not None else None
+        if approved is None:
+            raise HTTPException(status_code=404, detail="no approved label yet")
+        return Response(approved.png(), media_type="image/png")
 
     @app.get("/api/stream")
     async def stream(request: Request) -> StreamingResponse:

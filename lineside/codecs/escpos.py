@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import textwrap
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,19 @@ def format_dle_eot(n: int, status: PrinterStatus) -> bytes:
 
 TextMode = Literal["codepage", "raster"]
 INIT = b"\x1b@"
+#: Printer font A: 12 x 24 dots a character (doubled at size 2 and more).
+FONT_A_WIDTH = 12
+
+
+def wrap_codepage_text(text: str, width_dots: int, size: int = 1) -> list[str]:
+    """Lines of printer font A text, wrapped at spaces, as many characters as the paper
+    holds (the printer itself would cut words anywhere).
+
+    >>> wrap_codepage_text("Miến dong Bắc Kạn túi 500 g - Hợp tác xã", 384)
+    ['Miến dong Bắc Kạn túi 500 g -', 'Hợp tác xã']
+    """
+    per_line = max(1, width_dots // (FONT_A_WIDTH * (2 if size > 1 else 1)))
+    return textwrap.wrap(text, per_line, break_on_hyphens=False) or [""]
 
 
 @dataclass(slots=True)
@@ -137,10 +151,17 @@ class EscposEncoder:
         return font
 
     def _raster(self, text: str, size: int, bold: bool) -> Image.Image:
+        from lineside.codecs.render import wrap_text
+
         font = self._font(size)
-        _, _, right, bottom = font.getbbox(text or " ")
-        image = Image.new("1", (min(self.width_dots, int(right) + 4), int(bottom) + 4), 1)
-        ImageDraw.Draw(image).text((2, 2), text, font=font, fill=0, stroke_width=int(bold))
+        lines = wrap_text(text, font, self.width_dots - 4)
+        _, _, _, bottom = font.getbbox("Ýg")
+        step = int(bottom) + 4
+        right = max(font.getlength(line) for line in lines)
+        image = Image.new("1", (min(self.width_dots, int(right) + 4), step * len(lines)), 1)
+        draw = ImageDraw.Draw(image)
+        for index, line in enumerate(lines):
+            draw.text((2, 2 + index * step), line, font=font, fill=0, stroke_width=int(bold))
         return image
 
     def encode(self, lines: list[EscposLine]) -> bytes:
@@ -179,7 +200,8 @@ class EscposEncoder:
                     p.image(image, center=line.align == "center")
                 else:
                     take()
-                    out += text.write(value + "\n")
+                    wrapped = wrap_codepage_text(value, self.width_dots, line.size)
+                    out += text.write("\n".join(wrapped) + "\n")
             elif line.kind == "qr":
                 p.qr(line.value, size=max(1, min(16, line.size)), native=True)
             elif line.kind in {"gs1_128", "datamatrix"}:

@@ -85,7 +85,7 @@ def test_preview_decodes_gs1_datamatrix_128_and_qr(unit: LabelData, labels_dir: 
     assert isinstance(unit_label, ZplTemplate)
     assert isinstance(case_label, ZplTemplate)
     sscc = "389345670000000018"
-    case = unit.model_copy(update={"extra": {"sscc": sscc}})
+    case = unit.model_copy(update={"extra": {"sscc": sscc, "count": "24"}})
     engines: tuple[Engine, ...] = ("builtin", "auto")
     found: dict[str, set[str]] = {}
     for template, data in ((unit_label, unit), (case_label, case)):
@@ -96,7 +96,7 @@ def test_preview_decodes_gs1_datamatrix_128_and_qr(unit: LabelData, labels_dir: 
     bracketed = unit.gs1_message().as_bracketed()
     assert found == {
         "]d2": {bracketed, f"(00){sscc}"},
-        "]C1": {bracketed},
+        "]C1": {f"(00){sscc}"},
         "]Q1": {unit.digital_link()},
     }
 

@@ -69,3 +69,9 @@ def test_benchmarks_run_small() -> None:
     decode = {f.name: f for f in bench_decode(frames=3)}
     assert decode["zxing_datamatrix_read_percent"].value == 100.0
     assert decode["zxing_qr_read_percent"].value == 100.0
+    # Grading time per frame is reported beside the decoding time.
+    names = list(decode)
+    assert names.index("grading_median_ms_per_frame") + 1 == names.index(
+        "zxing_median_ms_per_frame"
+    )
+    assert decode["grading_median_ms_per_frame"].value > 0

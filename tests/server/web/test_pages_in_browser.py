@@ -13,10 +13,11 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
+from lineside.contract import LineState, LineStatus
 from lineside.errors import TransportError
 from server.app import create_app
 from server.db import make_engine, make_session_factory, migrate
-from server.db.models import Recall, User
+from server.db.models import Line, Recall, StatusReport, User
 from server.services.auth import issue_token
 from server.services.demo import DEMO_GTIN, seed_demo
 from server.settings import ServerSettings
@@ -58,6 +59,18 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     seed_demo(factory, "browser-pass-1", units=30)
     with factory() as session, session.begin():
         session.add(Recall(gtin=DEMO_GTIN, lot="RECALLED-LOT", reason="Phát hiện tạp chất"))
+        line = session.query(Line).order_by(Line.id).first()
+        assert line is not None
+        status = LineStatus(site=line.site, line=line.id, state=LineState.RUNNING, print_grade="B")
+        session.add(
+            StatusReport(
+                topic=f"status/{line.id}",
+                site=line.site,
+                line_id=line.id,
+                device_id=None,
+                payload=status.model_dump(mode="json"),
+            )
+        )
         admin = session.query(User).filter_by(username="admin").one()
         token = issue_token(session, admin, timedelta(hours=1))
     port = free_port()
@@ -135,6 +148,8 @@ def test_dashboard_renders_its_chart_after_login(running: Running, browser: Brow
     assert chart.is_visible()
     assert page.locator("svg.chart rect.bar").count() == 24
     assert page.locator("#lines tbody tr").first.inner_text().startswith("L1")
+    # The line's rolling print-quality grade, from its status.
+    assert page.locator("#lines tbody tr td.print-grade").first.inner_text() == "B"
     page.close()
 
 

@@ -1,0 +1,188 @@
+"""Print-quality grading on pictures the tests make: degraded symbols rank below clean
+ones, parameter by parameter; the reference ZPL renderings grade; ``scanner grade``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pytest
+import zxingcpp
+from PIL import Image, ImageFilter
+from typer.testing import CliRunner
+
+from app.cli import app
+from edge.scanners.grading import GRADES, SymbolGrade, grade_image
+
+Kind = Literal["datamatrix", "qr", "code128"]
+Degradation = Literal[
+    "clean", "low_contrast", "blurred", "damaged", "cropped_quiet_zone", "misprinted"
+]
+SCALE = {"datamatrix": 8, "qr": 6, "code128": 3}
+QUIET = 12  # modules of white around the symbol in the picture
+
+
+def _modules(kind: Kind) -> np.ndarray:
+    if kind == "datamatrix":
+        text, fmt = (
+            "(01)08934567890120(17)270630(21)Xk7Pq2Wm9Rt4",
+            zxingcpp.BarcodeFormat.DataMatrix,
+        )
+        symbol = zxingcpp.create_barcode(text, fmt, gs1=True, force_square=True)
+    elif kind == "qr":
+        text = "https://id.gs1.org/01/08934567890120/10/L2606/21/Xk7Pq2Wm9Rt4"
+        symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    else:
+        text = "(00)389345670000000018"
+        symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.Code128, gs1=True)
+    dark = np.asarray(symbol.to_image(scale=1, add_quiet_zones=False)) < 128
+    return np.repeat(dark[:1], 40, axis=0) if kind == "code128" else dark
+
+
+def picture(kind: Kind, degradation: Degradation) -> Image.Image:
+    """A camera-like picture of one symbol: light paper, dark ink, a little noise."""
+    dark = _modules(kind).copy()
+    scale = SCALE[kind]
+    if degradation == "misprinted" and kind != "code128":
+        rows, cols = dark.shape
+        for k in range(6 if kind == "datamatrix" else 10):  # modules spread over the symbol
+            r, c = 2 + (k * 5) % (rows - 4), 2 + (k * 7) % (cols - 4)
+            in_finder = (r < 9 and (c < 9 or c > cols - 9)) or (r > rows - 9 and c < 9)
+            if kind == "datamatrix" or not in_finder:
+                dark[r, c] = not dark[r, c]
+    quiet = QUIET + 2 if kind == "code128" else QUIET
+    ink = np.kron(dark, np.ones((scale, scale), dtype=bool))
+    page = np.full(
+        ((dark.shape[0] + 2 * quiet) * scale, (dark.shape[1] + 2 * quiet) * scale), 250.0
+    )
+    page[
+        quiet * scale : quiet * scale + ink.shape[0], quiet * scale : quiet * scale + ink.shape[1]
+    ][ink] = 20.0
+    if degradation == "misprinted" and kind == "code128":
+        spread = page < 128
+        page[:, 1:][spread[:, :-1]] = 20.0  # ink spread: every bar a pixel wider
+    if degradation == "low_contrast":
+        page = 120 + (page - 20) * 80 / 230
+    if degradation == "damaged":
+        cy, cx, r = page.shape[0] // 2, page.shape[1] // 2, 3 * scale
+        if kind == "code128":
+            page[cy - r : cy + r, cx - r : cx + r : 3] = 250.0  # scratches across the bars
+        else:
+            page[cy - r : cy + r, cx - r : cx + r] = 250.0  # a blank patch
+    if degradation == "cropped_quiet_zone":
+        keep = {"datamatrix": scale // 2, "qr": scale, "code128": 3 * scale}[kind]
+        page = page[:, quiet * scale - keep :]
+    image = Image.fromarray(page.astype(np.uint8))
+    if degradation == "blurred":
+        image = image.filter(ImageFilter.GaussianBlur(scale * 0.4))
+    noise = np.random.default_rng(7).normal(0, 3, (image.height, image.width))
+    return Image.fromarray(np.clip(np.asarray(image, dtype=float) + noise, 0, 255).astype(np.uint8))
+
+
+def _grade(kind: Kind, degradation: Degradation) -> SymbolGrade:
+    grades = grade_image(picture(kind, degradation))
+    assert len(grades) == 1, f"{kind} {degradation}: {len(grades)} symbols found"
+    return grades[0]
+
+
+def _rank(grade: str) -> int:
+    return GRADES.index(grade)
+
+
+#: The parameter each degradation must lower, per kind of symbol.
+EXPECTED: dict[Degradation, dict[Kind, str]] = {
+    "low_contrast": dict.fromkeys(("datamatrix", "qr", "code128"), "symbol_contrast"),
+    "blurred": dict.fromkeys(("datamatrix", "qr", "code128"), "modulation"),
+    "damaged": {
+        "datamatrix": "unused_error_correction",
+        "qr": "unused_error_correction",
+        "code128": "decodability",
+    },
+    "cropped_quiet_zone": dict.fromkeys(("datamatrix", "qr", "code128"), "quiet_zone"),
+    "misprinted": {
+        "datamatrix": "unused_error_correction",
+        "qr": "unused_error_correction",
+        "code128": "decodability",
+    },
+}
+
+
+@pytest.mark.parametrize("kind", ["datamatrix", "qr", "code128"])
+def test_clean_symbols_grade_a(kind: Kind) -> None:
+    grade = _grade(kind, "clean")
+    assert grade.grade == "A", grade.as_dict()
+    assert all(p.grade == "A" for p in grade.parameters)
+
+
+@pytest.mark.parametrize("degradation", list(EXPECTED))
+@pytest.mark.parametrize("kind", ["datamatrix", "qr", "code128"])
+def test_degraded_symbols_rank_below_clean(kind: Kind, degradation: Degradation) -> None:
+    clean = _grade(kind, "clean")
+    worse = _grade(kind, degradation)
+    name = EXPECTED[degradation][kind]
+    assert _rank(worse.parameter(name).grade) < _rank(clean.parameter(name).grade), worse.as_dict()
+    assert _rank(worse.grade) < _rank(clean.grade)
+    # Parameter by parameter, nothing degraded grades better than clean.
+    for parameter in worse.parameters:
+        assert _rank(parameter.grade) <= _rank(clean.parameter(parameter.name).grade)
+
+
+def test_grade_order_of_the_degradations() -> None:
+    order = {d: _grade("qr", d).grade for d in ("clean", "damaged", "low_contrast", "blurred")}
+    assert order == {"clean": "A", "damaged": "C", "low_contrast": "D", "blurred": "F"}
+
+
+def test_reference_zpl_labels_grade_and_rank(vectors_dir: Path) -> None:
+    folder = vectors_dir / "zpl" / "zebrash"
+    graded = 0
+    for path in sorted(folder.glob("*.png")):
+        reference = Image.open(path).convert("L")
+        symbols = grade_image(reference)
+        if not symbols:
+            continue
+        graded += len(symbols)
+        faded = Image.fromarray(
+            (120 + np.asarray(reference, dtype=float) * 80 / 255).astype(np.uint8)
+        )
+        for clean, low in zip(symbols, grade_image(faded), strict=False):
+            assert _rank(low.parameter("symbol_contrast").grade) < _rank(
+                clean.parameter("symbol_contrast").grade
+            ), path.name
+    assert graded >= 15
+    usps = grade_image(Image.open(folder / "usps.png"))
+    assert [s.grade for s in usps] == ["A", "A", "A"]
+
+
+def test_scanner_grade_command(tmp_path: Path) -> None:
+    clean, blurred = tmp_path / "clean.png", tmp_path / "blurred.png"
+    picture("datamatrix", "clean").save(clean)
+    picture("datamatrix", "blurred").save(blurred)
+    runner = CliRunner()
+    result = runner.invoke(app, ["scanner", "grade", str(clean), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["grade"] == "A"
+    assert "not a certified verification" in report["note"]
+    parameters = report["symbols"][0]["parameters"]
+    assert set(parameters) == {
+        "symbol_contrast",
+        "modulation",
+        "reflectance_margin",
+        "axial_nonuniformity",
+        "grid_nonuniformity",
+        "unused_error_correction",
+        "fixed_pattern_damage",
+        "quiet_zone",
+    }
+    assert all(set(v) == {"value", "grade"} for v in parameters.values())
+    text = runner.invoke(app, ["scanner", "grade", str(blurred)])
+    assert text.exit_code == 0
+    assert text.output.startswith("grade ")
+    assert not text.output.startswith("grade A")
+    assert "modulation" in text.output
+    blank = tmp_path / "blank.png"
+    Image.new("L", (50, 50), 255).save(blank)
+    assert runner.invoke(app, ["scanner", "grade", str(blank)]).exit_code == 1
+    assert runner.invoke(app, ["scanner", "grade", str(tmp_path / "none.png")]).exit_code == 2
