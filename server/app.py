@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from lineside import __version__
-from server.api.epcis_http import add_version_headers
 from lineside.errors import LinesideError
+from server.api.epcis_http import add_version_headers
 from server.api.guard import RequestGuard
 from server.api.problems import install_problem_handler
 from server.api.routes import (
