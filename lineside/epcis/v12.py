@@ -48,6 +48,7 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from lineside.epcis.xml_order import COMMON_FIELDS, EVENT_FIELDS
 from lineside.errors import EPCISError
 
 __all__ = ["EPCIS_1_NAMESPACES", "is_epcis_1", "upgrade_tree"]
@@ -61,71 +62,12 @@ EPCIS_1_NAMESPACES: Mapping[str, str] = {
 _XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _WRAPPERS = frozenset({"extension", "baseExtension"})
 
-# The 2.0 XSD's sequence of each event type (after the common fields).
-_COMMON = (
-    "eventTime",
-    "recordTime",
-    "eventTimeZoneOffset",
-    "eventID",
-    "errorDeclaration",
-    "certificationInfo",
-)
 _WHERE = ("bizStep", "disposition", "readPoint", "bizLocation")
-_TAIL = ("sourceList", "destinationList", "sensorElementList", "persistentDisposition")
-_ORDER: Mapping[str, tuple[str, ...]] = {
-    "ObjectEvent": (
-        "epcList",
-        "action",
-        *_WHERE,
-        "bizTransactionList",
-        "quantityList",
-        *_TAIL,
-        "ilmd",
-    ),
-    "AggregationEvent": (
-        "parentID",
-        "childEPCs",
-        "action",
-        *_WHERE,
-        "bizTransactionList",
-        "childQuantityList",
-        *_TAIL,
-    ),
-    "TransactionEvent": (
-        "bizTransactionList",
-        "parentID",
-        "epcList",
-        "action",
-        *_WHERE,
-        "quantityList",
-        *_TAIL,
-    ),
-    "TransformationEvent": (
-        "inputEPCList",
-        "inputQuantityList",
-        "outputEPCList",
-        "outputQuantityList",
-        "transformationID",
-        *_WHERE,
-        "bizTransactionList",
-        *_TAIL,
-        "ilmd",
-    ),
-    "AssociationEvent": (
-        "parentID",
-        "childEPCs",
-        "childQuantityList",
-        "action",
-        *_WHERE,
-        "bizTransactionList",
-        *_TAIL,
-    ),
-}
 # A QuantityEvent's fields: the common ones, its own two, where and why.
 _QUANTITY_EVENT_FIELDS = frozenset(
-    {*_COMMON, "epcClass", "quantity", *_WHERE, "bizTransactionList"}
+    {*COMMON_FIELDS, "epcClass", "quantity", *_WHERE, "bizTransactionList"}
 )
-_EVENT_TYPES = (*_ORDER, "QuantityEvent")
+_EVENT_TYPES = (*EVENT_FIELDS, "QuantityEvent")
 # Fields that may appear more than once (2.0 allows several certificationInfo).
 _REPEATABLE = frozenset({"certificationInfo"})
 
@@ -215,7 +157,7 @@ def _event(event: Any, where: str) -> Any:
     kind = _local(event)
     where = f"{where} ({kind}, line {event.sourceline})"
     target = "ObjectEvent" if kind == "QuantityEvent" else kind
-    standard = (*_COMMON, *_ORDER[target])
+    standard = (*COMMON_FIELDS, *EVENT_FIELDS[target])
     allowed = _QUANTITY_EVENT_FIELDS if kind == "QuantityEvent" else frozenset(standard)
     fields: dict[str, list[Any]] = {}
     leftovers: list[Any] = []  # un-namespaced content of extension wrappers

@@ -48,6 +48,7 @@ from lineside.epcis.vocabulary import (
     ErrorReason,
     SourceDestType,
 )
+from lineside.epcis.xml_order import COMMON_FIELDS, EVENT_FIELDS
 from lineside.errors import EPCISError
 
 if TYPE_CHECKING:
@@ -538,70 +539,6 @@ def parse_xml_document(data: bytes | str) -> EPCISDocument:
 
 # --- writing ---------------------------------------------------------------------------
 
-_COMMON_ORDER = (
-    "eventTime",
-    "recordTime",
-    "eventTimeZoneOffset",
-    "eventID",
-    "errorDeclaration",
-    "certificationInfo",
-)
-_TAIL = (
-    "sourceList",
-    "destinationList",
-    "sensorElementList",
-    "persistentDisposition",
-)
-_WHERE = ("bizStep", "disposition", "readPoint", "bizLocation")
-_ORDER: Mapping[str, tuple[str, ...]] = {
-    "ObjectEvent": (
-        "epcList",
-        "action",
-        *_WHERE,
-        "bizTransactionList",
-        "quantityList",
-        *_TAIL,
-        "ilmd",
-    ),
-    "AggregationEvent": (
-        "parentID",
-        "childEPCs",
-        "action",
-        *_WHERE,
-        "bizTransactionList",
-        "childQuantityList",
-        *_TAIL,
-    ),
-    "TransactionEvent": (
-        "bizTransactionList",
-        "parentID",
-        "epcList",
-        "action",
-        *_WHERE,
-        "quantityList",
-        *_TAIL,
-    ),
-    "TransformationEvent": (
-        "inputEPCList",
-        "inputQuantityList",
-        "outputEPCList",
-        "outputQuantityList",
-        "transformationID",
-        *_WHERE,
-        "bizTransactionList",
-        *_TAIL,
-        "ilmd",
-    ),
-    "AssociationEvent": (
-        "parentID",
-        "childEPCs",
-        "childQuantityList",
-        "action",
-        *_WHERE,
-        "bizTransactionList",
-        *_TAIL,
-    ),
-}
 _NOT_WRITTEN = frozenset({"type", "@context"})
 _TERMS: Mapping[str, Any] = {
     "bizStep": BizStep,
@@ -694,10 +631,10 @@ class _Writer:
 
     def event(self, parent: Any, data: Mapping[str, Any], where: str) -> Any:
         kind = data.get("type")
-        if kind not in _ORDER:
+        if kind not in EVENT_FIELDS:
             raise EPCISError(f"{where}.type: {kind!r} is not an EPCIS 2.0 event type")
         element = etree.SubElement(parent, str(kind))
-        standard = (*_COMMON_ORDER, *_ORDER[str(kind)])
+        standard = (*COMMON_FIELDS, *EVENT_FIELDS[str(kind)])
         for key in standard:
             if data.get(key) is not None:
                 self.field(element, key, data[key], f"{where}.{key}")
