@@ -124,6 +124,7 @@ class DynsecAdmin:
         self._responses: list[dict[str, Any]] = []
         self._connack: Any = None
         self._subscribed = False
+        self._refused = False
 
     def __enter__(self) -> DynsecAdmin:
         client = make_client(
@@ -143,6 +144,11 @@ class DynsecAdmin:
                 )
             client.subscribe(RESPONSE_TOPIC, qos=1)
             self._wait(lambda: self._subscribed, "did not confirm the subscription")
+            if self._refused:
+                raise TransportError(
+                    f"MQTT broker {self.endpoint}: {self.endpoint.username!r} may not read "
+                    "the dynamic-security answers (not the broker's administrator?)"
+                )
         except BaseException:
             self.close()
             raise
@@ -170,6 +176,7 @@ class DynsecAdmin:
     def _on_subscribe(self, _c: object, _u: object, _m: int, reasons: Any, _p: object) -> None:
         with self._lock:
             self._subscribed = True
+            self._refused = any(reason.is_failure for reason in reasons)
             self._lock.notify_all()
 
     def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -251,6 +258,9 @@ def enroll_line(
     """Create the line's user, role and bound client ID; raises Conflict if it exists."""
     _check_identifier("site", site)
     _check_identifier("line", line)
+    if "." in site:
+        # "{site}.{line}" must name one line only: "a.b" + "c" and "a" + "b.c" would clash.
+        raise InvalidInput(f"site: {site!r} has a '.', which broker user names cannot tell apart")
     credentials = LineCredentials(
         site=site,
         line=line,

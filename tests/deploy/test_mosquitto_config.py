@@ -519,9 +519,23 @@ def test_revocation_disconnects_and_refuses_the_line(broker: Broker) -> None:
 
 def test_enrolment_refuses_identifiers_that_would_widen_the_topics(broker: Broker) -> None:
     with broker.admin() as admin:
-        for site, line in (("factory-1", "+"), ("#", "L1"), ("a/b", "L1"), ("f", "L1 ")):
+        for site, line in (
+            ("factory-1", "+"),
+            ("#", "L1"),
+            ("a/b", "L1"),
+            ("f", "L1 "),
+            ("factory.1", "L1"),  # "factory.1.L1" could also be site "factory", line "1.L1"
+        ):
             with pytest.raises(InvalidInput):
                 enroll_line(admin, site, line)
+
+
+def test_a_user_who_is_not_the_administrator_is_named(broker: Broker) -> None:
+    endpoint = BrokerEndpoint(
+        "127.0.0.1", broker.plain_port, username="aggregator", password=PASSWORDS["aggregator"]
+    )
+    with pytest.raises(TransportError, match="not the broker's administrator"):
+        DynsecAdmin(endpoint, timeout=5).__enter__()
 
 
 def test_a_wrong_administrator_password_is_named(broker: Broker) -> None:

@@ -22,7 +22,7 @@ runner = CliRunner()
 
 
 def test_check_config_ok_and_bad(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["edge", "check-config", str(EXAMPLE), "--json"])
+    result = runner.invoke(app, ["edge", "check-config", str(EXAMPLE), "--json", "--demo"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ok"] is True
     bad = tmp_path / "line.toml"
