@@ -2,13 +2,13 @@
 
 It refuses, as ``application/problem+json``:
 
-- a path or query string holding a NUL byte or bytes that are not UTF-8 (a lone
-  surrogate included): 400;
+- a path or query string holding a NUL byte, bytes that are not UTF-8 (a lone
+  surrogate included) or a number longer than :data:`MAX_NUMBER_DIGITS` digits: 400;
 - a body larger than the route reads (``Content-Length`` checked first, then the stream
   counted while it is read, so a lying or missing length reads no further): 413;
 - a write to a route that needs a token, sent with no ``Authorization`` header: 401,
   before a byte of its body is read;
-- a form holding NUL or text that is not UTF-8; any other body but XML (read as JSON:
+- a form holding the same; any other body but XML (read as JSON:
   FastAPI does so for a body with no type) holding NUL, lone surrogates, text that is
   not UTF-8, nesting deeper than ``max_depth``, a number longer than
   :data:`MAX_NUMBER_DIGITS` digits or with an exponent of 100 or more, ``NaN`` or
@@ -71,10 +71,19 @@ def _utf8_problem(data: bytes) -> str | None:
     return None
 
 
+def _url_problem(decoded: bytes) -> str | None:
+    """What no path or query value may hold: NUL, bytes that are not UTF-8, a number
+    longer than :data:`MAX_NUMBER_DIGITS` digits."""
+    problem = _utf8_problem(decoded)
+    if problem is None and _LONG_NUMBER in decoded.translate(_DIGITS_AS_ZEROS):
+        problem = f"number longer than {MAX_NUMBER_DIGITS} digits"
+    return problem
+
+
 def hostile_text(data: bytes) -> str | None:
     """What is wrong with a URL-encoded string (a query or a form body), or None."""
     for part in re.split(rb"[&=]", data):
-        problem = _utf8_problem(unquote_to_bytes(part.replace(b"+", b" ")))
+        problem = _url_problem(unquote_to_bytes(part.replace(b"+", b" ")))
         if problem is not None:
             return problem
     return None
@@ -189,7 +198,7 @@ class RequestGuard:
     async def _check(self, scope: Scope, receive: Receive) -> Receive:
         """Raise for a hostile request; otherwise the ``receive`` the app should use."""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
-        problem = _utf8_problem(unquote_to_bytes(raw_path))
+        problem = _url_problem(unquote_to_bytes(raw_path))
         if problem is not None:
             raise MalformedRequest(f"the path holds a {problem}")
         problem = hostile_text(scope.get("query_string", b""))
@@ -202,7 +211,7 @@ class RequestGuard:
             raise NotSignedIn("a bearer token is required")
         limit = self._limit(scope["path"])
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
             raise self.too_large(scope["path"], limit)
         body = await self._read(scope, receive, limit)
         content_type = headers.get(b"content-type", b"").decode("latin-1")

@@ -218,7 +218,9 @@ def decode_page_token(token: str) -> int:
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise ValueError("not a page token") from exc
     kind, _, number = text.partition(":")
-    if kind != "pk" or not number.isdigit():
+    # ASCII digits only, and few enough for a 64-bit key (int() takes "²", PostgreSQL
+    # refuses a bigger number).
+    if kind != "pk" or not (number.isascii() and number.isdigit() and len(number) <= 18):
         raise ValueError("not a page token")
     return int(number)
 
@@ -269,9 +271,10 @@ def _page_size(params: dict[str, list[str]]) -> int:
     if "perPage" not in params:
         return DEFAULT_PER_PAGE
     text = params.pop("perPage")[-1]
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PER_PAGE:
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(MAX_PER_PAGE))
+    if not digits or not 1 <= int(text) <= MAX_PER_PAGE:
         raise QueryParameterException(
-            f"perPage {text!r} must be a whole number from 1 to {MAX_PER_PAGE}"
+            f"perPage {text[:20]!r} must be a whole number from 1 to {MAX_PER_PAGE}"
         )
     return int(text)
 

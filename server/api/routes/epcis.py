@@ -62,8 +62,8 @@ def create_router(
     async def capture(request: Request, session: SessionDep) -> Response:
         """Capture an EPCIS 2.0 document (JSON-LD)."""
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit():
-            limits.check_size(int(declared))  # refused before the body is read
+        if declared is not None and declared.isascii() and declared.isdigit():
+            limits.check_size(int(declared[:20]))  # refused before the body is read
         body = await request.body()
         indexed = epcis.check_capture(body, limits, request.headers.get("content-type"))
         job = epcis.capture(session, indexed)
