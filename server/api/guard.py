@@ -2,15 +2,17 @@
 
 It refuses, as ``application/problem+json``:
 
-- a path or query string holding a NUL byte or bytes that are not UTF-8 (a lone
-  surrogate included): 400;
+- a path or query string holding a NUL byte, bytes that are not UTF-8 (a lone
+  surrogate included) or a number longer than :data:`MAX_NUMBER_DIGITS` digits: 400;
 - a body larger than the route reads (``Content-Length`` checked first, then the stream
   counted while it is read, so a lying or missing length reads no further): 413;
 - a write to a route that needs a token, sent with no ``Authorization`` header: 401,
   before a byte of its body is read;
-- a JSON or form body holding NUL, lone surrogates, text that is not UTF-8, nesting deeper
-  than ``max_depth``, a number longer than :data:`MAX_NUMBER_DIGITS` digits or with an
-  exponent of 100 or more, ``NaN`` or ``Infinity``: 400.
+- a form holding the same; any other body but XML (read as JSON:
+  FastAPI does so for a body with no type) holding NUL, lone surrogates, text that is
+  not UTF-8, nesting deeper than ``max_depth``, a number longer than
+  :data:`MAX_NUMBER_DIGITS` digits or with an exponent of 100 or more, ``NaN`` or
+  ``Infinity``: 400. XML is left to its parser, which refuses the same.
 
 The JSON checks scan the text, they do not build it: the route still parses the body
 once, after its own access check.
@@ -48,8 +50,6 @@ __all__ = ["MAX_NUMBER_DIGITS", "RequestGuard", "hostile_json", "hostile_text"]
 MAX_NUMBER_DIGITS = 100
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Unrolled ("normal* (special normal*)*"): no backtracking, fast on long strings.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _OPEN_CLOSE = bytes.maketrans(b"[]{}", b"()()")
 _DIGITS_AS_ZEROS = bytes(ord("0") if byte in b"0123456789" else ord(" ") for byte in range(256))
@@ -71,10 +71,19 @@ def _utf8_problem(data: bytes) -> str | None:
     return None
 
 
+def _url_problem(decoded: bytes) -> str | None:
+    """What no path or query value may hold: NUL, bytes that are not UTF-8, a number
+    longer than :data:`MAX_NUMBER_DIGITS` digits."""
+    problem = _utf8_problem(decoded)
+    if problem is None and _LONG_NUMBER in decoded.translate(_DIGITS_AS_ZEROS):
+        problem = f"number longer than {MAX_NUMBER_DIGITS} digits"
+    return problem
+
+
 def hostile_text(data: bytes) -> str | None:
     """What is wrong with a URL-encoded string (a query or a form body), or None."""
     for part in re.split(rb"[&=]", data):
-        problem = _utf8_problem(unquote_to_bytes(part.replace(b"+", b" ")))
+        problem = _url_problem(unquote_to_bytes(part.replace(b"+", b" ")))
         if problem is not None:
             return problem
     return None
@@ -139,13 +148,17 @@ def _depth_exceeds(skeleton: bytes, max_depth: int) -> bool:
     return rounds + brackets.count(b"(") > max_depth
 
 
-def _is_json(content_type: str) -> bool:
+def _body_problem(body: bytes, content_type: str, max_depth: int) -> str | None:
+    """What is hostile in a body: a form is URL-encoded text; XML is left to its parser
+    (lxml refuses depth, NUL and bad character references); anything else may end up in
+    a JSON parser (FastAPI reads a body with no type as JSON, the capture reads any
+    non-XML type as JSON), so it is checked as JSON."""
     media = content_type.split(";", 1)[0].strip().lower()
-    return media.endswith(("/json", "+json"))
-
-
-def _is_form(content_type: str) -> bool:
-    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+    if media == "application/x-www-form-urlencoded":
+        return hostile_text(body)
+    if media.endswith(("/xml", "+xml")):
+        return None
+    return hostile_json(body, max_depth=max_depth)
 
 
 class RequestGuard:
@@ -185,7 +198,7 @@ class RequestGuard:
     async def _check(self, scope: Scope, receive: Receive) -> Receive:
         """Raise for a hostile request; otherwise the ``receive`` the app should use."""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
-        problem = _utf8_problem(unquote_to_bytes(raw_path))
+        problem = _url_problem(unquote_to_bytes(raw_path))
         if problem is not None:
             raise MalformedRequest(f"the path holds a {problem}")
         problem = hostile_text(scope.get("query_string", b""))
@@ -198,14 +211,11 @@ class RequestGuard:
             raise NotSignedIn("a bearer token is required")
         limit = self._limit(scope["path"])
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
             raise self.too_large(scope["path"], limit)
         body = await self._read(scope, receive, limit)
         content_type = headers.get(b"content-type", b"").decode("latin-1")
-        if _is_json(content_type):
-            problem = hostile_json(body, max_depth=self.max_depth)
-        elif _is_form(content_type):
-            problem = hostile_text(body)
+        problem = _body_problem(body, content_type, self.max_depth)
         if problem is not None:
             raise MalformedRequest(f"the request body holds {problem}")
         return _replay(body, receive)

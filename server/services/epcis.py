@@ -248,7 +248,9 @@ def decode_page_token(token: str) -> int:
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise ValueError("not a page token") from exc
     kind, _, number = text.partition(":")
-    if kind != "at" or not number.isdigit():
+    # ASCII digits only, and few enough for a 64-bit number (int() takes "²", PostgreSQL
+    # refuses a bigger number).
+    if kind != "at" or not (number.isascii() and number.isdigit() and len(number) <= 18):
         raise ValueError("not a page token")
     return int(number)
 
@@ -326,9 +328,10 @@ class _Query:
 
 def _whole(name: str, values: list[str], low: int, high: int) -> int:
     text = values[-1]
-    if not text.isdigit() or not low <= int(text) <= high:
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(high))
+    if not digits or not low <= int(text) <= high:
         raise QueryParameterException(
-            f"{name} {text!r:.40} must be a whole number from {low} to {high}"
+            f"{name} {text[:20]!r} must be a whole number from {low} to {high}"
         )
     return int(text)
 

@@ -58,8 +58,8 @@ def create_router(
     async def capture(request: Request, session: SessionDep) -> Response:
         """Capture an EPCIS 2.0 document (JSON-LD)."""
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit():
-            limits.check_size(int(declared))  # refused before the body is read
+        if declared is not None and declared.isascii() and declared.isdigit():
+            limits.check_size(int(declared[:20]))  # refused before the body is read
         content_type = request.headers.get("content-type")
         epcis.check_content_type(content_type)
         body = await request.body()

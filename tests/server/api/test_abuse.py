@@ -294,6 +294,7 @@ def _deep(levels: int) -> Any:
 JSON = {"Content-Type": "application/json"}
 LD_JSON = {"Content-Type": "application/ld+json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+TEXT = {"Content-Type": "text/plain"}
 
 HOSTILE: list[tuple[str, str, str, bytes, dict[str, str], Role | None]] = [
     ("NUL in a query parameter", "GET", "/audit?actor=adm%00in", b"", {}, Role.AUDITOR),
@@ -343,6 +344,8 @@ HOSTILE: list[tuple[str, str, str, bytes, dict[str, str], Role | None]] = [
         Role.TECHNICIAN,
     ),
     ("bytes that are not UTF-8", "POST", "/auth/token", b'{"username": "\xff"}', JSON, None),
+    ("[ x 1000 as text/plain", "POST", "/epcis/capture", b"[" * 1000, TEXT, Role.TECHNICIAN),
+    ("[ x 1000 with no type", "POST", "/auth/token", b"[" * 1000, {}, None),
 ]
 
 

@@ -25,9 +25,24 @@ STALL_SECONDS = 30.0
 NUL = "%00"
 SURROGATE = "%ED%A0%80"
 #: Values refused with 400 wherever they appear in a URL.
-MUST_BE_400 = {"NUL": NUL, "lone surrogate": SURROGATE}
+MUST_BE_400 = {"NUL": NUL, "lone surrogate": SURROGATE, "50,000 digits": "9" * 50_000}
 #: Values that are merely odd in a URL: any answer but a 5xx.
-ODD = {"[ x 1000": "%5B" * 1000, "50,000 digits": "9" * 50_000}
+ODD = {"[ x 1000": "%5B" * 1000, "4,000 digits": "9" * 4000, "²": "%C2%B2", "-1": "-1"}
+#: Query parameters a route reads without declaring them in the OpenAPI document.
+UNDECLARED = {
+    "/epcis/events": [
+        "perPage",
+        "nextPageToken",
+        "eventType",
+        "EQ_action",
+        "EQ_bizStep",
+        "MATCH_epc",
+        "MATCH_anyEPC",
+        "GE_eventTime",
+        "LT_recordTime",
+        "EQ_bizLocation",
+    ]
+}
 
 _DEEP = "[" * 1000
 HOSTILE_BODIES: dict[str, bytes] = {
@@ -72,6 +87,7 @@ def _calls(openapi: dict[str, Any]) -> list[Call]:
             parameters = operation.get("parameters", [])
             path_params = {p["name"]: _sample(p) for p in parameters if p["in"] == "path"}
             query_params = [p["name"] for p in parameters if p["in"] == "query"]
+            query_params += UNDECLARED.get(template, [])
 
             name = f"{method.upper()} {template}"
             for kind, value in {**MUST_BE_400, **ODD}.items():
@@ -101,7 +117,8 @@ async def _run(app: Any, calls: list[Call], headers: dict[str, str]) -> list[str
     transport = httpx.ASGITransport(app=app, client=("198.51.100.20", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://lineside") as http:
         for call in calls:
-            sent = dict(headers)
+            # As an API client: the resolver answers browsers with pages, errors included.
+            sent = {"Accept": "application/json", **headers}
             if call.body is not None:
                 sent["Content-Type"] = "application/json"
             try:
