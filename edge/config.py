@@ -310,7 +310,8 @@ class LabelsSection(_Model):
     """Label template files by name (a work order names its templates).
 
     A path is relative to the configuration file; ``builtin:NAME`` names a template
-    shipped with Lineside (``unit-60x40.zpl``, ``case-100x70.zpl``, ``unit-58mm.toml``).
+    shipped with Lineside (``unit-60x40.zpl``, ``case-100x70.zpl``, ``unit-58mm.toml``,
+    ``case-58mm.toml``).
     """
 
     templates: dict[str, Path] = Field(default_factory=dict)

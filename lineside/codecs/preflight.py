@@ -97,6 +97,10 @@ SYMBOL_SPECS: dict[tuple[Application, Symbology], SymbolSpec] = {
 
 _NAMES = {"datamatrix": "DataMatrix", "qr": "QR code", "code128": "Code 128"}
 _HRI = re.compile(r"\((\d{2,4})\)[\s\u00a0]*([^\s\u00a0(]+)")
+# A GS1 Digital Link: an http(s) URI with a primary key (GTIN, SSCC, GLN...) in its path.
+_DIGITAL_LINK = re.compile(
+    r"https?://[^/?#]+(?:/[^?#]*)?/(?:00|01|253|255|401|402|414|417|8003|8004|8006|8010|8013|8017|8018)/\d"
+)
 # Printer-resident fonts (^A0...^AZ) cover Latin-1 at best.
 _RESIDENT = frozenset(chr(c) for c in range(0x20, 0x100))
 
@@ -245,7 +249,7 @@ def gs1_problems(mark: Mark) -> list[Problem]:
     try:
         if mark.gs1:
             GS1Message.parse(mark.content).validate()
-        elif mark.symbology == "qr" and re.match(r"https?://[^/]+/.*\b01/\d", mark.content):
+        elif mark.symbology == "qr" and _DIGITAL_LINK.match(mark.content):
             parse_digital_link(mark.content)
     except LinesideError as exc:
         return [Problem("gs1", describe(mark), str(exc))]
@@ -263,7 +267,7 @@ def encoded_elements(marks: list[Mark]) -> dict[str, set[str]]:
         try:
             if mark.gs1:
                 message = GS1Message.parse(mark.content)
-            elif mark.symbology == "qr" and "/01/" in mark.content:
+            elif mark.symbology == "qr" and _DIGITAL_LINK.match(mark.content):
                 message = parse_digital_link(mark.content)
             else:
                 continue

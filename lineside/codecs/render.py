@@ -40,6 +40,7 @@ Symbology = Literal["datamatrix", "qr", "code128", ""]
 #: Required quiet zone of each symbology, in modules (GS1 General Specifications).
 QUIET_ZONE_MODULES: dict[str, int] = {"datamatrix": 1, "qr": 4, "code128": 10}
 Box = tuple[int, int, int, int]
+_SYMBOLOGIES: dict[str, Symbology] = {"BX": "datamatrix", "BC": "code128", "BQ": "qr"}
 #: Largest label drawn (dots): 8 inches wide at 1,000 dpi, and twice as long.
 MAX_WIDTH, MAX_HEIGHT = 8000, 16000
 
@@ -294,7 +295,7 @@ class _Painter:
     def _symbol(self, data: str, line: int) -> None:
         assert self.barcode is not None
         kind, params = self.barcode
-        symbology: Symbology = {"BX": "datamatrix", "BC": "code128", "BQ": "qr"}[kind]  # type: ignore[assignment]
+        symbology = _SYMBOLOGIES[kind]
         if kind == "BX":
             scale = min(100, max(1, _int(params[1], 4)))  # ^BX element height, dots
         elif kind == "BC":

@@ -39,15 +39,15 @@ CLI = (sys.executable, "-c", "from app.cli import main; main()")
 
 
 #: A case label whose GS1 DataMatrix carries the case's SSCC (AI 00), which the case scanner
-#: reads back (``_1`` is FNC1 with ``_`` as the escape character), beside the product's
-#: GS1-128 that every template must carry.
+#: reads back (``_1`` is FNC1 with ``_`` as the escape character), and a GS1-128 of the SSCC
+#: at a logistic label's X-dimension and height: the agent preflights it before it starts.
 CASE_TEMPLATE = """^XA
 ^CI28
 ^PW800^LL560
 ^FO24,16^A@N,36,36,E:DEJAVU.TTF^FD{{product_name}}^FS
 ^FO24,70^A@N,24,24,E:DEJAVU.TTF^FD(00) {{extra.sscc}}^FS
-^BY2,3,80^FO24,120^BCN,80,N,N,N^FD{{element_string}}^FS
-^FO24,240^BXN,8,200,,,,_^FD_100{{extra.sscc}}^FS
+^BY4,3,256^FO88,120^BCN,256,N,N,N^FD>;>800{{extra.sscc}}^FS
+^FO600,400^BXN,8,200,,,,_^FD_100{{extra.sscc}}^FS
 ^XZ
 """
 

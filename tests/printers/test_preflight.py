@@ -32,7 +32,9 @@ def _kinds(check: LabelCheck) -> set[str]:
     return {p.kind for p in check.problems}
 
 
-@pytest.mark.parametrize("name", ["unit-60x40.zpl", "case-100x70.zpl", "unit-58mm.toml"])
+@pytest.mark.parametrize(
+    "name", ["unit-60x40.zpl", "case-100x70.zpl", "unit-58mm.toml", "case-58mm.toml"]
+)
 def test_shipped_templates_pass(name: str) -> None:
     result = runner.invoke(app, ["label", "check", f"builtin:{name}", "--json"])
     assert result.exit_code == 0, result.output
@@ -218,3 +220,21 @@ def test_reference_zpl_labels_preflight_without_errors(vectors_dir: Path) -> Non
             found.add(problem.kind)
     # Carrier labels use 2-dot bars and short GS1-128 symbols: below a case label's spec.
     assert {"x_dimension", "symbol_size"} <= found
+
+
+def test_shipped_escpos_case_label_carries_the_sscc_and_count() -> None:
+    template = load_template("builtin:case-58mm.toml")
+    assert isinstance(template, EscposTemplate)
+    check = check_label(template, SAMPLE_CASE, application="case")
+    assert check.ok, check.problems
+    texts = [line.value for line in template.fill(SAMPLE_CASE) if line.kind == "text"]
+    assert "Số lượng: 24 đơn vị" in texts
+    assert "(00) 389345670000000018" in texts
+    reads = [r.text for r in zxingcpp.read_barcodes(check.image)]
+    assert reads == ["https://id.gs1.org/00/389345670000000018"]
+    # The HRI is checked against the SSCC in the Digital Link.
+    wrong = SAMPLE_CASE.model_copy(
+        update={"extra": {**SAMPLE_CASE.extra, "sscc": "389345670000000017"}}
+    )
+    kinds = {p.kind for p in check_label(template, wrong, application="case").problems}
+    assert "gs1" in kinds
