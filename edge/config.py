@@ -353,6 +353,21 @@ class WebSection(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     language: Literal["vi", "en"] = "vi"
+    #: The clock and times on the operator screen.
+    timezone: str = "Asia/Ho_Chi_Minh"
+    #: The line's rated speed (units per minute): the screen's target and OEE performance.
+    target_per_minute: float = Field(default=60.0, gt=0, le=100_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. 'Asia/Ho_Chi_Minh')") from exc
+        return value
 
 
 PIN_SCHEME = "scrypt"
