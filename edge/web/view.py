@@ -8,11 +8,12 @@ line's time zone.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from edge.alarms import AlarmSpan
 from edge.config import LineConfig
@@ -20,6 +21,7 @@ from edge.engine import LineEngine
 from edge.verdicts import Phase
 from edge.web.messages import describe, fault_code
 from edge.web.shift import Shift
+from lineside.errors import LinesideError
 from lineside.gs1.scan import parse_scan
 
 
@@ -30,6 +32,8 @@ class Links:
     broker_connected: bool | None = None
     server_configured: bool = False
 
+
+_T = TypeVar("_T")
 
 #: Where the screen learns the agent's links from.
 LinkProbe = Callable[[], Links]
@@ -118,13 +122,26 @@ def device_tiles(engine: LineEngine, config: LineConfig, links: Links) -> list[d
             "not_used" if not links.server_configured else ("ok" if server_ok else "via_outbox"),
         )
     )
-    backlog, _ = engine.journal.outbox.pending()
-    tiles.append(_tile("outbox", "ok" if backlog < 1000 else "warn", "backlog", count=str(backlog)))
+    backlog = _journal_read(lambda: engine.journal.outbox.pending()[0], -1)
+    if backlog < 0:
+        tiles.append(_tile("outbox", "fault", "unknown"))
+    else:
+        state = "ok" if backlog < 1000 else "warn"
+        tiles.append(_tile("outbox", state, "backlog", count=str(backlog)))
     return tiles
 
 
+def _journal_read(read: Callable[[], _T], failed: _T) -> _T:
+    """A read of the journal for the screen; ``failed`` when the journal cannot answer (the
+    line has stopped, and its alarm says why)."""
+    try:
+        return read()
+    except (LinesideError, sqlite3.Error):
+        return failed
+
+
 def _grade(engine: LineEngine) -> str | None:
-    status = engine.status()
+    status = _journal_read(engine.status, None)
     for name in _GRADE_FIELDS:
         value = getattr(status, name, None) or getattr(engine, name, None)
         if value is not None:
@@ -142,7 +159,8 @@ def _order_view(engine: LineEngine, target: float) -> dict[str, Any] | None:
     eta = None
     if remaining and rate > 0 and engine.phase is Phase.RUNNING:
         eta = _iso(datetime.now(UTC) + timedelta(minutes=remaining / rate))
-    reasons = engine.journal.serials.reject_reasons(order.id)
+    nothing: dict[str, int] = {}
+    reasons = _journal_read(lambda: engine.journal.serials.reject_reasons(order.id), nothing)
     by_code: dict[str, int] = {}
     for reason, n in reasons.items():
         code = describe(reason, fallback="other").code
