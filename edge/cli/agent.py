@@ -48,18 +48,28 @@ def _config(path: Path):  # type: ignore[no-untyped-def]
 def check_config(
     file: Annotated[Path, typer.Argument(help="The line's TOML configuration.")],
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    file_only: bool = typer.Option(
+        False,
+        "--file-only",
+        help="Check the file alone, not what it needs from this machine (secrets, "
+        "journal directory, GPIO): for a configuration written for another machine.",
+    ),
 ) -> None:
-    """Validate a line configuration; every problem is named with its key path."""
+    """Check everything ``edge run`` would: keys, URLs, check digits, templates, devices,
+    secrets, paths. Every problem is listed at once, with its key path."""
     from edge.config import load_config
+    from edge.config_check import check_config
 
-    try:
-        cfg = load_config(file)
-    except ConfigError as exc:
+    problems = check_config(file, this_machine=not file_only)
+    if problems:
         if as_json:
-            console.print_json(json.dumps({"ok": False, "errors": str(exc).splitlines()}))
+            console.print_json(json.dumps({"ok": False, "errors": problems}, ensure_ascii=False))
         else:
-            errors.print(str(exc), markup=False)
-        raise typer.Exit(2) from exc
+            for problem in problems:
+                errors.print(problem, markup=False, soft_wrap=True)
+            errors.print(f"{len(problems)} problem(s): edge run would refuse this", markup=False)
+        raise typer.Exit(2)
+    cfg = load_config(file)
     if as_json:
         console.print_json(
             json.dumps(
