@@ -263,6 +263,13 @@ def _check_layout(page: Any, where: str) -> None:
     assert small == [], f"{where}: touch targets under 48 px: {small}"
 
 
+def _screenshot(page: Any, name: str) -> None:
+    """Save the screen for the operator guide when ``LINESIDE_SCREENSHOTS`` names a folder."""
+    folder = os.environ.get("LINESIDE_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name))
+
+
 def _check_vietnamese(page: Any, where: str) -> None:
     shown = page.evaluate("document.body.innerText")
     # all capitals are codes and data (a lot "LOT-7"), not words
@@ -321,6 +328,7 @@ def test_the_screen_in_a_browser_vietnamese_no_overflow_no_other_host(
             expect(page.locator("#tiles")).to_contain_text("hết giấy")
             _check_layout(page, "paper out")
             _check_vietnamese(page, "paper out")
+            _screenshot(page, f"operator-screen-alarm-{width}x{height}.png")
             page.locator("#alarms button").click()
             page.fill("#d-pin", PIN)
             page.click("#d-ok")
@@ -344,9 +352,7 @@ def test_the_screen_in_a_browser_vietnamese_no_overflow_no_other_host(
             expect(page.locator("#pause")).to_contain_text("Người vận hành tạm dừng: Đổi ca")
             _check_layout(page, "paused")
             _check_vietnamese(page, "paused")
-            shots = os.environ.get("LINESIDE_SCREENSHOTS")
-            if shots:
-                page.screenshot(path=str(Path(shots) / f"operator-screen-{width}x{height}.png"))
+            _screenshot(page, f"operator-screen-{width}x{height}.png")
         finally:
             browser.close()
     assert foreign == []

@@ -58,7 +58,7 @@ function renderSpeed(s) {
   const sh = s.shift;
   text("oee", pct(sh.oee)); text("oee-a", pct(sh.availability)); text("oee-p", pct(sh.performance)); text("oee-q", pct(sh.quality));
   const reasons = s.work_order ? s.work_order.rejects_by_reason : [];
-  $("reasons").replaceChildren(...(reasons.length ? reasons.map(([code, n]) => item("li", `${tr(code, {})}: ${n}`)) : [item("li", T.no_reject)]));
+  $("reasons").replaceChildren(...(reasons.length ? reasons.map(([code, n]) => item("li", `${n} · ${tr(code, {})}`)) : [item("li", T.no_reject)]));
 }
 function renderDevices(s) {
   $("tiles").replaceChildren(...s.devices.map(d => {
