@@ -40,8 +40,20 @@ function item(tag, content, cls) {
   const e = document.createElement(tag); e.textContent = content; if (cls) e.className = cls; return e;
 }
 
+let labelOf = null;
+$("label").onerror = () => { $("label").hidden = true; };
+function renderLabel(o) {
+  // The approved label of the work order; the image hides itself when there is none.
+  const id = o ? o.id : null;
+  if (id === labelOf) return;
+  labelOf = id;
+  const img = $("label");
+  img.hidden = !o;
+  if (o) img.src = "/api/label.png?order=" + encodeURIComponent(o.id);
+}
 function renderOrder(s) {
   const o = s.work_order;
+  renderLabel(o);
   text("product", o ? `${o.id} · ${LANG === "en" && o.product_en ? o.product_en : o.product} · ${T.lot} ${o.lot}` : T.none);
   text("o-gtin", o ? o.gtin : "—"); text("o-lot", o ? o.lot : "—");
   text("o-expiry", o && o.expiry ? day(o.expiry + "T12:00:00Z") : "—");
