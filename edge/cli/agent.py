@@ -41,6 +41,11 @@ def _config(path: Path):  # type: ignore[no-untyped-def]
         return load_config(path)
     except ConfigError as exc:
         errors.print(str(exc), markup=False)
+        errors.print(
+            f"hint: lineside edge check-config {path} lists every problem at once",
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from exc
 
 

@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 
 from edge.config import LineConfig
 from edge.engine import LineEngine
-from edge.verdicts import EngineError
+from edge.verdicts import EngineError, Phase
 from edge.web.messages import describe
 from edge.web.shift import RejectBin, Shift
 from edge.web.view import LinkProbe, Links, snapshot
@@ -100,6 +100,18 @@ class _Screen:
         self.links = links or (lambda: Links(server_configured=config.server is not None))
         self.shift = self.new_shift(None)
         self.bin = RejectBin()
+        # The shift's clock follows the line, whether or not a page is open.
+        engine.subscribe(self.observe)
+
+    def observe(self) -> None:
+        c = self.engine.counters
+        self.shift.observe(
+            running=self.engine.phase is Phase.RUNNING,
+            good=c.commissioned,
+            rejected=c.rejected,
+            now=time.monotonic(),
+        )
+        self.bin.observe(c.rejected)
 
     def new_shift(self, operator: str | None) -> Shift:
         started = datetime.now(UTC) if operator else None
