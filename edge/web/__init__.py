@@ -218,9 +218,9 @@ def _add_actions(app: FastAPI, screen: _Screen) -> None:
         return screen.state()
 
     @app.post("/api/shift/sign-out")
-    async def sign_out() -> dict[str, Any]:
-        if screen.shift.operator is not None:
-            screen.audit(screen.shift.operator, "sign_out", "line")
+    async def sign_out(body: Signed) -> dict[str, Any]:
+        name = screen.operator(body.pin)
+        screen.audit(name, "sign_out", "line", f"shift of {screen.shift.operator or '-'}")
         screen.shift = screen.new_shift(None)
         return screen.state()
 
@@ -236,6 +236,8 @@ def _add_actions(app: FastAPI, screen: _Screen) -> None:
         name = screen.operator(body.pin)
         if not body.reason.strip():
             raise Refused(422, "a reason is required")
+        if screen.engine.phase is not Phase.RUNNING:
+            raise Refused(409, "the line is not running")
         screen.engine.pause(f"operator: {body.reason.strip()}")
         screen.audit(name, "pause", screen.order_target(), body.reason)
         return screen.state()

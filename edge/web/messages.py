@@ -111,6 +111,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^work order '(?P<order>.*)' is already closed$", "order_closed"),
         (r"^work order '(?P<order>.*)' is \w+; close it before loading", "order_open"),
         (r"^wrong PIN$", "wrong_pin"),
+        (r"^the line is not running$", "not_running"),
     )
 )
 

@@ -177,6 +177,11 @@ def test_api_actions_need_a_pin_and_a_reason_and_are_audited(screen: Screen) -> 
         assert client.post("/api/close", json={"pin": PIN}).status_code == 422
         closed = client.post("/api/close", json={"pin": PIN, "reason": "đủ"}, timeout=20).json()
         assert closed["phase"] == "idle"
+        idle = client.post("/api/pause", json={"pin": PIN, "reason": "thử"})
+        assert (idle.status_code, idle.json()["code"]) == (409, "not_running")
+        assert client.post("/api/shift/sign-out", json={}).status_code == 422
+        ended = client.post("/api/shift/sign-out", json={"pin": PIN}).json()
+        assert ended["shift"]["operator"] is None
     assert screen.engine is not None
     assert screen.engine.phase is Phase.IDLE
     lots = screen.journal.serials.lot_counts("WO-1")
@@ -189,6 +194,7 @@ def test_api_actions_need_a_pin_and_a_reason_and_are_audited(screen: Screen) -> 
         ("Lan", "pause"),
         ("Lan", "close_requested"),
         ("Lan", "close"),
+        ("Lan", "sign_out"),
     ]
     assert trail[2].target == f"serial:{serial}"
     assert trail[2].details == {"was": "commissioned"}

@@ -118,6 +118,7 @@ const ACTIONS = {
   start: {path: "/api/start", reason: false}, pause: {path: "/api/pause", reason: true},
   close: {path: "/api/close", reason: true}, void: {path: "/api/void", reason: true, serial: true},
   reprint: {path: "/api/reprint", reason: true, serial: true}, sign_in: {path: "/api/shift/sign-in"},
+  sign_out: {path: "/api/shift/sign-out"},
   empty_bin: {path: "/api/reject-bin/empty"}, ack: {reason: false},
 };
 let pending = null;
@@ -126,7 +127,7 @@ function ask(name, extra) {
   pending = {name, extra: extra || {}};
   const order = state && state.work_order ? state.work_order.id : "";
   text("d-title", name === "ack" ? T.acknowledge : T[name]);
-  text("d-question", tr("q_" + name, {order}));
+  text("d-question", tr("q_" + name, {order, name: state ? state.shift.operator || "" : ""}));
   $("d-serial-row").hidden = !a.serial; $("d-reason-row").hidden = !a.reason;
   for (const f of ["d-serial", "d-reason", "d-pin"]) $(f).value = "";
   text("d-error", "");
@@ -164,12 +165,7 @@ $("form").onsubmit = async event => {
 $("d-cancel").onclick = () => $("dialog").close();
 document.querySelectorAll("[data-action]").forEach(b => { b.onclick = () => ask(b.dataset.action); });
 $("btn-bin").onclick = () => ask("empty_bin");
-$("btn-shift").onclick = async () => {
-  if (state && state.shift.operator) {
-    const result = await call("/api/shift/sign-out", {});
-    if (result.ok) render(result.data);
-  } else ask("sign_in");
-};
+$("btn-shift").onclick = () => ask(state && state.shift.operator ? "sign_out" : "sign_in");
 
 setInterval(() => { text("clock", clock(null, false)); }, 1000);
 text("clock", clock(null, false));
