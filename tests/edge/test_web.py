@@ -276,6 +276,7 @@ def _screenshot(page: Any, name: str) -> None:
     """Save the screen for the operator guide when ``LINESIDE_SCREENSHOTS`` names a folder."""
     folder = os.environ.get("LINESIDE_SCREENSHOTS")
     if folder:
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(Path(folder) / name))
 
 
@@ -317,8 +318,9 @@ def test_the_screen_in_a_browser_vietnamese_no_overflow_no_other_host(
             _check_layout(page, "loaded")
             _check_vietnamese(page, "loaded")
             page.click("#btn-shift")
-            page.fill("#d-pin", PIN)
-            page.click("#d-ok")
+            for digit in PIN:  # on the keypad: the panel has no keyboard
+                page.locator("#d-keypad button", has_text=digit).click()
+            page.locator("#d-keypad button", has_text="✓").click()
             expect(page.locator("#btn-shift")).to_contain_text("Lan")
             page.click("[data-action=start]")
             expect(page.locator("#d-question")).to_contain_text("WO-1")
@@ -354,7 +356,10 @@ def test_the_screen_in_a_browser_vietnamese_no_overflow_no_other_host(
             page.click("#d-ok")
             expect(page.locator("#message")).to_have_text(f"Đã huỷ mã {serial}.")
             page.click("[data-action=pause]")
-            page.fill("#d-reason", "Đổi ca")
+            _check_layout(page, "pause dialog")
+            expect(page.locator("#d-serial")).to_be_hidden()
+            _screenshot(page, f"operator-dialog-{width}x{height}.png")
+            page.locator("#d-chips button", has_text="Đổi ca").click()
             page.fill("#d-pin", PIN)
             page.click("#d-ok")
             expect(page.locator("#phase")).to_have_text("Tạm dừng")

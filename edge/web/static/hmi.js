@@ -19,7 +19,19 @@ function tr(code, params) {
 const msg = m => (m ? tr(m.code, m.params) : "");
 
 document.querySelectorAll("[data-t]").forEach(e => { e.textContent = T[e.dataset.t]; });
-for (const r of T.reasons) { const o = document.createElement("option"); o.value = r; $("reasons-list").appendChild(o); }
+for (const r of T.reasons) {
+  const o = document.createElement("option"); o.value = r; $("reasons-list").appendChild(o);
+  const chip = item("button", r); chip.type = "button"; chip.onclick = () => { $("d-reason").value = r; };
+  $("d-chips").appendChild(chip);
+}
+// A keypad for the PIN: the panel has no keyboard.
+for (const key of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "⌫", "0", "✓"]) {
+  const b = item("button", key); b.type = key === "✓" ? "submit" : "button";
+  if (key === "⌫") b.onclick = () => { $("d-pin").value = $("d-pin").value.slice(0, -1); };
+  else if (key !== "✓") b.onclick = () => { $("d-pin").value += key; };
+  $("d-keypad").appendChild(b);
+}
+for (const [id, key] of [["d-serial", "serial"], ["d-reason", "reason"], ["d-pin", "pin"]]) $(id).placeholder = T[key];
 
 function zone() { return state ? state.line.timezone : "Asia/Ho_Chi_Minh"; }
 function clock(iso, seconds) {
