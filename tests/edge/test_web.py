@@ -367,6 +367,12 @@ def test_the_screen_in_a_browser_vietnamese_no_overflow_no_other_host(
             _check_layout(page, "paused")
             _check_vietnamese(page, "paused")
             _screenshot(page, f"operator-screen-{width}x{height}.png")
+            english = browser.new_page(viewport={"width": width, "height": height})
+            english.route("**/*", only_the_agent)
+            english.goto(screen.url + "/?lang=en")
+            expect(english.locator("#phase")).to_have_text("Paused")
+            expect(english.locator("#product")).to_contain_text("Arrowroot noodles")
+            _check_layout(english, "english")
         finally:
             browser.close()
     assert foreign == []

@@ -70,7 +70,7 @@ function renderOrder(s) {
   text("o-gtin", o ? o.gtin : "—"); text("o-lot", o ? o.lot : "—");
   text("o-expiry", o && o.expiry ? day(o.expiry + "T12:00:00Z") : "—");
   text("o-qty", o ? o.quantity : "—"); text("o-remaining", o ? o.remaining : "—");
-  text("o-eta", o && o.eta ? clock(o.eta) : "—"); text("o-grade", s.print_grade || "—");
+  text("o-eta", o && o.eta ? (day(o.eta) === day(s.now) ? clock(o.eta) : `${clock(o.eta)} ${day(o.eta)}`) : "—"); text("o-grade", s.print_grade || "—");
   text("pause", s.phase === "paused" && s.pause ? msg(s.pause) : "");
 }
 function renderSpeed(s) {
