@@ -90,7 +90,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^outbox full$", "outbox_full"),
         (r"^outbox nearly full", "outbox_nearly_full"),
         (r"^case of (?P<count>\d+) units not packed", "case_not_packed"),
-        (r"^case label not verified$", "case_not_packed"),
+        (r"^case label not verified$", "case_label_stop"),
         (r"^pallet label not printed$", "pallet_not_printed"),
         (r"^work order (?P<order>.+): reconciliation does not balance$", "unbalanced"),
         (r"^reject output", "reject_output_failed"),

@@ -69,7 +69,7 @@ const CATALOG = {
     printer_not_ready: "Máy in chưa sẵn sàng: {fault}", order_closed: "Lệnh {order} đã kết thúc",
     order_open: "Lệnh {order} đang mở; hãy kết thúc trước", wrong_pin: "Sai mã PIN",
     invalid_input: "Thông tin chưa hợp lệ", unknown_error: "Không thực hiện được",
-    not_running: "Dây chuyền không chạy", q_sign_out: "Kết thúc ca của {name}?",
+    not_running: "Dây chuyền không chạy", case_label_stop: "Nhãn thùng chưa được xác nhận", q_sign_out: "Kết thúc ca của {name}?",
     done_sign_out: "Đã kết thúc ca.",
   },
   en: {
@@ -131,7 +131,7 @@ const CATALOG = {
     printer_not_ready: "Printer not ready: {fault}", order_closed: "Work order {order} is closed",
     order_open: "Work order {order} is open; close it first", wrong_pin: "Wrong PIN",
     invalid_input: "Invalid input", unknown_error: "Could not be done",
-    not_running: "The line is not running", q_sign_out: "End {name}'s shift?",
+    not_running: "The line is not running", case_label_stop: "Case label not verified", q_sign_out: "End {name}'s shift?",
     done_sign_out: "Shift ended.",
   },
 };
