@@ -294,11 +294,17 @@ class Agent:
         if self.config.web.enabled:
             import uvicorn
 
-            from edge.web import create_app
+            from edge.web import Links, create_app
+
+            def links() -> Links:
+                return Links(
+                    broker_connected=self.publisher.connected,
+                    server_configured=self.config.server is not None,
+                )
 
             web = uvicorn.Server(
                 uvicorn.Config(
-                    create_app(self.engine, self.config),
+                    create_app(self.engine, self.config, links=links),
                     host=self.config.web.host,
                     port=self.config.web.port,
                     log_level="warning",

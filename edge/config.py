@@ -45,7 +45,7 @@ from edge.device_url import DeviceKind, DeviceUrlError
 from edge.drivers.url import TRANSPORT_URLS, parse_transport_url
 from edge.printers.templates import builtin_or_path
 from lineside.contract import IDENTIFIER
-from lineside.errors import ConfigError
+from lineside.errors import ConfigError, GS1Error
 from lineside.gs1.digital_link import GS1_RESOLVER_ROOT
 
 BROKER_SCHEMES = ("mqtt", "mqtts")
@@ -105,6 +105,30 @@ class LineSection(_Model):
     #: of a company a disjoint range, or two lines print the same SSCC. Without it the line
     #: uses the whole reference space from 1 (safe only for a company with one line).
     sscc_range: tuple[int, int] | None = None
+
+    @field_validator("site_gln")
+    @classmethod
+    def _gln(cls, value: str) -> str:
+        from lineside.gs1.keys import Gln
+
+        try:
+            Gln.parse(value)
+        except GS1Error as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("resolver")
+    @classmethod
+    def _resolver(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(
+                f"{value!r} is not a web address; expected https://host[/path], "
+                "e.g. https://id.example.vn"
+            )
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError(f"{value!r}: a resolver stem has no credentials, query or fragment")
+        return value
 
     @model_validator(mode="after")
     def _sscc_range(self) -> LineSection:
@@ -361,6 +385,21 @@ class WebSection(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     language: Literal["vi", "en"] = "vi"
+    #: The clock and times on the operator screen.
+    timezone: str = "Asia/Ho_Chi_Minh"
+    #: The line's rated speed (units per minute): the screen's target and OEE performance.
+    target_per_minute: float = Field(default=60.0, gt=0, le=100_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. 'Asia/Ho_Chi_Minh')") from exc
+        return value
 
 
 PIN_SCHEME = "scrypt"

@@ -289,6 +289,7 @@ class VerdictMachine:
         self._unread_units = 0  # units in a row that got no read while the scanner was silent
         self._silent_alarmed = False
         self._printer_fault: str | None = None
+        self._printer_fault_code = AlarmCode.PRINTER_OFFLINE
         self._scanner_offline: str | None = None
         self._outbox_full = False
         self._broker_alarmed = False
@@ -303,6 +304,16 @@ class VerdictMachine:
     def case_members(self) -> tuple[str, ...]:
         """Commissioned units waiting to be packed into the next case."""
         return tuple(self._case_members)
+
+    @property
+    def printer_fault(self) -> str | None:
+        """The unit printer's fault (``None``: ready)."""
+        return self._printer_fault
+
+    @property
+    def scanner_offline(self) -> str | None:
+        """Why the verify scanner is offline (``None``: connected)."""
+        return self._scanner_offline
 
     def awaits(self, serial: str) -> bool:
         """Whether ``serial`` is in flight (sent to the printer, no verdict yet)."""
@@ -578,20 +589,23 @@ class VerdictMachine:
             if self._printer_fault is not None:
                 return []
             self._printer_fault = fault
+            self._printer_fault_code = code
             alarm = RaiseAlarm(code, Severity.CRITICAL, f"unit printer: {fault}")
             return [alarm, *self.pause(f"printer: {fault}")]
         was = self._printer_fault
         self._printer_fault = None
-        if (
-            was is None
-            or self.phase is not Phase.PAUSED
-            or not self.pause_reason.startswith("printer:")
-        ):
+        if was is None:
             return []
+        # The fault's own alarm clears (paper refilled, head closed), whatever the phase.
+        ready: list[Decision] = [
+            RaiseAlarm(self._printer_fault_code, Severity.INFO, "unit printer ready", cleared=True)
+        ]
+        if self.phase is not Phase.PAUSED or not self.pause_reason.startswith("printer:"):
+            return ready
         if self._scanner_offline is not None:
             self.pause_reason = SCANNER_OFFLINE  # resumes when the scanner is back
-            return []
-        return self.start(cause="unit printer ready again")
+            return ready
+        return ready + self.start(cause="unit printer ready again")
 
     def scanner_status(self, connected: bool, detail: str) -> list[Decision]:
         """The verify scanner's link changed.

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lineside.errors import LinesideError
 
 if TYPE_CHECKING:
-    from app.demo.stack import DemoOptions, DemoStack
+    from app.demo.stack import DemoOptions, DemoStack, RunSummary
 
 app = typer.Typer(
     name="demo",
@@ -121,17 +121,14 @@ async def _main(options: DemoOptions, console: Console, exit_after: bool) -> int
             sys.stdout.write(json.dumps(summary.to_json_dict(), ensure_ascii=False) + "\n")
             return 0 if summary.ok else 1
         summary = await stack.summary()
-        console.print(
-            f"[green]work orders closed[/green]: {summary.commissioned} commissioned, "
-            f"{summary.rejected} rejected, {summary.cases} cases; "
-            f"{summary.events_stored}/{summary.events_published} events stored, "
-            f"lost {summary.lost}, reconciled {summary.reconciled}"
-        )
+        _print_summary(summary, console, "[green]work orders closed[/green]")
         _consumer_qr(stack, console)
         console.print("Everything keeps running; [bold]Ctrl+C[/bold] stops it.")
         await asyncio.Event().wait()
         return 0
     except asyncio.CancelledError:
+        body.uncancel()  # stopped on purpose: the summary below still has to run
+        await _summary_when_stopped(stack, console, exit_after)
         return 130
     finally:
         # Shutting down must finish even when the run itself was cancelled.
@@ -142,6 +139,32 @@ async def _main(options: DemoOptions, console: Console, exit_after: bool) -> int
         stopping.result()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def _print_summary(summary: RunSummary, console: Console, title: str) -> None:
+    console.print(
+        f"{title}: {summary.commissioned} commissioned, "
+        f"{summary.rejected} rejected, {summary.cases} cases; "
+        f"{summary.events_stored}/{summary.events_published} events stored, "
+        f"lost {summary.lost}, reconciled {summary.reconciled}, "
+        f"{summary.seconds:.0f} s"
+    )
+
+
+async def _summary_when_stopped(stack: DemoStack, console: Console, exit_after: bool) -> None:
+    """What the run made until Ctrl+C: the agents stop first (they flush their outboxes)."""
+    if stack.observer is None:
+        return  # stopped while starting: nothing was made
+    try:
+        async with asyncio.timeout(30):
+            await stack.stop_agents()
+            summary = await stack.summary(agents_stopped=True)
+    except (TimeoutError, LinesideError, OSError) as exc:
+        console.print(f"[yellow]no summary: {exc or 'timed out'}[/yellow]")
+        return
+    if exit_after:
+        sys.stdout.write(json.dumps(summary.to_json_dict(), ensure_ascii=False) + "\n")
+    _print_summary(summary, console, "[yellow]stopped[/yellow]")
 
 
 def _where_to_look(stack: DemoStack, console: Console) -> None:

@@ -41,6 +41,11 @@ def _config(path: Path):  # type: ignore[no-untyped-def]
         return load_config(path)
     except ConfigError as exc:
         errors.print(str(exc), markup=False)
+        errors.print(
+            f"hint: lineside edge check-config {path} lists every problem at once",
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from exc
 
 
@@ -51,26 +56,29 @@ def check_config(
     demo: bool = typer.Option(
         False, "--demo", help="A demo or test file: allow the demo PIN and URL passwords."
     ),
+    file_only: bool = typer.Option(
+        False,
+        "--file-only",
+        help="Check the file alone, not what it needs from this machine (secrets, "
+        "journal directory, GPIO): for a configuration written for another machine.",
+    ),
 ) -> None:
-    """Validate a line configuration; every problem is named with its key path."""
+    """Check everything ``edge run`` would: keys, URLs, check digits, templates and their
+    preflight, devices, secrets, paths, and no demo PIN or inline password outside a demo.
+    Every problem is listed at once, with its key path."""
     from edge.config import load_config
-    from edge.config_checks import production_problems
-    from edge.labels import config_label_problems
+    from edge.config_check import check_config
 
-    try:
-        cfg = load_config(file)
-        # Production settings (no demo secrets) and every configured label template,
-        # filled with sample data, passing its preflight.
-        problems = [] if demo else production_problems(cfg, file.name)
-        problems += config_label_problems(cfg)
-        if problems:
-            raise ConfigError("\n".join(problems))
-    except ConfigError as exc:
+    problems = check_config(file, this_machine=not file_only, demo=demo)
+    if problems:
         if as_json:
-            console.print_json(json.dumps({"ok": False, "errors": str(exc).splitlines()}))
+            console.print_json(json.dumps({"ok": False, "errors": problems}, ensure_ascii=False))
         else:
-            errors.print(str(exc), markup=False)
-        raise typer.Exit(2) from exc
+            for problem in problems:
+                errors.print(problem, markup=False, soft_wrap=True)
+            errors.print(f"{len(problems)} problem(s): edge run would refuse this", markup=False)
+        raise typer.Exit(2)
+    cfg = load_config(file)
     if as_json:
         console.print_json(
             json.dumps(

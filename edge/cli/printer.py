@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from lineside.errors import ConfigError, DeviceError, InvalidInput
+from lineside.codecs.zpl_status import StatusReplyError
+from lineside.errors import ConfigError, DeviceError, DeviceTimeout, InvalidInput, TransportError
 
 app = typer.Typer(
     name="printer", help="Check and test label printers (ZPL, ESC/POS).", no_args_is_help=True
@@ -69,16 +71,36 @@ def _report(result: dict[str, object], as_json: bool) -> None:
     console.print(table)
 
 
+def likely_fix(exc: Exception, kind: Kind) -> str | None:
+    """What a technician should try after ``exc``, when the error suggests it.
+
+    >>> likely_fix(DeviceTimeout("tcp://p:9100: no complete ~HS reply within 3 s"), Kind.zpl)
+    'no ZPL status answer: if this is an ESC/POS printer, try --kind escpos'
+    """
+    if isinstance(exc, DeviceTimeout | StatusReplyError):
+        other = Kind.escpos if kind is Kind.zpl else Kind.zpl
+        names = {Kind.zpl: "ZPL", Kind.escpos: "ESC/POS"}
+        return (
+            f"no {names[kind]} status answer: if this is an {names[other]} printer, "
+            f"try --kind {other.value}"
+        )
+    if isinstance(exc, TransportError) and "refused" in str(exc).lower():
+        return "nothing listens there: is the printer on, and is the port right (raw TCP: 9100)?"
+    return None
+
+
 def _execute(url: str, kind: Kind, timeout: float, test: bool, as_json: bool) -> None:
     console = Console(stderr=True)
     try:
         result = asyncio.run(_run(url, kind, timeout, test))
-    except (ConfigError, InvalidInput) as exc:
-        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from exc
-    except DeviceError as exc:
-        console.print(f"[red]printer failed:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(1) from exc
+    except (ConfigError, InvalidInput, DeviceError) as exc:
+        title = "printer failed" if isinstance(exc, DeviceError) else "error"
+        console.print(f"[red]{title}:[/red] {escape(str(exc))}", markup=True, highlight=False)
+        fix = likely_fix(exc, kind)
+        if fix is not None:
+            console.print(f"hint: {fix}", markup=False, highlight=False)
+        code = 1 if isinstance(exc, DeviceError) and not isinstance(exc, InvalidInput) else 2
+        raise typer.Exit(code) from exc
     _report(result, as_json)
     if not result["ready"]:
         raise typer.Exit(1)

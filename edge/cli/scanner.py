@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import json
+import logging
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from edge.scanners import ScannerStatus, ScanRead, open_scanner
+from edge.scanners import ScannerState, ScannerStatus, ScanRead, open_scanner
 from edge.scanners.selftest import CALIBRATION_MESSAGE, check_calibration
 from lineside.errors import ConfigError, DeviceError
 
@@ -36,6 +40,43 @@ def _shown(raw: bytes) -> str:
     return raw.decode("utf-8", errors="backslashreplace").replace("\x1d", "<GS>")
 
 
+def _present(pattern: str) -> str:
+    found = sorted(glob.glob(pattern))
+    return ", ".join(found[:8]) if found else "none"
+
+
+def missing_device_hint(url: str, detail: str) -> str:
+    """What to check when the scanner at ``url`` cannot be reached (``detail``: why)."""
+    parts = urlsplit(url)
+    scheme, lowered = parts.scheme, detail.lower()
+    if scheme in ("serial", "hid"):
+        path = Path(parts.path)
+        if "permission" in lowered:
+            group = "dialout" if scheme == "serial" else "input"
+            return (
+                f"no permission on {path}: add the user to the '{group}' group "
+                f"(sudo usermod -aG {group} $USER) and sign in again"
+            )
+        if not path.exists():
+            if scheme == "serial":
+                return (
+                    f"{path} does not exist: is the scanner plugged in? USB scanners appear "
+                    f"as /dev/ttyACM* (present: {_present('/dev/ttyACM*')}), USB-serial cables "
+                    f"as /dev/ttyUSB* (present: {_present('/dev/ttyUSB*')}); "
+                    "lineside devices lists them"
+                )
+            return (
+                f"{path} does not exist: is the scanner plugged in? lineside devices lists "
+                "the input devices"
+            )
+    if scheme == "tcp" and any(w in lowered for w in ("refused", "unreachable", "connect")):
+        return (
+            f"nothing answers at {parts.netloc}: is the scanner on the network, in TCP server "
+            "mode, on this port? (a scanner that connects to us needs tcp-listen://)"
+        )
+    return "check the cable and the URL; lineside devices lists what is connected"
+
+
 def read_to_json(read: ScanRead) -> dict[str, Any]:
     """One read as JSON-ready data (what ``listen --json`` prints per line)."""
     return {
@@ -58,25 +99,50 @@ def listen_command(
         int, typer.Option("--count", min=0, help="Stop after N reads (0: never).")
     ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per read.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for a scanner that is not there yet (retry)."),
+    ] = False,
 ) -> None:
-    """Print every read, parsed, as it arrives (Ctrl+C to stop)."""
+    """Print every read, parsed, as it arrives (Ctrl+C to stop).
+
+    A scanner that cannot be reached at the start is reported once, with what to check,
+    and the command exits 1 (``--wait`` retries until it appears). Once connected, a lost
+    link is reported once and retried.
+    """
     try:
         scanner = open_scanner(url, device_id)
     except (ConfigError, DeviceError) as exc:
         raise _fail(str(exc)) from None
     console = Console()
+    # The command reports the link itself: the scanner's own retry warnings would say
+    # every failure a second time.
+    logging.getLogger("edge.scanners").setLevel(logging.ERROR)
+    missing: list[str] = []
 
     async def listen() -> None:
         seen = 0
+        reached = False
+        last_state: ScannerState | None = None
         async with contextlib.aclosing(scanner.events()) as events:
             async for event in events:
                 if isinstance(event, ScannerStatus):
-                    if not as_json:
-                        retry = f" (retry in {event.retry_in:.1f} s)" if event.retry_in else ""
+                    if event.state in (ScannerState.CONNECTED, ScannerState.LISTENING):
+                        reached = True
+                    elif event.state is ScannerState.DISCONNECTED and not reached and not wait:
+                        missing.append(event.detail)
+                        return
+                    if not as_json and event.state is not last_state:
+                        retry = (
+                            f" (retrying every {event.retry_in:.1f} s or more)"
+                            if event.retry_in
+                            else ""
+                        )
                         console.print(
                             f"[dim]{event.state.value}: {escape(event.detail)}{retry}[/dim]",
                             highlight=False,
                         )
+                    last_state = event.state
                     continue
                 seen += 1
                 if as_json:
@@ -102,6 +168,13 @@ def listen_command(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(listen())
+    if missing:
+        hint = missing_device_hint(url, missing[0])
+        Console(stderr=True, soft_wrap=True).print(
+            f"[red]error:[/red] {escape(missing[0])}\nhint: {escape(hint)}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 @app.command("selftest")

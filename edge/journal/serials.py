@@ -216,6 +216,15 @@ class SerialStore:
             for lot, counts in sorted(by_lot.items())
         ]
 
+    def reject_reasons(self, work_order: str) -> dict[str, int]:
+        """How many of a work order's units were rejected, by reason."""
+        rows = self._db.all(
+            "SELECT coalesce(reason, ''), count(*) FROM serials"
+            " WHERE work_order = ? AND state = 'rejected' GROUP BY reason",
+            (work_order,),
+        )
+        return {str(reason): int(n) for reason, n in rows}
+
     def _count(self, sql: str, params: tuple[str, ...] = ()) -> int:
         row = self._db.one(sql, params)
         assert row is not None

@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from lineside.errors import GS1Error
-from lineside.gs1.digital_link import GS1_RESOLVER_ROOT, to_digital_link
+from lineside.gs1.digital_link import GS1_RESOLVER_ROOT, key_and_qualifiers, to_digital_link
 from lineside.gs1.keys import Gln, Gtin, Sscc
 from lineside.gs1.message import GS, GS1Message
-from lineside.gs1.scan import parse_scan
+from lineside.gs1.scan import ScanResult, parse_scan
 from lineside.gs1.serials import SerialGenerator
 
 app = typer.Typer(
@@ -33,6 +33,30 @@ def _unescape_gs(text: str) -> str:
     return text
 
 
+def _interpret(text: str) -> ScanResult:
+    """What ``codes parse`` shows: a scan, or the bracketed form people type from a label's
+    human-readable text, ``(01)...(10)...``, which no scanner sends."""
+    if not text.startswith("("):
+        return parse_scan(text)
+    try:
+        message = GS1Message.parse(text)
+        message.validate()
+    except GS1Error as exc:
+        raise GS1Error(f"bracketed element string: {exc}") from None
+    key, qualifiers = key_and_qualifiers(message)
+    return ScanResult(
+        raw=text.encode(),
+        symbology=None,
+        symbology_name="bracketed element string",
+        is_gs1=True,
+        message=message,
+        digital_link=None,
+        primary_key=key,
+        qualifiers=qualifiers,
+        text=text,
+    )
+
+
 def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code)
@@ -40,13 +64,17 @@ def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
 
 @app.command("parse")
 def parse_command(
-    raw: Annotated[str, typer.Argument(help="Scan data, e.g. ']d2010893...10LOT^21SER'.")],
+    raw: Annotated[
+        str,
+        typer.Argument(help="Scan data (']d2010893...10LOT^21SER') or '(01)...(10)...'."),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Interpret scan data (with or without an AIM symbology identifier)."""
+    """Interpret scan data (with or without an AIM symbology identifier), or an element
+    string in the bracketed form of a label's human-readable text."""
     console = Console()
     try:
-        result = parse_scan(_unescape_gs(raw))
+        result = _interpret(_unescape_gs(raw.strip()))
     except GS1Error as exc:
         raise _fail(Console(stderr=True), str(exc)) from None
     if as_json:

@@ -12,10 +12,24 @@ from rich.console import Console
 
 from simulators.cli import scanner as sim_scanner
 from simulators.cli.line import sim_line_command
+from simulators.printers.server import CONTROL_COMMANDS
 
-app = typer.Typer(
-    name="sim", help="Run simulated devices for tests and demos.", no_args_is_help=True
-)
+
+def _help() -> str:
+    commands = "\n".join(f"  {name:24} {what}" for name, what in CONTROL_COMMANDS)
+    return (
+        "Run simulated devices for tests and demos.\n\n"
+        "Faults are injected into a simulated printer through its control channel "
+        "(sim printer --control-port 9300; then e.g. printf 'paper_out\\n' | nc 127.0.0.1 "
+        "9300), one command per line, one JSON line back:\n\n"
+        f"{commands}\n\n"
+        "A simulated scanner's faults are options of sim scanner (--miss, --misread, "
+        "--drop-gs...) and the line's are options of sim line (--miss, --misread, --garbage, "
+        "--foreign...)."
+    )
+
+
+app = typer.Typer(name="sim", help=_help(), no_args_is_help=True, rich_markup_mode=None)
 
 
 class PrinterKind(StrEnum):
@@ -36,7 +50,11 @@ def printer_command(  # noqa: PLR0917 - typer options, all keyword on the comman
         bool, typer.Option("--pty", help="Also serve on a pseudo-terminal.")
     ] = False,
     control_port: Annotated[
-        int | None, typer.Option("--control-port", help="Fault-injection control channel port.")
+        int | None,
+        typer.Option(
+            "--control-port",
+            help="Fault-injection control channel port (commands: lineside sim --help).",
+        ),
     ] = None,
     ips: Annotated[float, typer.Option("--ips", help="Print speed, inches per second.")] = 6.0,
     label_dots: Annotated[int, typer.Option("--label-dots", help="Label length in dots.")] = 320,

@@ -32,6 +32,25 @@ logger = logging.getLogger(__name__)
 
 Engine = ZplEngine | EscposEngine
 
+#: The control channel's commands and what each does (``lineside sim --help`` lists them).
+CONTROL_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("paper_out", "the paper runs out now"),
+    ("paper_out_after N", "the paper runs out after N more labels"),
+    ("paper_in", "a new roll is loaded"),
+    ("head_open / head_close", "the print head is opened / closed"),
+    ("ribbon_out on|off", "the ribbon runs out / is replaced"),
+    ("cutter_fault on|off", "a cutter fault (reported by ~HQES)"),
+    ("head_too_hot on|off", "the head overheats"),
+    ("garbage on|off", "status replies (~HS, DLE EOT) are garbage"),
+    ("garbage_hqes on|off", "~HQES replies are garbage"),
+    ("silent on|off", "the printer answers nothing at all"),
+    ("slow SECONDS", "status replies come SECONDS late"),
+    ("disconnect", "drop the link now"),
+    ("disconnect_mid_label", "drop the link when the next label has half arrived"),
+    ("status", "the faults and the count of labels printed"),
+    ("printed", "the fields of every label printed"),
+)
+
 
 class PrinterSimulator(AsyncResource):
     """Runs ``engine`` on TCP (``port``; 0 picks a free one) and optionally a pty."""
@@ -197,7 +216,8 @@ class PrinterSimulator(AsyncResource):
         elif cmd == "printed":
             return {"printed": [list(label.fields) for label in self.engine.printed]}
         elif cmd != "status":
-            return {"error": f"unknown command {line.strip()!r}"}
+            known = ", ".join(name.split()[0] for name, _ in CONTROL_COMMANDS)
+            return {"error": f"unknown command {line.strip()!r}; known commands: {known}"}
         status = self.engine.status()
         return {"ok": True, "faults": list(status.faults), "printed": len(self.engine.printed)}
 

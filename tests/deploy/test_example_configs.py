@@ -53,7 +53,8 @@ def test_every_line_config_validates(path: Path) -> None:
 @pytest.mark.parametrize("path", LINE_CONFIGS, ids=lambda p: p.name)
 def test_check_config_command_accepts_every_line_config(path: Path) -> None:
     demo = [] if path.name in OUR_LINE_CONFIGS else ["--demo"]
-    result = CliRunner().invoke(app, ["edge", "check-config", str(path), "--json", *demo])
+    command = ["edge", "check-config", str(path), "--json", "--file-only", *demo]
+    result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.output
     assert '"ok": true' in result.output
 

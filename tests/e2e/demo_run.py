@@ -10,20 +10,29 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def demo_command(tmp_path: Path, *args: str) -> list[str]:
+    """The command line of ``lineside demo --workdir TMP/demo ARGS``."""
+    return [
+        sys.executable,
+        "-c",
+        "from app.cli import main; main()",
+        "demo",
+        "--workdir",
+        str(tmp_path / "demo"),
+        *args,
+    ]
+
+
+def demo_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
 def run_demo(tmp_path: Path, *args: str, timeout: float = 170) -> subprocess.CompletedProcess[str]:
     """``lineside demo --workdir TMP/demo ARGS``, its output captured as text."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from app.cli import main; main()",
-            "demo",
-            "--workdir",
-            str(tmp_path / "demo"),
-            *args,
-        ],
+        demo_command(tmp_path, *args),
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=demo_env(),
         capture_output=True,
         text=True,
         timeout=timeout,

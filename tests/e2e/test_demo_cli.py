@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+import signal
+import subprocess
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.demo.stack import find_mosquitto
-from tests.e2e.demo_run import run_demo
+from tests.e2e.demo_run import demo_command, demo_env, run_demo
+from tests.support.waiting import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,3 +46,42 @@ def test_demo_refuses_bad_options_with_exit_code_2(tmp_path: Path) -> None:
     done = run_demo(tmp_path, "--broker", "http://nowhere", "--exit")
     assert done.returncode == 2
     assert "--broker" in done.stderr
+
+
+def test_demo_stopped_with_ctrl_c_prints_its_summary(tmp_path: Path) -> None:
+    demo = subprocess.Popen(
+        demo_command(tmp_path, "--units", "100000", "--no-paper-out"),
+        cwd=tmp_path,
+        env=demo_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert demo.stdout is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(demo.stdout or []), daemon=True)
+    reader.start()
+    try:
+        operator = re.compile(r"Operator\s+(http://\S+/)")
+        wait_until(lambda: any(operator.search(line) for line in lines), "demo up", 120)
+        [screen] = [m.group(1) for m in map(operator.search, lines) if m]
+
+        def making() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return bool(httpx.get(screen + "api/state").json()["counters"]["verified"] > 0)
+            return False
+
+        wait_until(making, "units commissioned", 60)
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(90) == 130
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    reader.join(10)
+    out = "".join(lines)
+    assert "stopping" in out
+    summary = [line for line in lines if line.startswith("stopped:")]
+    assert summary, out[-3000:]
+    assert "commissioned" in summary[0]
+    assert "lost 0" in summary[0]

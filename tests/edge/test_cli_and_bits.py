@@ -7,6 +7,7 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -22,7 +23,8 @@ runner = CliRunner()
 
 
 def test_check_config_ok_and_bad(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["edge", "check-config", str(EXAMPLE), "--json", "--demo"])
+    command = ["edge", "check-config", str(EXAMPLE), "--json", "--demo", "--file-only"]
+    result = runner.invoke(app, command)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ok"] is True
     bad = tmp_path / "line.toml"
@@ -30,6 +32,38 @@ def test_check_config_ok_and_bad(tmp_path: Path) -> None:
     result = runner.invoke(app, ["edge", "check-config", str(bad)])
     assert result.exit_code == 2
     assert "line.toml: devices[2].url: scheme 'ftp' is not supported" in result.output
+
+
+def test_check_config_lists_every_problem_edge_run_would_meet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LINESIDE_TEST_NO_TOKEN", raising=False)
+    bad = tmp_path / "line.toml"
+    bad.write_text(
+        EXAMPLE.read_text()
+        .replace('site_gln = "8934567000017"', 'site_gln = "8934567000018"')
+        .replace('resolver = "https://id.example.vn"', 'resolver = "javascript:alert(1)"')
+        .replace('url = "tcp://127.0.0.1:9200"', 'url = "tcp:/127.0.0.1:9200"')
+        .replace('unit = "builtin:unit-60x40.zpl"', 'unit = "labels/missing.zpl"')
+        .replace('case = "builtin:case-100x70.zpl"\n', "")
+        .replace('env = "LINESIDE_SERVER_TOKEN"', 'env = "LINESIDE_TEST_NO_TOKEN"')
+        .replace('path = "/var/lib/lineside/line.db"', 'path = "line.db"')
+        .replace("/sys/class/gpio/gpio17/value", str(tmp_path / "gpio17"))
+    )
+    result = runner.invoke(app, ["edge", "check-config", str(bad), "--json"])
+    assert result.exit_code == 2
+    problems = json.loads(result.output)["errors"]
+    keys = [p.split(": ")[1] for p in problems]
+    assert keys[:3] == ["line.site_gln", "line.resolver", "devices[1].url"]
+    assert "check digit 7 expected, got 8" in problems[0]
+    assert "missing '//' after 'tcp:'" in problems[2]
+    assert "labels.templates" in keys  # the case printer's template is missing
+    assert "labels.templates.unit" in keys
+    assert "server.token.env" in keys
+    assert "broker.password.file" in keys
+    assert "reject.value_path" in keys
+    file_only = runner.invoke(app, ["edge", "check-config", str(bad), "--json", "--file-only"])
+    assert "server.token.env" not in file_only.output
 
 
 def test_order_load_and_report(tmp_path: Path) -> None:

@@ -25,7 +25,6 @@ from edge.verdicts import (
     VerdictMachine,
     VerdictPolicy,
 )
-from edge.web import snapshot
 from lineside.contract import AlarmCode, Severity
 from lineside.errors import ConfigError
 from simulators.scanners.camera import SimulatedFrameSource
@@ -117,7 +116,8 @@ async def test_engine_rejects_poor_prints_and_publishes_the_rolling_grade(
     assert line.journal.serials.state_of("S1") is SerialState.COMMISSIONED
     assert line.journal.serials.state_of("S2") is SerialState.REJECTED
     assert line.engine.status().print_grade == "C"
-    shown = snapshot(line.engine)["print_quality"]
+    shown = line.engine.quality.snapshot()
+    assert shown is not None
     assert shown["grade"] == "C"
     assert shown["warning"] is True
     assert any(a.code is AlarmCode.PRINT_QUALITY for a in line.engine.alarms)

@@ -303,7 +303,10 @@ def test_a_printer_fault_rejects_the_label_and_pauses_until_the_printer_is_ready
     assert line.printer_status("head open", AlarmCode.HEAD_OPEN) == []  # one fault at a time
     with pytest.raises(EngineError, match="printer not ready: paper out"):
         line.start()
-    assert line.printer_status(None, AlarmCode.PAPER_OUT) == [Run(cause="unit printer ready again")]
+    assert line.printer_status(None, AlarmCode.PAPER_OUT) == [
+        RaiseAlarm(AlarmCode.PAPER_OUT, Severity.INFO, "unit printer ready", cleared=True),
+        Run(cause="unit printer ready again"),
+    ]
     assert line.phase is Phase.RUNNING
 
 
@@ -314,7 +317,9 @@ def test_printer_and_scanner_faults_resume_only_when_both_clear() -> None:
     assert verdicts(line.scanner_status(True, "")) == []
     assert (line.phase, line.pause_reason) == (Phase.PAUSED, "printer: paper out")
     line.scanner_status(False, "unplugged again")
-    assert line.printer_status(None, AlarmCode.PAPER_OUT) == []
+    assert line.printer_status(None, AlarmCode.PAPER_OUT) == [
+        RaiseAlarm(AlarmCode.PAPER_OUT, Severity.INFO, "unit printer ready", cleared=True)
+    ]
     assert line.pause_reason == SCANNER_OFFLINE
     assert line.scanner_status(True, "") == [
         RaiseAlarm(

@@ -27,6 +27,20 @@ def test_parse_with_gs_notations() -> None:
         assert "BATCH/LOT" in result.stdout
 
 
+def test_parse_accepts_the_bracketed_form() -> None:
+    result = runner.invoke(app, ["codes", "parse", f"(01){GTIN}(10)LOT7(21)X7K2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["is_gs1"] is True
+    assert data["bracketed"] == f"(01){GTIN}(10)LOT7(21)X7K2"
+    shown = runner.invoke(app, ["codes", "parse", f"(01){GTIN}(10)LOT7"])
+    assert "GS1: yes" in shown.stdout
+    assert "BATCH/LOT" in shown.stdout
+    wrong = runner.invoke(app, ["codes", "parse", "(01)08934567890127"])
+    assert wrong.exit_code == 2
+    assert "bracketed element string: AI (01): check digit" in wrong.stderr
+
+
 def test_parse_error_exit_2() -> None:
     result = runner.invoke(app, ["codes", "parse", "]d20108934567890127"])
     assert result.exit_code == 2

@@ -133,3 +133,10 @@ def test_label_preview_bad_data_exit_2(tmp_path: Path, labels_dir: Path) -> None
     )
     assert result.exit_code == 2
     assert "product_name" in result.output
+
+
+def test_a_zpl_status_query_to_an_escpos_printer_suggests_kind_escpos() -> None:
+    for url in _serve(EscposEngine()):
+        result = runner.invoke(app, ["printer", "status", url, "--timeout", "0.3"])
+        assert result.exit_code in (1, 2), result.output
+        assert "try --kind escpos" in result.stderr

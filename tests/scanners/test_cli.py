@@ -47,6 +47,25 @@ def test_listen_bad_url_exits_2_naming_the_problem() -> None:
     assert "scheme 'lpt' is not supported" in result.output
 
 
+def test_listen_on_a_missing_serial_device_says_so_once_with_a_hint(tmp_path: Path) -> None:
+    missing = tmp_path / "ttyACM9"
+    result = runner.invoke(app, ["scanner", "listen", f"serial://{missing}"])
+    assert result.exit_code == 1
+    assert result.stderr.count(str(missing)) >= 1
+    assert result.stderr.count("error:") == 1
+    assert "is the scanner plugged in?" in result.stderr
+    assert "/dev/ttyACM*" in result.stderr
+    assert "retry" not in result.output
+
+
+def test_listen_on_a_closed_tcp_port_names_the_fix() -> None:
+    from tests.support.broker import free_port
+
+    result = runner.invoke(app, ["scanner", "listen", f"tcp://127.0.0.1:{free_port()}"])
+    assert result.exit_code == 1
+    assert "TCP server mode" in result.stderr
+
+
 def test_selftest_passes_on_the_calibration_code(tmp_path: Path) -> None:
     video = video_of(tmp_path, [CALIBRATION_MESSAGE])
     result = runner.invoke(app, ["scanner", "selftest", f"camera://{video}", "--timeout", "30"])

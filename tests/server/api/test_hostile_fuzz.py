@@ -74,9 +74,7 @@ def _sample(parameter: dict[str, Any]) -> str:
 
 def _url(template: str, path_values: dict[str, str], query: str = "") -> str:
     # A parameter the document does not describe (a route reading its own path) gets a sample.
-    path = re.sub(
-        r"\{(\w+)(?::path)?\}", lambda m: path_values.get(m.group(1), "L1"), template
-    )
+    path = re.sub(r"\{(\w+)(?::path)?\}", lambda m: path_values.get(m.group(1), "L1"), template)
     return path + (f"?{query}" if query else "")
 
 
