@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import __version__
+from server.api.browser import install_login_redirect, install_offline_docs
 from server.api.problems import install_problem_handler
 from server.api.routes import (
     audit,
@@ -97,6 +98,8 @@ def create_app(
         description="Traceability aggregator: master data, work orders, trace queries, "
         "GS1 Digital Link resolver, dashboard and yearly indicators.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     owns_engine = session_factory is None
     app.state.settings = settings
@@ -110,8 +113,10 @@ def create_app(
         rate_per_second=settings.rate_limit_per_minute / 60, burst=settings.rate_limit_burst
     )
     app.state.metrics = ServerMetrics(app.state.session_factory)
-    app.state.templates = make_templates()
+    app.state.templates = make_templates(settings.zone())
     install_problem_handler(app)
+    install_login_redirect(app)
+    install_offline_docs(app)
 
     @app.middleware("http")
     async def count_requests(

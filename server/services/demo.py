@@ -55,12 +55,18 @@ def seed_demo(factory: sessionmaker[Session], admin_password: str, units: int = 
             tax_id="4601234567",
             gs1_company_prefix="8934567",
             district="TP Thái Nguyên",
+            commune="Xã Tân Cương",
             province="Thái Nguyên",
+            hotline="0208 3855 123",
         )
         session.add(org)
         session.flush()
         facility = Facility(
-            organisation_id=org.id, name="Xưởng chế biến số 1", district=org.district
+            organisation_id=org.id,
+            name="Xưởng chế biến số 1",
+            district=org.district,
+            commune=org.commune,
+            province=org.province,
         )
         session.add(facility)
         session.flush()

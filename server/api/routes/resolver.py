@@ -25,6 +25,7 @@ from server.services.resolver import (
     ScanSource,
     consumer_view,
     linkset,
+    place_names,
     resolve,
 )
 from server.services.tracing import trace_domains
@@ -86,5 +87,5 @@ def resolve_digital_link(  # noqa: PLR0917 - FastAPI passes each parameter by na
             linkset(settings.resolver_domain, found.result), media_type=LINKSET_TYPE
         )
     context = page_context(request, language, words)
-    context.update(consumer_view(found.result, language))
+    context.update(consumer_view(found.result, language, place_names(session, found.result)))
     return render(request, "consumer.html", context)

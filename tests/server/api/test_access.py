@@ -24,6 +24,7 @@ PUBLIC = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/01/{path}"),
+    ("GET", "/media/products/{gtin}"),
 }
 
 
