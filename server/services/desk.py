@@ -165,6 +165,16 @@ def explain_dead_letter(reason: str) -> Explanation:
     return Explanation("Máy chủ không lưu được tin nhắn này.", "Báo kỹ thuật viên kiểm tra.")
 
 
+def source_of(topic: str) -> str:
+    """Which line (and site) a message came from, read from its topic.
+
+    >>> source_of("lineside/v1/factory-2/L7/status"), source_of("odd")
+    ('L7 · factory-2', 'odd')
+    """
+    parts = topic.split("/")
+    return f"{parts[3]} · {parts[2]}" if len(parts) >= 4 else topic
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayOutcome:
     """What became of a replayed dead letter: stored, or refused again with a new reason."""

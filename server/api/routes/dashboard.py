@@ -146,6 +146,7 @@ def _context(request: Request, session: Session, settings: ServerSettings) -> di
         "desk": figures,
         "charts": {line: bar_chart(points) for line, points in figures.throughput.items()},
         "portal_enabled": settings.portal_enabled,
+        "source_of": desk.source_of,
         "labels": {
             "alarm": desk.ALARM_LABELS,
             "severity": desk.SEVERITY_LABELS,
