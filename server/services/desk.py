@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.db.models import (
@@ -184,19 +184,28 @@ class ReplayOutcome:
 
 
 def replay_dead_letter(factory: sessionmaker[Session], letter_id: int) -> ReplayOutcome:
-    """Feed a dead letter through ingestion again; it is removed when it is now stored,
-    and comes back as a new dead letter with today's reason when it is still refused."""
-    with factory() as session, session.begin():
+    """Feed a dead letter through ingestion again; it is removed once it has been through,
+    and comes back as a new dead letter with today's reason when it is still refused.
+
+    The original is deleted only after the replay, so a database outage loses nothing.
+    """
+    with factory() as session:
         letter = session.get(DeadLetter, letter_id)
         if letter is None:
             raise NotFound(f"dead_letters: no {letter_id}")
         message = InboundMessage(letter.topic, bytes(letter.payload))
-        session.delete(letter)
     result = BatchProcessor(factory).process([message])
+    with factory() as session, session.begin():
+        session.execute(delete(DeadLetter).where(DeadLetter.id == letter_id))
     if result.dead_letters == 0:
         return ReplayOutcome(stored=True)
     with factory() as session:
-        reason = session.scalar(select(DeadLetter.reason).order_by(DeadLetter.id.desc()).limit(1))
+        reason = session.scalar(
+            select(DeadLetter.reason)
+            .where(DeadLetter.topic == message.topic)
+            .order_by(DeadLetter.id.desc())
+            .limit(1)
+        )
     return ReplayOutcome(stored=False, reason=reason or "")
 
 

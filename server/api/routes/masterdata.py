@@ -470,9 +470,18 @@ async def put_product_photo(
 ) -> Response:
     """Store the product's photo (JPEG, PNG or WebP, at most 2 MB); the consumer page
     shows it from ``/media/products/{gtin}``."""
-    data = await request.body()
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > media.MAX_PHOTO_BYTES:
+            break  # enough to refuse it: the rest is not read
     media.store_photo(
-        session, user, product_id, data, request.headers.get("content-type", ""), reason=reason
+        session,
+        user,
+        product_id,
+        bytes(data),
+        request.headers.get("content-type", ""),
+        reason=reason,
     )
     return _deleted()
 

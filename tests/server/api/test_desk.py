@@ -293,6 +293,10 @@ def test_product_photo_is_checked_stored_and_served_locally(
     )
     assert svg.status_code == 422
     assert "not a JPEG, PNG or WebP" in svg.json()["detail"]
+    huge = b"\xff\xd8\xff" + bytes(2 * 1024 * 1024)
+    too_big = client.put(url, content=huge, headers={**admin, "Content-Type": "image/jpeg"})
+    assert too_big.status_code == 422
+    assert "byte limit" in too_big.json()["detail"]
     page = client.get(f"/01/{GTIN}/21/S1", headers=HTML).text
     assert f'src="/media/products/{GTIN}"' in page
     assert client.get("/media/products/08934567890999").status_code == 404
