@@ -92,11 +92,17 @@ def current_year(zone: tzinfo = UTC) -> int:
     return datetime.now(zone).year
 
 
+def organisation_key(org: Organisation) -> str:
+    """An organisation's row in the report: its name, with its tax ID when it has one (two
+    businesses may share a name)."""
+    return f"{org.name} · MST {org.tax_id}" if org.tax_id else org.name
+
+
 def _row_keys(product: Product, org: Organisation) -> list[tuple[str, str]]:
     return [
         ("total", "all"),
         ("commune", org.commune.strip() or UNKNOWN_KEY),
-        ("organisation", org.name),
+        ("organisation", organisation_key(org)),
         ("product_group", product.ocop_group.value if product.ocop_group else UNKNOWN_KEY),
     ]
 
@@ -133,7 +139,7 @@ def indicators(session: Session, year: int, zone: tzinfo = UTC) -> list[Indicato
         if org.uses_barcodes:
             bucket("total", "all")["orgs"].add(org.id)
             bucket("commune", org.commune.strip() or UNKNOWN_KEY)["orgs"].add(org.id)
-            bucket("organisation", org.name)["orgs"].add(org.id)
+            bucket("organisation", organisation_key(org))["orgs"].add(org.id)
     for product, org in rows:
         codes = int(commissioned.get(product.gtin, 0))
         for dimension, key in _row_keys(product, org):
