@@ -165,6 +165,12 @@ def explain_dead_letter(reason: str) -> Explanation:
     return Explanation("Máy chủ không lưu được tin nhắn này.", "Báo kỹ thuật viên kiểm tra.")
 
 
+def dead_letters(session: Session, limit: int = 20) -> list[tuple[DeadLetter, Explanation]]:
+    """The newest dead letters with their explanations."""
+    letters = session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit))
+    return [(letter, explain_dead_letter(letter.reason)) for letter in letters]
+
+
 def source_of(topic: str) -> str:
     """Which line (and site) a message came from, read from its topic.
 
@@ -449,7 +455,6 @@ def overview(session: Session, zone: tzinfo, now: datetime | None = None) -> Ove
         .order_by(AlarmRecord.raised_at.desc())
         .limit(50)
     )
-    letters = session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(20))
     return Overview(
         lines=_line_rows(session, now),
         throughput=throughput(session, now, zone),
@@ -457,7 +462,7 @@ def overview(session: Session, zone: tzinfo, now: datetime | None = None) -> Ove
         alarms=list(alarms),
         recalls=_recalls(session),
         clones=clone_alerts(session, now - timedelta(days=30)),
-        dead_letters=[(letter, explain_dead_letter(letter.reason)) for letter in letters],
+        dead_letters=dead_letters(session),
         dead_total=int(session.scalar(select(func.count()).select_from(DeadLetter)) or 0),
         ocop=ocop_overview(session, now.astimezone(zone).date()),
         portal=_portal(session),

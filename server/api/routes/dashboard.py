@@ -212,6 +212,36 @@ async def _changes(
             yield ": idle\n\n"
 
 
+class DeadLetterOut(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    reason: str
+    meaning: str
+    fix: str
+
+
+@router.get("/dead-letters", response_model=list[DeadLetterOut])
+def list_dead_letters(
+    session: SessionDep,
+    _: ReaderUser,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeadLetterOut]:
+    """Messages the server could not store, newest first, with what each means and how to
+    fix it (in Vietnamese) before replaying it."""
+    return [
+        DeadLetterOut(
+            id=letter.id,
+            received_at=letter.received_at,
+            topic=letter.topic,
+            reason=letter.reason,
+            meaning=why.meaning,
+            fix=why.fix,
+        )
+        for letter, why in desk.dead_letters(session, limit)
+    ]
+
+
 async def _page_writer(request: Request, factory: SessionFactoryDep) -> Principal:
     """The signed-in administrator behind a page's form (cookie plus form token)."""
     settings: ServerSettings = request.app.state.settings

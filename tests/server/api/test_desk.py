@@ -9,13 +9,17 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import contract
+from server.app import create_app
 from server.db.models import (
+    AlarmRecord,
     DeadLetter,
     Event,
     EventEpc,
@@ -29,6 +33,7 @@ from server.db.models import (
 )
 from server.ingest import BatchProcessor, InboundMessage
 from server.services.auth import Role, hash_password
+from server.settings import ServerSettings
 from tests.server.api.conftest import GTIN, RecordingPublisher, auth, build_world
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -232,6 +237,9 @@ def test_a_dead_letter_is_explained_and_replayed_once_fixed(
         letter_id = session.scalars(select(DeadLetter.id)).one()
     page = client.get("/dashboard", headers=auth(tokens[Role.AUDITOR])).text
     assert "Dây chuyền gửi tin chưa được đăng ký trên máy chủ." in page
+    listed = client.get("/dead-letters", headers=auth(tokens[Role.TECHNICIAN])).json()
+    assert [(item["id"], item["reason"]) for item in listed] == [(letter_id, "unknown line 'L7'")]
+    assert listed[0]["fix"].startswith("Đăng ký dây chuyền")
     admin = auth(tokens[Role.ADMINISTRATOR])
     again = client.post(f"/dead-letters/{letter_id}/replay", headers=admin)
     assert again.json() == {"stored": False, "reason": "unknown line 'L7'"}
@@ -338,6 +346,38 @@ def test_consumer_page_names_places_in_local_time_with_hotline_and_recall_advice
     assert 'href="tel:18001234"' in page
     assert "Ngừng sử dụng sản phẩm ngay" in page
     assert "UTC" not in page
+
+
+def test_desk_times_are_local_and_the_zone_is_configurable(
+    settings: ServerSettings,
+    session_factory: sessionmaker[Session],
+    publisher: RecordingPublisher,
+    tokens: dict[Role, str],
+    client: TestClient,
+) -> None:
+    build_world(session_factory)
+    with session_factory() as session, session.begin():
+        session.add(
+            AlarmRecord(
+                site="factory-1",
+                line_id="L1",
+                code="paper_out",
+                severity="critical",
+                message="critical: unit printer: paper_out",
+                raised_at=datetime(2026, 3, 1, 20, 30, tzinfo=UTC),
+            )
+        )
+    reader = auth(tokens[Role.AUDITOR])
+    assert "02/03/2026 03:30" in client.get("/dashboard", headers=reader).text
+    in_utc = create_app(
+        settings.model_copy(update={"timezone": "UTC"}),
+        session_factory=session_factory,
+        command_publisher=publisher,
+    )
+    with TestClient(in_utc) as utc_client:
+        assert "01/03/2026 20:30" in utc_client.get("/dashboard", headers=reader).text
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        ServerSettings(timezone="Mars/Olympus")
 
 
 def test_clone_alerts_and_recalls_reach_the_desk(
