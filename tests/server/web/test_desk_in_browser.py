@@ -331,7 +331,7 @@ def test_a_dead_letter_is_replayed_from_the_page_after_the_fix(
     with served.factory() as session, session.begin():
         session.add(Line(id="L9", site="tan-cuong", name="Dây chuyền 9"))
     page.locator("#dead-letters button.replay").first.click()
-    page.wait_for_url("**/dashboard?notice=*")
+    page.wait_for_url("**/dashboard?replayed=1*")
     assert page.locator("#notice").inner_text() == "Đã gửi lại và lưu thành công."
     assert "Không có tin nhắn lỗi." in page.locator("#dead-letters").inner_text()
     assert page.locator("#lines tr[data-line='L9']").count() == 1
