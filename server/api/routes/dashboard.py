@@ -34,7 +34,7 @@ from server.api.deps import (
 )
 from server.errors import NotAllowed, NotSignedIn
 from server.services import desk
-from server.services.auth import Principal, Role, principal_for_token, sign_in
+from server.services.auth import Principal, Role, principal_for_token, revoke_token, sign_in
 from server.services.dashboard import (
     COLUMN_LABELS,
     DIMENSION_LABELS,
@@ -249,19 +249,30 @@ def list_dead_letters(
     ]
 
 
-async def _page_writer(request: Request, factory: SessionFactoryDep) -> Principal:
-    """The signed-in administrator behind a page's form (cookie plus form token)."""
+def _bearer(request: Request) -> str:
+    authorization = request.headers.get("authorization", "")
+    return authorization[7:] if authorization.lower().startswith("bearer ") else ""
+
+
+async def _check_form(request: Request) -> str:
+    """The token behind a page's form post: the bearer token of a program, or the session
+    cookie of a browser once the form's token matches it."""
+    if bearer := _bearer(request):
+        return bearer
     settings: ServerSettings = request.app.state.settings
     session_token = request.cookies.get(SESSION_COOKIE, "")
-    authorization = request.headers.get("authorization", "")
-    bearer = authorization[7:] if authorization.lower().startswith("bearer ") else ""
-    if not bearer:
-        body = (await request.body())[:2048].decode("utf-8", "replace")
-        sent = (parse_qs(body).get("form_token") or [""])[0]
-        if not session_token or not hmac.compare_digest(sent, form_token(settings, session_token)):
-            raise NotSignedIn("sign in again: the form is missing its token or it has expired")
+    body = (await request.body())[:2048].decode("utf-8", "replace")
+    sent = (parse_qs(body).get("form_token") or [""])[0]
+    if not session_token or not hmac.compare_digest(sent, form_token(settings, session_token)):
+        raise NotSignedIn("sign in again: the form is missing its token or it has expired")
+    return session_token
+
+
+async def _page_writer(request: Request, factory: SessionFactoryDep) -> Principal:
+    """The signed-in administrator behind a page's form (cookie plus form token)."""
+    token = await _check_form(request)
     with factory() as session:
-        principal = principal_for_token(session, bearer or session_token)
+        principal = principal_for_token(session, token)
     if principal is None:
         raise NotSignedIn("the session is unknown, expired or revoked", invalid_token=True)
     if principal.role not in {Role.ADMINISTRATOR, Role.TECHNICIAN}:
@@ -341,4 +352,21 @@ async def login_submit(
         samesite="strict",
         secure=settings.secure_cookies,
     )
+    return response
+
+
+@router.post("/logout", response_class=RedirectResponse, status_code=303)
+async def logout(
+    request: Request,
+    factory: SessionFactoryDep,
+    session_token: Annotated[str, Depends(_check_form)],
+) -> Response:
+    """Sign the browser out (or a program, by its bearer token): revoke the token and
+    forget the cookie."""
+    with factory() as session, session.begin():
+        if principal_for_token(session, session_token) is None:
+            raise NotSignedIn("the session is unknown, expired or revoked", invalid_token=True)
+        revoke_token(session, session_token)
+    response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE)
     return response

@@ -335,6 +335,10 @@ def test_a_dead_letter_is_replayed_from_the_page_after_the_fix(
     assert page.locator("#notice").inner_text() == "Đã gửi lại và lưu thành công."
     assert "Không có tin nhắn lỗi." in page.locator("#dead-letters").inner_text()
     assert page.locator("#lines tr[data-line='L9']").count() == 1
+    page.click("#logout")
+    page.wait_for_url("**/login")
+    page.goto(served.base + "/dashboard")
+    page.wait_for_url("**/login?next=%2Fdashboard")
 
 
 def test_api_docs_work_with_no_internet(
