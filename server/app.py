@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from lineside import __version__
 from lineside.errors import LinesideError
+from server.api.browser import install_login_redirect, install_offline_docs
 from server.api.epcis_http import add_version_headers
 from server.api.guard import RequestGuard
 from server.api.problems import install_problem_handler
@@ -128,6 +129,8 @@ def create_app(
         description="Traceability aggregator: master data, work orders, trace queries, "
         "GS1 Digital Link resolver, dashboard and yearly indicators.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     owns_engine = session_factory is None
     app.state.settings = settings
@@ -149,8 +152,10 @@ def create_app(
         hash_concurrency=settings.password_hash_concurrency,
         queue_limit=settings.password_hash_queue,
     )
-    app.state.templates = make_templates()
+    app.state.templates = make_templates(settings.zone())
     install_problem_handler(app)
+    install_login_redirect(app)
+    install_offline_docs(app)
 
     app.middleware("http")(add_version_headers)
 

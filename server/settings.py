@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -159,6 +160,13 @@ class ServerSettings(BaseSettings):
     failed_login_window_seconds: float = Field(
         default=60.0, gt=0, description="Failed sign-ins are audited as one count per window."
     )
+    dashboard_refresh_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="How often the live dashboard looks for changes."
+    )
+    timezone: str = Field(
+        default="Asia/Ho_Chi_Minh",
+        description="IANA time zone of the times shown on pages and of report years.",
+    )
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # repr() and str() end up in logs and tracebacks: never show URL passwords.
@@ -185,6 +193,23 @@ class ServerSettings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{proxy!r} is not an IP address or network") from None
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from exc
+        return value
+
+    def zone(self) -> ZoneInfo:
+        """The time zone of pages and reports.
+
+        >>> ServerSettings(database_url="sqlite://").zone().key
+        'Asia/Ho_Chi_Minh'
+        """
+        return ZoneInfo(self.timezone)
 
     @field_validator("ingest_share_group")
     @classmethod

@@ -860,10 +860,9 @@ class DemoStack:
             for parts in self.lines:
                 product = catalogue[parts.gtin]
                 stamp = datetime.now(UTC).strftime("%y%m%d%H%M%S")
-                parts.work_order_code = f"WO-{stamp}-{self.run_id[:4]}"
                 parts.lot = f"{product.lot_prefix}{stamp}"
+                # No code: the server makes one, unique across lines.
                 body = {
-                    "code": parts.work_order_code,
                     "line_id": parts.line_id,
                     "product_id": self.product_ids[parts.gtin],
                     "lot": parts.lot,
@@ -876,6 +875,7 @@ class DemoStack:
                 if created.status_code != 201:
                     raise DemoError(f"work order refused: {created.status_code} {created.text}")
                 parts.work_order_id = int(created.json()["id"])
+                parts.work_order_code = str(created.json()["code"])
                 paper = self.options.paper_out_after
                 if parts.physical is not None and parts is self.lines[0] and paper is not None:
                     parts.physical.paper_out_after(paper)

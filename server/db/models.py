@@ -174,9 +174,13 @@ class Organisation(Base):
     gs1_company_prefix: Mapped[str | None] = mapped_column(String(12), index=True)
     gln: Mapped[str | None] = mapped_column(String(13), unique=True)
     district: Mapped[str] = mapped_column(String(200), default="")
+    #: Commune or ward (xã, phường): reports group by it since the 2025 reform.
+    commune: Mapped[str] = mapped_column(String(200), default="")
     province: Mapped[str] = mapped_column(String(200), default="", index=True)
     country: Mapped[str] = mapped_column(String(2), default="VN")
     phone: Mapped[str] = mapped_column(String(50), default="")
+    #: The number consumers call about a product (shown on the consumer page).
+    hotline: Mapped[str] = mapped_column(String(50), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     website: Mapped[str] = mapped_column(String(500), default="")
     #: Whether the business uses barcodes at all (denominator of the uptake indicator).
@@ -200,6 +204,7 @@ class Facility(Base):
     address: Mapped[str] = mapped_column(String(500), default="")
     gln: Mapped[str | None] = mapped_column(String(13), unique=True)
     district: Mapped[str] = mapped_column(String(200), default="")
+    commune: Mapped[str] = mapped_column(String(200), default="")
     province: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -291,6 +296,20 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     organisation: Mapped[Organisation] = relationship(back_populates="products")
+
+
+class ProductPhoto(Base):
+    """A product's photo, served by the server itself (``/media/products/{gtin}``) so the
+    consumer page needs no other host."""
+
+    __tablename__ = "product_photos"
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --------------------------------------------------------------------------- production

@@ -41,6 +41,7 @@ from server.db.models import (
     StatusReport,
 )
 from server.db.types import utcnow
+from server.ingest.work_orders import follow_reconciliation, follow_status
 
 logger = logging.getLogger(__name__)
 
@@ -400,6 +401,8 @@ def _store_side_message(session: Session, item: _Decoded, now: datetime) -> None
                 set_={"payload": values["payload"], "received_at": now},
             )
         )
+        if isinstance(body, contract.LineStatus):
+            follow_status(session, body)
     elif isinstance(body, contract.Alarm):
         session.add(
             AlarmRecord(
@@ -427,3 +430,4 @@ def _store_side_message(session: Session, item: _Decoded, now: datetime) -> None
                 received_at=now,
             ).on_conflict_do_nothing(index_elements=["line_id", "work_order"])
         )
+        follow_reconciliation(session, body)

@@ -1,4 +1,4 @@
-"""The dashboard's figures and the province's yearly indicators.
+"""The province's yearly indicators (the desk's live figures are in :mod:`server.services.desk`).
 
 A product "has traceability" in a year when units of it were commissioned that year; a
 business has traceability when one of its products has.
@@ -8,24 +8,19 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Final
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.db.models import (
-    AlarmRecord,
     ConsumerScan,
-    DeadLetter,
     Event,
-    Line,
     Organisation,
-    OutboxState,
-    PortalOutboxEntry,
     Product,
-    StatusReport,
 )
 
 # --------------------------------------------------------------------------- indicators
@@ -33,7 +28,8 @@ from server.db.models import (
 
 @dataclass(frozen=True, slots=True)
 class IndicatorRow:
-    """One row of the yearly indicators: a district or a product group, or the total."""
+    """One row of the yearly indicators: the total, a commune, an organisation or an OCOP
+    product group."""
 
     dimension: str
     key: str
@@ -45,17 +41,80 @@ class IndicatorRow:
     consumer_scans: int
 
 
-def _year_bounds(year: int) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+#: The report's groupings, in the order they are printed (districts are gone since the
+#: 2025 reform: a province is made of communes and wards).
+DIMENSIONS: Final = ("total", "commune", "organisation", "product_group")
+
+#: Vietnamese names of the groupings and of the OCOP product groups.
+DIMENSION_LABELS: Final[Mapping[str, str]] = {
+    "total": "Toàn tỉnh",
+    "commune": "Xã, phường",
+    "organisation": "Tổ chức, doanh nghiệp",
+    "product_group": "Nhóm sản phẩm OCOP",
+}
+OCOP_GROUP_LABELS: Final[Mapping[str, str]] = {
+    "food": "Thực phẩm",
+    "beverages": "Đồ uống",
+    "herbs": "Dược liệu và sản phẩm từ dược liệu",
+    "medicinal_herbs": "Dược liệu và sản phẩm từ dược liệu",
+    "handicrafts": "Thủ công mỹ nghệ",
+    "ornamental": "Sinh vật cảnh",
+    "community_tourism": "Dịch vụ du lịch cộng đồng",
+}
+#: Key of a row whose commune (or OCOP group) is not recorded.
+UNKNOWN_KEY: Final = "-"
 
 
-def indicators(session: Session, year: int) -> list[IndicatorRow]:
-    """The province's indicators for ``year``: total, per district, per OCOP group.
+def key_label(dimension: str, key: str) -> str:
+    """The Vietnamese label of a row's key.
+
+    >>> key_label("product_group", "food"), key_label("commune", "-"), key_label("total", "all")
+    ('Thực phẩm', 'Chưa khai báo', 'Toàn tỉnh')
+    >>> key_label("product_group", "-")
+    'Không thuộc OCOP'
+    """
+    if dimension == "total":
+        return DIMENSION_LABELS["total"]
+    if key == UNKNOWN_KEY:
+        return "Không thuộc OCOP" if dimension == "product_group" else "Chưa khai báo"
+    if dimension == "product_group":
+        return OCOP_GROUP_LABELS.get(key, key)
+    return key
+
+
+def year_bounds(year: int, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """The first instant of ``year`` and of the next one, in ``zone``."""
+    return datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
+
+
+def current_year(zone: tzinfo = UTC) -> int:
+    """The calendar year now in ``zone``."""
+    return datetime.now(zone).year
+
+
+def organisation_key(org: Organisation) -> str:
+    """An organisation's row in the report: its name, with its tax ID when it has one (two
+    businesses may share a name)."""
+    return f"{org.name} · MST {org.tax_id}" if org.tax_id else org.name
+
+
+def _row_keys(product: Product, org: Organisation) -> list[tuple[str, str]]:
+    return [
+        ("total", "all"),
+        ("commune", org.commune.strip() or UNKNOWN_KEY),
+        ("organisation", organisation_key(org)),
+        ("product_group", product.ocop_group.value if product.ocop_group else UNKNOWN_KEY),
+    ]
+
+
+def indicators(session: Session, year: int, zone: tzinfo = UTC) -> list[IndicatorRow]:
+    """The province's indicators for ``year`` (in ``zone``): the total, per commune, per
+    organisation and per OCOP group.
 
     A product "has traceability" in a year when units of it were commissioned that year;
     a business has traceability when one of its products has.
     """
-    start, end = _year_bounds(year)
+    start, end = year_bounds(year, zone)
     commissioned = _codes_per_gtin(session, start, end)
     scans = dict(
         session.execute(
@@ -79,15 +138,11 @@ def indicators(session: Session, year: int) -> list[IndicatorRow]:
     for org in organisations:
         if org.uses_barcodes:
             bucket("total", "all")["orgs"].add(org.id)
-            bucket("district", org.district or "-")["orgs"].add(org.id)
+            bucket("commune", org.commune.strip() or UNKNOWN_KEY)["orgs"].add(org.id)
+            bucket("organisation", organisation_key(org))["orgs"].add(org.id)
     for product, org in rows:
         codes = int(commissioned.get(product.gtin, 0))
-        keys = [
-            ("total", "all"),
-            ("district", org.district or "-"),
-            ("product_group", product.ocop_group.value if product.ocop_group else "-"),
-        ]
-        for dimension, key in keys:
+        for dimension, key in _row_keys(product, org):
             entry = bucket(dimension, key)
             entry["products"] += 1
             entry["codes"] += codes
@@ -98,7 +153,7 @@ def indicators(session: Session, year: int) -> list[IndicatorRow]:
                 entry["traced_orgs"].add(org.id)
                 if product.ocop_group is not None:
                     entry["ocop"] += 1
-    order = {"total": 0, "district": 1, "product_group": 2}
+    order = {name: index for index, name in enumerate(DIMENSIONS)}
     return [
         IndicatorRow(
             dimension=dimension,
@@ -111,7 +166,7 @@ def indicators(session: Session, year: int) -> list[IndicatorRow]:
             consumer_scans=entry["scans"],
         )
         for (dimension, key), entry in sorted(
-            groups.items(), key=lambda i: (order[i[0][0]], i[0][1])
+            groups.items(), key=lambda i: (order[i[0][0]], i[0][1] == UNKNOWN_KEY, i[0][1])
         )
     ]
 
@@ -141,20 +196,40 @@ def _gtin_of(epc: str) -> str | None:
     return None
 
 
-def indicators_csv(rows: list[IndicatorRow], year: int) -> str:
-    """The indicators as CSV text, one row per dimension and key, headed by field names.
+#: Column headings of the CSV and the printed report, in Vietnamese.
+COLUMN_LABELS: Final[Mapping[str, str]] = {
+    "businesses": "Số doanh nghiệp dùng mã số mã vạch",
+    "businesses_with_traceability": "Số doanh nghiệp có truy xuất nguồn gốc",
+    "products": "Số sản phẩm",
+    "ocop_products_covered": "Số sản phẩm OCOP có truy xuất",
+    "codes_issued": "Số mã đã cấp",
+    "consumer_scans": "Lượt quét của người tiêu dùng",
+}
 
-    >>> indicators_csv([IndicatorRow("district", "=1+1", 1, 0, 2, 0, 0, 0)], 2026).splitlines()
-    ['year,dimension,key,businesses,businesses_with_traceability,products,\
-ocop_products_covered,codes_issued,consumer_scans', "2026,district,'=1+1,1,0,2,0,0,0"]
+
+def indicators_csv(rows: list[IndicatorRow], year: int) -> str:
+    """The indicators as CSV text with Vietnamese headings, one row per grouping and key.
+
+    >>> text = indicators_csv([IndicatorRow("commune", "=1+1", 1, 0, 2, 0, 0, 0)], 2026)
+    >>> text.splitlines()[1].endswith(",'=1+1,1,0,2,0,0,0")
+    True
+    >>> text.splitlines()[0].split(",")[:3]
+    ['Năm', 'Nhóm', 'Tên']
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    names = [field.name for field in fields(IndicatorRow)]
-    writer.writerow(["year", *names])
+    names = [field.name for field in fields(IndicatorRow) if field.name in COLUMN_LABELS]
+    writer.writerow(["Năm", "Nhóm", "Tên", *(COLUMN_LABELS[name] for name in names)])
     for row in rows:
         values = asdict(row)
-        writer.writerow([year, *(_csv_safe(values[name]) for name in names)])
+        writer.writerow(
+            [
+                year,
+                DIMENSION_LABELS.get(row.dimension, row.dimension),
+                _csv_safe(key_label(row.dimension, row.key)),
+                *(values[name] for name in names),
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -163,101 +238,3 @@ def _csv_safe(value: object) -> object:
     if isinstance(value, str) and value[:1] in {"=", "+", "-", "@"} and value != "-":
         return "'" + value
     return value
-
-
-# --------------------------------------------------------------------------- dashboard
-
-
-def throughput(session: Session, hours: int = 24) -> dict[str, list[tuple[str, float]]]:
-    """Units commissioned per line per hour over the last ``hours`` hours."""
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    start = now - timedelta(hours=hours - 1)
-    slots = [start + timedelta(hours=i) for i in range(hours)]
-    per_line: dict[str, dict[datetime, int]] = {}
-    query = select(Event.line_id, Event.event_time).where(
-        Event.event_time >= start, Event.biz_step.like("%commissioning")
-    )
-    for line_id, event_time in session.execute(query.execution_options(yield_per=1000)):
-        hour = event_time.replace(minute=0, second=0, microsecond=0)
-        counts = per_line.setdefault(line_id or "-", {})
-        counts[hour] = counts.get(hour, 0) + 1
-    return {
-        line: [(f"{slot:%H}h", float(counts.get(slot, 0))) for slot in slots]
-        for line, counts in sorted(per_line.items())
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class PortalSummary:
-    """The portal connector's outbox at a glance."""
-
-    pending: int
-    failed: int
-    sent: int
-    last_sent: datetime | None
-    last_error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Overview:
-    """What the dashboard shows: lines and their status, throughput per line, alarms,
-    dead letters, the portal outbox and the consumer scans."""
-
-    lines: list[dict[str, Any]]
-    throughput: dict[str, list[tuple[str, float]]]
-    alarms: list[AlarmRecord]
-    dead_letters: list[DeadLetter]
-    dead_total: int
-    portal: PortalSummary
-    scans_total: int
-
-
-def _portal_summary(session: Session) -> PortalSummary:
-    outbox = dict(
-        session.execute(
-            select(PortalOutboxEntry.state, func.count()).group_by(PortalOutboxEntry.state)
-        ).all()
-    )
-    last_error = session.scalar(
-        select(PortalOutboxEntry.last_error)
-        .where(PortalOutboxEntry.last_error != "")
-        .order_by(PortalOutboxEntry.next_attempt_at.desc())
-        .limit(1)
-    )
-    return PortalSummary(
-        pending=int(outbox.get(OutboxState.PENDING, 0)),
-        failed=int(outbox.get(OutboxState.FAILED, 0)),
-        sent=int(outbox.get(OutboxState.SENT, 0)),
-        last_sent=session.scalar(select(func.max(PortalOutboxEntry.sent_at))),
-        last_error=last_error or "",
-    )
-
-
-def overview(session: Session) -> Overview:
-    """The dashboard's figures, read now."""
-    statuses = {
-        report.line_id: report.payload
-        for report in session.scalars(select(StatusReport).where(StatusReport.device_id.is_(None)))
-    }
-    lines = [
-        {"line": line, "status": statuses.get(line.id, {})}
-        for line in session.scalars(select(Line).order_by(Line.id))
-    ]
-    alarms = session.scalars(
-        select(AlarmRecord)
-        .where(AlarmRecord.cleared.is_(False))
-        .order_by(AlarmRecord.raised_at.desc())
-        .limit(50)
-    )
-    dead_letters = session.scalars(
-        select(DeadLetter).order_by(DeadLetter.received_at.desc()).limit(20)
-    )
-    return Overview(
-        lines=lines,
-        throughput=throughput(session),
-        alarms=list(alarms),
-        dead_letters=list(dead_letters),
-        dead_total=int(session.scalar(select(func.count()).select_from(DeadLetter)) or 0),
-        portal=_portal_summary(session),
-        scans_total=int(session.scalar(select(func.count(distinct(ConsumerScan.id)))) or 0),
-    )

@@ -55,12 +55,18 @@ def seed_demo(factory: sessionmaker[Session], admin_password: str, units: int = 
             tax_id="4601234567",
             gs1_company_prefix="8934567",
             district="TP Thái Nguyên",
+            commune="Xã Tân Cương",
             province="Thái Nguyên",
+            hotline="0208 3855 123",
         )
         session.add(org)
         session.flush()
         facility = Facility(
-            organisation_id=org.id, name="Xưởng chế biến số 1", district=org.district
+            organisation_id=org.id,
+            name="Xưởng chế biến số 1",
+            district=org.district,
+            commune=org.commune,
+            province=org.province,
         )
         session.add(facility)
         session.flush()
@@ -166,6 +172,10 @@ class DemoCompany:
     facility_province: str
     facility_gln: str
     products: tuple[DemoProduct, ...]
+    #: Communes since the 2025 reform (reports group by them) and the consumers' number.
+    commune: str = ""
+    facility_commune: str = ""
+    hotline: str = ""
 
 
 #: OCOP certificates are valid for 36 months.
@@ -284,6 +294,9 @@ DEMO_COMPANY = DemoCompany(
             lot_prefix="QT",
         ),
     ),
+    commune="Xã Nam Mẫu",
+    facility_commune="Xã Chợ Đồn",
+    hotline="1800 6060",
 )
 
 
@@ -323,8 +336,10 @@ def _organisation(session: Session, company: DemoCompany) -> Organisation:
             gs1_company_prefix=company.company_prefix,
             gln=company.gln,
             district=company.district,
+            commune=company.commune,
             province=company.province,
             phone=company.phone,
+            hotline=company.hotline,
             email=company.email,
         )
         session.add(org)
@@ -341,6 +356,7 @@ def _facility(session: Session, company: DemoCompany, org: Organisation) -> Faci
             address=company.facility_address,
             gln=company.facility_gln,
             district=company.facility_district,
+            commune=company.facility_commune,
             province=company.facility_province,
         )
         session.add(facility)

@@ -15,7 +15,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -127,11 +127,17 @@ def create_work_order(
         raise NotFound(f"lines: no {order.line_id!r}")
     if session.get(Product, order.product_id) is None:
         raise NotFound(f"products: no {order.product_id!r}")
-    clash = select(WorkOrder.id).where(
-        WorkOrder.line_id == order.line_id, WorkOrder.code == order.code
-    )
-    if session.scalar(clash) is not None:
-        raise Conflict(f"work order {order.code!r} already exists on {line.id!r}")
+    if not order.code:
+        order.code = next_work_order_code(session, line.id, datetime.now(UTC).date())
+    # The code names the order on the line's screen, in its reports and its events: two
+    # lines must never hold the same one.
+    holder = session.scalar(select(WorkOrder.line_id).where(WorkOrder.code == order.code))
+    if holder is not None:
+        where = "this line" if holder == line.id else f"line {holder!r}"
+        raise Conflict(
+            f"work order code {order.code!r} is already used on {where}; "
+            "choose another code or leave it out to get one"
+        )
     order.state = WorkOrderState.DRAFT
     session.add(order)
     session.flush()
@@ -145,6 +151,16 @@ def create_work_order(
         details={"code": order.code, "line": line.id, "lot": order.lot},
     )
     return order
+
+
+def next_work_order_code(session: Session, line_id: str, day: date) -> str:
+    """The next free code of the form ``<line>-<yyyymmdd>-<n>`` (unique across lines)."""
+    prefix = f"{line_id[:48]}-{day:%Y%m%d}-"
+    taken = set(session.scalars(select(WorkOrder.code).where(WorkOrder.code.like(f"{prefix}%"))))
+    number = len(taken) + 1
+    while f"{prefix}{number:02d}" in taken:
+        number += 1
+    return f"{prefix}{number:02d}"
 
 
 def act_on_work_order(

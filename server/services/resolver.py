@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,13 +27,15 @@ from typing import Any
 from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from lineside.epcis.identifiers import canonical_digital_link
 from lineside.errors import DigitalLinkError, GS1Error
 from lineside.gs1 import GS1Message, decompress_digital_link, split_digital_link, to_digital_link
 from lineside.gs1.compression import is_compressed_segment
 from lineside.gs1.message import ElementString
-from server.db.models import ConsumerScan, EventEpc, Facility, Organisation, Product
+from server.db.models import ConsumerScan, EventEpc, Facility, Line, Organisation, Product
 from server.services.codes import CodeRef, instance_identifiers, parse_code
 from server.services.tracing import (
+    EventSummary,
     TraceResult,
     Verdict,
     active_recall,
@@ -54,6 +57,7 @@ __all__ = [
     "link_types_match",
     "links_for",
     "linkset",
+    "place_names",
     "read_request",
     "resolver_description",
     "scan_summary",
@@ -457,9 +461,67 @@ def view_code(
     return ref, result
 
 
-def consumer_view(result: TraceResult, language: str, scans: ScanSummary) -> dict[str, Any]:
-    """What the consumer page shows, as plain values for the template."""
+_GLN_IN_LINK = re.compile(r"/414/(\d{13})(?:/|$)")
+
+
+def gln_of(location: str | None) -> str | None:
+    """The GLN of a location given as an SGLN URN or a GS1 Digital Link, else None.
+
+    >>> gln_of("urn:epc:id:sgln:4012345.00011.0")
+    '4012345000115'
+    >>> gln_of("https://id.gs1.org/414/8938512000022/254/1"), gln_of("dock 4")
+    ('8938512000022', None)
+    """
+    link = canonical_digital_link(location) if location else None
+    found = _GLN_IN_LINK.search(link or "")
+    return found.group(1) if found else None
+
+
+def place_names(session: Session, result: TraceResult) -> dict[str, str]:
+    """Facility (or organisation) names of the locations in a trace, by location URI."""
+    glns = {
+        uri: gln
+        for event in result.events
+        for uri in (event.biz_location, event.read_point)
+        if uri and (gln := gln_of(uri)) is not None
+    }
+    if not glns:
+        return {}
+    wanted = set(glns.values())
+    names: dict[str, str] = {}
+    for org in session.scalars(select(Organisation).where(Organisation.gln.in_(wanted))):
+        names[org.gln or ""] = org.name
+    for line in session.scalars(select(Line).where(Line.site_gln.in_(wanted))):
+        if line.facility is not None:
+            names[line.site_gln or ""] = line.facility.name
+    for facility in session.scalars(select(Facility).where(Facility.gln.in_(wanted))):
+        names[facility.gln or ""] = facility.name
+    return {uri: names[gln] for uri, gln in glns.items() if gln in names}
+
+
+def _place(event: EventSummary, places: Mapping[str, str]) -> tuple[str, str]:
+    """A stage's place: (name, GLN when the name is unknown)."""
+    for uri in (event.biz_location, event.read_point):
+        if uri and uri in places:
+            return places[uri], ""
+    for uri in (event.biz_location, event.read_point):
+        gln = gln_of(uri)
+        if gln:
+            return "", gln
+    return "", ""
+
+
+def consumer_view(
+    result: TraceResult,
+    language: str,
+    scans: ScanSummary,
+    places: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """What the consumer page shows, as plain values for the template; ``places`` names
+    the locations (:func:`place_names`), so the page never shows a bare location URI."""
+    places = places or {}
     product = result.product
+    org = result.organisation
     english = language == "en"
     name = ""
     description = ""
@@ -468,18 +530,14 @@ def consumer_view(result: TraceResult, language: str, scans: ScanSummary) -> dic
         description = (
             product.description_en if english and product.description_en else product.description_vi
         ) or ""
-    stages = [
-        {
-            "step": event.step,
-            "time": event.event_time,
-            "place": (
-                result.facility.name
-                if event.step == "commissioning" and result.facility is not None
-                else (event.biz_location or event.read_point or "")
-            ),
-        }
-        for event in result.events
-    ]
+    stages = []
+    for event in result.events:
+        place, gln = _place(event, places)
+        if event.step == "commissioning" and result.facility is not None:
+            place, gln = result.facility.name, ""
+        stages.append({"step": event.step, "time": event.event_time, "place": place, "gln": gln})
+    hotline = (org.hotline or org.phone) if org is not None else ""
+    photo = product.image_url if product is not None and product.image_url.startswith("/") else ""
     return {
         "verdict": result.verdict.value,
         "is_genuine": result.verdict is Verdict.GENUINE,
@@ -498,4 +556,6 @@ def consumer_view(result: TraceResult, language: str, scans: ScanSummary) -> dic
         "recall": result.recall,
         "scans": scans,
         "clone_warning": scans.clone_warning,
+        "hotline": hotline,
+        "photo": photo,
     }

@@ -64,6 +64,19 @@ _VI: Final[Mapping[str, str]] = {
     "step_decommissioning": "Hủy mã",
     "step_destroying": "Tiêu hủy",
     "step_other": "Sự kiện",
+    "hotline": "Đường dây nóng",
+    "what_to_do": "Bạn nên làm gì?",
+    "advice_recalled": "Ngừng sử dụng sản phẩm ngay. Giữ lại bao bì và hóa đơn, mang sản phẩm "
+    "trả lại nơi bán hoặc gọi đường dây nóng của nhà sản xuất để được đổi hoặc hoàn tiền. "
+    "Nếu đã dùng và thấy khó chịu, hãy đến cơ sở y tế gần nhất.",
+    "advice_expired": "Không sử dụng sản phẩm đã quá hạn. Báo cho nơi bán nếu sản phẩm "
+    "vẫn đang được bày bán.",
+    "advice_voided": "Mã này đã bị hủy khi đóng gói nên không thể thuộc về sản phẩm đang bán. "
+    "Không sử dụng và báo cho nhà sản xuất hoặc cơ quan quản lý thị trường.",
+    "advice_unknown": "Sản phẩm có thể là hàng giả. Không sử dụng và báo cho cơ quan quản lý "
+    "thị trường.",
+    "place_gln": "Địa điểm có mã GLN {gln}",
+    "local_time": "Giờ địa phương",
 }
 
 _EN: Final[Mapping[str, str]] = {
@@ -113,6 +126,19 @@ _EN: Final[Mapping[str, str]] = {
     "step_decommissioning": "Code voided",
     "step_destroying": "Destroyed",
     "step_other": "Event",
+    "hotline": "Hotline",
+    "what_to_do": "What should you do?",
+    "advice_recalled": "Stop using the product now. Keep the packaging and receipt, take the "
+    "product back to the shop or call the producer's hotline for a replacement or refund. "
+    "If you used it and feel unwell, see a doctor.",
+    "advice_expired": "Do not use a product past its expiry date. Tell the shop if it is "
+    "still on sale.",
+    "advice_voided": "This code was voided at packing, so it cannot belong to a product on "
+    "sale. Do not use it; tell the producer or the market surveillance authority.",
+    "advice_unknown": "The product may be counterfeit. Do not use it; tell the market "
+    "surveillance authority.",
+    "place_gln": "Location with GLN {gln}",
+    "local_time": "Local time",
 }
 
 

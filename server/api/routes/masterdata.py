@@ -9,9 +9,9 @@ GTINs are stored in their 14-digit form, GLNs are checked.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from server.api.deps import (
@@ -21,10 +21,12 @@ from server.api.deps import (
     RequiredReason,
     SessionDep,
     TechnicianUser,
+    rate_limited,
 )
 from server.api.fields import GlnField, GtinField, LineIdField, Offset, Page
 from server.db.models import Device, Facility, Line, OcopGroup, Organisation, Product
-from server.services import masterdata
+from server.services import masterdata, media
+from server.services.media import PHOTO_TYPES
 
 router = APIRouter(tags=["master data"])
 
@@ -56,9 +58,11 @@ class OrganisationIn(_In):
     gs1_company_prefix: str | None = Field(default=None, pattern=r"^\d{6,12}$")
     gln: GlnField = None
     district: str = Field(default="", max_length=200)
+    commune: str = Field(default="", max_length=200, description="Commune or ward (xã, phường).")
     province: str = Field(default="", max_length=200)
     country: str = Field(default="VN", pattern=r"^[A-Z]{2}$")
     phone: str = Field(default="", max_length=50)
+    hotline: str = Field(default="", max_length=50, description="Consumers' number.")
     email: str = Field(default="", max_length=200)
     website: str = Field(default="", max_length=500)
     uses_barcodes: bool = True
@@ -68,8 +72,10 @@ class OrganisationPatch(_In):
     name: str | None = Field(default=None, min_length=1, max_length=300)
     address: str | None = Field(default=None, max_length=500)
     district: str | None = Field(default=None, max_length=200)
+    commune: str | None = Field(default=None, max_length=200)
     province: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=50)
+    hotline: str | None = Field(default=None, max_length=50)
     email: str | None = Field(default=None, max_length=200)
     website: str | None = Field(default=None, max_length=500)
     uses_barcodes: bool | None = None
@@ -134,6 +140,7 @@ class FacilityIn(_In):
     address: str = Field(default="", max_length=500)
     gln: GlnField = None
     district: str = Field(default="", max_length=200)
+    commune: str = Field(default="", max_length=200)
     province: str = Field(default="", max_length=200)
 
 
@@ -141,6 +148,7 @@ class FacilityPatch(_In):
     name: str | None = Field(default=None, min_length=1, max_length=300)
     address: str | None = Field(default=None, max_length=500)
     district: str | None = Field(default=None, max_length=200)
+    commune: str | None = Field(default=None, max_length=200)
     province: str | None = Field(default=None, max_length=200)
 
 
@@ -443,3 +451,55 @@ def delete_product(
     """Delete a product that no work order refers to."""
     masterdata.delete_row(session, user, Product, product_id, reason=reason)
     return _deleted()
+
+
+@router.put(
+    "/products/{product_id}/photo",
+    status_code=204,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}} for kind in PHOTO_TYPES
+            },
+        }
+    },
+)
+async def put_product_photo(
+    product_id: int, request: Request, session: SessionDep, user: AdminUser, reason: Reason = ""
+) -> Response:
+    """Store the product's photo (JPEG, PNG or WebP, at most 2 MB); the consumer page
+    shows it from ``/media/products/{gtin}``."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > media.MAX_PHOTO_BYTES:
+            break  # enough to refuse it: the rest is not read
+    media.store_photo(
+        session,
+        user,
+        product_id,
+        bytes(data),
+        request.headers.get("content-type", ""),
+        reason=reason,
+    )
+    return _deleted()
+
+
+@router.get(
+    "/media/products/{gtin}",
+    response_class=Response,
+    tags=["digital link"],
+    responses={200: {"content": {kind: {} for kind in PHOTO_TYPES}}, 404: {}},
+    dependencies=[Depends(rate_limited)],
+)
+def get_product_photo(
+    gtin: Annotated[str, Path(pattern=r"^\d{14}$")], session: SessionDep
+) -> Response:
+    """The product's photo (public: the consumer page shows it)."""
+    photo = media.photo_of(session, gtin)
+    return Response(
+        photo.data,
+        media_type=photo.content_type,
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )

@@ -30,7 +30,13 @@ router = APIRouter(tags=["production"])
 class WorkOrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    code: str = Field(pattern=IDENTIFIER.pattern, description="Reference unique per line.")
+    code: str | None = Field(
+        default=None,
+        pattern=IDENTIFIER.pattern,
+        max_length=64,
+        description="Reference, unique across lines; left out, the server makes one "
+        "(<line>-<yyyymmdd>-<n>).",
+    )
     line_id: str = Field(pattern=IDENTIFIER.pattern)
     product_id: int
     lot: str = Field(min_length=1, max_length=20, pattern=r"^[!-~]+$")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lineside.errors import InvalidInput
 from server.api.deps import (
     AnyUser,
     MetricsDep,
@@ -78,20 +80,74 @@ class TokenOut(BaseModel):
     role: str
 
 
+_TOKEN_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": Credentials.model_json_schema()},
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["username", "password"],
+                "properties": {
+                    "grant_type": {"type": "string", "enum": ["password"]},
+                    "username": {"type": "string"},
+                    "password": {"type": "string", "format": "password"},
+                },
+            }
+        },
+    },
+}
+
+
+async def read_credentials(request: Request) -> Credentials:
+    """The credentials of a JSON body or of an OAuth2 password form
+    (``application/x-www-form-urlencoded``, ``grant_type=password``)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body()
+    try:
+        if content_type == "application/x-www-form-urlencoded":
+            form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+            grant = (form.get("grant_type") or ["password"])[0]
+            if grant != "password":
+                raise InvalidInput(f"grant_type: only 'password' is supported, got {grant!r}")
+            return Credentials(
+                username=(form.get("username") or [""])[0],
+                password=(form.get("password") or [""])[0],
+            )
+        return Credentials.model_validate_json(raw)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the body is not UTF-8 text") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidInput(
+            f"{where}: {first['msg']} (send JSON or an OAuth2 password form)"
+        ) from exc
+
+
 @router.post(
     "/auth/token",
     response_model=TokenOut,
     tags=["auth"],
     responses={
         401: {"description": "Wrong username or password."},
+        422: {"description": "The body is neither credentials in JSON nor a password form."},
         429: {"description": "Too many failed sign-ins for this account, or at once."},
     },
+    openapi_extra={"requestBody": _TOKEN_BODY},
 )
 async def create_token(
-    request: Request, body: Credentials, settings: SettingsDep, desk: SignInDeskDep
+    request: Request,
+    body: Annotated[Credentials, Depends(read_credentials)],
+    settings: SettingsDep,
+    desk: SignInDeskDep,
 ) -> TokenOut:
     """Exchange a username and password for a bearer token (both outcomes are audited;
-    failures as counts per account and address). 429 while the account is locked."""
+    failures as counts per account and address). 429 while the account is locked.
+
+    JSON (``{"username": ..., "password": ...}``) or an OAuth2 password form, as the
+    *Authorize* button of ``/docs`` and OAuth2 clients send it.
+    """
     ttl = timedelta(seconds=settings.token_ttl_seconds)
     signed = await desk.sign_in(
         body.username, body.password, ttl=ttl, via="api", client=client_address(request)

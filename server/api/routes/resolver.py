@@ -38,6 +38,7 @@ from server.services.resolver import (
     link_types_match,
     links_for,
     linkset,
+    place_names,
     read_request,
     resolver_description,
     scan_summary,
@@ -355,7 +356,8 @@ def consumer_page(
         context["code"] = ref.described if ref is not None else ""
         response = render(request, "not_found.html", context, status_code=404)
     else:
-        context.update(consumer_view(result, language, scan_summary(session, result.ref)))
+        scans = scan_summary(session, result.ref)
+        context.update(consumer_view(result, language, scans, place_names(session, result)))
         response = render(request, "consumer.html", context)
     response.headers["Cache-Control"] = "private, no-store"
     response.set_cookie(

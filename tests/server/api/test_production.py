@@ -187,14 +187,16 @@ def test_indicators_csv_counts_codes_and_scans(
     with session_factory() as session, session.begin():
         organisation = session.get(Organisation, world.organisation_id)
         assert organisation is not None
-        organisation.district = "=HYPERLINK(1)"  # a formula must not reach a spreadsheet
+        organisation.commune = "=HYPERLINK(1)"  # a formula must not reach a spreadsheet
     client.get(f"/01/{GTIN}/21/S1", headers={"Accept": "text/html"})
     answer = client.get("/reports/indicators.csv?year=2026", headers=auth(tokens[Role.AUDITOR]))
     assert answer.status_code == 200
     lines = answer.text.lstrip("\ufeff").splitlines()
-    assert lines[0].startswith("year,dimension,key,businesses")
-    assert "2026,total,all,1,1,1,1,1," in lines[1]
-    assert any(line.startswith("2026,district,'=HYPERLINK") for line in lines)
+    assert lines[0].startswith("Năm,Nhóm,Tên,Số doanh nghiệp dùng mã số mã vạch")
+    assert "2026,Toàn tỉnh,Toàn tỉnh,1,1,1,1,1,1" in lines[1]
+    assert any(line.startswith('2026,"Xã, phường",\'=HYPERLINK') for line in lines)
+    assert any(line.startswith('2026,"Tổ chức, doanh nghiệp",HTX Mật ong') for line in lines)
+    assert any(line.startswith("2026,Nhóm sản phẩm OCOP,Thực phẩm,1,1") for line in lines)
     assert (
         client.get(
             "/reports/indicators.csv?year=2025", headers=auth(tokens[Role.AUDITOR])
@@ -204,6 +206,8 @@ def test_indicators_csv_counts_codes_and_scans(
     report = client.get("/reports/yearly?year=2026", headers=auth(tokens[Role.AUDITOR]))
     assert report.status_code == 200
     assert 'id="uptake">100.0%' in report.text
+    assert "Theo xã, phường" in report.text
+    assert "huyện" not in report.text.lower()
 
 
 @pytest.mark.mqtt
