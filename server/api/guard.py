@@ -150,7 +150,8 @@ def _depth_exceeds(skeleton: bytes, max_depth: int) -> bool:
 
 def _body_problem(body: bytes, content_type: str, max_depth: int) -> str | None:
     """What is hostile in a body: a form is URL-encoded text; XML is left to its parser
-    (lxml refuses depth, NUL and bad character references); anything else may end up in
+    (lxml refuses depth, NUL and bad character references), images to the photo check;
+    anything else may end up in
     a JSON parser (FastAPI reads a body with no type as JSON, the capture reads any
     non-XML type as JSON), so it is checked as JSON."""
     media = content_type.split(";", 1)[0].strip().lower()
@@ -158,6 +159,8 @@ def _body_problem(body: bytes, content_type: str, max_depth: int) -> str | None:
         return hostile_text(body)
     if media.endswith(("/xml", "+xml")):
         return None
+    if media.startswith("image/") or media == "application/octet-stream":
+        return None  # binary (a product photo): no parser of text reads it
     return hostile_json(body, max_depth=max_depth)
 
 

@@ -75,6 +75,8 @@ _VI: Final[Mapping[str, str]] = {
     "Không sử dụng và báo cho nhà sản xuất hoặc cơ quan quản lý thị trường.",
     "advice_unknown": "Sản phẩm có thể là hàng giả. Không sử dụng và báo cho cơ quan quản lý "
     "thị trường.",
+    "advice_mismatch": "Thông tin trên mã không khớp với sản phẩm đã sản xuất: có thể là mã "
+    "bị sao chép. Đối chiếu số lô in trên bao bì và báo cho nhà sản xuất.",
     "place_gln": "Địa điểm có mã GLN {gln}",
     "local_time": "Giờ địa phương",
 }
@@ -137,6 +139,8 @@ _EN: Final[Mapping[str, str]] = {
     "sale. Do not use it; tell the producer or the market surveillance authority.",
     "advice_unknown": "The product may be counterfeit. Do not use it; tell the market "
     "surveillance authority.",
+    "advice_mismatch": "The details on this code do not match the product as it was made: "
+    "the code may have been copied. Compare the lot printed on the pack and tell the producer.",
     "place_gln": "Location with GLN {gln}",
     "local_time": "Local time",
 }

@@ -27,7 +27,7 @@ def _with(tmp_path: Path, extra: str, *, replace: tuple[str, str] | None = None)
 
 
 def _check(path: Path, *options: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["edge", "check-config", str(path), *options])
+    result = CliRunner().invoke(app, ["edge", "check-config", str(path), "--file-only", *options])
     return result.exit_code, result.output
 
 

@@ -18,7 +18,7 @@ from edge.printers.preflight import order_label_data
 from edge.verdicts import Phase
 from tests.edge.conftest import make_config, make_order
 from tests.edge.simline import SimulatedLine, run_order
-from tests.edge.test_web import Screen
+from tests.edge.test_web import PIN, Screen
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "line-example.toml"
 # The product name on one line of a 60 mm label: cut off at the label's edge.
@@ -73,14 +73,14 @@ def test_operator_screen_shows_the_approved_label(tmp_path: Path) -> None:
         screen.engine.labels = LabelApproval.for_line(config)
         with httpx.Client(base_url=screen.url, timeout=10) as client:
             assert client.get("/api/label.png").status_code == 404
-            assert client.post("/api/start").json()["phase"] == "running"
+            assert client.post("/api/start", json={"pin": PIN}).json()["phase"] == "running"
             answer = client.get("/api/label.png")
             assert answer.status_code == 200
             assert answer.headers["content-type"] == "image/png"
             image = Image.open(io.BytesIO(answer.content))
             assert image.size == (480, 320)
             assert len(zxingcpp.read_barcodes(image)) == 2
-            client.post("/api/pause")
+            client.post("/api/pause", json={"pin": PIN, "reason": "xong"})
     finally:
         screen.stop()
 
@@ -95,7 +95,7 @@ def test_operator_screen_refuses_to_start_a_bad_label(tmp_path: Path) -> None:
         assert screen.engine is not None
         screen.engine.labels = LabelApproval.for_line(config)
         with httpx.Client(base_url=screen.url, timeout=10) as client:
-            refused = client.post("/api/start")
+            refused = client.post("/api/start", json={"pin": PIN})
             assert refused.status_code == 409
             assert "fails its preflight" in refused.json()["detail"]
             assert client.get("/api/state").json()["phase"] == "loaded"

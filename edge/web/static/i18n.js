@@ -59,6 +59,7 @@ const CATALOG = {
     alarm_scanner_offline: "Máy quét mất kết nối", alarm_scanner_silent: "Máy quét không đọc",
     alarm_too_many_rejects: "Loại quá nhiều", alarm_serials_low: "Sắp hết số sê-ri",
     alarm_outbox_nearly_full: "Hàng đợi gửi sắp đầy", alarm_outbox_full: "Hàng đợi gửi đầy",
+    alarm_print_quality: "Chất lượng in giảm",
     alarm_broker_unreachable: "Mất kết nối máy chủ tin nhắn", alarm_selftest_failed: "Tự kiểm tra thất bại",
     // pause reasons
     paused_by_operator: "Người vận hành tạm dừng: {text}", paused_by_server: "Máy chủ tạm dừng",
@@ -124,6 +125,7 @@ const CATALOG = {
     alarm_scanner_offline: "Scanner offline", alarm_scanner_silent: "Scanner silent",
     alarm_too_many_rejects: "Too many rejects", alarm_serials_low: "Serials low",
     alarm_outbox_nearly_full: "Outbox nearly full", alarm_outbox_full: "Outbox full",
+    alarm_print_quality: "Print quality falling",
     alarm_broker_unreachable: "Broker unreachable", alarm_selftest_failed: "Self-test failed",
     paused_by_operator: "Paused by the operator: {text}", paused_by_server: "Paused by the server",
     agent_stopping: "Agent stopping", agent_restarted: "Agent restarted",

@@ -305,6 +305,10 @@ def test_product_photo_is_checked_stored_and_served_locally(
     too_big = client.put(url, content=huge, headers={**admin, "Content-Type": "image/jpeg"})
     assert too_big.status_code == 422
     assert "byte limit" in too_big.json()["detail"]
+    # Far over: refused before it is read.
+    huge = bytes(4 * 1024 * 1024)
+    refused = client.put(url, content=huge, headers={**admin, "Content-Type": "image/jpeg"})
+    assert refused.status_code == 413
     page = client.get(f"/01/{GTIN}/21/S1", headers=HTML).text
     assert f'src="/media/products/{GTIN}"' in page
     assert client.get("/media/products/08934567890999").status_code == 404

@@ -158,6 +158,8 @@ def _seed(factory: sessionmaker[Session]) -> None:
                     serial="DEMO000007",
                     uri=clone,
                     client_hash=f"client-{index % 4}",
+                    device_key=f"device-{index}",  # eight phones: a copied code
+                    network_key=f"network-{index % 4}",
                     scanned_at=now - timedelta(hours=index),
                     verdict="genuine",
                 )
@@ -379,5 +381,5 @@ def test_recalled_and_unknown_codes_say_what_to_do(
     assert "Ngừng sử dụng sản phẩm ngay" in page.locator("#advice").inner_text()
     assert page.locator("#advice a[href^='tel:']").count() == 1
     watched.check("consumer-recalled-phone")
-    page.goto(f"{served.base}/01/08934567000996/21/NOPE")
+    page.goto(f"{served.base}/01/08934567000994/21/NOPE")
     watched.check("consumer-unknown-phone")
