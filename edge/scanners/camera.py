@@ -84,6 +84,8 @@ class ZxingDecoder:
         import zxingcpp
 
         self.grade = grade
+        # Grades of the symbols in the previous frame: a symbol in view is graded once.
+        self._grades: dict[DecodedSymbol, DecodedSymbol] = {}
 
         names = {
             Symbology.DATAMATRIX: "DataMatrix",
@@ -99,15 +101,17 @@ class ZxingDecoder:
     def decode(self, frame: Image) -> list[DecodedSymbol]:
         results = self._read(frame, formats=self._formats, try_invert=False)
         symbols = [DecodedSymbol(str(r.symbology_identifier), bytes(r.bytes)) for r in results]
-        if not self.grade or not results:
+        if not self.grade:
             return symbols
         from edge.scanners.grading import grade_reads
 
-        graded = []
-        for symbol, grade in zip(symbols, grade_reads(frame, list(results)), strict=True):
+        new = [(s, r) for s, r in zip(symbols, results, strict=True) if s not in self._grades]
+        graded = grade_reads(frame, [r for _, r in new]) if new else []
+        for (symbol, _), grade in zip(new, graded, strict=True):
             worst = min(grade.parameters, key=lambda p: "FDCBA".index(p.grade))
-            graded.append(replace(symbol, grade=grade.grade, grade_parameter=worst.name))
-        return graded
+            self._grades[symbol] = replace(symbol, grade=grade.grade, grade_parameter=worst.name)
+        self._grades = {s: self._grades[s] for s in symbols}
+        return [self._grades[s] for s in symbols]
 
 
 class PyzbarDecoder:

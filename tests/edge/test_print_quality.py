@@ -155,3 +155,21 @@ def test_grade_option_of_camera_urls() -> None:
     assert getattr(parse_scanner_url("camera://0"), "grade", None) is False
     with pytest.raises(ConfigError, match="grade=1 needs the zxing decoder"):
         parse_scanner_url("camera://0?grade=1&decoder=pyzbar")
+
+
+def test_a_symbol_in_view_is_graded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge.scanners import grading
+
+    calls: list[int] = []
+    real = grading.grade_reads
+
+    def counting(image: object, reads: list[object]) -> list[grading.SymbolGrade]:
+        calls.append(len(reads))
+        return real(image, reads)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(grading, "grade_reads", counting)
+    decoder = ZxingDecoder(grade=True)
+    frame, _, blank = _frames()
+    seen = [decoder.decode(f) for f in (frame, frame, blank, frame)]
+    assert [[s.grade for s in symbols] for symbols in seen] == [["A"], ["A"], [], ["A"]]
+    assert calls == [1, 1]  # graded when it came into view, and again after it left
