@@ -22,6 +22,7 @@ from server.api.problems import install_problem_handler
 from server.api.routes import (
     audit,
     dashboard,
+    dead_letters,
     epcis,
     masterdata,
     production,
@@ -129,6 +130,7 @@ def create_app(
     app.include_router(production.router)
     app.include_router(trace.router)
     app.include_router(audit.router)
+    app.include_router(dead_letters.router)
     app.include_router(users.router)
     app.include_router(dashboard.router)
     app.include_router(epcis.create_router())

@@ -14,6 +14,7 @@
         ├── ValidationException: the capture document is invalid
         ├── QueryParameterException: a query parameter is invalid
         ├── CaptureLimitExceededException: the capture document is too big
+        ├── SecurityException: the caller may not report these events
         └── NoSuchResourceException: the capture job does not exist
 
 Services raise these and know nothing of HTTP; one handler
@@ -41,6 +42,7 @@ __all__ = [
     "NotFound",
     "NotSignedIn",
     "QueryParameterException",
+    "SecurityException",
     "TooManyRequests",
     "ValidationException",
 ]
@@ -124,3 +126,9 @@ class NoSuchResourceException(EPCISException):
 
     name = "NoSuchResourceException"
     title = "Unknown capture job"
+
+
+class SecurityException(EPCISException):
+    """The caller may not capture these events (another organisation's codes)."""
+
+    title = "Not authorised"

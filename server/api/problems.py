@@ -6,6 +6,7 @@ request validation and Starlette's own HTTP errors (unknown path, wrong method).
 Exception                               Status  ``type``
 ======================================  ======  =========================================
 ``EPCISException`` subclasses           400,    ``epcisException:<name>``
+                                        403,
                                         404,
                                         413
 ``NotFound``                            404     ``about:blank``
@@ -45,6 +46,7 @@ from server.errors import (
     NotAllowed,
     NotFound,
     NotSignedIn,
+    SecurityException,
     TooManyRequests,
 )
 
@@ -56,6 +58,7 @@ PROBLEM_JSON = "application/problem+json"
 _STATUS: tuple[tuple[type[LinesideError], int], ...] = (
     (CaptureLimitExceededException, 413),
     (NoSuchResourceException, 404),
+    (SecurityException, 403),
     (EPCISException, 400),
     (NotFound, 404),
     (Conflict, 409),

@@ -27,6 +27,7 @@ from server.db.models import (
     Product,
     StatusReport,
 )
+from server.services.tenancy import PROVINCE, Scope, scoped
 
 # --------------------------------------------------------------------------- indicators
 
@@ -49,14 +50,15 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
     return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
 
 
-def indicators(session: Session, year: int) -> list[IndicatorRow]:
-    """The province's indicators for ``year``: total, per district, per OCOP group.
+def indicators(session: Session, year: int, scope: Scope = PROVINCE) -> list[IndicatorRow]:
+    """The province's indicators for ``year``: total, per district, per OCOP group
+    (a business user's: its own organisation's only).
 
     A product "has traceability" in a year when units of it were commissioned that year;
     a business has traceability when one of its products has.
     """
     start, end = _year_bounds(year)
-    commissioned = _codes_per_gtin(session, start, end)
+    commissioned = _codes_per_gtin(session, start, end, scope)
     scans = dict(
         session.execute(
             select(ConsumerScan.gtin, func.count())
@@ -65,9 +67,15 @@ def indicators(session: Session, year: int) -> list[IndicatorRow]:
         ).all()
     )
     rows = session.execute(
-        select(Product, Organisation).join(Organisation, Organisation.id == Product.organisation_id)
+        scoped(
+            select(Product, Organisation).join(
+                Organisation, Organisation.id == Product.organisation_id
+            ),
+            Product,
+            scope,
+        )
     ).all()
-    organisations = list(session.scalars(select(Organisation)))
+    organisations = list(session.scalars(scoped(select(Organisation), Organisation, scope)))
     groups: dict[tuple[str, str], dict[str, Any]] = {}
 
     def bucket(dimension: str, key: str) -> dict[str, Any]:
@@ -116,11 +124,13 @@ def indicators(session: Session, year: int) -> list[IndicatorRow]:
     ]
 
 
-def _codes_per_gtin(session: Session, start: datetime, end: datetime) -> dict[str, int]:
+def _codes_per_gtin(
+    session: Session, start: datetime, end: datetime, scope: Scope = PROVINCE
+) -> dict[str, int]:
     """Units commissioned per GTIN in ``[start, end)``, from the EPC index of events."""
     counts: dict[str, int] = {}
     query = (
-        select(Event.document)
+        scoped(select(Event.document), Event, scope)
         .where(Event.event_time >= start, Event.event_time < end)
         .where(Event.biz_step.like("%commissioning"))
     )
@@ -168,13 +178,15 @@ def _csv_safe(value: object) -> object:
 # --------------------------------------------------------------------------- dashboard
 
 
-def throughput(session: Session, hours: int = 24) -> dict[str, list[tuple[str, float]]]:
+def throughput(
+    session: Session, hours: int = 24, scope: Scope = PROVINCE
+) -> dict[str, list[tuple[str, float]]]:
     """Units commissioned per line per hour over the last ``hours`` hours."""
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(hours=hours - 1)
     slots = [start + timedelta(hours=i) for i in range(hours)]
     per_line: dict[str, dict[datetime, int]] = {}
-    query = select(Event.line_id, Event.event_time).where(
+    query = scoped(select(Event.line_id, Event.event_time), Event, scope).where(
         Event.event_time >= start, Event.biz_step.like("%commissioning")
     )
     for line_id, event_time in session.execute(query.execution_options(yield_per=1000)):
@@ -233,31 +245,39 @@ def _portal_summary(session: Session) -> PortalSummary:
     )
 
 
-def overview(session: Session) -> Overview:
-    """The dashboard's figures, read now."""
+def overview(session: Session, scope: Scope = PROVINCE) -> Overview:
+    """The dashboard's figures, read now (a business user's: its organisation's lines,
+    alarms and dead letters; the portal and scan totals stay province-wide counts)."""
     statuses = {
         report.line_id: report.payload
-        for report in session.scalars(select(StatusReport).where(StatusReport.device_id.is_(None)))
+        for report in session.scalars(
+            scoped(select(StatusReport), StatusReport, scope).where(
+                StatusReport.device_id.is_(None)
+            )
+        )
     }
     lines = [
         {"line": line, "status": statuses.get(line.id, {})}
-        for line in session.scalars(select(Line).order_by(Line.id))
+        for line in session.scalars(scoped(select(Line), Line, scope).order_by(Line.id))
     ]
     alarms = session.scalars(
-        select(AlarmRecord)
+        scoped(select(AlarmRecord), AlarmRecord, scope)
         .where(AlarmRecord.cleared.is_(False))
         .order_by(AlarmRecord.raised_at.desc())
         .limit(50)
     )
     dead_letters = session.scalars(
-        select(DeadLetter).order_by(DeadLetter.received_at.desc()).limit(20)
+        scoped(select(DeadLetter), DeadLetter, scope)
+        .order_by(DeadLetter.received_at.desc())
+        .limit(20)
     )
+    dead_count = scoped(select(func.count()).select_from(DeadLetter), DeadLetter, scope)
     return Overview(
         lines=lines,
-        throughput=throughput(session),
+        throughput=throughput(session, scope=scope),
         alarms=list(alarms),
         dead_letters=list(dead_letters),
-        dead_total=int(session.scalar(select(func.count()).select_from(DeadLetter)) or 0),
+        dead_total=int(session.scalar(dead_count) or 0),
         portal=_portal_summary(session),
         scans_total=int(session.scalar(select(func.count(distinct(ConsumerScan.id)))) or 0),
     )

@@ -5,9 +5,15 @@ Capture is idempotent on the event ID (events already stored are skipped; events
 parameters (``EQ_bizStep``, ``MATCH_epc``, ``GE_eventTime``...; several values separated
 by ``|``) and page with an opaque token.
 
+Capture is authorised (:mod:`server.services.event_rights`): an event-hash ``eventID``
+must be the event's hash (else ``ValidationException``, 400) and a business user may
+only capture its own organisation's codes (else ``SecurityException``, 403); the whole
+document is then refused and each refused event is dead-lettered with its reason under
+the user's organisation. Queries and capture jobs are limited to the caller's scope.
+
 Refusals are the standard's exceptions (:mod:`server.errors`): ``ValidationException``,
 ``QueryParameterException``, ``CaptureLimitExceededException``,
-``NoSuchResourceException``.
+``NoSuchResourceException``, ``SecurityException``.
 
 >>> decode_page_token(encode_page_token(42))
 42
@@ -26,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lineside.epcis import EPCIS_CONTEXT, event_hash, parse_document_bytes, validate_document
 from lineside.errors import EPCISError
@@ -39,16 +45,32 @@ from server.db.events import (
     parse_event_time,
     store_events,
 )
-from server.db.models import CaptureJob, CaptureJobState, EpcRole, Event, EventEpc, EventSource
+from server.db.models import (
+    CaptureJob,
+    CaptureJobState,
+    DeadLetter,
+    EpcRole,
+    Event,
+    EventEpc,
+    EventSource,
+)
 from server.db.types import utcnow
 from server.errors import (
     CaptureLimitExceededException,
     NoSuchResourceException,
     QueryParameterException,
+    SecurityException,
     ValidationException,
 )
+from server.services.event_rights import EventRights, Reporter, hash_problem
+from server.services.tenancy import PROVINCE, Scope, scoped
 
 logger = logging.getLogger(__name__)
+
+#: The ``topic`` of dead letters refused by the capture interface.
+CAPTURE_DEAD_LETTER_TOPIC = "epcis/capture"
+#: An open capture interface (tests, closed networks): any organisation's codes.
+OPEN_CAPTURE = Reporter("the open capture interface", None, province_wide=True)
 
 #: Largest capture document accepted (EPCIS says: 413 above the advertised limit).
 DEFAULT_CAPTURE_MAX_BYTES = 16 * 1024 * 1024
@@ -138,18 +160,78 @@ def check_capture(
         )
     context = data.get("@context")
     indexed: list[IndexedEvent] = []
+    forged: list[tuple[dict[str, Any], str]] = []
     for position, event in enumerate(events):
         if "eventID" not in event:
             event = {**event, "eventID": event_hash(event, context=context)}
+        elif (problem := hash_problem(event, context=context)) is not None:
+            forged.append((event, f"epcisBody.eventList[{position}]: {problem}"))
+            continue
         try:
             indexed.append(index_event(event))
         except EPCISError as exc:
             raise ValidationException(f"epcisBody.eventList[{position}]: {exc}") from exc
+    if forged:
+        raise ForgedEventIds(forged)
     return indexed
 
 
-def capture(session: Session, indexed: list[IndexedEvent]) -> CaptureJob:
-    """Store the events (skipping those already stored) as one finished capture job."""
+class ForgedEventIds(ValidationException):
+    """Events whose ``eventID`` claims to be their hash and is not (400)."""
+
+    def __init__(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+        reasons = [reason for _, reason in refused]
+        super().__init__(
+            f"{len(refused)} event(s) refused; first: {reasons[0]}", issues=reasons[:100]
+        )
+        self.refused = tuple(refused)
+
+
+class UnauthorisedEvents(SecurityException):
+    """Events about codes the capturing user may not report (403)."""
+
+    def __init__(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+        reasons = [reason for _, reason in refused]
+        super().__init__(
+            f"{len(refused)} event(s) refused; first: {reasons[0]}", issues=reasons[:100]
+        )
+        self.refused = tuple(refused)
+
+
+def dead_letter_refused(
+    factory: sessionmaker[Session],
+    refused: Iterable[tuple[dict[str, Any], str]],
+    reporter: Reporter,
+) -> None:
+    """Keep refused capture events with their reasons, in a transaction of their own
+    (the capture's is rolled back), under the reporter's organisation."""
+    with factory() as session, session.begin():
+        for event, reason in refused:
+            session.add(
+                DeadLetter(
+                    topic=CAPTURE_DEAD_LETTER_TOPIC,
+                    payload=json.dumps(event, ensure_ascii=False).encode()[: 64 * 1024],
+                    reason=f"not authorised: {reason}",
+                    organisation_id=reporter.organisation_id,
+                )
+            )
+
+
+def capture(
+    session: Session, indexed: list[IndexedEvent], reporter: Reporter = OPEN_CAPTURE
+) -> CaptureJob:
+    """Store the events (skipping those already stored) as one finished capture job.
+
+    :class:`UnauthorisedEvents` when ``reporter`` may not report one of them.
+    """
+    rights = EventRights(session, indexed)
+    refused = [
+        (event.document, f"event {event.event_id}: {reason}")
+        for event in indexed
+        if (reason := rights.check(reporter, event)) is not None
+    ]
+    if refused:
+        raise UnauthorisedEvents(refused)
     now = utcnow()
     job = CaptureJob(
         id=str(uuid.uuid4()),
@@ -157,11 +239,24 @@ def capture(session: Session, indexed: list[IndexedEvent]) -> CaptureJob:
         created_at=now,
         finished_at=now,
         errors={},
+        organisation_id=reporter.organisation_id,
     )
     session.add(job)
     session.flush()
-    origin = EventOrigin(source=EventSource.CAPTURE, capture_job_id=job.id)
-    inserted = store_events(session, [(event, origin) for event in indexed], record_time=now)
+    stored = [
+        (
+            event,
+            EventOrigin(
+                source=EventSource.CAPTURE,
+                capture_job_id=job.id,
+                organisation_id=reporter.organisation_id
+                if reporter.organisation_id is not None
+                else rights.owner_of(event),
+            ),
+        )
+        for event in indexed
+    ]
+    inserted = store_events(session, stored, record_time=now)
     job.event_count = len(inserted)
     job.duplicate_count = len({e.event_id for e in indexed}) - len(inserted)
     logger.info("capture %s: %d new, %d known", job.id, job.event_count, job.duplicate_count)
@@ -183,18 +278,17 @@ def job_json(job: CaptureJob) -> dict[str, Any]:
     }
 
 
-def recent_jobs(session: Session, per_page: int) -> list[CaptureJob]:
+def recent_jobs(session: Session, per_page: int, scope: Scope = PROVINCE) -> list[CaptureJob]:
     """The most recent capture jobs, at most ``per_page`` (clamped to 1..1000)."""
     limit = max(1, min(per_page, MAX_PER_PAGE))
-    return list(
-        session.scalars(select(CaptureJob).order_by(CaptureJob.created_at.desc()).limit(limit))
-    )
+    query = scoped(select(CaptureJob), CaptureJob, scope)
+    return list(session.scalars(query.order_by(CaptureJob.created_at.desc()).limit(limit)))
 
 
-def get_job(session: Session, capture_id: str) -> CaptureJob:
-    """One capture job; ``NoSuchResourceException`` otherwise."""
+def get_job(session: Session, capture_id: str, scope: Scope = PROVINCE) -> CaptureJob:
+    """One capture job within ``scope``; ``NoSuchResourceException`` otherwise."""
     job = session.get(CaptureJob, capture_id)
-    if job is None:
+    if job is None or not scope.owns(job.organisation_id):
         raise NoSuchResourceException(f"no capture job {capture_id!r}")
     return job
 
@@ -286,12 +380,20 @@ def _page_start(params: dict[str, list[str]]) -> int:
         raise QueryParameterException(f"nextPageToken {token!r:.40} is not valid") from exc
 
 
-def query_events(session: Session, items: Iterable[tuple[str, str]]) -> QueryPage:
-    """Answer a simple event query given as ``(name, value)`` query parameters."""
+def query_events(
+    session: Session, items: Iterable[tuple[str, str]], scope: Scope = PROVINCE
+) -> QueryPage:
+    """Answer a simple event query given as ``(name, value)`` query parameters; only
+    events within ``scope`` are found."""
     params = _query_parameters(items)
     per_page = _page_size(params)
     after = _page_start(params)
-    statement = build_query(params).where(Event.pk > after).order_by(Event.pk).limit(per_page + 1)
+    statement = (
+        scoped(build_query(params), Event, scope)
+        .where(Event.pk > after)
+        .order_by(Event.pk)
+        .limit(per_page + 1)
+    )
     rows = list(session.scalars(statement))
     page, more = rows[:per_page], len(rows) > per_page
     document = {

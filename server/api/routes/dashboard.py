@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from server.api.deps import (
     SESSION_COOKIE,
     ReaderUser,
+    ScopeDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
@@ -49,16 +50,18 @@ class IndicatorRowOut(BaseModel):
 
 
 @router.get("/reports/indicators", response_model=list[IndicatorRowOut])
-def indicators_json(session: SessionDep, _: ReaderUser, year: Year) -> list[IndicatorRowOut]:
+def indicators_json(
+    session: SessionDep, _: ReaderUser, scope: ScopeDep, year: Year
+) -> list[IndicatorRowOut]:
     """The yearly indicators as JSON."""
-    return [IndicatorRowOut(**asdict(row)) for row in indicators(session, year)]
+    return [IndicatorRowOut(**asdict(row)) for row in indicators(session, year, scope)]
 
 
 @router.get("/reports/indicators.csv", response_class=Response)
-def indicators_as_csv(session: SessionDep, _: ReaderUser, year: Year) -> Response:
+def indicators_as_csv(session: SessionDep, _: ReaderUser, scope: ScopeDep, year: Year) -> Response:
     """The yearly indicators as CSV (UTF-8 with BOM so spreadsheets read Vietnamese)."""
     return Response(
-        "\ufeff" + indicators_csv(indicators(session, year), year),
+        "\ufeff" + indicators_csv(indicators(session, year, scope), year),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="indicators-{year}.csv"'},
     )
@@ -66,10 +69,15 @@ def indicators_as_csv(session: SessionDep, _: ReaderUser, year: Year) -> Respons
 
 @router.get("/reports/yearly", response_class=HTMLResponse)
 def yearly_report(
-    request: Request, session: SessionDep, settings: SettingsDep, _: ReaderUser, year: Year
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: ReaderUser,
+    scope: ScopeDep,
+    year: Year,
 ) -> Response:
     """A printable yearly report of the indicators."""
-    rows = indicators(session, year)
+    rows = indicators(session, year, scope)
     context: dict[str, Any] = {
         "lang": "vi",
         "t": Messages.for_language("vi"),
@@ -88,10 +96,10 @@ def yearly_report(
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(
-    request: Request, session: SessionDep, settings: SettingsDep, user: ReaderUser
+    request: Request, session: SessionDep, settings: SettingsDep, user: ReaderUser, scope: ScopeDep
 ) -> Response:
     """Lines and their status, throughput, alarms, dead letters and the portal connector."""
-    figures = overview(session)
+    figures = overview(session, scope)
     context: dict[str, Any] = {
         "lang": "vi",
         "t": Messages.for_language("vi"),
