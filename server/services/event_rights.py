@@ -4,10 +4,14 @@ A line (over MQTT) or a business user (over ``POST /epcis/capture``) may only re
 events about codes of its own organisation: every GTIN (of an SGTIN, an LGTIN or a
 class-level quantity) and every SSCC an event names must belong to the reporter's
 organisation, through a registered product or one of its GS1 company prefixes. A line
-may moreover only name serials issued to it: those of its serial blocks, or, when it
-commissions a serial nobody was issued, one of its declared offline reserve
-(``lines.offline_reserve``), which the server then records as issued to that line in the
-line's offline block. And every event's ``eventID``, when it is an event hash
+may moreover only name serials issued to it: those of its serial blocks, or serials of
+its declared offline reserve (``lines.offline_reserve``): the first event of a line
+naming a serial that nobody was issued claims it from that reserve, and the server
+records it as issued to that line, in the line's offline block. Any event may be that
+first one: a label printed from the reserve and rejected is decommissioned without ever
+being commissioned, and with several ingestors a case's packing event may be stored
+before its units' commissioning. A serial issued to (or claimed by) another line is
+always refused. And every event's ``eventID``, when it is an event hash
 (``ni:///sha-256;...``), must be that event's hash, recomputed here.
 
 Refusals are reasons in words; the ingestor and the capture interface dead-letter the
@@ -131,9 +135,6 @@ class Reporter:
     province_wide: bool = False
 
 
-_COMMISSIONING = "commissioning"
-
-
 @dataclass
 class EventRights:
     """The ownership facts a batch of events needs, loaded in a few queries, and the
@@ -225,8 +226,8 @@ class EventRights:
     def check(self, reporter: Reporter, event: IndexedEvent) -> str | None:
         """Why ``reporter`` may not report ``event``, or None when it may.
 
-        An accepted commissioning event of a line claims the serials it names that no
-        one was issued, from the line's offline reserve.
+        An accepted event of a line claims the serials it names that no one was issued,
+        from the line's offline reserve.
         """
         codes = self._codes.get(event.event_id) or Codes()
         if not reporter.province_wide:
@@ -261,10 +262,7 @@ class EventRights:
                 return f"serial {pair[1]} of GTIN {pair[0]} was not issued to {reporter.name}"
         if not unissued:
             return None
-        commissioning = event.biz_step == _COMMISSIONING and event.action == "ADD"
         gtin, serial = unissued[0]
-        if not commissioning:
-            return f"serial {serial} of GTIN {gtin} was not issued to {reporter.name}"
         used = self._offline_in_use(line_id)
         if used + len(unissued) > reporter.offline_reserve:
             return (
