@@ -131,4 +131,5 @@ class NoSuchResourceException(EPCISException):
 class SecurityException(EPCISException):
     """The caller may not capture these events (another organisation's codes)."""
 
+    name = "SecurityException"
     title = "Not authorised"
