@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineside import contract
@@ -279,14 +279,13 @@ def test_each_organisation_reads_its_own_refusals(
 def test_capture_of_another_organisations_codes_is_refused_and_dead_lettered(
     session_factory: sessionmaker[Session], world: dict[str, Any], client: TestClient
 ) -> None:
-    document = {
+    event = _event([_unit("DEMO000002")], action="DELETE", biz_step="destroying")
+    document: dict[str, Any] = {
         "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": "2026-03-01T01:00:00Z",
-        "epcisBody": {
-            "eventList": [_event([_unit("DEMO000002")], action="DELETE", biz_step="destroying")]
-        },
+        "epcisBody": {"eventList": [event]},
     }
     capturer = _token(session_factory, Role.TECHNICIAN, world["other_org"])
     headers = {"Authorization": f"Bearer {capturer}"}
@@ -296,7 +295,7 @@ def test_capture_of_another_organisations_codes_is_refused_and_dead_lettered(
     assert f"GTIN {DEMO_GTIN} does not belong" in refused.json()["detail"]
     forged = {
         **document,
-        "epcisBody": {"eventList": [_made_up_id(document["epcisBody"]["eventList"][0])]},
+        "epcisBody": {"eventList": [_made_up_id(event)]},
     }
     not_hash = client.post("/epcis/capture", json=forged, headers=headers)
     assert not_hash.status_code == 400, not_hash.text
