@@ -245,7 +245,7 @@ def test_a_line_draws_its_offline_reserve_then_owns_those_serials(
             )
         )
         assert owners == {"Y1"}
-        session.execute(Line.__table__.update().where(Line.id == "Y1").values(offline_reserve=3))
+        session.execute(update(Line).where(Line.id == "Y1").values(offline_reserve=3))
         session.commit()
     beyond = _event([_unit("OFF9999", OTHER_GTIN)], minutes=1)
     _publish(session_factory, "other", "Y1", "agent-y", beyond)
