@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -34,13 +34,15 @@ from server.db.models import (
     SerialBlock,
     User,
 )
+from server.ingest import Ingestor, IngestSettings
 from server.ingest.processing import BatchProcessor, InboundMessage
 from server.ingest.validation import default_validator
 from server.services.auth import Role, issue_token
 from server.services.demo import DEMO_GTIN, seed_demo
 from server.settings import ServerSettings
 from tests.server.factories import BASE_TIME
-from tests.server.ingest.conftest import event_message
+from tests.server.ingest.conftest import Publisher, event_message
+from tests.support.waiting import wait_until
 
 DOMAIN = "https://id.example.vn"
 OTHER_PREFIX = "8930001"
@@ -310,3 +312,35 @@ def test_capture_of_another_organisations_codes_is_refused_and_dead_lettered(
     )
     assert accepted.status_code == 202, accepted.text
     assert _status(client, "DEMO000002") == "voided"
+
+
+@pytest.mark.mqtt
+def test_the_probe_over_the_real_broker(
+    session_factory: sessionmaker[Session],
+    world: dict[str, Any],
+    client: TestClient,
+    site: str,
+    publisher: Publisher,
+    client_ids: Callable[[], str],
+) -> None:
+    with session_factory() as session, session.begin():
+        session.add(Line(id="P1", site=site, organisation_id=world["other_org"]))
+        session.flush()
+        session.add(Device(id="agent-p", line_id="P1"))
+    forged = _made_up_id(_event([_unit("FAKE0005")]))
+    void = _event([_unit("DEMO000000")], action="DELETE", biz_step="decommissioning")
+    topic = contract.Topics(site, "P1").events
+    settings = IngestSettings(client_id=client_ids(), sites=(site,), session_expiry_s=120)
+    with Ingestor(settings, session_factory, default_validator()) as ingestor:
+        publisher.publish_many(
+            [
+                (topic, event_message(site, "P1", 0, forged, device="agent-p")),
+                (topic, event_message(site, "P1", 1, void, device="agent-p")),
+            ]
+        )
+        wait_until(lambda: ingestor.totals.dead_letters == 2)
+    assert ingestor.totals.stored == 0
+    assert not _stored(session_factory, forged)
+    assert not _stored(session_factory, void)
+    assert _status(client, "FAKE0005") != "genuine"
+    assert _status(client, "DEMO000000") == "genuine"
