@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lineside.epcis import event_hash
@@ -43,9 +44,11 @@ from lineside.epcis.identifiers import canonical_digital_link
 from lineside.errors import EPCISError
 from server.db.events import IndexedEvent
 from server.db.models import CompanyPrefix, IssuedSerial, Product, SerialBlock
+from server.db.types import utcnow
 
 __all__ = [
     "OFFLINE_BLOCK_PREFIX",
+    "ClaimConflict",
     "Codes",
     "EventRights",
     "Reporter",
@@ -277,25 +280,56 @@ class EventRights:
 
     def record_claims(self) -> int:
         """Record the offline serials accepted events claimed as issued to their lines;
-        returns how many."""
+        returns how many.
+
+        Another ingestor may claim the same serial at the same moment: for the same line
+        that is harmless (the insert skips it); for another line :class:`ClaimConflict`
+        is raised, the batch rolls back, and the ingestor checks its messages again one
+        by one, when the other claim is visible and refuses the event.
+        """
         recorded = 0
         for (line_id, gtin), serials in self._claims.items():
             block_id = offline_block_id(line_id, gtin)
-            if self.session.get(SerialBlock, block_id) is None:
-                self.session.add(SerialBlock(id=block_id, gtin=gtin, line_id=line_id, count=0))
-                self.session.flush()
-            self.session.add_all(
-                IssuedSerial(gtin=gtin, serial=serial, block_id=block_id) for serial in serials
+            block = {"id": block_id, "gtin": gtin, "line_id": line_id, "count": 0,
+                     "issued_at": utcnow()}  # fmt: skip
+            self.session.execute(
+                _insert(self.session, SerialBlock).values(block).on_conflict_do_nothing()
             )
+            rows = [{"gtin": gtin, "serial": serial, "block_id": block_id} for serial in serials]
+            self.session.execute(_insert(self.session, IssuedSerial).on_conflict_do_nothing(), rows)
+            elsewhere = self.session.scalar(
+                select(IssuedSerial.serial)
+                .join(SerialBlock, SerialBlock.id == IssuedSerial.block_id)
+                .where(
+                    IssuedSerial.gtin == gtin,
+                    IssuedSerial.serial.in_(serials),
+                    SerialBlock.line_id != line_id,
+                )
+                .limit(1)
+            )
+            if elsewhere is not None:
+                raise ClaimConflict(
+                    f"serial {elsewhere} of GTIN {gtin} was just claimed by another line"
+                )
+            issued = select(func.count()).where(IssuedSerial.block_id == block_id)
             self.session.execute(
                 update(SerialBlock)
                 .where(SerialBlock.id == block_id)
-                .values(count=SerialBlock.count + len(serials))
+                .values(count=issued.scalar_subquery())
             )
             recorded += len(serials)
         self._claims.clear()
-        self.session.flush()
         return recorded
+
+
+class ClaimConflict(Exception):
+    """Two lines claimed the same serial at once; the batch must be checked again."""
+
+
+def _insert(session: Session, model: type[Any]) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def _longest(prefixes: dict[str, int], digits: str) -> int | None:

@@ -24,6 +24,7 @@ from lineside import contract
 from lineside.epcis import event_hash
 from lineside.epcis.identifiers import gs1_check_digit
 from server.app import create_app
+from server.db.events import index_event
 from server.db.models import (
     DeadLetter,
     Device,
@@ -39,6 +40,7 @@ from server.ingest.processing import BatchProcessor, InboundMessage
 from server.ingest.validation import default_validator
 from server.services.auth import Role, issue_token
 from server.services.demo import DEMO_GTIN, seed_demo
+from server.services.event_rights import ClaimConflict, EventRights, Reporter
 from server.settings import ServerSettings
 from tests.server.factories import BASE_TIME
 from tests.server.ingest.conftest import Publisher, event_message
@@ -344,3 +346,24 @@ def test_the_probe_over_the_real_broker(
     assert not _stored(session_factory, void)
     assert _status(client, "FAKE0005") != "genuine"
     assert _status(client, "DEMO000000") == "genuine"
+
+
+def test_a_serial_claimed_meanwhile_by_another_line_stops_the_batch(
+    session_factory: sessionmaker[Session], world: dict[str, Any]
+) -> None:
+    contested = _event([_unit("RACE0001")])
+    with session_factory() as session, session.begin():
+        rights = EventRights(session, [index_event(contested)])
+        reporter = Reporter("line 'L2'", world["demo_org"], line_id="L2", offline_reserve=100)
+        assert rights.check(reporter, index_event(contested)) is None
+        # Another ingestor stores line L1's claim of the same serial first.
+        first = {**contested, "ilmd": {"cbvmda:lotNumber": "X"}}
+        first["eventID"] = event_hash({k: v for k, v in first.items() if k != "eventID"})
+        with session_factory() as other, other.begin():
+            l1 = Reporter("line 'L1'", world["demo_org"], line_id="L1", offline_reserve=100)
+            winner = EventRights(other, [index_event(first)])
+            assert winner.check(l1, index_event(first)) is None
+            winner.record_claims()
+        with pytest.raises(ClaimConflict, match="RACE0001"):
+            rights.record_claims()
+        session.rollback()
