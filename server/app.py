@@ -29,6 +29,7 @@ from server.api.routes import (
     audit,
     broker,
     dashboard,
+    dead_letters,
     epcis,
     epcis_resources,
     masterdata,
@@ -176,6 +177,7 @@ def create_app(
     app.include_router(production.router)
     app.include_router(trace.router)
     app.include_router(audit.router)
+    app.include_router(dead_letters.router)
     app.include_router(users.router)
     app.include_router(broker.router)
     app.include_router(dashboard.router)

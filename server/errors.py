@@ -19,7 +19,8 @@
         ├── NoSuchResourceException: the capture job or resource does not exist
         ├── QueryTooLargeException: more events match than maxEventCount allows (413)
         ├── NotAcceptableException: no binding the client accepts (406)
-        └── UnsupportedMediaTypeException: a capture body in neither binding (415)
+        ├── UnsupportedMediaTypeException: a capture body in neither binding (415)
+        └── SecurityException: the caller may not report these events (403)
 
 Services raise these and know nothing of HTTP; one handler
 (:mod:`server.api.problems`) turns every one into an ``application/problem+json``
@@ -50,6 +51,7 @@ __all__ = [
     "NotSignedIn",
     "QueryParameterException",
     "QueryTooLargeException",
+    "SecurityException",
     "TooManyRequests",
     "UnsupportedMediaTypeException",
     "ValidationException",
@@ -164,3 +166,10 @@ class UnsupportedMediaTypeException(EPCISException):
 
     name = "UnsupportedMediaTypeException"
     title = "Unsupported media type"
+
+
+class SecurityException(EPCISException):
+    """The caller may not capture these events (another organisation's codes)."""
+
+    name = "SecurityException"
+    title = "Not authorised"

@@ -38,10 +38,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.bench.report import Figure
 from lineside import contract
+from lineside.epcis import event_hash
 from lineside.mqtt import BrokerEndpoint, connect, make_client
 from server.db import make_engine, make_session_factory, migrate
 from server.db.events import EventOrigin, containers_of, events_for_epc, index_event, store_events
-from server.db.models import Device, Line
+from server.db.models import CompanyPrefix, Device, Line, Organisation
 from server.ingest import Ingestor, IngestSettings
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,12 @@ _WINDOW = 800
 #: The ingest bench fails (rather than hangs) when nothing is stored for this long.
 _STALL_S = 60.0
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)
+#: The company prefix of the bench's GTIN.
+_BENCH_PREFIX = "8934567"
 
 
 def _event(n: int, salt: str) -> dict[str, Any]:
-    return {
+    event: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventTime": (_T0 + timedelta(milliseconds=n)).isoformat().replace("+00:00", "Z"),
         "eventTimeZoneOffset": "+07:00",
@@ -63,8 +66,9 @@ def _event(n: int, salt: str) -> dict[str, Any]:
         "bizStep": "commissioning",
         "disposition": "active",
         "readPoint": {"id": "https://id.gs1.org/414/8934567000017"},
-        "eventID": f"ni:///sha-256;{hashlib.sha256(f'{salt}{n}'.encode()).hexdigest()}?ver=CBV2.0",
     }
+    event["eventID"] = event_hash(event)  # the server refuses any other
+    return event
 
 
 @contextmanager
@@ -180,7 +184,24 @@ def _ingest_rate(
     engine = make_engine(url, pool_pre_ping=False)  # as ``python -m server.ingest`` does
     factory = make_session_factory(engine)
     with factory() as session, session.begin():
-        session.add(Line(id=line, site=site))
+        # The line belongs to the organisation holding the events' company prefix and may
+        # draw its own serials, as a line running on its offline reserve does.
+        held = session.get(CompanyPrefix, _BENCH_PREFIX)
+        if held is None:
+            org = Organisation(name="Bench", gs1_company_prefix=_BENCH_PREFIX)
+            session.add(org)
+            session.flush()
+            organisation_id = org.id
+        else:
+            organisation_id = held.organisation_id
+        session.add(
+            Line(
+                id=line,
+                site=site,
+                organisation_id=organisation_id,
+                offline_reserve=10 * events,
+            )
+        )
         session.flush()
         session.add(Device(id="agent-1", line_id=line))
     settings = IngestSettings(

@@ -7,7 +7,10 @@ principal type (``user: OperatorUser``) or :func:`require_role`::
     @router.post("/recalls")
     def create_recall(user: Annotated[Principal, Depends(require_role(Role.INSPECTOR))]): ...
 
-Administrators pass every role check. The dashboard pages (GET only) also accept the
+Administrators pass every role check. What a caller may reach is its scope
+(``scope: ScopeDep``, :mod:`server.services.tenancy`): business users their own
+organisation, everyone else the province; routes hand it to the services, which apply it
+to every query. The dashboard pages (GET only) also accept the
 token from the ``lineside_session`` cookie set by ``/login``; writes never do, so a forged
 cross-site form cannot act with a signed-in browser's cookie.
 """
@@ -27,6 +30,7 @@ from server.services.commands import CommandPublisher
 from server.services.metrics import ServerMetrics
 from server.services.ratelimit import TokenBuckets
 from server.services.signin import SignInDesk
+from server.services.tenancy import Scope, scope_for
 from server.settings import ServerSettings
 
 #: The cookie that carries the dashboard's token.
@@ -150,6 +154,13 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+def caller_scope(principal: Annotated[Principal, Depends(get_principal)]) -> Scope:
+    """The organisation the caller is limited to (none for province-wide roles)."""
+    return scope_for(principal)
+
+
+#: What the caller may see and change.
+ScopeDep = Annotated[Scope, Depends(caller_scope)]
 #: Any signed-in user.
 AnyUser = Annotated[Principal, Depends(require_role())]
 #: Administrators only (users).

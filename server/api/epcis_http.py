@@ -20,8 +20,9 @@ from starlette.responses import Response
 from lineside.epcis.xml import document_to_xml
 from server.api.deps import require_role
 from server.errors import NotAcceptableException
-from server.services.auth import Role
+from server.services.auth import Principal, Role
 from server.services.epcis import QueryPage
+from server.services.tenancy import PROVINCE, Scope, scope_for
 from server.services.tracing import trace_domains
 
 __all__ = [
@@ -30,9 +31,11 @@ __all__ = [
     "CaptureWriter",
     "QueryReader",
     "add_version_headers",
+    "caller",
     "link_domains",
     "negotiated_format",
     "query_response",
+    "request_scope",
 ]
 
 #: Writing needs a technician or operator account; reading any role that traces.
@@ -124,3 +127,15 @@ def query_response(request: Request, page: QueryPage) -> Response:
         body = document_to_xml(page.document)
         return Response(body, media_type="application/xml", headers=headers)
     return JSONResponse(page.document, headers=headers, media_type="application/ld+json")
+
+
+def caller(request: Request) -> Principal | None:
+    """The signed-in caller the access check left, if the router has one."""
+    principal = getattr(request.state, "principal", None)
+    return principal if isinstance(principal, Principal) else None
+
+
+def request_scope(request: Request) -> Scope:
+    """The organisation the caller's EPCIS reads are limited to (an open router: none)."""
+    principal = caller(request)
+    return PROVINCE if principal is None else scope_for(principal)

@@ -6,6 +6,7 @@ request validation and Starlette's own HTTP errors (unknown path, wrong method).
 Exception                               Status  ``type``
 ======================================  ======  =========================================
 ``EPCISException`` subclasses           400,    ``epcisException:<name>``
+                                        403,
                                         404,
                                         413
 ``NotFound``                            404     ``about:blank``
@@ -52,6 +53,7 @@ from server.errors import (
     NotFound,
     NotSignedIn,
     QueryTooLargeException,
+    SecurityException,
     TooManyRequests,
     UnsupportedMediaTypeException,
 )
@@ -67,6 +69,7 @@ _STATUS: tuple[tuple[type[LinesideError], int], ...] = (
     (NoSuchResourceException, 404),
     (NotAcceptableException, 406),
     (UnsupportedMediaTypeException, 415),
+    (SecurityException, 403),
     (EPCISException, 400),
     (NotFound, 404),
     (Conflict, 409),

@@ -229,6 +229,8 @@ class EventOrigin:
     device_id: str | None = None
     seq: int | None = None
     capture_job_id: str | None = None
+    #: The organisation of the line or user that reported the event.
+    organisation_id: int | None = None
 
 
 #: The array parameters of :data:`_PG_STORE`, one per event column.
@@ -247,6 +249,7 @@ _PG_EVENT_COLUMNS = (
     "seq",
     "source",
     "capture_job_id",
+    "organisation_id",
     "document",
 )
 
@@ -265,23 +268,23 @@ WITH incoming AS (
         %(disposition)b::text[], %(event_time)b::timestamptz[],
         %(event_time_zone_offset)b::text[], %(read_point)b::text[], %(biz_location)b::text[],
         %(line_id)b::text[], %(device_id)b::text[], %(seq)b::bigint[], %(source)b::text[],
-        %(capture_job_id)b::text[], %(document)b::jsonb[]
+        %(capture_job_id)b::text[], %(organisation_id)b::integer[], %(document)b::jsonb[]
     ) WITH ORDINALITY AS t(
         event_id, type, action, biz_step, disposition, event_time, event_time_zone_offset,
-        read_point, biz_location, line_id, device_id, seq, source, capture_job_id, document,
-        position
+        read_point, biz_location, line_id, device_id, seq, source, capture_job_id,
+        organisation_id, document, position
     )
 ),
 new AS (
     INSERT INTO events (
         event_id, type, action, biz_step, disposition, event_time, event_time_zone_offset,
-        read_point, biz_location, line_id, device_id, seq, source, capture_job_id, document,
-        record_time
+        read_point, biz_location, line_id, device_id, seq, source, capture_job_id,
+        organisation_id, document, record_time
     )
     SELECT
         event_id, type, action, biz_step, disposition, event_time, event_time_zone_offset,
-        read_point, biz_location, line_id, device_id, seq, source, capture_job_id, document,
-        %(record_time)b
+        read_point, biz_location, line_id, device_id, seq, source, capture_job_id,
+        organisation_id, document, %(record_time)b
     FROM incoming ORDER BY position
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
@@ -368,6 +371,7 @@ def _store_postgresql(
         columns["seq"].append(origin.seq)
         columns["source"].append(origin.source.value)
         columns["capture_job_id"].append(origin.capture_job_id)
+        columns["organisation_id"].append(origin.organisation_id)
         columns["document"].append(json.dumps(indexed.document))
         for item in indexed.epcs:
             epc_event_ids.append(indexed.event_id)
@@ -406,6 +410,7 @@ def _store_portable(
             "seq": origin.seq,
             "source": origin.source,
             "capture_job_id": origin.capture_job_id,
+            "organisation_id": origin.organisation_id,
             "document": indexed.document,
         }
         for indexed, origin in unique.values()

@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Connection,
     Date,
     Enum,
     ForeignKey,
@@ -34,6 +35,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    insert,
+    select,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -191,6 +195,23 @@ class Organisation(Base):
     products: Mapped[list[Product]] = relationship(back_populates="organisation")
 
 
+class CompanyPrefix(Base):
+    """A GS1 company prefix licensed to one organisation.
+
+    The GTINs and SSCCs that start with it belong to that organisation: only its lines
+    and users may commission, decommission, pack or ship them
+    (:mod:`server.services.event_rights`). A prefix belongs to at most one organisation.
+    """
+
+    __tablename__ = "company_prefixes"
+
+    prefix: Mapped[str] = mapped_column(String(12), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Facility(Base):
     """A production site of an organisation (factory, cooperative workshop, warehouse)."""
 
@@ -216,6 +237,10 @@ class Line(Base):
     """A packing line; its ``id`` is the ``{line}`` of the MQTT topic and envelope.
 
     ``site`` is the ``{site}`` topic level; ``site_gln`` the GLN used as read point.
+    ``organisation_id`` is the organisation whose codes the line may print and report
+    (a line without one may report none); ``offline_reserve`` how many serials the
+    organisation lets it draw itself while the server cannot be reached (0: only serials
+    from the server's blocks).
     """
 
     __tablename__ = "lines"
@@ -228,6 +253,10 @@ class Line(Base):
     site_gln: Mapped[str | None] = mapped_column(String(13))
     name: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    offline_reserve: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     facility: Mapped[Facility | None] = relationship(back_populates="lines")
@@ -237,7 +266,8 @@ class Line(Base):
 class Device(Base):
     """A device registered to a line; only registered devices may publish its events.
 
-    The edge agent itself is a device too (``kind="agent"``).
+    The edge agent itself is a device too (``kind="agent"``). It belongs to its line's
+    organisation.
     """
 
     __tablename__ = "devices"
@@ -450,6 +480,8 @@ class Event(Base):
     seq: Mapped[int | None] = mapped_column(BigInteger)
     source: Mapped[EventSource] = mapped_column(_enum(EventSource), default=EventSource.MQTT)
     capture_job_id: Mapped[str | None] = mapped_column(String(36))
+    #: The organisation whose line or user reported the event (its codes are its own).
+    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
     document: Mapped[dict[str, Any]]
 
 
@@ -491,6 +523,10 @@ class Recall(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     gtin: Mapped[str] = mapped_column(String(14))
+    #: The organisation that owns the GTIN (NULL when no organisation registered it).
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
     lot: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text, default="")
     issued_by: Mapped[str] = mapped_column(String(200), default="")
@@ -585,6 +621,9 @@ class DeadLetter(Base):
     topic: Mapped[str] = mapped_column(String(URI_LENGTH))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     reason: Mapped[str] = mapped_column(Text)
+    #: The line that sent it and that line's organisation, when known (scoped reading).
+    line_id: Mapped[str | None] = mapped_column(String(64))
+    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
@@ -595,6 +634,8 @@ class CaptureJob(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     state: Mapped[CaptureJobState] = mapped_column(_enum(CaptureJobState))
+    #: The organisation of the user who captured (NULL: an administrator or open router).
+    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     event_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -726,3 +767,33 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --------------------------------------------------------------------------- ownership defaults
+
+
+@event.listens_for(Line, "before_insert")
+@event.listens_for(Line, "before_update")
+def _line_takes_its_facility_organisation(_mapper: Any, connection: Connection, line: Line) -> None:
+    """A line with a facility but no organisation belongs to its facility's organisation."""
+    if line.organisation_id is None and line.facility_id is not None:
+        line.organisation_id = connection.scalar(
+            select(Facility.organisation_id).where(Facility.id == line.facility_id)
+        )
+
+
+@event.listens_for(Organisation, "after_insert")
+def _organisation_holds_its_prefix(
+    _mapper: Any, connection: Connection, organisation: Organisation
+) -> None:
+    """An organisation registered with a company prefix no one holds gets it licensed."""
+    prefix = organisation.gs1_company_prefix
+    if not prefix:
+        return
+    held = connection.scalar(select(CompanyPrefix.prefix).where(CompanyPrefix.prefix == prefix))
+    if held is None:
+        connection.execute(
+            insert(CompanyPrefix).values(
+                prefix=prefix, organisation_id=organisation.id, created_at=utcnow()
+            )
+        )

@@ -2,8 +2,11 @@
 
 Every message of a batch ends in exactly one place: the event store (or ignored as a
 duplicate), the status/alarm/report tables, or the dead-letter table with the reason
-and the raw payload. The caller acknowledges the whole batch once :meth:`process`
-returns, i.e. after the commit.
+and the raw payload. An event is stored only when its ``eventID`` is its event hash and
+its line may report it (:mod:`server.services.event_rights`: the line's organisation's
+codes, serials issued to the line); a refused event is dead-lettered under the line's
+organisation, so that its users can read why. The caller acknowledges the whole batch
+once :meth:`process` returns, i.e. after the commit.
 
 >>> from server.db import make_engine, make_session_factory, migrate
 >>> import tempfile, pathlib
@@ -42,6 +45,7 @@ from server.db.models import (
 )
 from server.db.types import utcnow
 from server.ingest.work_orders import follow_reconciliation, follow_status
+from server.services.event_rights import EventRights, Reporter, hash_problem
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +193,10 @@ class BatchProcessor:
             if found:
                 rejected.append((message, "invalid EPCIS event: " + "; ".join(found[:5])))
                 continue
+            forged = hash_problem(body.event)
+            if forged is not None:
+                rejected.append((message, forged))
+                continue
             try:
                 decoded.append(
                     _Decoded(message, body, addresses[message.topic], index_event(body.event))
@@ -260,12 +268,14 @@ class BatchProcessor:
     def _store(self, session: Session, prepared: PreparedBatch) -> BatchResult:
         now = utcnow()
         dead = 0
+        refused_lines = {_line_of_topic(message.topic) for message, _ in prepared.rejected}
+        lines, devices = _registry(
+            session, refused_lines | {item.address.line for item in prepared.decoded}
+        )
         for message, reason in prepared.rejected:
-            _dead_letter(session, message, reason, now)
+            _dead_letter(session, message, reason, now, lines.get(_line_of_topic(message.topic)))
             dead += 1
-        lines, devices = _registry(session, prepared.decoded)
-        events: list[tuple[IndexedEvent, EventOrigin]] = []
-        statuses = 0
+        accepted: list[_Decoded] = []
         for item in prepared.decoded:
             try:
                 _check_registered(item, lines, devices)
@@ -273,22 +283,31 @@ class BatchProcessor:
                 _dead_letter(session, item.message, rejected.reason, now)
                 dead += 1
                 continue
-            body = item.body
-            if item.indexed is not None:
-                events.append(
-                    (
-                        item.indexed,
-                        EventOrigin(
-                            source=EventSource.MQTT,
-                            line_id=body.line,
-                            device_id=body.device,
-                            seq=body.seq,
-                        ),
-                    )
-                )
-            else:
+            accepted.append(item)
+        rights = EventRights(session, [i.indexed for i in accepted if i.indexed is not None])
+        events: list[tuple[IndexedEvent, EventOrigin]] = []
+        statuses = 0
+        for item in accepted:
+            line = lines[item.address.line]
+            if item.indexed is None:
                 _store_side_message(session, item, now)
                 statuses += 1
+                continue
+            refusal = rights.check(line.reporter, item.indexed)
+            if refusal is not None:
+                _dead_letter(session, item.message, f"not authorised: {refusal}", now, line)
+                dead += 1
+                continue
+            body = item.body
+            origin = EventOrigin(
+                source=EventSource.MQTT,
+                line_id=body.line,
+                device_id=body.device,
+                seq=body.seq,
+                organisation_id=line.organisation_id,
+            )
+            events.append((item.indexed, origin))
+        rights.record_claims()
         inserted = store_events(session, events, record_time=now)
         return BatchResult(
             stored=len(inserted),
@@ -321,7 +340,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _dead_letter(
-    session: Session, message: InboundMessage, reason: str, now: datetime | None = None
+    session: Session,
+    message: InboundMessage,
+    reason: str,
+    now: datetime | None = None,
+    line: _LineInfo | None = None,
 ) -> None:
     payload = message.payload
     if len(payload) > DEAD_LETTER_KEEP_BYTES:
@@ -334,40 +357,72 @@ def _dead_letter(
             payload=payload,
             reason=reason,
             received_at=now or utcnow(),
+            line_id=line.line_id if line is not None else None,
+            organisation_id=line.organisation_id if line is not None else None,
         )
     )
 
 
+def _line_of_topic(topic: str) -> str | None:
+    try:
+        return contract.parse_topic(topic).line
+    except ContractError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _LineInfo:
+    """What the checks of a batch need to know about one registered line."""
+
+    line_id: str
+    site: str
+    organisation_id: int | None
+    offline_reserve: int
+
+    @property
+    def reporter(self) -> Reporter:
+        return Reporter(
+            name=f"line {self.line_id!r}",
+            organisation_id=self.organisation_id,
+            line_id=self.line_id,
+            offline_reserve=self.offline_reserve,
+        )
+
+
 def _registry(
-    session: Session, decoded: Sequence[_Decoded]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Sites of the lines named in the batch, and the line of each of their devices.
+    session: Session, line_ids: set[str | None]
+) -> tuple[dict[str | None, _LineInfo], dict[str, str]]:
+    """The lines named in the batch (site, organisation, offline reserve), and the line
+    of each of their devices.
 
     One query (lines outer-joined to their devices): every round trip inside a batch
     transaction delays the commit, and so the acknowledgements.
     """
-    line_ids = {item.address.line for item in decoded}
-    if not line_ids:
+    wanted = {line for line in line_ids if line is not None}
+    if not wanted:
         return {}, {}
-    lines: dict[str, str] = {}
+    lines: dict[str | None, _LineInfo] = {}
     devices: dict[str, str] = {}
     statement = (
-        select(Line.id, Line.site, Device.id)
+        select(Line.id, Line.site, Line.organisation_id, Line.offline_reserve, Device.id)
         .outerjoin(Device, Device.line_id == Line.id)
-        .where(Line.id.in_(line_ids))
+        .where(Line.id.in_(wanted))
     )
-    for line_id, site, device_id in session.execute(statement):
-        lines[line_id] = site
+    for line_id, site, organisation_id, reserve, device_id in session.execute(statement):
+        lines[line_id] = _LineInfo(line_id, site, organisation_id, reserve or 0)
         if device_id is not None:
             devices[device_id] = line_id
     return lines, devices
 
 
-def _check_registered(item: _Decoded, lines: dict[str, str], devices: dict[str, str]) -> None:
+def _check_registered(
+    item: _Decoded, lines: dict[str | None, _LineInfo], devices: dict[str, str]
+) -> None:
     address = item.address
-    site = lines.get(address.line)
-    if site is None:
+    line = lines.get(address.line)
+    if line is None:
         raise Rejected(f"unknown line {address.line!r}")
+    site = line.site
     if site != address.site:
         raise Rejected(
             f"line {address.line!r} belongs to site {site!r}, not to topic site {address.site!r}"

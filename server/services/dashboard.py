@@ -22,6 +22,7 @@ from server.db.models import (
     Organisation,
     Product,
 )
+from server.services.tenancy import PROVINCE, Scope, scoped
 
 # --------------------------------------------------------------------------- indicators
 
@@ -107,15 +108,17 @@ def _row_keys(product: Product, org: Organisation) -> list[tuple[str, str]]:
     ]
 
 
-def indicators(session: Session, year: int, zone: tzinfo = UTC) -> list[IndicatorRow]:
+def indicators(
+    session: Session, year: int, zone: tzinfo = UTC, scope: Scope = PROVINCE
+) -> list[IndicatorRow]:
     """The province's indicators for ``year`` (in ``zone``): the total, per commune, per
-    organisation and per OCOP group.
+    organisation and per OCOP group (a business user's: its own organisation's only).
 
     A product "has traceability" in a year when units of it were commissioned that year;
     a business has traceability when one of its products has.
     """
     start, end = year_bounds(year, zone)
-    commissioned = _codes_per_gtin(session, start, end)
+    commissioned = _codes_per_gtin(session, start, end, scope)
     scans = dict(
         session.execute(
             select(ConsumerScan.gtin, func.count())
@@ -124,9 +127,15 @@ def indicators(session: Session, year: int, zone: tzinfo = UTC) -> list[Indicato
         ).all()
     )
     rows = session.execute(
-        select(Product, Organisation).join(Organisation, Organisation.id == Product.organisation_id)
+        scoped(
+            select(Product, Organisation).join(
+                Organisation, Organisation.id == Product.organisation_id
+            ),
+            Product,
+            scope,
+        )
     ).all()
-    organisations = list(session.scalars(select(Organisation)))
+    organisations = list(session.scalars(scoped(select(Organisation), Organisation, scope)))
     groups: dict[tuple[str, str], dict[str, Any]] = {}
 
     def bucket(dimension: str, key: str) -> dict[str, Any]:
@@ -171,11 +180,13 @@ def indicators(session: Session, year: int, zone: tzinfo = UTC) -> list[Indicato
     ]
 
 
-def _codes_per_gtin(session: Session, start: datetime, end: datetime) -> dict[str, int]:
+def _codes_per_gtin(
+    session: Session, start: datetime, end: datetime, scope: Scope = PROVINCE
+) -> dict[str, int]:
     """Units commissioned per GTIN in ``[start, end)``, from the EPC index of events."""
     counts: dict[str, int] = {}
     query = (
-        select(Event.document)
+        scoped(select(Event.document), Event, scope)
         .where(Event.event_time >= start, Event.event_time < end)
         .where(Event.biz_step.like("%commissioning"))
     )

@@ -27,6 +27,9 @@ from server.db.models import (
 from server.services.auth import Role, hash_password
 
 DEMO_GTIN = "08934567890120"
+#: Serials a demo line may draw itself: its agents run without a serial server, on the
+#: offline reserve the demo declares for them.
+DEMO_OFFLINE_RESERVE = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,7 @@ def seed_demo(factory: sessionmaker[Session], admin_password: str, units: int = 
                     event_time=when,
                     line_id="L1",
                     device_id="agent-1",
+                    organisation_id=org.id,
                     document={
                         "type": "ObjectEvent",
                         "eventID": event_id,
@@ -404,7 +408,9 @@ def _line_and_agent(
                 site=site,
                 site_gln=site_gln,
                 facility_id=facility.id,
+                organisation_id=facility.organisation_id,
                 name=line.name,
+                offline_reserve=DEMO_OFFLINE_RESERVE,
             )
         )
         session.flush()

@@ -35,10 +35,10 @@ from server.db.models import (
     StatusReport,
     WorkOrder,
 )
-from server.errors import NotFound
 from server.ingest import BatchProcessor, InboundMessage
 from server.services.dashboard import OCOP_GROUP_LABELS
 from server.services.resolver import CLONE_WARNING_DEVICES
+from server.services.tenancy import PROVINCE, Scope, get_scoped, scoped
 
 #: A line whose status is older than this is shown as silent.
 STALE_AFTER: Final = timedelta(minutes=2)
@@ -165,9 +165,12 @@ def explain_dead_letter(reason: str) -> Explanation:
     return Explanation("Máy chủ không lưu được tin nhắn này.", "Báo kỹ thuật viên kiểm tra.")
 
 
-def dead_letters(session: Session, limit: int = 20) -> list[tuple[DeadLetter, Explanation]]:
-    """The newest dead letters with their explanations."""
-    letters = session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit))
+def dead_letters(
+    session: Session, limit: int = 20, scope: Scope = PROVINCE
+) -> list[tuple[DeadLetter, Explanation]]:
+    """The newest dead letters within ``scope``, with their explanations."""
+    query = scoped(select(DeadLetter), DeadLetter, scope).order_by(DeadLetter.id.desc())
+    letters = session.scalars(query.limit(limit))
     return [(letter, explain_dead_letter(letter.reason)) for letter in letters]
 
 
@@ -189,16 +192,16 @@ class ReplayOutcome:
     reason: str = ""
 
 
-def replay_dead_letter(factory: sessionmaker[Session], letter_id: int) -> ReplayOutcome:
+def replay_dead_letter(
+    factory: sessionmaker[Session], letter_id: int, scope: Scope = PROVINCE
+) -> ReplayOutcome:
     """Feed a dead letter through ingestion again; it is removed once it has been through,
     and comes back as a new dead letter with today's reason when it is still refused.
 
     The original is deleted only after the replay, so a database outage loses nothing.
     """
     with factory() as session:
-        letter = session.get(DeadLetter, letter_id)
-        if letter is None:
-            raise NotFound(f"dead_letters: no {letter_id}")
+        letter = get_scoped(session, DeadLetter, letter_id, scope)  # another's: not found
         message = InboundMessage(letter.topic, bytes(letter.payload))
     result = BatchProcessor(factory).process([message])
     with factory() as session, session.begin():
@@ -282,20 +285,24 @@ class Overview:
     generated_at: datetime
 
 
-def _line_rows(session: Session, now: datetime) -> list[LineRow]:
+def _line_rows(session: Session, now: datetime, scope: Scope) -> list[LineRow]:
     statuses = {
         report.line_id: (report.payload, report.received_at)
-        for report in session.scalars(select(StatusReport).where(StatusReport.device_id.is_(None)))
+        for report in session.scalars(
+            scoped(select(StatusReport), StatusReport, scope).where(
+                StatusReport.device_id.is_(None)
+            )
+        )
     }
     recent = dict(
         session.execute(
-            select(Event.line_id, func.count())
+            scoped(select(Event.line_id, func.count()), Event, scope)
             .where(Event.event_time >= now - RATE_WINDOW, Event.biz_step.like("%commissioning"))
             .group_by(Event.line_id)
         ).all()
     )
     rows = []
-    for line in session.scalars(select(Line).order_by(Line.id)):
+    for line in session.scalars(scoped(select(Line), Line, scope).order_by(Line.id)):
         payload, received = statuses.get(line.id, ({}, None))
         state = str(payload.get("state") or "unknown")
         if received is not None and state != "offline" and now - received > STALE_AFTER:
@@ -322,7 +329,7 @@ def _line_rows(session: Session, now: datetime) -> list[LineRow]:
 
 
 def throughput(
-    session: Session, now: datetime, zone: tzinfo, hours: int = 24
+    session: Session, now: datetime, zone: tzinfo, hours: int = 24, scope: Scope = PROVINCE
 ) -> dict[str, list[tuple[str, float]]]:
     """Units commissioned per line per hour over the last ``hours`` hours, labelled with
     the local hour."""
@@ -330,7 +337,7 @@ def throughput(
     start = current - timedelta(hours=hours - 1)
     slots = [start + timedelta(hours=i) for i in range(hours)]
     per_line: dict[str, dict[datetime, int]] = {}
-    query = select(Event.line_id, Event.event_time).where(
+    query = scoped(select(Event.line_id, Event.event_time), Event, scope).where(
         Event.event_time >= start, Event.biz_step.like("%commissioning")
     )
     for line_id, event_time in session.execute(query.execution_options(yield_per=1000)):
@@ -343,7 +350,9 @@ def throughput(
     }
 
 
-def clone_alerts(session: Session, since: datetime, limit: int = 20) -> list[CloneAlert]:
+def clone_alerts(
+    session: Session, since: datetime, limit: int = 20, scope: Scope = PROVINCE
+) -> list[CloneAlert]:
     """Serials viewed by more than :data:`CLONE_WARNING_DEVICES` distinct consumer devices
     since ``since`` (the consumer page's own measure; repeated views by one device and
     machine lookups do not count)."""
@@ -360,6 +369,7 @@ def clone_alerts(session: Session, since: datetime, limit: int = 20) -> list[Clo
             ConsumerScan.scanned_at >= since,
             ConsumerScan.serial.is_not(None),
             ConsumerScan.device_key != "",
+            ConsumerScan.gtin.in_(scoped(select(Product.gtin), Product, scope)),
         )
         .group_by(ConsumerScan.gtin, ConsumerScan.serial)
         .having(devices > CLONE_WARNING_DEVICES)
@@ -378,11 +388,12 @@ def clone_alerts(session: Session, since: datetime, limit: int = 20) -> list[Clo
     ]
 
 
-def ocop_overview(session: Session, today: date) -> list[OcopRow]:
+def ocop_overview(session: Session, today: date, scope: Scope = PROVINCE) -> list[OcopRow]:
     """OCOP products per group: counts per star rating, certificates expiring or expired."""
     soon = today + timedelta(days=CERTIFICATE_WARNING_DAYS)
     groups: dict[str, dict[str, Any]] = {}
-    query = select(Product).where(Product.ocop_group.is_not(None)).order_by(Product.id)
+    query = scoped(select(Product), Product, scope).where(Product.ocop_group.is_not(None))
+    query = query.order_by(Product.id)
     for product in session.scalars(query):
         group = str(product.ocop_group.value if product.ocop_group else "")
         entry = groups.setdefault(
@@ -431,9 +442,10 @@ def _portal(session: Session) -> dict[str, Any]:
 
 
 def _work_orders(
-    session: Session, limit: int = 20
+    session: Session, scope: Scope, limit: int = 20
 ) -> list[tuple[WorkOrder, ReconciliationRecord | None]]:
-    orders = list(session.scalars(select(WorkOrder).order_by(WorkOrder.id.desc()).limit(limit)))
+    query = scoped(select(WorkOrder), WorkOrder, scope).order_by(WorkOrder.id.desc())
+    orders = list(session.scalars(query.limit(limit)))
     reports = {
         (r.line_id, r.work_order): r
         for r in session.scalars(
@@ -445,9 +457,9 @@ def _work_orders(
     return [(order, reports.get((order.line_id, order.code))) for order in orders]
 
 
-def _recalls(session: Session) -> list[tuple[Recall, str]]:
+def _recalls(session: Session, scope: Scope) -> list[tuple[Recall, str]]:
     query = (
-        select(Recall, Product.name_vi)
+        scoped(select(Recall, Product.name_vi), Recall, scope)
         .outerjoin(Product, Product.gtin == Recall.gtin)
         .where(Recall.lifted_at.is_(None))
         .order_by(Recall.issued_at.desc())
@@ -456,25 +468,30 @@ def _recalls(session: Session) -> list[tuple[Recall, str]]:
     return [(recall, name or "") for recall, name in session.execute(query).all()]
 
 
-def overview(session: Session, zone: tzinfo, now: datetime | None = None) -> Overview:
-    """The desk's figures, read now."""
+def overview(
+    session: Session, zone: tzinfo, now: datetime | None = None, scope: Scope = PROVINCE
+) -> Overview:
+    """The desk's figures, read now (a business user's: its organisation's lines, orders,
+    alarms, recalls, copied codes, dead letters and products; the portal outbox and the
+    scan total stay province-wide counts)."""
     now = now or datetime.now(UTC)
     alarms = session.scalars(
-        select(AlarmRecord)
+        scoped(select(AlarmRecord), AlarmRecord, scope)
         .where(AlarmRecord.cleared.is_(False))
         .order_by(AlarmRecord.raised_at.desc())
         .limit(50)
     )
+    dead_count = scoped(select(func.count()).select_from(DeadLetter), DeadLetter, scope)
     return Overview(
-        lines=_line_rows(session, now),
-        throughput=throughput(session, now, zone),
-        work_orders=_work_orders(session),
+        lines=_line_rows(session, now, scope),
+        throughput=throughput(session, now, zone, scope=scope),
+        work_orders=_work_orders(session, scope),
         alarms=list(alarms),
-        recalls=_recalls(session),
-        clones=clone_alerts(session, now - timedelta(days=30)),
-        dead_letters=dead_letters(session),
-        dead_total=int(session.scalar(select(func.count()).select_from(DeadLetter)) or 0),
-        ocop=ocop_overview(session, now.astimezone(zone).date()),
+        recalls=_recalls(session, scope),
+        clones=clone_alerts(session, now - timedelta(days=30), scope=scope),
+        dead_letters=dead_letters(session, scope=scope),
+        dead_total=int(session.scalar(dead_count) or 0),
+        ocop=ocop_overview(session, now.astimezone(zone).date(), scope),
         portal=_portal(session),
         scans_total=int(session.scalar(select(func.count()).select_from(ConsumerScan)) or 0),
         generated_at=now,

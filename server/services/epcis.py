@@ -5,9 +5,15 @@ Capture is idempotent on the event ID (events already stored are skipped; events
 parameters (``EQ_bizStep``, ``MATCH_epc``, ``GE_eventTime``...; several values separated
 by ``|``) and page with an opaque token.
 
+Capture is authorised (:mod:`server.services.event_rights`): an event-hash ``eventID``
+must be the event's hash (else ``ValidationException``, 400) and a business user may
+only capture its own organisation's codes (else ``SecurityException``, 403); the whole
+document is then refused and each refused event is dead-lettered with its reason under
+the user's organisation. Queries and capture jobs are limited to the caller's scope.
+
 Refusals are the standard's exceptions (:mod:`server.errors`): ``ValidationException``,
 ``QueryParameterException``, ``CaptureLimitExceededException``,
-``NoSuchResourceException``.
+``NoSuchResourceException``, ``SecurityException``.
 
 >>> decode_page_token(encode_page_token(42))
 42
@@ -26,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lineside.epcis import EPCIS_CONTEXT, event_hash, parse_document_bytes, validate_document
 from lineside.errors import EPCISError
@@ -39,20 +45,36 @@ from server.db.events import (
     parse_event_time,
     store_events,
 )
-from server.db.models import CaptureJob, CaptureJobState, EpcRole, Event, EventEpc, EventSource
+from server.db.models import (
+    CaptureJob,
+    CaptureJobState,
+    DeadLetter,
+    EpcRole,
+    Event,
+    EventEpc,
+    EventSource,
+)
 from server.db.types import utcnow
 from server.errors import (
     CaptureLimitExceededException,
     NoSuchResourceException,
     QueryParameterException,
     QueryTooLargeException,
+    SecurityException,
     UnsupportedMediaTypeException,
     ValidationException,
 )
 from server.services.epc_match import exact_forms, is_pattern, pattern_prefixes
 from server.services.epcis_filters import DocumentPredicate, document_filter
+from server.services.event_rights import EventRights, Reporter, hash_problem
+from server.services.tenancy import PROVINCE, Scope, scoped
 
 logger = logging.getLogger(__name__)
+
+#: The ``topic`` of dead letters refused by the capture interface.
+CAPTURE_DEAD_LETTER_TOPIC = "epcis/capture"
+#: An open capture interface (tests, closed networks): any organisation's codes.
+OPEN_CAPTURE = Reporter("the open capture interface", None, province_wide=True)
 
 #: Largest capture document accepted (EPCIS says: 413 above the advertised limit).
 DEFAULT_CAPTURE_MAX_BYTES = 16 * 1024 * 1024
@@ -168,18 +190,78 @@ def check_capture(
         )
     context = data.get("@context")
     indexed: list[IndexedEvent] = []
+    forged: list[tuple[dict[str, Any], str]] = []
     for position, event in enumerate(events):
         if "eventID" not in event:
             event = {**event, "eventID": event_hash(event, context=context)}
+        elif (problem := hash_problem(event, context=context)) is not None:
+            forged.append((event, f"epcisBody.eventList[{position}]: {problem}"))
+            continue
         try:
             indexed.append(index_event(event))
         except EPCISError as exc:
             raise ValidationException(f"epcisBody.eventList[{position}]: {exc}") from exc
+    if forged:
+        raise ForgedEventIds(forged)
     return indexed
 
 
-def capture(session: Session, indexed: list[IndexedEvent]) -> CaptureJob:
-    """Store the events (skipping those already stored) as one finished capture job."""
+class ForgedEventIds(ValidationException):
+    """Events whose ``eventID`` claims to be their hash and is not (400)."""
+
+    def __init__(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+        reasons = [reason for _, reason in refused]
+        super().__init__(
+            f"{len(refused)} event(s) refused; first: {reasons[0]}", issues=reasons[:100]
+        )
+        self.refused = tuple(refused)
+
+
+class UnauthorisedEvents(SecurityException):
+    """Events about codes the capturing user may not report (403)."""
+
+    def __init__(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+        reasons = [reason for _, reason in refused]
+        super().__init__(
+            f"{len(refused)} event(s) refused; first: {reasons[0]}", issues=reasons[:100]
+        )
+        self.refused = tuple(refused)
+
+
+def dead_letter_refused(
+    factory: sessionmaker[Session],
+    refused: Iterable[tuple[dict[str, Any], str]],
+    reporter: Reporter,
+) -> None:
+    """Keep refused capture events with their reasons, in a transaction of their own
+    (the capture's is rolled back), under the reporter's organisation."""
+    with factory() as session, session.begin():
+        for event, reason in refused:
+            session.add(
+                DeadLetter(
+                    topic=CAPTURE_DEAD_LETTER_TOPIC,
+                    payload=json.dumps(event, ensure_ascii=False).encode()[: 64 * 1024],
+                    reason=f"not authorised: {reason}",
+                    organisation_id=reporter.organisation_id,
+                )
+            )
+
+
+def capture(
+    session: Session, indexed: list[IndexedEvent], reporter: Reporter = OPEN_CAPTURE
+) -> CaptureJob:
+    """Store the events (skipping those already stored) as one finished capture job.
+
+    :class:`UnauthorisedEvents` when ``reporter`` may not report one of them.
+    """
+    rights = EventRights(session, indexed)
+    refused = [
+        (event.document, f"event {event.event_id}: {reason}")
+        for event in indexed
+        if (reason := rights.check(reporter, event)) is not None
+    ]
+    if refused:
+        raise UnauthorisedEvents(refused)
     now = utcnow()
     job = CaptureJob(
         id=str(uuid.uuid4()),
@@ -187,11 +269,24 @@ def capture(session: Session, indexed: list[IndexedEvent]) -> CaptureJob:
         created_at=now,
         finished_at=now,
         errors={},
+        organisation_id=reporter.organisation_id,
     )
     session.add(job)
     session.flush()
-    origin = EventOrigin(source=EventSource.CAPTURE, capture_job_id=job.id)
-    inserted = store_events(session, [(event, origin) for event in indexed], record_time=now)
+    stored = [
+        (
+            event,
+            EventOrigin(
+                source=EventSource.CAPTURE,
+                capture_job_id=job.id,
+                organisation_id=reporter.organisation_id
+                if reporter.organisation_id is not None
+                else rights.owner_of(event),
+            ),
+        )
+        for event in indexed
+    ]
+    inserted = store_events(session, stored, record_time=now)
     job.event_count = len(inserted)
     job.duplicate_count = len({e.event_id for e in indexed}) - len(inserted)
     logger.info("capture %s: %d new, %d known", job.id, job.event_count, job.duplicate_count)
@@ -213,18 +308,17 @@ def job_json(job: CaptureJob) -> dict[str, Any]:
     }
 
 
-def recent_jobs(session: Session, per_page: int) -> list[CaptureJob]:
+def recent_jobs(session: Session, per_page: int, scope: Scope = PROVINCE) -> list[CaptureJob]:
     """The most recent capture jobs, at most ``per_page`` (clamped to 1..1000)."""
     limit = max(1, min(per_page, MAX_PER_PAGE))
-    return list(
-        session.scalars(select(CaptureJob).order_by(CaptureJob.created_at.desc()).limit(limit))
-    )
+    query = scoped(select(CaptureJob), CaptureJob, scope)
+    return list(session.scalars(query.order_by(CaptureJob.created_at.desc()).limit(limit)))
 
 
-def get_job(session: Session, capture_id: str) -> CaptureJob:
-    """One capture job; ``NoSuchResourceException`` otherwise."""
+def get_job(session: Session, capture_id: str, scope: Scope = PROVINCE) -> CaptureJob:
+    """One capture job within ``scope``; ``NoSuchResourceException`` otherwise."""
     job = session.get(CaptureJob, capture_id)
-    if job is None:
+    if job is None or not scope.owns(job.organisation_id):
         raise NoSuchResourceException(f"no capture job {capture_id!r}")
     return job
 
@@ -423,11 +517,16 @@ def _matching(
 
 
 def query_events(
-    session: Session, items: Iterable[tuple[str, str]], domains: Sequence[str] = ()
+    session: Session,
+    items: Iterable[tuple[str, str]],
+    domains: Sequence[str] = (),
+    scope: Scope = PROVINCE,
 ) -> QueryPage:
-    """Answer a simple event query given as ``(name, value)`` query parameters."""
+    """Answer a simple event query given as ``(name, value)`` query parameters; EPCs
+    match in any form (Digital Links on ``domains`` too), and only events within
+    ``scope`` are found."""
     query = _parse_query(items)
-    statement = _ordered(build_query(query.indexed, domains), query)
+    statement = _ordered(scoped(build_query(query.indexed, domains), Event, scope), query)
     per_page = query.per_page
     if query.event_count_limit is not None:
         per_page = min(per_page, max(0, query.event_count_limit - query.offset))
@@ -487,19 +586,28 @@ class ValuesPage:
     next_page_token: str | None
 
 
+def _values_of(resource: str, scope: Scope) -> Select[Any]:
+    """The distinct stored values of a resource's column, among events within ``scope``."""
+    column = _RESOURCE_COLUMNS[resource]
+    stored = select(column).where(column.is_not(None)).distinct().order_by(column)
+    if resource == "epcs":
+        stored = stored.join(Event, Event.event_id == EventEpc.event_id)
+    return scoped(stored, Event, scope)
+
+
 def resource_values(
-    session: Session, resource: str, items: Iterable[tuple[str, str]]
+    session: Session, resource: str, items: Iterable[tuple[str, str]], scope: Scope = PROVINCE
 ) -> ValuesPage:
     """The distinct values of a top-level resource (``eventTypes``, ``epcs``,
-    ``bizSteps``...), sorted and paged with ``perPage`` and ``nextPageToken``."""
+    ``bizSteps``...) among the events within ``scope``, sorted and paged with
+    ``perPage`` and ``nextPageToken``."""
     query = _Query(indexed={}, predicates=[])
     for name, value in items:
         if name not in ("perPage", "nextPageToken"):
             raise QueryParameterException(f"{name!r:.80} is not a parameter of /{resource}")
         _controls(query, name, [value])
     per_page, offset = query.per_page, query.offset
-    column = _RESOURCE_COLUMNS[resource]
-    stored = select(column).where(column.is_not(None)).distinct().order_by(column)
+    stored = _values_of(resource, scope)
     if resource == "eventTypes":  # a handful: the standard's five and any custom ones
         values = sorted(set(session.scalars(stored)) | set(EVENT_TYPES))[offset:]
     else:
@@ -508,8 +616,11 @@ def resource_values(
     return ValuesPage(values[:per_page], encode_page_token(offset + per_page) if more else None)
 
 
-def require_resource_value(session: Session, resource: str, value: str) -> None:
-    """``NoSuchResourceException`` unless ``value`` is one of the resource's values."""
+def require_resource_value(
+    session: Session, resource: str, value: str, scope: Scope = PROVINCE
+) -> None:
+    """``NoSuchResourceException`` unless ``value`` is one of the resource's values
+    among the events within ``scope``."""
     if resource == "eventTypes" and value in EVENT_TYPES:
         return
     column = _RESOURCE_COLUMNS[resource]
@@ -518,5 +629,5 @@ def require_resource_value(session: Session, resource: str, value: str) -> None:
         wanted = normalise_biz_step(value)
     elif resource == "dispositions":
         wanted = normalise_disposition(value)
-    if session.scalar(select(column).where(column == wanted).limit(1)) is None:
+    if session.scalar(_values_of(resource, scope).where(column == wanted).limit(1)) is None:
         raise NoSuchResourceException(f"{resource}: no {value!r:.200} is stored")

@@ -3,7 +3,9 @@
 A work order is created as a draft; each action (load, start, pause, close) is published
 to ``lineside/v1/{site}/{line}/commands`` and the state changes only once the broker has
 acknowledged the command. A serial block is a set of random serials recorded per GTIN
-with a unique key, so two lines never receive the same serial.
+with a unique key, so two lines never receive the same serial. Business users reach only
+their organisation's lines, products and work orders (:mod:`server.services.tenancy`), and
+a line gets work orders and serials only for its own organisation's GTINs.
 
 >>> [len(s) for s in random_serials(12, 3)]
 [12, 12, 12]
@@ -33,9 +35,11 @@ from server.db.models import (
     WorkOrder,
     WorkOrderState,
 )
-from server.errors import Conflict, NotFound
+from server.errors import Conflict
 from server.services.audit import Actor, audit_action
 from server.services.commands import CommandPublisher
+from server.services.masterdata import prefix_owner
+from server.services.tenancy import PROVINCE, Scope, get_scoped, scoped
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +98,15 @@ def _send(
 
 
 def list_work_orders(
-    session: Session, *, line_id: str | None, state: WorkOrderState | None, limit: int
+    session: Session,
+    *,
+    line_id: str | None,
+    state: WorkOrderState | None,
+    limit: int,
+    scope: Scope = PROVINCE,
 ) -> list[WorkOrder]:
     """Work orders, newest first, of one line and in one state when given."""
-    query = select(WorkOrder).order_by(WorkOrder.id.desc()).limit(limit)
+    query = scoped(select(WorkOrder), WorkOrder, scope).order_by(WorkOrder.id.desc()).limit(limit)
     if line_id is not None:
         query = query.where(WorkOrder.line_id == line_id)
     if state is not None:
@@ -105,12 +114,17 @@ def list_work_orders(
     return list(session.scalars(query))
 
 
-def get_work_order(session: Session, work_order_id: int) -> WorkOrder:
-    """One work order; :class:`NotFound` otherwise."""
-    order = session.get(WorkOrder, work_order_id)
-    if order is None:
-        raise NotFound(f"work_orders: no {work_order_id}")
-    return order
+def get_work_order(session: Session, work_order_id: int, scope: Scope = PROVINCE) -> WorkOrder:
+    """One work order within ``scope``; :class:`NotFound` otherwise."""
+    return get_scoped(session, WorkOrder, work_order_id, scope)
+
+
+def _check_gtin_of_line(session: Session, line: Line, gtin: str) -> None:
+    """Refuse a GTIN that is not the line's organisation's own."""
+    product_owner = session.scalar(select(Product.organisation_id).where(Product.gtin == gtin))
+    owner = product_owner if product_owner is not None else prefix_owner(session, gtin[1:])
+    if line.organisation_id is None or owner != line.organisation_id:
+        raise InvalidInput(f"GTIN {gtin} does not belong to the organisation of line {line.id!r}")
 
 
 def create_work_order(
@@ -120,13 +134,15 @@ def create_work_order(
     order: WorkOrder,
     *,
     reason: str = "",
+    scope: Scope = PROVINCE,
 ) -> WorkOrder:
     """Store ``order`` (a new draft) and load it on its line."""
-    line = session.get(Line, order.line_id)
-    if line is None:
-        raise NotFound(f"lines: no {order.line_id!r}")
-    if session.get(Product, order.product_id) is None:
-        raise NotFound(f"products: no {order.product_id!r}")
+    line = get_scoped(session, Line, order.line_id, scope)
+    product = get_scoped(session, Product, order.product_id, scope)
+    if product.organisation_id != line.organisation_id:
+        raise InvalidInput(
+            f"product {product.id} does not belong to the organisation of line {line.id!r}"
+        )
     if not order.code:
         order.code = next_work_order_code(session, line.id, datetime.now(UTC).date())
     # The code names the order on the line's screen, in its reports and its events: two
@@ -171,9 +187,10 @@ def act_on_work_order(
     action: WorkOrderAction,
     *,
     reason: str = "",
+    scope: Scope = PROVINCE,
 ) -> WorkOrder:
     """Load, start, pause or close a work order on its line."""
-    order = get_work_order(session, work_order_id)
+    order = get_work_order(session, work_order_id, scope)
     _apply(session, publisher, order, action, who=actor.username)
     audit_action(
         session,
@@ -331,16 +348,17 @@ def issue_serial_block(
     wanted: SerialBlockRequest,
     *,
     reason: str = "",
+    scope: Scope = PROVINCE,
 ) -> tuple[SerialBlock, list[str]]:
     """Reserve a block of random serials for a line and (unless told not to) send it there.
 
     Returns the block and its serials. A serial already issued for the GTIN is drawn again.
+    The GTIN must be the line's organisation's own.
     """
-    line = session.get(Line, line_id)
-    if line is None:
-        raise NotFound(f"lines: no {line_id!r}")
-    if wanted.work_order_id is not None and session.get(WorkOrder, wanted.work_order_id) is None:
-        raise NotFound(f"work_orders: no {wanted.work_order_id}")
+    line = get_scoped(session, Line, line_id, scope)
+    if wanted.work_order_id is not None:
+        get_scoped(session, WorkOrder, wanted.work_order_id, scope)
+    _check_gtin_of_line(session, line, wanted.gtin)
     _check_guessability(session, wanted)
     block = SerialBlock(
         id=f"sb-{uuid.uuid4().hex[:20]}",

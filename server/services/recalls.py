@@ -1,7 +1,8 @@
 """Lot recalls: inspectors recall one lot of a GTIN (or all its lots) and lift recalls.
 
 A recall in force turns the verdict of every matching code to ``recalled``
-(:func:`server.services.tracing.active_recall`).
+(:func:`server.services.tracing.active_recall`). A recall belongs to the organisation
+that owns the GTIN; business users read only their own organisation's recalls.
 """
 
 from __future__ import annotations
@@ -11,14 +12,21 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.db.models import Recall
-from server.errors import NotFound
+from server.db.models import Product, Recall
 from server.services.audit import Actor, audit_action
+from server.services.masterdata import prefix_owner
+from server.services.tenancy import PROVINCE, Scope, get_scoped, scoped
 
 
-def list_recalls(session: Session, *, active_only: bool, limit: int) -> list[Recall]:
+def list_recalls(
+    session: Session, *, active_only: bool, limit: int, scope: Scope = PROVINCE
+) -> list[Recall]:
     """Recalls, newest first; only those in force with ``active_only``."""
-    query = select(Recall).order_by(Recall.issued_at.desc(), Recall.id.desc()).limit(limit)
+    query = (
+        scoped(select(Recall), Recall, scope)
+        .order_by(Recall.issued_at.desc(), Recall.id.desc())
+        .limit(limit)
+    )
     if active_only:
         query = query.where(Recall.lifted_at.is_(None))
     return list(session.scalars(query))
@@ -28,8 +36,10 @@ def create_recall(
     session: Session, actor: Actor, *, gtin: str, lot: str | None, reason: str
 ) -> Recall:
     """Recall one lot of ``gtin`` (every lot when ``lot`` is None); audited with its reason."""
+    owner = session.scalar(select(Product.organisation_id).where(Product.gtin == gtin))
     recall = Recall(
         gtin=gtin,
+        organisation_id=owner if owner is not None else prefix_owner(session, gtin[1:]),
         lot=lot,
         reason=reason,
         issued_by=actor.username,
@@ -48,11 +58,11 @@ def create_recall(
     return recall
 
 
-def lift_recall(session: Session, actor: Actor, recall_id: int, *, reason: str) -> Recall:
+def lift_recall(
+    session: Session, actor: Actor, recall_id: int, *, reason: str, scope: Scope = PROVINCE
+) -> Recall:
     """End a recall (lifting one already lifted changes nothing)."""
-    recall = session.get(Recall, recall_id)
-    if recall is None:
-        raise NotFound(f"recalls: no {recall_id}")
+    recall = get_scoped(session, Recall, recall_id, scope)
     if recall.lifted_at is None:
         recall.lifted_at = datetime.now(UTC)
         audit_action(

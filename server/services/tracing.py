@@ -34,6 +34,8 @@ from server.db.models import (
 )
 from server.errors import NotFound
 from server.services.codes import CodeRef, class_identifiers, instance_identifiers, parse_code
+from server.services.masterdata import prefix_owner
+from server.services.tenancy import PROVINCE, Scope
 
 logger = logging.getLogger(__name__)
 
@@ -396,11 +398,24 @@ def trace(
     )
 
 
-def trace_code(session: Session, code: str, domains: Sequence[str]) -> TraceResult:
+def trace_code(
+    session: Session, code: str, domains: Sequence[str], scope: Scope = PROVINCE
+) -> TraceResult:
     """Everything known about ``code``; :class:`GS1Error` when it cannot be read,
-    :class:`NotFound` when nothing at all is known about it."""
+    :class:`NotFound` when nothing at all is known about it, or when it is another
+    organisation's code and ``scope`` is limited to one."""
     ref = parse_code(code)
     result = trace(session, ref, domains)
     if result.product is None and not result.events:
         raise NotFound(f"nothing is known about {ref.described}")
+    if not scope.province_wide and not scope.owns(_code_owner(session, result)):
+        raise NotFound(f"nothing is known about {ref.described}")
     return result
+
+
+def _code_owner(session: Session, result: TraceResult) -> int | None:
+    """The organisation a traced code belongs to: its product's, else its prefix's."""
+    if result.organisation is not None:
+        return result.organisation.id
+    digits = result.ref.gtin or result.ref.sscc
+    return prefix_owner(session, digits[1:]) if digits else None

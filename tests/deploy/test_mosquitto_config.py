@@ -379,7 +379,12 @@ def test_a_work_order_from_the_shipped_server_config_reaches_its_line(
             from server.services.auth import Role, issue_token
 
             with factory() as session, session.begin():
-                user = User(username="operator", role=Role.OPERATOR, password_hash="")
+                user = User(
+                    username="operator",
+                    role=Role.OPERATOR,
+                    password_hash="",
+                    organisation_id=world.organisation_id,
+                )
                 session.add(user)
                 session.flush()
                 token = issue_token(session, user, timedelta(hours=1))

@@ -228,7 +228,7 @@ class ServerDb:
     def register(self, line: LineSetup) -> None:
         """Register the line (the agent publishes as device ``line_id``)."""
         with self.sessions() as session:
-            add_line(session, line.line_id, line.site, devices=(line.line_id,))
+            add_line(session, line.line_id, line.site, devices=(line.line_id,), prefix=GTIN[1:8])
 
     def events(self, line: LineSetup) -> list[tuple[str, str | None, int | None]]:
         """(event ID, bizStep, seq) of every event of ``line``, in storage order."""

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.db.models import Device, Facility, Line, Organisation
+from lineside.epcis import event_hash
+from server.db.models import CompanyPrefix, Device, Facility, Line, Organisation
 
 BASE_TIME = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+#: The company prefix of the identifiers below (GS1's example prefix).
+TEST_PREFIX = "0614141"
+#: Serials a test line may draw itself (its declared offline reserve).
+TEST_OFFLINE_RESERVE = 1_000_000
 
 
 def fake_event_id(seed: str) -> str:
@@ -48,7 +52,10 @@ def object_event(
         "readPoint": {"id": read_point},
         "bizLocation": {"id": "urn:epc:id:sgln:0614141.00777.0"},
     }
-    event["eventID"] = fake_event_id(seed or json.dumps(event, sort_keys=True))
+    # The real event hash: the server refuses any other ID of that form. ``seed`` only
+    # names the event in failure messages of older tests.
+    del seed
+    event["eventID"] = event_hash(event)
     return event
 
 
@@ -66,7 +73,7 @@ def aggregation_event(
         "disposition": "in_progress",
         "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0"},
     }
-    event["eventID"] = fake_event_id(json.dumps(event, sort_keys=True))
+    event["eventID"] = event_hash(event)
     return event
 
 
@@ -81,12 +88,31 @@ def epcis_document(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def add_line(
-    session: Session, line_id: str, site: str, devices: tuple[str, ...] = ("agent-1",)
+    session: Session,
+    line_id: str,
+    site: str,
+    devices: tuple[str, ...] = ("agent-1",),
+    prefix: str = TEST_PREFIX,
 ) -> Line:
-    """Register an organisation, a facility, a line and its devices; commit."""
-    organisation = Organisation(name=f"HTX {line_id}", tax_id=None)
+    """Register a line and its devices, in a facility of the organisation holding the
+    test company prefix (created on first use); commit.
+
+    The line may draw its own serials (a large offline reserve), so the events of the
+    builders above, made on it, are its to report."""
+    held = session.get(CompanyPrefix, prefix)
+    organisation = (
+        session.get(Organisation, held.organisation_id)
+        if held is not None
+        else Organisation(name=f"HTX {line_id}", tax_id=None, gs1_company_prefix=prefix)
+    )
     facility = Facility(organisation=organisation, name=f"Xưởng {line_id}")
-    line = Line(id=line_id, site=site, facility=facility, site_gln="8930000000019")
+    line = Line(
+        id=line_id,
+        site=site,
+        facility=facility,
+        site_gln="8930000000019",
+        offline_reserve=TEST_OFFLINE_RESERVE,
+    )
     session.add_all([organisation, facility, line])
     session.add_all([Device(id=device, line=line) for device in devices])
     session.commit()

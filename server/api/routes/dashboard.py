@@ -27,6 +27,7 @@ from server.api.browser import safe_next
 from server.api.deps import (
     SESSION_COOKIE,
     ReaderUser,
+    ScopeDep,
     SessionDep,
     SessionFactoryDep,
     SettingsDep,
@@ -45,6 +46,7 @@ from server.services.dashboard import (
     indicators_csv,
     key_label,
 )
+from server.services.tenancy import Scope, scope_for
 from server.settings import ServerSettings
 from server.web import render
 from server.web.charts import bar_chart
@@ -79,22 +81,31 @@ class IndicatorRowOut(BaseModel):
 
 @router.get("/reports/indicators", response_model=list[IndicatorRowOut])
 def indicators_json(
-    session: SessionDep, settings: SettingsDep, _: ReaderUser, year: YearQuery = None
+    session: SessionDep,
+    settings: SettingsDep,
+    _: ReaderUser,
+    scope: ScopeDep,
+    year: YearQuery = None,
 ) -> list[IndicatorRowOut]:
-    """The yearly indicators as JSON: the total, per commune, organisation and OCOP group."""
-    rows = indicators(session, _year(settings, year), settings.zone())
+    """The yearly indicators as JSON: the total, per commune, organisation and OCOP group
+    (a business user's: its own organisation's)."""
+    rows = indicators(session, _year(settings, year), settings.zone(), scope)
     return [IndicatorRowOut(**asdict(row), label=key_label(row.dimension, row.key)) for row in rows]
 
 
 @router.get("/reports/indicators.csv", response_class=Response)
 def indicators_as_csv(
-    session: SessionDep, settings: SettingsDep, _: ReaderUser, year: YearQuery = None
+    session: SessionDep,
+    settings: SettingsDep,
+    _: ReaderUser,
+    scope: ScopeDep,
+    year: YearQuery = None,
 ) -> Response:
     """The yearly indicators as CSV with Vietnamese headings (UTF-8 with BOM so that
     spreadsheets read Vietnamese)."""
     chosen = _year(settings, year)
     return Response(
-        "\ufeff" + indicators_csv(indicators(session, chosen, settings.zone()), chosen),
+        "\ufeff" + indicators_csv(indicators(session, chosen, settings.zone(), scope), chosen),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="chi-tieu-{chosen}.csv"'},
     )
@@ -106,11 +117,13 @@ def yearly_report(
     session: SessionDep,
     settings: SettingsDep,
     user: ReaderUser,
+    scope: ScopeDep,
+    *,
     year: YearQuery = None,
 ) -> Response:
     """A printable yearly report of the indicators (this year unless ``?year=``)."""
     chosen = _year(settings, year)
-    rows = indicators(session, chosen, settings.zone())
+    rows = indicators(session, chosen, settings.zone(), scope)
     sections = [
         (name, DIMENSION_LABELS[name], [r for r in rows if r.dimension == name])
         for name in ("commune", "organisation", "product_group")
@@ -146,8 +159,10 @@ _NOTICES = {
 }
 
 
-def _context(request: Request, session: Session, settings: ServerSettings) -> dict[str, Any]:
-    figures = desk.overview(session, settings.zone())
+def _context(
+    request: Request, session: Session, settings: ServerSettings, scope: Scope
+) -> dict[str, Any]:
+    figures = desk.overview(session, settings.zone(), scope=scope)
     return {
         "lang": "vi",
         "t": Messages.for_language("vi"),
@@ -170,11 +185,11 @@ def _context(request: Request, session: Session, settings: ServerSettings) -> di
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(
-    request: Request, session: SessionDep, settings: SettingsDep, user: ReaderUser
+    request: Request, session: SessionDep, settings: SettingsDep, user: ReaderUser, scope: ScopeDep
 ) -> Response:
     """Lines, work orders, alarms, recalls, clone alerts, dead letters, OCOP products and
     the portal connector; the page follows ``/dashboard/live`` and refreshes itself."""
-    context = _context(request, session, settings)
+    context = _context(request, session, settings, scope)
     context["user"] = user
     context["role_label"] = ROLE_LABELS.get(user.role, user.role.value)
     return render(request, "dashboard.html", context)
@@ -221,36 +236,6 @@ async def _changes(
             yield ": idle\n\n"
 
 
-class DeadLetterOut(BaseModel):
-    id: int
-    received_at: datetime
-    topic: str
-    reason: str
-    meaning: str
-    fix: str
-
-
-@router.get("/dead-letters", response_model=list[DeadLetterOut])
-def list_dead_letters(
-    session: SessionDep,
-    _: ReaderUser,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[DeadLetterOut]:
-    """Messages the server could not store, newest first, with what each means and how to
-    fix it (in Vietnamese) before replaying it."""
-    return [
-        DeadLetterOut(
-            id=letter.id,
-            received_at=letter.received_at,
-            topic=letter.topic,
-            reason=letter.reason,
-            meaning=why.meaning,
-            fix=why.fix,
-        )
-        for letter, why in desk.dead_letters(session, limit)
-    ]
-
-
 def _bearer(request: Request) -> str:
     authorization = request.headers.get("authorization", "")
     return authorization[7:] if authorization.lower().startswith("bearer ") else ""
@@ -287,14 +272,14 @@ def replay_dead_letter(
     letter_id: int,
     request: Request,
     factory: SessionFactoryDep,
-    _: Annotated[Principal, Depends(_page_writer)],
+    writer: Annotated[Principal, Depends(_page_writer)],
 ) -> Response | dict[str, Any]:
     """Feed a dead letter through ingestion again, once its cause is fixed.
 
     Stored: it leaves the list. Still refused: it comes back with today's reason.
     A browser goes back to the dashboard with a notice; a program gets JSON.
     """
-    outcome = desk.replay_dead_letter(factory, letter_id)
+    outcome = desk.replay_dead_letter(factory, letter_id, scope_for(writer))
     if "text/html" not in request.headers.get("accept", ""):
         return asdict(outcome)
     return RedirectResponse(

@@ -5,7 +5,9 @@
   ``Content-Type``). 202 with ``Location: /epcis/capture/{id}`` when stored (events
   already present are skipped: capture is idempotent on the event ID; events without
   ``eventID`` get the CBV 2.0 event hash); 400 ``epcisException:ValidationException`` for
-  an invalid document; 413 when too big.
+  an invalid document or an event-hash ``eventID`` that is not the event's hash; 403
+  ``epcisException:SecurityException`` for another organisation's codes (refused events
+  are dead-lettered, readable at ``GET /dead-letters``); 413 when too big.
 - ``GET /epcis/capture`` and ``GET /epcis/capture/{id}``: the capture jobs.
 - ``GET /epcis/events``: an ``EPCISQueryDocument`` filtered by ``EQ_bizStep``,
   ``EQ_action``, ``EQ_disposition``, ``eventType``, ``MATCH_epc``, ``MATCH_parentID``,
@@ -29,10 +31,30 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from server.api.deps import SessionDep
-from server.api.epcis_http import CaptureWriter, QueryReader, link_domains, query_response
+from server.api.deps import SessionDep, SessionFactoryDep
+from server.api.epcis_http import (
+    CaptureWriter,
+    QueryReader,
+    caller,
+    link_domains,
+    query_response,
+    request_scope,
+)
 from server.services import epcis
 from server.services.audit import record_action
+from server.services.auth import Principal
+from server.services.event_rights import Reporter
+from server.services.tenancy import BUSINESS_ROLES
+
+
+def _reporter(principal: Principal | None) -> Reporter:
+    """Who captures: a business user reports its organisation's codes only."""
+    if principal is None:
+        return epcis.OPEN_CAPTURE
+    name = f"user {principal.username!r}"
+    if principal.role in BUSINESS_ROLES:
+        return Reporter(name, principal.organisation_id)
+    return Reporter(name, principal.organisation_id, province_wide=True)
 
 
 def create_router(
@@ -55,7 +77,9 @@ def create_router(
         dependencies=write_deps,
         responses={400: {"description": "invalid document"}, 413: {"description": "too big"}},
     )
-    async def capture(request: Request, session: SessionDep) -> Response:
+    async def capture(
+        request: Request, session: SessionDep, factory: SessionFactoryDep
+    ) -> Response:
         """Capture an EPCIS 2.0 document (JSON-LD)."""
         declared = request.headers.get("content-length")
         if declared is not None and declared.isascii() and declared.isdigit():
@@ -63,9 +87,14 @@ def create_router(
         content_type = request.headers.get("content-type")
         epcis.check_content_type(content_type)
         body = await request.body()
-        indexed = epcis.check_capture(body, limits, content_type)
-        job = epcis.capture(session, indexed)
-        principal = getattr(request.state, "principal", None)
+        principal = caller(request)
+        reporter = _reporter(principal)
+        try:
+            indexed = epcis.check_capture(body, limits, content_type)
+            job = epcis.capture(session, indexed, reporter)
+        except (epcis.ForgedEventIds, epcis.UnauthorisedEvents) as refused:
+            epcis.dead_letter_refused(factory, refused.refused, reporter)
+            raise
         record_action(
             session,
             actor=principal.username if principal is not None else "anonymous",
@@ -81,22 +110,28 @@ def create_router(
         )
 
     @router.get("/capture", dependencies=read_deps)
-    def list_capture_jobs(session: SessionDep, perPage: int = epcis.DEFAULT_PER_PAGE) -> Response:  # noqa: N803
+    def list_capture_jobs(
+        request: Request,
+        session: SessionDep,
+        perPage: int = epcis.DEFAULT_PER_PAGE,  # noqa: N803
+    ) -> Response:
         """The most recent capture jobs."""
-        return JSONResponse([epcis.job_json(job) for job in epcis.recent_jobs(session, perPage)])
+        jobs = epcis.recent_jobs(session, perPage, request_scope(request))
+        return JSONResponse([epcis.job_json(job) for job in jobs])
 
     @router.get("/capture/{capture_id}", dependencies=read_deps)
-    def get_capture_job(capture_id: str, session: SessionDep) -> Response:
+    def get_capture_job(request: Request, capture_id: str, session: SessionDep) -> Response:
         """One capture job: running, success, counts and errors."""
-        return JSONResponse(epcis.job_json(epcis.get_job(session, capture_id)))
+        return JSONResponse(
+            epcis.job_json(epcis.get_job(session, capture_id, request_scope(request)))
+        )
 
     @router.get("/events", dependencies=read_deps)
     def query_events(request: Request, session: SessionDep) -> Response:
         """Events matching the query parameters, as an EPCISQueryDocument (JSON-LD or
         XML by the Accept header)."""
-        page = epcis.query_events(
-            session, request.query_params.multi_items(), link_domains(request)
-        )
+        items = request.query_params.multi_items()
+        page = epcis.query_events(session, items, link_domains(request), request_scope(request))
         return query_response(request, page)
 
     return router

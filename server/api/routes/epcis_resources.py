@@ -26,7 +26,13 @@ from fastapi.responses import JSONResponse
 
 from lineside.epcis import EPCIS_CONTEXT
 from server.api.deps import SessionDep
-from server.api.epcis_http import DISCOVERY_HEADERS, QueryReader, link_domains, query_response
+from server.api.epcis_http import (
+    DISCOVERY_HEADERS,
+    QueryReader,
+    link_domains,
+    query_response,
+    request_scope,
+)
 from server.errors import NoSuchResourceException
 from server.services import epcis
 
@@ -81,7 +87,7 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
     def one_event(event_id: str, request: Request, session: SessionDep) -> Response:
         """One event by its ``eventID``, as a one-event query document."""
         items = [("EQ_eventID", event_id)]
-        page = epcis.query_events(session, items, link_domains(request))
+        page = epcis.query_events(session, items, link_domains(request), request_scope(request))
         if not page.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
             raise NoSuchResourceException(f"no event {event_id!r:.200}")
         return query_response(request, page)
@@ -91,7 +97,8 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
         """The values a top-level resource holds (event types, EPCs, business steps...)."""
         if resource not in _FILTERS:
             raise NoSuchResourceException(f"no EPCIS resource {resource!r:.60}")
-        page = epcis.resource_values(session, resource, request.query_params.multi_items())
+        items = request.query_params.multi_items()
+        page = epcis.resource_values(session, resource, items, request_scope(request))
         headers = {}
         if page.next_page_token is not None:
             next_url = request.url.remove_query_params("nextPageToken").include_query_params(
@@ -106,10 +113,11 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
         if resource not in _FILTERS:
             raise NoSuchResourceException(f"no EPCIS resource {resource!r:.60}")
         if not value.endswith("/events"):
-            epcis.require_resource_value(session, resource, value)
+            epcis.require_resource_value(session, resource, value, request_scope(request))
             return JSONResponse(_collection(["events"]))
         value = value.removesuffix("/events")
         items = [(_FILTERS[resource], value), *request.query_params.multi_items()]
-        return query_response(request, epcis.query_events(session, items, link_domains(request)))
+        page = epcis.query_events(session, items, link_domains(request), request_scope(request))
+        return query_response(request, page)
 
     return router

@@ -3,6 +3,7 @@
 Readers (every role) list and read; administrators create and change organisations,
 facilities and products; technicians (and administrators) create and change lines and
 devices; administrators delete, saying why. Every change is recorded in the audit trail.
+Business users see and change only their own organisation's records (others answer 404).
 GTINs are stored in their 14-digit form, GLNs are checked.
 """
 
@@ -19,12 +20,21 @@ from server.api.deps import (
     ReaderUser,
     Reason,
     RequiredReason,
+    ScopeDep,
     SessionDep,
     TechnicianUser,
     rate_limited,
 )
 from server.api.fields import GlnField, GtinField, LineIdField, Offset, Page
-from server.db.models import Device, Facility, Line, OcopGroup, Organisation, Product
+from server.db.models import (
+    CompanyPrefix,
+    Device,
+    Facility,
+    Line,
+    OcopGroup,
+    Organisation,
+    Product,
+)
 from server.services import masterdata, media
 from server.services.media import PHOTO_TYPES
 
@@ -88,24 +98,33 @@ class OrganisationOut(_Out, OrganisationIn):
 
 @router.get("/organisations", response_model=list[OrganisationOut])
 def list_organisations(
-    session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
+    session: SessionDep, _: ReaderUser, scope: ScopeDep, limit: Page = 100, offset: Offset = 0
 ) -> list[Organisation]:
     """Organisations by id."""
-    return masterdata.list_rows(session, Organisation, limit=limit, offset=offset)
+    return masterdata.list_rows(session, Organisation, limit=limit, offset=offset, scope=scope)
 
 
 @router.post("/organisations", response_model=OrganisationOut, status_code=201)
 def create_organisation(
-    body: OrganisationIn, session: SessionDep, user: AdminUser, reason: Reason = ""
+    body: OrganisationIn,
+    session: SessionDep,
+    user: AdminUser,
+    *,
+    scope: ScopeDep,
+    reason: Reason = "",
 ) -> Organisation:
     """Register a business or authority."""
-    return masterdata.create_row(session, user, Organisation(**body.model_dump()), reason=reason)
+    return masterdata.create_row(
+        session, user, Organisation(**body.model_dump()), reason=reason, scope=scope
+    )
 
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationOut)
-def get_organisation(organisation_id: int, session: SessionDep, _: ReaderUser) -> Organisation:
+def get_organisation(
+    organisation_id: int, session: SessionDep, _: ReaderUser, scope: ScopeDep
+) -> Organisation:
     """One organisation."""
-    return masterdata.get_row(session, Organisation, organisation_id)
+    return masterdata.get_row(session, Organisation, organisation_id, scope)
 
 
 @router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
@@ -114,20 +133,77 @@ def update_organisation(
     body: OrganisationPatch,
     session: SessionDep,
     user: AdminUser,
+    *,
+    scope: ScopeDep,
     reason: Reason = "",
 ) -> Organisation:
     """Change some fields of an organisation."""
     return masterdata.update_row(
-        session, user, Organisation, organisation_id, _changes(body), reason=reason
+        session, user, Organisation, organisation_id, _changes(body), reason=reason, scope=scope
     )
 
 
 @router.delete("/organisations/{organisation_id}", status_code=204)
 def delete_organisation(
-    organisation_id: int, session: SessionDep, user: AdminUser, reason: RequiredReason
+    organisation_id: int,
+    session: SessionDep,
+    user: AdminUser,
+    scope: ScopeDep,
+    reason: RequiredReason,
 ) -> Response:
     """Delete an organisation that no product refers to."""
-    masterdata.delete_row(session, user, Organisation, organisation_id, reason=reason)
+    masterdata.delete_row(session, user, Organisation, organisation_id, reason=reason, scope=scope)
+    return _deleted()
+
+
+class CompanyPrefixIn(_In):
+    prefix: str = Field(pattern=r"^\d{6,12}$", description="A GS1 company prefix.")
+
+
+class CompanyPrefixOut(_Out):
+    prefix: str
+    organisation_id: int
+    created_at: datetime
+
+
+@router.get(
+    "/organisations/{organisation_id}/company-prefixes", response_model=list[CompanyPrefixOut]
+)
+def list_company_prefixes(
+    organisation_id: int, session: SessionDep, _: ReaderUser, scope: ScopeDep
+) -> list[CompanyPrefix]:
+    """The GS1 company prefixes of an organisation: GTINs and SSCCs starting with one
+    of them are its own."""
+    return masterdata.list_company_prefixes(session, organisation_id, scope)
+
+
+@router.post(
+    "/organisations/{organisation_id}/company-prefixes",
+    response_model=CompanyPrefixOut,
+    status_code=201,
+)
+def add_company_prefix(
+    organisation_id: int,
+    body: CompanyPrefixIn,
+    session: SessionDep,
+    user: AdminUser,
+    *,
+    reason: Reason = "",
+) -> CompanyPrefix:
+    """License a company prefix to an organisation (409 when another holds it)."""
+    return masterdata.add_company_prefix(session, user, organisation_id, body.prefix, reason=reason)
+
+
+@router.delete("/organisations/{organisation_id}/company-prefixes/{prefix}", status_code=204)
+def remove_company_prefix(
+    organisation_id: int,
+    prefix: Annotated[str, Path(pattern=r"^\d{6,12}$")],
+    session: SessionDep,
+    user: AdminUser,
+    reason: RequiredReason,
+) -> Response:
+    """Withdraw a company prefix from an organisation."""
+    masterdata.remove_company_prefix(session, user, organisation_id, prefix, reason=reason)
     return _deleted()
 
 
@@ -159,24 +235,31 @@ class FacilityOut(_Out, FacilityIn):
 
 @router.get("/facilities", response_model=list[FacilityOut])
 def list_facilities(
-    session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
+    session: SessionDep, _: ReaderUser, scope: ScopeDep, limit: Page = 100, offset: Offset = 0
 ) -> list[Facility]:
     """Facilities by id."""
-    return masterdata.list_rows(session, Facility, limit=limit, offset=offset)
+    return masterdata.list_rows(session, Facility, limit=limit, offset=offset, scope=scope)
 
 
 @router.post("/facilities", response_model=FacilityOut, status_code=201)
 def create_facility(
-    body: FacilityIn, session: SessionDep, user: AdminUser, reason: Reason = ""
+    body: FacilityIn,
+    session: SessionDep,
+    user: AdminUser,
+    *,
+    scope: ScopeDep,
+    reason: Reason = "",
 ) -> Facility:
     """Register a production site of an organisation."""
-    return masterdata.create_row(session, user, Facility(**body.model_dump()), reason=reason)
+    return masterdata.create_row(
+        session, user, Facility(**body.model_dump()), reason=reason, scope=scope
+    )
 
 
 @router.get("/facilities/{facility_id}", response_model=FacilityOut)
-def get_facility(facility_id: int, session: SessionDep, _: ReaderUser) -> Facility:
+def get_facility(facility_id: int, session: SessionDep, _: ReaderUser, scope: ScopeDep) -> Facility:
     """One facility."""
-    return masterdata.get_row(session, Facility, facility_id)
+    return masterdata.get_row(session, Facility, facility_id, scope)
 
 
 @router.patch("/facilities/{facility_id}", response_model=FacilityOut)
@@ -185,20 +268,26 @@ def update_facility(
     body: FacilityPatch,
     session: SessionDep,
     user: AdminUser,
+    *,
+    scope: ScopeDep,
     reason: Reason = "",
 ) -> Facility:
     """Change some fields of a facility."""
     return masterdata.update_row(
-        session, user, Facility, facility_id, _changes(body), reason=reason
+        session, user, Facility, facility_id, _changes(body), reason=reason, scope=scope
     )
 
 
 @router.delete("/facilities/{facility_id}", status_code=204)
 def delete_facility(
-    facility_id: int, session: SessionDep, user: AdminUser, reason: RequiredReason
+    facility_id: int,
+    session: SessionDep,
+    user: AdminUser,
+    scope: ScopeDep,
+    reason: RequiredReason,
 ) -> Response:
     """Delete a facility (its lines are kept, detached)."""
-    masterdata.delete_row(session, user, Facility, facility_id, reason=reason)
+    masterdata.delete_row(session, user, Facility, facility_id, reason=reason, scope=scope)
     return _deleted()
 
 
@@ -208,14 +297,26 @@ def delete_facility(
 class LineIn(_In):
     id: LineIdField
     site: LineIdField
+    organisation_id: int | None = Field(
+        default=None,
+        description="Whose codes the line reports; a business user's own, else the facility's.",
+    )
     facility_id: int | None = None
+    offline_reserve: int = Field(
+        default=0,
+        ge=0,
+        le=10_000_000,
+        description="Serials the line may draw itself while the server is out of reach.",
+    )
     site_gln: GlnField = None
     name: str = Field(default="", max_length=200)
     active: bool = True
 
 
 class LinePatch(_In):
+    organisation_id: int | None = None
     facility_id: int | None = None
+    offline_reserve: int | None = Field(default=None, ge=0, le=10_000_000)
     name: str | None = Field(default=None, max_length=200)
     active: bool | None = None
 
@@ -226,24 +327,31 @@ class LineOut(_Out, LineIn):
 
 @router.get("/lines", response_model=list[LineOut])
 def list_lines(
-    session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
+    session: SessionDep, _: ReaderUser, scope: ScopeDep, limit: Page = 100, offset: Offset = 0
 ) -> list[Line]:
     """Lines by id."""
-    return masterdata.list_rows(session, Line, limit=limit, offset=offset)
+    return masterdata.list_rows(session, Line, limit=limit, offset=offset, scope=scope)
 
 
 @router.post("/lines", response_model=LineOut, status_code=201)
 def create_line(
-    body: LineIn, session: SessionDep, user: TechnicianUser, reason: Reason = ""
+    body: LineIn,
+    session: SessionDep,
+    user: TechnicianUser,
+    *,
+    scope: ScopeDep,
+    reason: Reason = "",
 ) -> Line:
     """Register a packing line; ``id`` and ``site`` are its MQTT topic levels."""
-    return masterdata.create_row(session, user, Line(**body.model_dump()), reason=reason)
+    return masterdata.create_row(
+        session, user, Line(**body.model_dump()), reason=reason, scope=scope
+    )
 
 
 @router.get("/lines/{line_id}", response_model=LineOut)
-def get_line(line_id: str, session: SessionDep, _: ReaderUser) -> Line:
+def get_line(line_id: str, session: SessionDep, _: ReaderUser, scope: ScopeDep) -> Line:
     """One line."""
-    return masterdata.get_row(session, Line, line_id)
+    return masterdata.get_row(session, Line, line_id, scope)
 
 
 @router.patch("/lines/{line_id}", response_model=LineOut)
@@ -252,18 +360,26 @@ def update_line(
     body: LinePatch,
     session: SessionDep,
     user: TechnicianUser,
+    *,
+    scope: ScopeDep,
     reason: Reason = "",
 ) -> Line:
     """Change some fields of a line."""
-    return masterdata.update_row(session, user, Line, line_id, _changes(body), reason=reason)
+    return masterdata.update_row(
+        session, user, Line, line_id, _changes(body), reason=reason, scope=scope
+    )
 
 
 @router.delete("/lines/{line_id}", status_code=204)
 def delete_line(
-    line_id: str, session: SessionDep, user: AdminUser, reason: RequiredReason
+    line_id: str,
+    session: SessionDep,
+    user: AdminUser,
+    scope: ScopeDep,
+    reason: RequiredReason,
 ) -> Response:
     """Delete a line that has no work orders or serial blocks."""
-    masterdata.delete_row(session, user, Line, line_id, reason=reason)
+    masterdata.delete_row(session, user, Line, line_id, reason=reason, scope=scope)
     return _deleted()
 
 
@@ -290,24 +406,31 @@ class DeviceOut(_Out, DeviceIn):
 
 @router.get("/devices", response_model=list[DeviceOut])
 def list_devices(
-    session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
+    session: SessionDep, _: ReaderUser, scope: ScopeDep, limit: Page = 100, offset: Offset = 0
 ) -> list[Device]:
     """Devices by id."""
-    return masterdata.list_rows(session, Device, limit=limit, offset=offset)
+    return masterdata.list_rows(session, Device, limit=limit, offset=offset, scope=scope)
 
 
 @router.post("/devices", response_model=DeviceOut, status_code=201)
 def create_device(
-    body: DeviceIn, session: SessionDep, user: TechnicianUser, reason: Reason = ""
+    body: DeviceIn,
+    session: SessionDep,
+    user: TechnicianUser,
+    *,
+    scope: ScopeDep,
+    reason: Reason = "",
 ) -> Device:
     """Register a device on a line; only registered devices may publish its events."""
-    return masterdata.create_row(session, user, Device(**body.model_dump()), reason=reason)
+    return masterdata.create_row(
+        session, user, Device(**body.model_dump()), reason=reason, scope=scope
+    )
 
 
 @router.get("/devices/{device_id}", response_model=DeviceOut)
-def get_device(device_id: str, session: SessionDep, _: ReaderUser) -> Device:
+def get_device(device_id: str, session: SessionDep, _: ReaderUser, scope: ScopeDep) -> Device:
     """One device."""
-    return masterdata.get_row(session, Device, device_id)
+    return masterdata.get_row(session, Device, device_id, scope)
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceOut)
@@ -316,18 +439,26 @@ def update_device(
     body: DevicePatch,
     session: SessionDep,
     user: TechnicianUser,
+    *,
+    scope: ScopeDep,
     reason: Reason = "",
 ) -> Device:
     """Change some fields of a device."""
-    return masterdata.update_row(session, user, Device, device_id, _changes(body), reason=reason)
+    return masterdata.update_row(
+        session, user, Device, device_id, _changes(body), reason=reason, scope=scope
+    )
 
 
 @router.delete("/devices/{device_id}", status_code=204)
 def delete_device(
-    device_id: str, session: SessionDep, user: AdminUser, reason: RequiredReason
+    device_id: str,
+    session: SessionDep,
+    user: AdminUser,
+    scope: ScopeDep,
+    reason: RequiredReason,
 ) -> Response:
     """Delete a device."""
-    masterdata.delete_row(session, user, Device, device_id, reason=reason)
+    masterdata.delete_row(session, user, Device, device_id, reason=reason, scope=scope)
     return _deleted()
 
 
@@ -412,24 +543,31 @@ class ProductOut(_Out):
 
 @router.get("/products", response_model=list[ProductOut])
 def list_products(
-    session: SessionDep, _: ReaderUser, limit: Page = 100, offset: Offset = 0
+    session: SessionDep, _: ReaderUser, scope: ScopeDep, limit: Page = 100, offset: Offset = 0
 ) -> list[Product]:
     """Products by id."""
-    return masterdata.list_rows(session, Product, limit=limit, offset=offset)
+    return masterdata.list_rows(session, Product, limit=limit, offset=offset, scope=scope)
 
 
 @router.post("/products", response_model=ProductOut, status_code=201)
 def create_product(
-    body: ProductIn, session: SessionDep, user: AdminUser, reason: Reason = ""
+    body: ProductIn,
+    session: SessionDep,
+    user: AdminUser,
+    *,
+    scope: ScopeDep,
+    reason: Reason = "",
 ) -> Product:
     """Register a traced product (GTIN-8/12/13/14 accepted, stored as 14 digits)."""
-    return masterdata.create_row(session, user, Product(**body.model_dump()), reason=reason)
+    return masterdata.create_row(
+        session, user, Product(**body.model_dump()), reason=reason, scope=scope
+    )
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
-def get_product(product_id: int, session: SessionDep, _: ReaderUser) -> Product:
+def get_product(product_id: int, session: SessionDep, _: ReaderUser, scope: ScopeDep) -> Product:
     """One product."""
-    return masterdata.get_row(session, Product, product_id)
+    return masterdata.get_row(session, Product, product_id, scope)
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
@@ -438,18 +576,26 @@ def update_product(
     body: ProductPatch,
     session: SessionDep,
     user: AdminUser,
+    *,
+    scope: ScopeDep,
     reason: Reason = "",
 ) -> Product:
     """Change some fields of a product."""
-    return masterdata.update_row(session, user, Product, product_id, _changes(body), reason=reason)
+    return masterdata.update_row(
+        session, user, Product, product_id, _changes(body), reason=reason, scope=scope
+    )
 
 
 @router.delete("/products/{product_id}", status_code=204)
 def delete_product(
-    product_id: int, session: SessionDep, user: AdminUser, reason: RequiredReason
+    product_id: int,
+    session: SessionDep,
+    user: AdminUser,
+    scope: ScopeDep,
+    reason: RequiredReason,
 ) -> Response:
     """Delete a product that no work order refers to."""
-    masterdata.delete_row(session, user, Product, product_id, reason=reason)
+    masterdata.delete_row(session, user, Product, product_id, reason=reason, scope=scope)
     return _deleted()
 
 

@@ -14,6 +14,7 @@ from server.api.deps import (
     PublisherDep,
     ReaderUser,
     Reason,
+    ScopeDep,
     SessionDep,
     TechnicianUser,
 )
@@ -91,12 +92,15 @@ class WorkOrderActionIn(BaseModel):
 def list_work_orders(
     session: SessionDep,
     _: ReaderUser,
+    scope: ScopeDep,
     line_id: Annotated[str | None, Query(max_length=64)] = None,
     state: WorkOrderState | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[WorkOrder]:
     """Work orders, newest first."""
-    return production.list_work_orders(session, line_id=line_id, state=state, limit=limit)
+    return production.list_work_orders(
+        session, line_id=line_id, state=state, limit=limit, scope=scope
+    )
 
 
 @router.post("/work-orders", response_model=WorkOrderOut, status_code=201)
@@ -105,17 +109,21 @@ def create_work_order(
     session: SessionDep,
     publisher: PublisherDep,
     user: OperatorUser,
+    *,
+    scope: ScopeDep,
     reason: Reason = "",
 ) -> WorkOrder:
     """Create a work order and load it on its line (published to the command topic)."""
     order = WorkOrder(**body.model_dump())
-    return production.create_work_order(session, publisher, user, order, reason=reason)
+    return production.create_work_order(session, publisher, user, order, reason=reason, scope=scope)
 
 
 @router.get("/work-orders/{work_order_id}", response_model=WorkOrderOut)
-def get_work_order(work_order_id: int, session: SessionDep, _: ReaderUser) -> WorkOrder:
+def get_work_order(
+    work_order_id: int, session: SessionDep, _: ReaderUser, scope: ScopeDep
+) -> WorkOrder:
     """One work order."""
-    return production.get_work_order(session, work_order_id)
+    return production.get_work_order(session, work_order_id, scope)
 
 
 @router.post("/work-orders/{work_order_id}/actions", response_model=WorkOrderOut)
@@ -126,11 +134,12 @@ def act_on_work_order(
     publisher: PublisherDep,
     user: OperatorUser,
     *,
+    scope: ScopeDep,
     reason: Reason = "",
 ) -> WorkOrder:
     """Load, start, pause or close a work order on its line."""
     return production.act_on_work_order(
-        session, publisher, user, work_order_id, body.action, reason=reason
+        session, publisher, user, work_order_id, body.action, reason=reason, scope=scope
     )
 
 
@@ -166,6 +175,7 @@ def issue_serial_block(
     publisher: PublisherDep,
     user: TechnicianUser,
     *,
+    scope: ScopeDep,
     reason: Reason = "",
 ) -> SerialBlockOut:
     """Reserve a block of random serials for a line and (by default) send it to the line.
@@ -175,7 +185,7 @@ def issue_serial_block(
     """
     wanted = production.SerialBlockRequest(**body.model_dump())
     block, serials = production.issue_serial_block(
-        session, publisher, user, line_id, wanted, reason=reason
+        session, publisher, user, line_id, wanted, reason=reason, scope=scope
     )
     return SerialBlockOut(
         id=block.id,

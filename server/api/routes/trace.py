@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.api.deps import InspectorUser, ReaderUser, RequiredReason, SessionDep, SettingsDep
+from server.api.deps import (
+    InspectorUser,
+    ReaderUser,
+    RequiredReason,
+    ScopeDep,
+    SessionDep,
+    SettingsDep,
+)
 from server.api.fields import GtinField
 from server.db.models import Facility, Organisation, Recall
 from server.services import recalls
@@ -145,9 +152,10 @@ def get_trace(
     session: SessionDep,
     settings: SettingsDep,
     _: ReaderUser,
+    scope: ScopeDep,
 ) -> TraceOut:
     """Everything known about a unit, case, pallet or lot: one step back, one step forward."""
-    result = trace_code(session, code, trace_domains(settings.resolver_domain))
+    result = trace_code(session, code, trace_domains(settings.resolver_domain), scope)
     return trace_out(result)
 
 
@@ -163,11 +171,12 @@ class RecallIn(BaseModel):
 def list_recalls(
     session: SessionDep,
     _: ReaderUser,
+    scope: ScopeDep,
     active: bool = True,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Recall]:
     """Recalls, newest first (only those in force unless ``active=false``)."""
-    return recalls.list_recalls(session, active_only=active, limit=limit)
+    return recalls.list_recalls(session, active_only=active, limit=limit, scope=scope)
 
 
 @router.post("/recalls", response_model=RecallOut, status_code=201)
@@ -178,7 +187,11 @@ def create_recall(body: RecallIn, session: SessionDep, user: InspectorUser) -> R
 
 @router.post("/recalls/{recall_id}/lift", response_model=RecallOut)
 def lift_recall(
-    recall_id: int, session: SessionDep, user: InspectorUser, reason: RequiredReason
+    recall_id: int,
+    session: SessionDep,
+    user: InspectorUser,
+    scope: ScopeDep,
+    reason: RequiredReason,
 ) -> Recall:
     """End a recall, saying why (``reason``, kept in the audit trail)."""
-    return recalls.lift_recall(session, user, recall_id, reason=reason)
+    return recalls.lift_recall(session, user, recall_id, reason=reason, scope=scope)

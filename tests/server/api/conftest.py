@@ -13,12 +13,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lineside.errors import TransportError
 from server.app import create_app
-from server.db.models import Event, EventEpc, Facility, Line, Organisation, Product, User
+from server.db.models import (
+    CompanyPrefix,
+    Event,
+    EventEpc,
+    Facility,
+    Line,
+    Organisation,
+    Product,
+    User,
+)
 from server.services.auth import Role, issue_token
 from server.settings import ServerSettings
 
 DOMAIN = "https://id.example.vn"
 GTIN = "08934567890120"  # company prefix 8934567 (GS1 Vietnam)
+PREFIX = "8934567"
 
 
 @dataclass
@@ -65,11 +75,20 @@ def client(
 
 @pytest.fixture
 def tokens(client: TestClient, session_factory: sessionmaker[Session]) -> dict[Role, str]:
-    """A bearer token for a user of every role."""
+    """A bearer token for a user of every role; the business users (operator, technician)
+    belong to the organisation holding the test GTIN's company prefix, the one
+    :func:`build_world` fills."""
     issued: dict[Role, str] = {}
     with session_factory() as session, session.begin():
+        org = _organisation(session, "Mật ong bạc hà")
         for role in Role:
-            user = User(username=f"user-{role.value}", role=role, password_hash="")
+            business = role in {Role.OPERATOR, Role.TECHNICIAN}
+            user = User(
+                username=f"user-{role.value}",
+                role=role,
+                password_hash="",
+                organisation_id=org.id if business else None,
+            )
             session.add(user)
             session.flush()
             issued[role] = issue_token(session, user, timedelta(hours=1))
@@ -112,21 +131,33 @@ def commissioning_event(
     )
 
 
+def _organisation(session: Session, text: str) -> Organisation:
+    """The organisation holding the test prefix, created on first use."""
+    held = session.get(CompanyPrefix, PREFIX)
+    if held is not None:
+        found = session.get(Organisation, held.organisation_id)
+        assert found is not None
+        return found
+    org = Organisation(
+        name=f"HTX {text}",
+        address=f"Xã {text}, huyện Mèo Vạc",
+        tax_id="0101234567",
+        gs1_company_prefix=PREFIX,
+        district=f"Huyện {text}",
+        province="Thái Nguyên",
+    )
+    session.add(org)
+    session.flush()
+    return org
+
+
 def build_world(
     session_factory: sessionmaker[Session], text: str = "Mật ong bạc hà", stars: int = 4
 ) -> World:
-    """An organisation, facility, line and OCOP product; serial S1 commissioned."""
+    """An organisation (the business users' of :func:`tokens`), facility, line and OCOP
+    product; serial S1 commissioned."""
     with session_factory() as session, session.begin():
-        org = Organisation(
-            name=f"HTX {text}",
-            address=f"Xã {text}, huyện Mèo Vạc",
-            tax_id="0101234567",
-            gs1_company_prefix="8934567",
-            district=f"Huyện {text}",
-            province="Thái Nguyên",
-        )
-        session.add(org)
-        session.flush()
+        org = _organisation(session, text)
         facility = Facility(organisation_id=org.id, name=f"Xưởng {text}", district="Mèo Vạc")
         session.add(facility)
         session.flush()

@@ -33,7 +33,8 @@ def test_master_data_round_trip_and_validation(client: TestClient, tokens: dict[
     assert bad_gln.status_code == 422
     assert "check digit 0 expected, got 1" in bad_gln.text
     product = {
-        "gtin": "8934567890120",
+        # A prefix no organisation holds (the test GTIN's is the business users').
+        "gtin": "8939999000017",
         "organisation_id": org.json()["id"],
         "name_vi": "Chè",
         "ocop_group": "beverages",
@@ -41,14 +42,14 @@ def test_master_data_round_trip_and_validation(client: TestClient, tokens: dict[
     }
     made = client.post("/products", json=product, headers=tech)
     assert made.status_code == 201, made.text
-    assert made.json()["gtin"] == GTIN
+    assert made.json()["gtin"] == "08939999000017"
     assert client.post("/products", json=product, headers=tech).status_code == 409
     lonely = client.post("/products", json={**product, "ocop_group": None}, headers=tech)
     assert lonely.status_code == 422
     patched = client.patch(f"/products/{made.json()['id']}", json={"brand": "X"}, headers=tech)
     assert patched.json()["brand"] == "X"
     listed = client.get("/products", headers=auth(tokens[Role.AUDITOR])).json()
-    assert [p["gtin"] for p in listed] == [GTIN]
+    assert [p["gtin"] for p in listed] == ["08939999000017"]
     refused = client.delete(
         f"/organisations/{org.json()['id']}?reason=merged",
         headers=auth(tokens[Role.ADMINISTRATOR]),
