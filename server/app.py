@@ -172,6 +172,12 @@ def create_app(
         app.state.metrics.record(request.method, route_path, response.status_code)
         return response
 
+    _include_routes(app)
+    _guard(app, settings)
+    return app
+
+
+def _include_routes(app: FastAPI) -> None:
     app.include_router(public.router)
     app.include_router(masterdata.router)
     app.include_router(production.router)
@@ -187,7 +193,11 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Last: it matches any single path segment (a compressed Digital Link).
     app.include_router(resolver.compressed_router)
-    # Outermost last: the client address is settled first, then hostile requests refused.
+
+
+def _guard(app: FastAPI, settings: ServerSettings) -> None:
+    """The outermost middleware, added last: the client address is settled first, then
+    hostile requests are refused before any route reads them."""
     app.add_middleware(
         RequestGuard,
         max_body=settings.max_body_bytes,
@@ -202,7 +212,6 @@ def create_app(
         too_large=_too_large,
     )
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
-    return app
 
 
 def _too_large(path: str, limit: int) -> LinesideError:

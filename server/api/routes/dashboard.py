@@ -263,7 +263,10 @@ async def _page_writer(request: Request, factory: SessionFactoryDep) -> Principa
     if principal is None:
         raise NotSignedIn("the session is unknown, expired or revoked", invalid_token=True)
     if principal.role not in {Role.ADMINISTRATOR, Role.TECHNICIAN}:
-        raise NotAllowed("only technicians and administrators replay dead letters")
+        raise NotAllowed(
+            f"role {principal.role.value!r} may not do this; "
+            "needs one of: administrator, technician"
+        )
     return principal
 
 

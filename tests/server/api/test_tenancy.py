@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -187,6 +188,8 @@ def _fill(path: str, tenant: Tenant) -> str:
         "capture_id": tenant.capture_job,
         "prefix": tenant.prefix,
         "code": tenant.unit,
+        "event_id": quote(tenant.event_id, safe=""),
+        "letter_id": tenant.dead_letter,
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
@@ -210,11 +213,17 @@ def _body(method: str, path: str, tenant: Tenant) -> dict[str, Any] | None:
     return bodies.get((method, path))
 
 
+#: The EPCIS binding's top-level resources, which list values (scoped like the lists).
+EPCIS_RESOURCES = {("GET", "/epcis/{resource}"), ("GET", "/epcis/{resource}/{value}")}
+
 #: Routes naming one record in their path; business users of A get 404 on B's.
 ONE_RECORD = {
     op
     for op in OPERATIONS
-    if "{" in op[1] and op[1] not in {"/01/{path}", "/users/{user_id}/deactivate"}
+    if "{" in op[1]
+    and op not in PUBLIC
+    and op not in EPCIS_RESOURCES
+    and op[1] != "/users/{user_id}/deactivate"
 }
 
 
@@ -267,9 +276,11 @@ LISTS: dict[str, Callable[[Tenant], str]] = {
     "/dead-letters": lambda t: f"refused {t.key}",
     "/epcis/capture": lambda t: t.capture_job,
     "/epcis/events": lambda t: t.event_id,
-    "/reports/indicators": lambda t: f"Huyện {t.key}",
-    "/reports/indicators.csv": lambda t: f"Huyện {t.key}",
-    "/reports/yearly": lambda t: f"Huyện {t.key}",
+    "/epcis/epcs": lambda t: f"/01/{t.gtin}/21/{t.key}1",
+    "/epcis/eventTypes/ObjectEvent/events": lambda t: t.event_id,
+    "/reports/indicators": lambda t: f"HTX {t.key}",
+    "/reports/indicators.csv": lambda t: f"HTX {t.key}",
+    "/reports/yearly": lambda t: f"HTX {t.key}",
     "/dashboard": lambda t: f">{t.line}<",
 }
 
@@ -386,7 +397,13 @@ def test_a_technician_registers_lines_only_in_its_own_organisation(
 
 
 #: Routes that hold no organisation's records.
-NOT_TENANT_DATA = {("GET", "/auth/me"), ("POST", "/auth/logout")}
+NOT_TENANT_DATA = {
+    ("GET", "/auth/me"),
+    ("POST", "/auth/logout"),
+    ("POST", "/logout"),
+    ("GET", "/epcis/"),  # the list of the binding's resources
+    ("GET", "/dashboard/live"),  # "something changed": the page is then read, scoped
+}
 
 
 def test_every_route_is_classified() -> None:
@@ -394,6 +411,7 @@ def test_every_route_is_classified() -> None:
         PUBLIC
         | ONE_RECORD
         | {("GET", path) for path in LISTS}
+        | EPCIS_RESOURCES
         | set(_creations(World(_NO_TENANT, _NO_TENANT, {})))
         | NOT_FOR_BUSINESS
         | NOT_TENANT_DATA

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from lineside.epcis import event_hash
 from tests.server.factories import epcis_document, object_event, sgtin
 
 LOT_CLASS = "urn:epc:class:lgtin:0614141.107346.L1"
@@ -17,6 +18,9 @@ LOT_CLASS = "urn:epc:class:lgtin:0614141.107346.L1"
 def _capture(client: TestClient, events: list[dict[str, Any]]) -> None:
     document = epcis_document(events)
     document["@context"].append({"example": "https://ns.example.com/epcis/"})
+    for event in events:  # the events were changed after they were built: hash them again
+        body = {key: value for key, value in event.items() if key != "eventID"}
+        event["eventID"] = event_hash(body, context=document["@context"])
     response = client.post("/epcis/capture", json=document)
     assert response.status_code == 202, response.text
 
