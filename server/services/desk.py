@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from server.db.models import (
     AlarmRecord,
@@ -35,10 +35,9 @@ from server.db.models import (
     StatusReport,
     WorkOrder,
 )
-from server.ingest import BatchProcessor, InboundMessage
 from server.services.dashboard import OCOP_GROUP_LABELS
 from server.services.resolver import CLONE_WARNING_DEVICES
-from server.services.tenancy import PROVINCE, Scope, get_scoped, scoped
+from server.services.tenancy import PROVINCE, Scope, scoped
 
 #: A line whose status is older than this is shown as silent.
 STALE_AFTER: Final = timedelta(minutes=2)
@@ -182,40 +181,6 @@ def source_of(topic: str) -> str:
     """
     parts = topic.split("/")
     return f"{parts[3]} · {parts[2]}" if len(parts) >= 4 else topic
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayOutcome:
-    """What became of a replayed dead letter: stored, or refused again with a new reason."""
-
-    stored: bool
-    reason: str = ""
-
-
-def replay_dead_letter(
-    factory: sessionmaker[Session], letter_id: int, scope: Scope = PROVINCE
-) -> ReplayOutcome:
-    """Feed a dead letter through ingestion again; it is removed once it has been through,
-    and comes back as a new dead letter with today's reason when it is still refused.
-
-    The original is deleted only after the replay, so a database outage loses nothing.
-    """
-    with factory() as session:
-        letter = get_scoped(session, DeadLetter, letter_id, scope)  # another's: not found
-        message = InboundMessage(letter.topic, bytes(letter.payload))
-    result = BatchProcessor(factory).process([message])
-    with factory() as session, session.begin():
-        session.execute(delete(DeadLetter).where(DeadLetter.id == letter_id))
-    if result.dead_letters == 0:
-        return ReplayOutcome(stored=True)
-    with factory() as session:
-        reason = session.scalar(
-            select(DeadLetter.reason)
-            .where(DeadLetter.topic == message.topic)
-            .order_by(DeadLetter.id.desc())
-            .limit(1)
-        )
-    return ReplayOutcome(stored=False, reason=reason or "")
 
 
 # --------------------------------------------------------------------------- rows

@@ -36,6 +36,7 @@ from server.api.deps import (
     rate_limited,
 )
 from server.errors import NotAllowed, NotSignedIn, TooManyRequests
+from server.ingest.replay import replay_dead_letter
 from server.services import desk
 from server.services.auth import Principal, Role, principal_for_token, revoke_token
 from server.services.dashboard import (
@@ -271,7 +272,7 @@ async def _page_writer(request: Request, factory: SessionFactoryDep) -> Principa
 
 
 @router.post("/dead-letters/{letter_id}/replay", response_model=None)
-def replay_dead_letter(
+def replay(
     letter_id: int,
     request: Request,
     factory: SessionFactoryDep,
@@ -282,7 +283,7 @@ def replay_dead_letter(
     Stored: it leaves the list. Still refused: it comes back with today's reason.
     A browser goes back to the dashboard with a notice; a program gets JSON.
     """
-    outcome = desk.replay_dead_letter(factory, letter_id, scope_for(writer))
+    outcome = replay_dead_letter(factory, letter_id, scope_for(writer))
     if "text/html" not in request.headers.get("accept", ""):
         return asdict(outcome)
     return RedirectResponse(
