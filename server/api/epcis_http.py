@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,6 +22,7 @@ from lineside.epcis.xml import document_to_xml
 from server.api.deps import require_role
 from server.errors import NotAcceptableException
 from server.services.auth import Role
+from server.services.epc_format import check_epc_format, company_prefixes, translate_document
 from server.services.epcis import QueryPage
 from server.services.tracing import trace_domains
 
@@ -105,9 +107,10 @@ def link_domains(request: Request) -> list[str]:
     return trace_domains(settings.resolver_domain) if settings is not None else []
 
 
-def query_response(request: Request, page: QueryPage) -> Response:
+def query_response(request: Request, page: QueryPage, session: Session | None = None) -> Response:
     """An ``EPCISQueryDocument`` page in the binding the client accepts (406 when it
-    accepts neither), with the ``Link`` header of the next page."""
+    accepts neither), with the ``Link`` header of the next page; EPCs in the form
+    ``GS1-EPC-Format`` asks for (translated when a ``session`` is given)."""
     wanted = negotiated_format(request.headers.get("accept"))
     if wanted is None:
         raise NotAcceptableException(
@@ -115,6 +118,12 @@ def query_response(request: Request, page: QueryPage) -> Response:
             "application/xml; the Accept header admits none of them"
         )
     headers: dict[str, str] = {}
+    epc_format = check_epc_format(request.headers.get("GS1-EPC-Format"))
+    if session is not None and epc_format != "No_Preference":
+        prefixes = company_prefixes(session) if epc_format == "Always_EPC_URN" else []
+        document = translate_document(page.document, epc_format, prefixes)
+        page = QueryPage(document, page.next_page_token)
+        headers["GS1-EPC-Format"] = epc_format
     if page.next_page_token is not None:
         next_url = request.url.remove_query_params("nextPageToken").include_query_params(
             nextPageToken=page.next_page_token

@@ -39,7 +39,15 @@ from server.db.events import (
     parse_event_time,
     store_events,
 )
-from server.db.models import CaptureJob, CaptureJobState, EpcRole, Event, EventEpc, EventSource
+from server.db.models import (
+    CaptureJob,
+    CaptureJobState,
+    EpcRole,
+    Event,
+    EventContext,
+    EventEpc,
+    EventSource,
+)
 from server.db.types import utcnow
 from server.errors import (
     CaptureLimitExceededException,
@@ -206,7 +214,7 @@ def job_json(job: CaptureJob) -> dict[str, Any]:
         "finishedAt": _iso(job.finished_at) if job.finished_at else None,
         "running": job.state is CaptureJobState.RUNNING,
         "success": job.state is CaptureJobState.SUCCEEDED,
-        "captureErrorBehaviour": "rollback",
+        "captureErrorBehaviour": job.errors.get("behaviour", "rollback"),
         "eventCount": job.event_count,
         "duplicateCount": job.duplicate_count,
         "errors": job.errors.get("issues", []),
@@ -435,7 +443,7 @@ def query_events(
     rows = _matching(session, query, statement, per_page + 1) if per_page else []
     page, more = rows[:per_page], len(rows) > per_page
     document = {
-        "@context": [EPCIS_CONTEXT],
+        "@context": page_context(session, [event.event_id for event in page]),
         "type": "EPCISQueryDocument",
         "schemaVersion": "2.0",
         "creationDate": _iso(utcnow()),
@@ -452,6 +460,20 @@ def query_events(
     }
     next_token = encode_page_token(query.offset + len(page)) if more else None
     return QueryPage(document, next_token)
+
+
+def page_context(session: Session, event_ids: Sequence[str]) -> list[Any]:
+    """The ``@context`` of a query document: EPCIS's, and the extension prefixes the
+    events on the page were captured with (the first definition of a prefix wins)."""
+    namespaces: dict[str, Any] = {}
+    if event_ids:
+        rows = session.scalars(
+            select(EventContext.namespaces).where(EventContext.event_id.in_(list(event_ids)))
+        )
+        for found in rows:
+            for prefix, iri in found.items():
+                namespaces.setdefault(prefix, iri)
+    return [EPCIS_CONTEXT, namespaces] if namespaces else [EPCIS_CONTEXT]
 
 
 # --------------------------------------------------------------------------- resources

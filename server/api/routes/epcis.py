@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 
 from server.api.deps import SessionDep
 from server.api.epcis_http import CaptureWriter, QueryReader, link_domains, query_response
-from server.services import epcis
+from server.services import epcis, epcis_capture
 from server.services.audit import record_action
 
 
@@ -63,8 +63,11 @@ def create_router(
         content_type = request.headers.get("content-type")
         epcis.check_content_type(content_type)
         body = await request.body()
-        indexed = epcis.check_capture(body, limits, content_type)
-        job = epcis.capture(session, indexed)
+        behaviour = epcis_capture.capture_behaviour(
+            request.headers.get("GS1-Capture-Error-Behaviour")
+        )
+        plan = epcis_capture.prepare_capture(body, limits, content_type, behaviour)
+        job = epcis_capture.store_capture(session, plan, behaviour)
         principal = getattr(request.state, "principal", None)
         record_action(
             session,
@@ -97,6 +100,6 @@ def create_router(
         page = epcis.query_events(
             session, request.query_params.multi_items(), link_domains(request)
         )
-        return query_response(request, page)
+        return query_response(request, page, session)
 
     return router

@@ -84,7 +84,7 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
         page = epcis.query_events(session, items, link_domains(request))
         if not page.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
             raise NoSuchResourceException(f"no event {event_id!r:.200}")
-        return query_response(request, page)
+        return query_response(request, page, session)
 
     @router.get("/{resource}", dependencies=deps)
     def collection(resource: str, request: Request, session: SessionDep) -> Response:
@@ -110,6 +110,7 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
             return JSONResponse(_collection(["events"]))
         value = value.removesuffix("/events")
         items = [(_FILTERS[resource], value), *request.query_params.multi_items()]
-        return query_response(request, epcis.query_events(session, items, link_domains(request)))
+        page = epcis.query_events(session, items, link_domains(request))
+        return query_response(request, page, session)
 
     return router
