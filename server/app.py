@@ -24,6 +24,7 @@ from server.api.routes import (
     audit,
     dashboard,
     epcis,
+    epcis_queries,
     epcis_resources,
     masterdata,
     production,
@@ -136,6 +137,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(dashboard.router)
     app.include_router(epcis.create_router())
+    app.include_router(epcis_queries.create_queries_router())
     app.include_router(epcis_resources.create_resources_router())
     app.include_router(resolver.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

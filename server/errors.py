@@ -151,3 +151,17 @@ class UnsupportedMediaTypeException(EPCISException):
 
     name = "UnsupportedMediaTypeException"
     title = "Unsupported media type"
+
+
+class ResourceAlreadyExistsException(EPCISException):
+    """A named query (or other EPCIS resource) of that name already exists."""
+
+    name = "ResourceAlreadyExistsException"
+    title = "EPCIS resource already exists"
+
+
+class SubscriptionControlsException(EPCISException):
+    """A subscription's destination, schedule or stream setting is invalid."""
+
+    name = "SubscriptionControlsException"
+    title = "Invalid subscription"

@@ -47,6 +47,7 @@ from server.errors import (
     NotFound,
     NotSignedIn,
     QueryTooLargeException,
+    ResourceAlreadyExistsException,
     TooManyRequests,
     UnsupportedMediaTypeException,
 )
@@ -60,6 +61,7 @@ _STATUS: tuple[tuple[type[LinesideError], int], ...] = (
     (CaptureLimitExceededException, 413),
     (QueryTooLargeException, 413),
     (NoSuchResourceException, 404),
+    (ResourceAlreadyExistsException, 409),
     (NotAcceptableException, 406),
     (UnsupportedMediaTypeException, 415),
     (EPCISException, 400),

@@ -391,6 +391,22 @@ def _parse_query(items: Iterable[tuple[str, str]]) -> _Query:
     return query
 
 
+def check_query(items: Iterable[tuple[str, str]]) -> None:
+    """``QueryParameterException`` unless ``items`` make a valid simple event query."""
+    build_query(_parse_query(items).indexed)
+
+
+def paging(items: Iterable[tuple[str, str]], resource: str) -> tuple[int, int]:
+    """``(per_page, offset)`` of a listing that takes only ``perPage`` and
+    ``nextPageToken``."""
+    query = _Query(indexed={}, predicates=[])
+    for name, value in items:
+        if name not in ("perPage", "nextPageToken"):
+            raise QueryParameterException(f"{name!r:.80} is not a parameter of {resource}")
+        _controls(query, name, [value])
+    return query.per_page, query.offset
+
+
 def _ordered(statement: Select[Event], query: _Query) -> Select[Event]:
     if query.order is None:
         return statement.order_by(Event.pk)

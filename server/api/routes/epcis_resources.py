@@ -42,6 +42,7 @@ TOP_LEVEL = (
     "bizLocations",
     "readPoints",
     "dispositions",
+    "queries",
 )
 
 #: Each collection resource and the simple-query parameter its values filter on.
@@ -53,6 +54,19 @@ _FILTERS: dict[str, str] = {
     "readPoints": "EQ_readPoint",
     "dispositions": "EQ_disposition",
 }
+
+
+def _allowed(path: str) -> str:
+    """The methods of a resource: capture and the query lists take POST, a named query
+    and a subscription DELETE."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "capture" and len(parts) == 1:
+        return "OPTIONS, GET, POST"
+    if parts[0] == "queries" and len(parts) in (1, 3) and parts[-1] != "events":
+        return "OPTIONS, GET, POST"
+    if parts[0] == "queries" and len(parts) in (2, 4):
+        return "OPTIONS, GET, DELETE"
+    return "OPTIONS, GET"
 
 
 def _collection(members: Iterable[str]) -> dict[str, Any]:
@@ -68,9 +82,7 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
     @router.options("/{path:path}", include_in_schema=False)
     def discover(path: str = "") -> Response:
         """204 with the versions, formats and methods of a resource."""
-        writable = path.strip("/") == "capture"
-        allow = "OPTIONS, GET, POST" if writable else "OPTIONS, GET"
-        return Response(status_code=204, headers={**DISCOVERY_HEADERS, "Allow": allow})
+        return Response(status_code=204, headers={**DISCOVERY_HEADERS, "Allow": _allowed(path)})
 
     @router.get("/", dependencies=deps)
     def top_level() -> Response:
