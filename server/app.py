@@ -37,6 +37,7 @@ from server.db.engine import make_engine, make_session_factory
 from server.ingest import Ingestor, IngestSettings
 from server.portal import start_worker
 from server.services.commands import CommandPublisher, MqttCommandPublisher
+from server.services.epcis_subscriptions import SubscriptionWorker
 from server.services.metrics import ServerMetrics
 from server.services.ratelimit import TokenBuckets
 from server.settings import ServerSettings
@@ -68,6 +69,10 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
     if settings.portal_enabled:
         worker = start_worker(settings, factory)
         started.append(worker)
+    if settings.epcis_subscriptions_enabled:
+        subscriptions = SubscriptionWorker(factory)
+        subscriptions.start()
+        started.append(subscriptions)
     return started
 
 

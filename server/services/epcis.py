@@ -458,24 +458,48 @@ def query_events(
             raise QueryTooLargeException(f"more than maxEventCount={cap} events match the query")
     rows = _matching(session, query, statement, per_page + 1) if per_page else []
     page, more = rows[:per_page], len(rows) > per_page
-    document = {
-        "@context": page_context(session, [event.event_id for event in page]),
+    document = query_document(session, page)
+    next_token = encode_page_token(query.offset + len(page)) if more else None
+    return QueryPage(document, next_token)
+
+
+def query_document(
+    session: Session,
+    events: Sequence[Event],
+    query_name: str = "SimpleEventQuery",
+    subscription_id: str | None = None,
+) -> dict[str, Any]:
+    """An ``EPCISQueryDocument`` holding ``events`` (with their record times)."""
+    results: dict[str, Any] = {"queryName": query_name}
+    if subscription_id is not None:
+        results["subscriptionID"] = subscription_id
+    results["resultsBody"] = {
+        "eventList": [{**event.document, "recordTime": _iso(event.record_time)} for event in events]
+    }
+    return {
+        "@context": page_context(session, [event.event_id for event in events]),
         "type": "EPCISQueryDocument",
         "schemaVersion": "2.0",
         "creationDate": _iso(utcnow()),
-        "epcisBody": {
-            "queryResults": {
-                "queryName": "SimpleEventQuery",
-                "resultsBody": {
-                    "eventList": [
-                        {**event.document, "recordTime": _iso(event.record_time)} for event in page
-                    ]
-                },
-            }
-        },
+        "epcisBody": {"queryResults": results},
     }
-    next_token = encode_page_token(query.offset + len(page)) if more else None
-    return QueryPage(document, next_token)
+
+
+def events_after(
+    session: Session,
+    items: Iterable[tuple[str, str]],
+    after_pk: int,
+    up_to_pk: int,
+    *,
+    limit: int,
+    domains: Sequence[str] = (),
+) -> list[Event]:
+    """Up to ``limit`` events matching a query, stored after the event ``after_pk`` and
+    not after ``up_to_pk``, in the order they were stored (for subscriptions)."""
+    query = _parse_query(items)
+    statement = build_query(query.indexed, domains).where(Event.pk > after_pk, Event.pk <= up_to_pk)
+    query.offset = 0
+    return _matching(session, query, statement.order_by(Event.pk), limit)
 
 
 def page_context(session: Session, event_ids: Sequence[str]) -> list[Any]:

@@ -12,17 +12,21 @@ answer these paths.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
+from lineside.errors import LinesideError
 from server.api.deps import SessionDep
 from server.api.epcis_http import QueryReader, link_domains, query_response
 from server.errors import UnsupportedMediaTypeException, ValidationException
-from server.services import epcis_queries
+from server.services import epcis_queries, epcis_stream, epcis_subscriptions
 
 __all__ = ["create_queries_router", "json_body"]
 
@@ -91,4 +95,92 @@ def create_queries_router(reader: Callable[..., Any] | None = QueryReader) -> AP
         )
         return query_response(request, page, session)
 
+    _add_subscriptions(router, deps)
+    _add_websocket(router, open_access=reader is None)
     return router
+
+
+def _add_subscriptions(router: APIRouter, deps: list[Any]) -> None:
+    """Webhook subscriptions to a named query."""
+
+    @router.post("/queries/{query_name}/subscriptions", status_code=201, dependencies=deps)
+    async def subscribe(query_name: str, request: Request, session: SessionDep) -> Response:
+        """Subscribe a webhook to a named query (stream or schedule)."""
+        body = await json_body(request)
+        created = epcis_subscriptions.create_subscription(
+            session, query_name, body, request.headers.get("GS1-EPC-Format")
+        )
+        return JSONResponse(
+            epcis_subscriptions.subscription_json(created),
+            status_code=201,
+            headers={"Location": f"/epcis/queries/{query_name}/subscriptions/{created.id}"},
+        )
+
+    @router.get("/queries/{query_name}/subscriptions", dependencies=deps)
+    def subscriptions(query_name: str, request: Request, session: SessionDep) -> Response:
+        """The subscriptions to a named query."""
+        rows, token = epcis_subscriptions.list_subscriptions(
+            session, query_name, request.query_params.multi_items()
+        )
+        return JSONResponse(
+            [epcis_subscriptions.subscription_json(row) for row in rows],
+            headers=_next_link(request, token),
+        )
+
+    @router.get("/queries/{query_name}/subscriptions/{subscription_id}", dependencies=deps)
+    def subscription(query_name: str, subscription_id: str, session: SessionDep) -> Response:
+        """One subscription (its secret is never shown)."""
+        found = epcis_subscriptions.get_subscription(session, query_name, subscription_id)
+        return JSONResponse(epcis_subscriptions.subscription_json(found))
+
+    @router.delete(
+        "/queries/{query_name}/subscriptions/{subscription_id}",
+        status_code=204,
+        dependencies=deps,
+    )
+    def unsubscribe(query_name: str, subscription_id: str, session: SessionDep) -> Response:
+        """Unsubscribe."""
+        epcis_subscriptions.delete_subscription(session, query_name, subscription_id)
+        return Response(status_code=204)
+
+
+def _add_websocket(router: APIRouter, *, open_access: bool) -> None:
+    """``GET /epcis/queries/{queryName}/events`` with ``Upgrade: websocket``."""
+
+    @router.websocket("/queries/{query_name}/events")
+    async def stream(websocket: WebSocket, query_name: str) -> None:
+        """Send the query's new matching events (``stream=true``) or its results on a
+        schedule (``second``, ``minute``... as query parameters), one
+        ``EPCISQueryDocument`` per message."""
+        factory: sessionmaker[Session] = websocket.app.state.session_factory
+        params = dict(websocket.query_params)
+        try:
+            feed = await run_in_threadpool(
+                epcis_stream.open_feed,
+                factory,
+                query_name,
+                params,
+                None if open_access else _bearer(websocket),
+            )
+        except LinesideError as exc:
+            await websocket.close(code=1008, reason=str(exc)[:120])
+            return
+        await websocket.accept()
+        try:
+            while True:
+                for document in await run_in_threadpool(feed.poll, factory):
+                    await websocket.send_text(json.dumps(document, ensure_ascii=False))
+                try:
+                    message = await asyncio.wait_for(websocket.receive(), feed.wait_s())
+                except TimeoutError:
+                    continue
+                if message["type"] == "websocket.disconnect":
+                    return
+        except WebSocketDisconnect:
+            return
+
+
+def _bearer(websocket: WebSocket) -> str:
+    header = websocket.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
