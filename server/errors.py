@@ -153,6 +153,13 @@ class UnsupportedMediaTypeException(EPCISException):
     title = "Unsupported media type"
 
 
+class NoSuchNameException(NoSuchResourceException):
+    """The named query (or a subscription to it) does not exist."""
+
+    name = "NoSuchNameException"
+    title = "Unknown query name"
+
+
 class ResourceAlreadyExistsException(EPCISException):
     """A named query (or other EPCIS resource) of that name already exists."""
 

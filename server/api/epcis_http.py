@@ -53,7 +53,6 @@ DISCOVERY_HEADERS = {
     "GS1-CBV-Max": "2.0.0",
     "GS1-EPC-Format": "No_Preference",
     "GS1-CBV-XML-Format": "No_Preference",
-    "GS1-Extensions": "",
     "GS1-Vendor-Version": "lineside",
 }
 
@@ -132,4 +131,13 @@ def query_response(request: Request, page: QueryPage, session: Session | None = 
     if wanted == "xml":
         body = document_to_xml(page.document)
         return Response(body, media_type="application/xml", headers=headers)
-    return JSONResponse(page.document, headers=headers, media_type="application/ld+json")
+    media = (
+        "application/ld+json" if _asks_jsonld(request.headers.get("accept")) else "application/json"
+    )
+    return JSONResponse(page.document, headers=headers, media_type=media)
+
+
+def _asks_jsonld(accept: str | None) -> bool:
+    """JSON-LD is named when the client names it; plain JSON otherwise (GS1's OpenAPI
+    document lists ``application/json`` for query results)."""
+    return accept is not None and "application/ld+json" in accept.lower()

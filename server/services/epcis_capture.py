@@ -22,6 +22,7 @@ Two events "are the same" when their CBV 2.0 event hashes are equal (the hash ig
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import re
 import uuid
@@ -37,13 +38,18 @@ from lineside.errors import EPCISError
 from server.db.events import EventOrigin, IndexedEvent, index_event, store_events
 from server.db.models import CaptureJob, CaptureJobState, Event, EventContext, EventSource
 from server.db.types import utcnow
-from server.errors import CaptureLimitExceededException, ValidationException
+from server.errors import (
+    CaptureLimitExceededException,
+    ResourceAlreadyExistsException,
+    ValidationException,
+)
 from server.services.epcis import CaptureLimits, _read_document
 
 __all__ = [
     "CaptureBehaviour",
     "CapturePlan",
     "capture_behaviour",
+    "capture_one",
     "context_namespaces",
     "prepare_capture",
     "store_capture",
@@ -298,3 +304,32 @@ def store_capture(session: Session, plan: CapturePlan, behaviour: CaptureBehavio
         len(errors),
     )
     return job
+
+
+def capture_one(
+    session: Session, body: bytes, limits: CaptureLimits, content_type: str | None
+) -> str:
+    """Capture one event posted on its own (``POST /epcis/events``, synchronous); its
+    ``eventID``. An ``eventID`` stored with other content is
+    ``ResourceAlreadyExistsException``; the same event again is accepted (idempotent)."""
+    limits.check_size(len(body))
+    event = _read_document(body, content_type)
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise ValidationException("the body must be one EPCIS event (a JSON object with type)")
+    event = dict(event)
+    context = event.pop("@context", None) or [EPCIS_CONTEXT]
+    document = {
+        "@context": context,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": utcnow().isoformat(),
+        "epcisBody": {"eventList": [event]},
+    }
+    wrapped = json.dumps(document).encode()
+    plan = prepare_capture(wrapped, limits, "application/json", CaptureBehaviour.ROLLBACK)
+    job = store_capture(session, plan, CaptureBehaviour.ROLLBACK)
+    if job.state is CaptureJobState.FAILED:
+        issues = job.errors.get("issues", [])
+        detail = issues[0]["detail"] if issues else "the event was not captured"
+        raise ResourceAlreadyExistsException(detail)
+    return plan.events[0].event_id

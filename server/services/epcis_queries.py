@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from server.db.models import NamedQuery, QuerySubscription
 from server.errors import (
-    NoSuchResourceException,
+    NoSuchNameException,
     QueryParameterException,
     ResourceAlreadyExistsException,
     ValidationException,
@@ -97,7 +97,7 @@ def get_query(session: Session, name: str) -> NamedQuery:
     """One named query; ``NoSuchResourceException`` otherwise."""
     found = session.get(NamedQuery, name)
     if found is None:
-        raise NoSuchResourceException(f"no query named {name!r:.200}")
+        raise NoSuchNameException(f"no query named {name!r:.200}")
     return found
 
 

@@ -44,7 +44,7 @@ from lineside.backoff import Backoff
 from server.db.events import parse_event_time
 from server.db.models import Event, OutboxState, QuerySubscription, SubscriptionDelivery
 from server.db.types import utcnow
-from server.errors import NoSuchResourceException, SubscriptionControlsException
+from server.errors import NoSuchNameException, SubscriptionControlsException
 from server.services import epcis
 from server.services.epc_format import (
     check_epc_format,
@@ -226,7 +226,7 @@ def get_subscription(session: Session, query_name: str, subscription_id: str) ->
     """One subscription of a named query; ``NoSuchResourceException`` otherwise."""
     found = session.get(QuerySubscription, subscription_id)
     if found is None or found.query_name != query_name:
-        raise NoSuchResourceException(
+        raise NoSuchNameException(
             f"no subscription {subscription_id!r:.80} to query {query_name!r:.80}"
         )
     return found

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -82,6 +83,21 @@ def create_router(
             status_code=202,
             headers={"Location": f"/epcis/capture/{job.id}"},
         )
+
+    @router.post("/events", status_code=201, dependencies=write_deps)
+    async def capture_event(request: Request, session: SessionDep) -> Response:
+        """Capture one EPCIS event synchronously; 201 with its ``Location``."""
+        content_type = request.headers.get("content-type")
+        epcis.check_content_type(content_type)
+        event_id = epcis_capture.capture_one(session, await request.body(), limits, content_type)
+        return Response(
+            status_code=201, headers={"Location": f"/epcis/events/{quote(event_id, safe='')}"}
+        )
+
+    @router.delete("/nextPageToken/{token}", status_code=204, dependencies=read_deps)
+    def release_page_token(token: str) -> Response:
+        """Page tokens hold no server resources: nothing to release."""
+        return Response(status_code=204)
 
     @router.get("/capture", dependencies=read_deps)
     def list_capture_jobs(session: SessionDep, perPage: int = epcis.DEFAULT_PER_PAGE) -> Response:  # noqa: N803

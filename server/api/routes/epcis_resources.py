@@ -60,7 +60,7 @@ def _allowed(path: str) -> str:
     """The methods of a resource: capture and the query lists take POST, a named query
     and a subscription DELETE."""
     parts = path.strip("/").split("/")
-    if parts[0] == "capture" and len(parts) == 1:
+    if parts[0] in ("capture", "events") and len(parts) == 1:
         return "OPTIONS, GET, POST"
     if parts[0] == "queries" and len(parts) in (1, 3) and parts[-1] != "events":
         return "OPTIONS, GET, POST"

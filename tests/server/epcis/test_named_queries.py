@@ -33,7 +33,7 @@ def test_a_named_query_is_created_read_run_and_deleted(client: TestClient) -> No
     for path in ("/epcis/queries/shipped", "/epcis/queries/shipped/events"):
         missing = client.get(path)
         assert missing.status_code == 404
-        assert missing.json()["type"] == "epcisException:NoSuchResourceException"
+        assert missing.json()["type"] == "epcisException:NoSuchNameException"
     assert client.delete("/epcis/queries/shipped").status_code == 404
 
 
