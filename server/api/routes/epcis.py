@@ -1,11 +1,14 @@
 """The EPCIS 2.0 REST interfaces: capture (``POST /epcis/capture``) and query
 (``GET /epcis/events``), following the standard's status codes and problem bodies.
 
-- ``POST /epcis/capture``: an EPCIS 2.0 JSON-LD document (or XML, with an XML
-  ``Content-Type``). 202 with ``Location: /epcis/capture/{id}`` when stored (events
-  already present are skipped: capture is idempotent on the event ID; events without
-  ``eventID`` get the CBV 2.0 event hash); 400 ``epcisException:ValidationException`` for
+- ``POST /epcis/capture``: an EPCIS 2.0 JSON-LD document or query document (or XML,
+  with an XML ``Content-Type``). 202 with ``Location: /epcis/capture/{id}``; events
+  already present are duplicates, an ``eventID`` stored with other content an error of
+  the job; events without ``eventID`` get the CBV 2.0 event hash;
+  ``GS1-Capture-Error-Behaviour`` chooses rollback or proceed
+  (:mod:`server.services.epcis_capture`); 400 ``epcisException:ValidationException`` for
   an invalid document; 413 when too big.
+- ``POST /epcis/events``: one event, captured synchronously (201, 409 on a conflict).
 - ``GET /epcis/capture`` and ``GET /epcis/capture/{id}``: the capture jobs.
 - ``GET /epcis/events``: an ``EPCISQueryDocument`` filtered by ``EQ_bizStep``,
   ``EQ_action``, ``EQ_disposition``, ``eventType``, ``MATCH_epc``, ``MATCH_parentID``,

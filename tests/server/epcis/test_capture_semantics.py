@@ -157,3 +157,18 @@ def test_digital_link_output_of_urns(client: TestClient) -> None:
     as_link = client.get("/epcis/events", headers={"GS1-EPC-Format": "Always_GS1_Digital_Link"})
     (found,) = as_link.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert found["epcList"] == ["https://id.gs1.org/01/10614141073464/21/7"]
+
+
+def test_one_event_is_captured_synchronously_on_the_events_resource(client: TestClient) -> None:
+    event = object_event([sgtin(4)])
+    created = client.post("/epcis/events", json=event)
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == "/epcis/events/" + quote(event["eventID"], safe="")
+    assert client.get(created.headers["Location"]).status_code == 200
+    assert client.post("/epcis/events", json=event).status_code == 201  # the same again
+    other = {**object_event([sgtin(5)]), "eventID": event["eventID"]}
+    conflict = client.post("/epcis/events", json=other)
+    assert conflict.status_code == 409
+    assert conflict.json()["type"] == "epcisException:ResourceAlreadyExistsException"
+    assert client.post("/epcis/events", json={"epcList": []}).status_code == 400
+    assert client.options("/epcis/events").headers["Allow"] == "OPTIONS, GET, POST"
