@@ -31,6 +31,7 @@ __all__ = [
     "VERSION_HEADERS",
     "CaptureWriter",
     "QueryReader",
+    "QueryWriter",
     "add_version_headers",
     "link_domains",
     "negotiated_format",
@@ -40,6 +41,8 @@ __all__ = [
 #: Writing needs a technician or operator account; reading any role that traces.
 CaptureWriter = require_role(Role.TECHNICIAN, Role.OPERATOR)
 QueryReader = require_role(Role.INSPECTOR, Role.AUDITOR, Role.TECHNICIAN, Role.OPERATOR)
+#: Named queries and subscriptions change the server's state: not for read-only auditors.
+QueryWriter = require_role(Role.INSPECTOR, Role.TECHNICIAN, Role.OPERATOR)
 
 #: Sent with every EPCIS answer.
 VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}

@@ -34,7 +34,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from server.api.deps import SessionDep
-from server.api.epcis_http import CaptureWriter, QueryReader, link_domains, query_response
+from server.api.epcis_http import (
+    CaptureWriter,
+    QueryReader,
+    QueryWriter,
+    link_domains,
+    query_response,
+)
 from server.services import epcis, epcis_capture
 from server.services.audit import record_action
 
@@ -97,7 +103,9 @@ def create_router(
             status_code=201, headers={"Location": f"/epcis/events/{quote(event_id, safe='')}"}
         )
 
-    @router.delete("/nextPageToken/{token}", status_code=204, dependencies=read_deps)
+    release_deps = [Depends(QueryWriter)] if reader is not None else []
+
+    @router.delete("/nextPageToken/{token}", status_code=204, dependencies=release_deps)
     def release_page_token(token: str) -> Response:
         """Page tokens hold no server resources: nothing to release."""
         return Response(status_code=204)

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lineside.errors import LinesideError
 from server.api.deps import SessionDep
-from server.api.epcis_http import QueryReader, link_domains, query_response
+from server.api.epcis_http import QueryReader, QueryWriter, link_domains, query_response
 from server.errors import UnsupportedMediaTypeException, ValidationException
 from server.services import epcis_queries, epcis_stream, epcis_subscriptions
 
@@ -51,13 +51,17 @@ def _next_link(request: Request, token: str | None) -> dict[str, str]:
     return {"Link": f'<{url}>; rel="next"'}
 
 
-def create_queries_router(reader: Callable[..., Any] | None = QueryReader) -> APIRouter:
-    """The named-query resources; ``reader`` is the access check (a named query is a
-    view a query client makes for itself)."""
+def create_queries_router(
+    reader: Callable[..., Any] | None = QueryReader,
+    writer: Callable[..., Any] | None = QueryWriter,
+) -> APIRouter:
+    """The named-query resources; ``reader`` checks reads, ``writer`` the creation and
+    removal of queries and subscriptions (``None``: open)."""
     router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"])
     deps = [Depends(reader)] if reader is not None else []
+    write_deps = [Depends(writer)] if writer is not None else []
 
-    @router.post("/queries", status_code=201, dependencies=deps)
+    @router.post("/queries", status_code=201, dependencies=write_deps)
     async def create_query(request: Request, session: SessionDep) -> Response:
         """Create a named query."""
         query = epcis_queries.create_query(session, await json_body(request))
@@ -81,7 +85,7 @@ def create_queries_router(reader: Callable[..., Any] | None = QueryReader) -> AP
         """One named query's definition."""
         return JSONResponse(epcis_queries.query_json(epcis_queries.get_query(session, query_name)))
 
-    @router.delete("/queries/{query_name}", status_code=204, dependencies=deps)
+    @router.delete("/queries/{query_name}", status_code=204, dependencies=write_deps)
     def delete_query(query_name: str, session: SessionDep) -> Response:
         """Remove a named query and its subscriptions."""
         epcis_queries.delete_query(session, query_name)
@@ -95,15 +99,15 @@ def create_queries_router(reader: Callable[..., Any] | None = QueryReader) -> AP
         )
         return query_response(request, page, session)
 
-    _add_subscriptions(router, deps)
+    _add_subscriptions(router, deps, write_deps)
     _add_websocket(router, open_access=reader is None)
     return router
 
 
-def _add_subscriptions(router: APIRouter, deps: list[Any]) -> None:
+def _add_subscriptions(router: APIRouter, deps: list[Any], write_deps: list[Any]) -> None:
     """Webhook subscriptions to a named query."""
 
-    @router.post("/queries/{query_name}/subscriptions", status_code=201, dependencies=deps)
+    @router.post("/queries/{query_name}/subscriptions", status_code=201, dependencies=write_deps)
     async def subscribe(query_name: str, request: Request, session: SessionDep) -> Response:
         """Subscribe a webhook to a named query (stream or schedule)."""
         body = await json_body(request)
@@ -136,7 +140,7 @@ def _add_subscriptions(router: APIRouter, deps: list[Any]) -> None:
     @router.delete(
         "/queries/{query_name}/subscriptions/{subscription_id}",
         status_code=204,
-        dependencies=deps,
+        dependencies=write_deps,
     )
     def unsubscribe(query_name: str, subscription_id: str, session: SessionDep) -> Response:
         """Unsubscribe."""

@@ -26,7 +26,7 @@ def epcis_app(session_factory: sessionmaker[Session]) -> FastAPI:
     app.include_router(
         create_router(writer=None, reader=None, capture_max_bytes=TEST_CAPTURE_MAX_BYTES)
     )
-    app.include_router(create_queries_router(reader=None))
+    app.include_router(create_queries_router(reader=None, writer=None))
     app.include_router(create_resources_router(reader=None))
     app.middleware("http")(add_version_headers)
     return app
