@@ -42,6 +42,21 @@ __all__ = [
 _NAME = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
 #: Parameters a named query's ``events`` resource takes beside its own definition.
 _PAGING = ("perPage", "nextPageToken")
+#: Subscription parameters: they mean something on a WebSocket only, and are ignored on
+#: a plain ``GET``.
+_SUBSCRIPTION = frozenset(
+    {
+        "stream",
+        "reportIfEmpty",
+        "initialRecordTime",
+        "second",
+        "minute",
+        "hour",
+        "dayOfMonth",
+        "month",
+        "dayOfWeek",
+    }
+)
 
 
 def _value_text(name: str, value: object) -> str:
@@ -143,7 +158,7 @@ def run_query(
 ) -> epcis.QueryPage:
     """The events of a named query (with ``perPage`` and ``nextPageToken``)."""
     query = get_query(session, name)
-    extra = list(items)
+    extra = [(name, value) for name, value in items if name not in _SUBSCRIPTION]
     for parameter, _ in extra:
         if parameter not in _PAGING:
             raise QueryParameterException(

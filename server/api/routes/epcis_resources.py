@@ -23,6 +23,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from lineside.epcis import EPCIS_CONTEXT
 from server.api.deps import SessionDep
@@ -31,6 +32,16 @@ from server.errors import NoSuchResourceException
 from server.services import epcis
 
 __all__ = ["create_resources_router"]
+
+
+class _AnyPath(PathConvertor):
+    """A path parameter that may hold any character, line breaks too (Starlette's
+    ``path`` stops at one), so a garbled identifier gets this router's own 404."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anypath", _AnyPath())
 
 #: Top-level resources, in the order the standard lists them.
 TOP_LEVEL = (
@@ -79,7 +90,7 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
     deps = [Depends(reader)] if reader is not None else []
 
     @router.options("/", include_in_schema=False)
-    @router.options("/{path:path}", include_in_schema=False)
+    @router.options("/{path:anypath}", include_in_schema=False)
     def discover(path: str = "") -> Response:
         """204 with the versions, formats and methods of a resource."""
         return Response(status_code=204, headers={**DISCOVERY_HEADERS, "Allow": _allowed(path)})
@@ -89,7 +100,7 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
         """The top-level resources of this repository."""
         return JSONResponse(_collection(TOP_LEVEL))
 
-    @router.get("/events/{event_id:path}", dependencies=deps)
+    @router.get("/events/{event_id:anypath}", dependencies=deps)
     def one_event(event_id: str, request: Request, session: SessionDep) -> Response:
         """One event by its ``eventID``, as a one-event query document."""
         items = [("EQ_eventID", event_id)]
@@ -112,7 +123,7 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
             headers["Link"] = f'<{next_url}>; rel="next"'
         return JSONResponse(_collection(page.values), headers=headers)
 
-    @router.get("/{resource}/{value:path}", dependencies=deps)
+    @router.get("/{resource}/{value:anypath}", dependencies=deps)
     def sub_resource(resource: str, value: str, request: Request, session: SessionDep) -> Response:
         """``{value}`` lists its sub-resources (``events``); ``{value}/events`` queries."""
         if resource not in _FILTERS:
