@@ -99,6 +99,14 @@ def create_router(
         content_type = request.headers.get("content-type")
         epcis.check_content_type(content_type)
         event_id = epcis_capture.capture_one(session, await request.body(), limits, content_type)
+        principal = getattr(request.state, "principal", None)
+        record_action(
+            session,
+            actor=principal.username if principal is not None else "anonymous",
+            role=principal.role.value if principal is not None else "none",
+            action="epcis.capture_event",
+            target=f"event:{event_id}"[:500],
+        )
         return Response(
             status_code=201, headers={"Location": f"/epcis/events/{quote(event_id, safe='')}"}
         )
