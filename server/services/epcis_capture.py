@@ -227,9 +227,13 @@ def _check_against_store(session: Session, plan: CapturePlan) -> _Checked:
     checked = _Checked()
     in_plan: dict[str, int] = {}
     for event in plan.events:
+        known = stored.get(event.event_id)
+        if known is None and event.event_id not in in_plan:  # the common case: no hash
+            in_plan[event.event_id] = len(checked.events)
+            checked.events.append(event)
+            continue
         digest = event_hash(event.document, context=plan.context)
         declares = "errorDeclaration" in event.document
-        known = stored.get(event.event_id)
         if event.event_id in in_plan:
             position = in_plan[event.event_id]
             earlier = checked.events[position]
