@@ -31,6 +31,7 @@ from server.api.routes import (
     dashboard,
     dead_letters,
     epcis,
+    epcis_queries,
     epcis_resources,
     masterdata,
     production,
@@ -45,6 +46,7 @@ from server.ingest import Ingestor, IngestSettings
 from server.portal import start_worker
 from server.services.commands import CommandPublisher, MqttCommandPublisher
 from server.services.epcis import DEFAULT_CAPTURE_MAX_BYTES
+from server.services.epcis_subscriptions import SubscriptionWorker
 from server.services.media import MAX_PHOTO_BYTES
 from server.services.metrics import ServerMetrics
 from server.services.ratelimit import AccountLockout, TokenBuckets
@@ -94,6 +96,10 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
         anchor = AnchorWorker(factory, target, settings.audit_checkpoint_interval_s)
         anchor.start()
         started.append(anchor)
+    if settings.epcis_subscriptions_enabled:
+        subscriptions = SubscriptionWorker(factory)
+        subscriptions.start()
+        started.append(subscriptions)
     return started
 
 
@@ -188,6 +194,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(broker.router)
     app.include_router(dashboard.router)
     app.include_router(epcis.create_router())
+    app.include_router(epcis_queries.create_queries_router())
     app.include_router(epcis_resources.create_resources_router())
     app.include_router(resolver.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -20,6 +20,9 @@
         ├── QueryTooLargeException: more events match than maxEventCount allows (413)
         ├── NotAcceptableException: no binding the client accepts (406)
         ├── UnsupportedMediaTypeException: a capture body in neither binding (415)
+        ├── NoSuchNameException: no named query or subscription of that name (404)
+        ├── ResourceAlreadyExistsException: a named query of that name exists (409)
+        ├── SubscriptionControlsException: an invalid subscription (400)
         └── SecurityException: the caller may not report these events (403)
 
 Services raise these and know nothing of HTTP; one handler
@@ -173,3 +176,24 @@ class SecurityException(EPCISException):
 
     name = "SecurityException"
     title = "Not authorised"
+
+
+class NoSuchNameException(NoSuchResourceException):
+    """The named query (or a subscription to it) does not exist."""
+
+    name = "NoSuchNameException"
+    title = "Unknown query name"
+
+
+class ResourceAlreadyExistsException(EPCISException):
+    """A named query (or other EPCIS resource) of that name already exists."""
+
+    name = "ResourceAlreadyExistsException"
+    title = "EPCIS resource already exists"
+
+
+class SubscriptionControlsException(EPCISException):
+    """A subscription's destination, schedule or stream setting is invalid."""
+
+    name = "SubscriptionControlsException"
+    title = "Invalid subscription"

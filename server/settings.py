@@ -100,6 +100,9 @@ class ServerSettings(BaseSettings):
         description="Consume events through $share/<group>/... so processes split the load.",
     )
     portal_enabled: bool = Field(default=False, description="Forward data to the portal.")
+    epcis_subscriptions_enabled: bool = Field(
+        default=True, description="Deliver EPCIS query subscriptions to their webhooks."
+    )
     portal_token: SecretStr | None = Field(default=None, description="Bearer token of the portal.")
     portal_token_file: Path | None = Field(
         default=None, description="File holding the portal token (wins over portal_token)."

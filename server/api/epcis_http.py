@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,6 +22,7 @@ from lineside.epcis.xml import document_to_xml
 from server.api.deps import require_role
 from server.errors import NotAcceptableException
 from server.services.auth import Principal, Role
+from server.services.epc_format import check_epc_format, company_prefixes, translate_document
 from server.services.epcis import QueryPage
 from server.services.tenancy import PROVINCE, Scope, scope_for
 from server.services.tracing import trace_domains
@@ -30,6 +32,7 @@ __all__ = [
     "VERSION_HEADERS",
     "CaptureWriter",
     "QueryReader",
+    "QueryWriter",
     "add_version_headers",
     "caller",
     "link_domains",
@@ -41,6 +44,10 @@ __all__ = [
 #: Writing needs a technician or operator account; reading any role that traces.
 CaptureWriter = require_role(Role.TECHNICIAN, Role.OPERATOR)
 QueryReader = require_role(Role.INSPECTOR, Role.AUDITOR, Role.TECHNICIAN, Role.OPERATOR)
+#: Named queries and subscriptions: a subscription delivers events beyond any one
+#: organisation, so only province-wide roles (inspectors; administrators pass every
+#: check) define them. Business users read their own events through the queries.
+QueryWriter = require_role(Role.INSPECTOR)
 
 #: Sent with every EPCIS answer.
 VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
@@ -54,7 +61,6 @@ DISCOVERY_HEADERS = {
     "GS1-CBV-Max": "2.0.0",
     "GS1-EPC-Format": "No_Preference",
     "GS1-CBV-XML-Format": "No_Preference",
-    "GS1-Extensions": "",
     "GS1-Vendor-Version": "lineside",
 }
 
@@ -108,9 +114,10 @@ def link_domains(request: Request) -> list[str]:
     return trace_domains(settings.resolver_domain) if settings is not None else []
 
 
-def query_response(request: Request, page: QueryPage) -> Response:
+def query_response(request: Request, page: QueryPage, session: Session | None = None) -> Response:
     """An ``EPCISQueryDocument`` page in the binding the client accepts (406 when it
-    accepts neither), with the ``Link`` header of the next page."""
+    accepts neither), with the ``Link`` header of the next page; EPCs in the form
+    ``GS1-EPC-Format`` asks for (translated when a ``session`` is given)."""
     wanted = negotiated_format(request.headers.get("accept"))
     if wanted is None:
         raise NotAcceptableException(
@@ -118,6 +125,12 @@ def query_response(request: Request, page: QueryPage) -> Response:
             "application/xml; the Accept header admits none of them"
         )
     headers: dict[str, str] = {}
+    epc_format = check_epc_format(request.headers.get("GS1-EPC-Format"))
+    if session is not None and epc_format != "No_Preference":
+        prefixes = company_prefixes(session) if epc_format == "Always_EPC_URN" else []
+        document = translate_document(page.document, epc_format, prefixes)
+        page = QueryPage(document, page.next_page_token)
+        headers["GS1-EPC-Format"] = epc_format
     if page.next_page_token is not None:
         next_url = request.url.remove_query_params("nextPageToken").include_query_params(
             nextPageToken=page.next_page_token
@@ -126,7 +139,16 @@ def query_response(request: Request, page: QueryPage) -> Response:
     if wanted == "xml":
         body = document_to_xml(page.document)
         return Response(body, media_type="application/xml", headers=headers)
-    return JSONResponse(page.document, headers=headers, media_type="application/ld+json")
+    media = (
+        "application/ld+json" if _asks_jsonld(request.headers.get("accept")) else "application/json"
+    )
+    return JSONResponse(page.document, headers=headers, media_type=media)
+
+
+def _asks_jsonld(accept: str | None) -> bool:
+    """JSON-LD is named when the client names it; plain JSON otherwise (GS1's OpenAPI
+    document lists ``application/json`` for query results)."""
+    return accept is not None and "application/ld+json" in accept.lower()
 
 
 def caller(request: Request) -> Principal | None:

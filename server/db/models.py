@@ -797,3 +797,70 @@ def _organisation_holds_its_prefix(
                 prefix=prefix, organisation_id=organisation.id, created_at=utcnow()
             )
         )
+
+
+# --------------------------------------------------------------------------- EPCIS REST binding
+
+
+class EventContext(Base):
+    """The JSON-LD namespaces (prefix -> IRI) an event was captured with, beyond
+    EPCIS's own, so query documents can declare the extension prefixes they carry."""
+
+    __tablename__ = "event_contexts"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    namespaces: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class NamedQuery(Base):
+    """A named EPCIS query (``POST /epcis/queries``): its simple-query parameters."""
+
+    __tablename__ = "epcis_queries"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    query: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuerySubscription(Base):
+    """A webhook subscription to a named query, streamed or on a schedule."""
+
+    __tablename__ = "epcis_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    query_name: Mapped[str] = mapped_column(
+        ForeignKey("epcis_queries.name", ondelete="CASCADE"), index=True
+    )
+    dest: Mapped[str] = mapped_column(String(URI_LENGTH))
+    #: The client's ``signatureToken``: the HMAC-SHA256 key of ``GS1-Signature``.
+    secret: Mapped[str] = mapped_column(String(500), default="")
+    stream: Mapped[bool] = mapped_column(Boolean, default=False)
+    schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    report_if_empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    epc_format: Mapped[str] = mapped_column(String(40), default="No_Preference")
+    initial_record_time: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_notified_at: Mapped[datetime | None]
+    #: Every event with ``events.pk <= last_event_pk`` has been looked at for delivery.
+    last_event_pk: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SubscriptionDelivery(Base):
+    """One query document waiting to be (or already) posted to a subscriber."""
+
+    __tablename__ = "epcis_subscription_outbox"
+    __table_args__ = (Index("ix_epcis_subscription_outbox_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("epcis_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

@@ -25,7 +25,6 @@ import base64
 import binascii
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,16 +33,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lineside.epcis import EPCIS_CONTEXT, event_hash, parse_document_bytes, validate_document
+from lineside.epcis import EPCIS_CONTEXT, parse_document_bytes
 from lineside.errors import EPCISError
 from server.db.events import (
-    EventOrigin,
-    IndexedEvent,
-    index_event,
     normalise_biz_step,
     normalise_disposition,
     parse_event_time,
-    store_events,
 )
 from server.db.models import (
     CaptureJob,
@@ -51,8 +46,8 @@ from server.db.models import (
     DeadLetter,
     EpcRole,
     Event,
+    EventContext,
     EventEpc,
-    EventSource,
 )
 from server.db.types import utcnow
 from server.errors import (
@@ -66,7 +61,7 @@ from server.errors import (
 )
 from server.services.epc_match import exact_forms, is_pattern, pattern_prefixes
 from server.services.epcis_filters import DocumentPredicate, document_filter
-from server.services.event_rights import EventRights, Reporter, hash_problem
+from server.services.event_rights import Reporter
 from server.services.tenancy import PROVINCE, Scope, scoped
 
 logger = logging.getLogger(__name__)
@@ -166,46 +161,6 @@ def check_content_type(content_type: str | None) -> None:
     )
 
 
-def check_capture(
-    body: bytes, limits: CaptureLimits, content_type: str | None = None
-) -> list[IndexedEvent]:
-    """The events of a capture document, validated and indexed; the standard's
-    exception when the document cannot be captured."""
-    limits.check_size(len(body))
-    data = _read_document(body, content_type)
-    if not isinstance(data, dict):
-        raise ValidationException("an EPCIS document must be a JSON object")
-    if data.get("type") != "EPCISDocument":
-        raise ValidationException(f"type {data.get('type')!r:.60} is not 'EPCISDocument'")
-    issues = [str(issue) for issue in validate_document(data)]
-    if issues:
-        raise ValidationException(
-            f"{len(issues)} problem(s); first: {issues[0]}", issues=issues[:100]
-        )
-    events = data["epcisBody"]["eventList"]
-    if len(events) > limits.max_events:
-        raise CaptureLimitExceededException(
-            f"the document holds {len(events)} events; at most {limits.max_events} are accepted",
-            title="Too many events",
-        )
-    context = data.get("@context")
-    indexed: list[IndexedEvent] = []
-    forged: list[tuple[dict[str, Any], str]] = []
-    for position, event in enumerate(events):
-        if "eventID" not in event:
-            event = {**event, "eventID": event_hash(event, context=context)}
-        elif (problem := hash_problem(event, context=context)) is not None:
-            forged.append((event, f"epcisBody.eventList[{position}]: {problem}"))
-            continue
-        try:
-            indexed.append(index_event(event))
-        except EPCISError as exc:
-            raise ValidationException(f"epcisBody.eventList[{position}]: {exc}") from exc
-    if forged:
-        raise ForgedEventIds(forged)
-    return indexed
-
-
 class ForgedEventIds(ValidationException):
     """Events whose ``eventID`` claims to be their hash and is not (400)."""
 
@@ -247,52 +202,6 @@ def dead_letter_refused(
             )
 
 
-def capture(
-    session: Session, indexed: list[IndexedEvent], reporter: Reporter = OPEN_CAPTURE
-) -> CaptureJob:
-    """Store the events (skipping those already stored) as one finished capture job.
-
-    :class:`UnauthorisedEvents` when ``reporter`` may not report one of them.
-    """
-    rights = EventRights(session, indexed)
-    refused = [
-        (event.document, f"event {event.event_id}: {reason}")
-        for event in indexed
-        if (reason := rights.check(reporter, event)) is not None
-    ]
-    if refused:
-        raise UnauthorisedEvents(refused)
-    now = utcnow()
-    job = CaptureJob(
-        id=str(uuid.uuid4()),
-        state=CaptureJobState.SUCCEEDED,
-        created_at=now,
-        finished_at=now,
-        errors={},
-        organisation_id=reporter.organisation_id,
-    )
-    session.add(job)
-    session.flush()
-    stored = [
-        (
-            event,
-            EventOrigin(
-                source=EventSource.CAPTURE,
-                capture_job_id=job.id,
-                organisation_id=reporter.organisation_id
-                if reporter.organisation_id is not None
-                else rights.owner_of(event),
-            ),
-        )
-        for event in indexed
-    ]
-    inserted = store_events(session, stored, record_time=now)
-    job.event_count = len(inserted)
-    job.duplicate_count = len({e.event_id for e in indexed}) - len(inserted)
-    logger.info("capture %s: %d new, %d known", job.id, job.event_count, job.duplicate_count)
-    return job
-
-
 def job_json(job: CaptureJob) -> dict[str, Any]:
     """A capture job as the standard's JSON."""
     return {
@@ -301,7 +210,7 @@ def job_json(job: CaptureJob) -> dict[str, Any]:
         "finishedAt": _iso(job.finished_at) if job.finished_at else None,
         "running": job.state is CaptureJobState.RUNNING,
         "success": job.state is CaptureJobState.SUCCEEDED,
-        "captureErrorBehaviour": "rollback",
+        "captureErrorBehaviour": job.errors.get("behaviour", "rollback"),
         "eventCount": job.event_count,
         "duplicateCount": job.duplicate_count,
         "errors": job.errors.get("issues", []),
@@ -480,6 +389,22 @@ def _parse_query(items: Iterable[tuple[str, str]]) -> _Query:
     return query
 
 
+def check_query(items: Iterable[tuple[str, str]]) -> None:
+    """``QueryParameterException`` unless ``items`` make a valid simple event query."""
+    build_query(_parse_query(items).indexed)
+
+
+def paging(items: Iterable[tuple[str, str]], resource: str) -> tuple[int, int]:
+    """``(per_page, offset)`` of a listing that takes only ``perPage`` and
+    ``nextPageToken``."""
+    query = _Query(indexed={}, predicates=[])
+    for name, value in items:
+        if name not in ("perPage", "nextPageToken"):
+            raise QueryParameterException(f"{name!r:.80} is not a parameter of {resource}")
+        _controls(query, name, [value])
+    return query.per_page, query.offset
+
+
 def _ordered(statement: Select[Event], query: _Query) -> Select[Event]:
     if query.order is None:
         return statement.order_by(Event.pk)
@@ -536,24 +461,62 @@ def query_events(
             raise QueryTooLargeException(f"more than maxEventCount={cap} events match the query")
     rows = _matching(session, query, statement, per_page + 1) if per_page else []
     page, more = rows[:per_page], len(rows) > per_page
-    document = {
-        "@context": [EPCIS_CONTEXT],
+    document = query_document(session, page)
+    next_token = encode_page_token(query.offset + len(page)) if more else None
+    return QueryPage(document, next_token)
+
+
+def query_document(
+    session: Session,
+    events: Sequence[Event],
+    query_name: str = "SimpleEventQuery",
+    subscription_id: str | None = None,
+) -> dict[str, Any]:
+    """An ``EPCISQueryDocument`` holding ``events`` (with their record times)."""
+    results: dict[str, Any] = {"queryName": query_name}
+    if subscription_id is not None:
+        results["subscriptionID"] = subscription_id
+    results["resultsBody"] = {
+        "eventList": [{**event.document, "recordTime": _iso(event.record_time)} for event in events]
+    }
+    return {
+        "@context": page_context(session, [event.event_id for event in events]),
         "type": "EPCISQueryDocument",
         "schemaVersion": "2.0",
         "creationDate": _iso(utcnow()),
-        "epcisBody": {
-            "queryResults": {
-                "queryName": "SimpleEventQuery",
-                "resultsBody": {
-                    "eventList": [
-                        {**event.document, "recordTime": _iso(event.record_time)} for event in page
-                    ]
-                },
-            }
-        },
+        "epcisBody": {"queryResults": results},
     }
-    next_token = encode_page_token(query.offset + len(page)) if more else None
-    return QueryPage(document, next_token)
+
+
+def events_after(
+    session: Session,
+    items: Iterable[tuple[str, str]],
+    after_pk: int,
+    up_to_pk: int,
+    *,
+    limit: int,
+    domains: Sequence[str] = (),
+) -> list[Event]:
+    """Up to ``limit`` events matching a query, stored after the event ``after_pk`` and
+    not after ``up_to_pk``, in the order they were stored (for subscriptions)."""
+    query = _parse_query(items)
+    statement = build_query(query.indexed, domains).where(Event.pk > after_pk, Event.pk <= up_to_pk)
+    query.offset = 0
+    return _matching(session, query, statement.order_by(Event.pk), limit)
+
+
+def page_context(session: Session, event_ids: Sequence[str]) -> list[Any]:
+    """The ``@context`` of a query document: EPCIS's, and the extension prefixes the
+    events on the page were captured with (the first definition of a prefix wins)."""
+    namespaces: dict[str, Any] = {}
+    if event_ids:
+        rows = session.scalars(
+            select(EventContext.namespaces).where(EventContext.event_id.in_(list(event_ids)))
+        )
+        for found in rows:
+            for prefix, iri in found.items():
+                namespaces.setdefault(prefix, iri)
+    return [EPCIS_CONTEXT, namespaces] if namespaces else [EPCIS_CONTEXT]
 
 
 # --------------------------------------------------------------------------- resources

@@ -1,13 +1,16 @@
 """The EPCIS 2.0 REST interfaces: capture (``POST /epcis/capture``) and query
 (``GET /epcis/events``), following the standard's status codes and problem bodies.
 
-- ``POST /epcis/capture``: an EPCIS 2.0 JSON-LD document (or XML, with an XML
-  ``Content-Type``). 202 with ``Location: /epcis/capture/{id}`` when stored (events
-  already present are skipped: capture is idempotent on the event ID; events without
-  ``eventID`` get the CBV 2.0 event hash); 400 ``epcisException:ValidationException`` for
+- ``POST /epcis/capture``: an EPCIS 2.0 JSON-LD document or query document (or XML,
+  with an XML ``Content-Type``). 202 with ``Location: /epcis/capture/{id}``; events
+  already present are duplicates, an ``eventID`` stored with other content an error of
+  the job; events without ``eventID`` get the CBV 2.0 event hash;
+  ``GS1-Capture-Error-Behaviour`` chooses rollback or proceed
+  (:mod:`server.services.epcis_capture`); 400 ``epcisException:ValidationException`` for
   an invalid document or an event-hash ``eventID`` that is not the event's hash; 403
   ``epcisException:SecurityException`` for another organisation's codes (refused events
   are dead-lettered, readable at ``GET /dead-letters``); 413 when too big.
+- ``POST /epcis/events``: one event, captured synchronously (201, 409 on a conflict).
 - ``GET /epcis/capture`` and ``GET /epcis/capture/{id}``: the capture jobs.
 - ``GET /epcis/events``: an ``EPCISQueryDocument`` filtered by ``EQ_bizStep``,
   ``EQ_action``, ``EQ_disposition``, ``eventType``, ``MATCH_epc``, ``MATCH_parentID``,
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -35,12 +39,13 @@ from server.api.deps import SessionDep, SessionFactoryDep
 from server.api.epcis_http import (
     CaptureWriter,
     QueryReader,
+    QueryWriter,
     caller,
     link_domains,
     query_response,
     request_scope,
 )
-from server.services import epcis
+from server.services import epcis, epcis_capture
 from server.services.audit import record_action
 from server.services.auth import Principal
 from server.services.event_rights import Reporter
@@ -87,11 +92,14 @@ def create_router(
         content_type = request.headers.get("content-type")
         epcis.check_content_type(content_type)
         body = await request.body()
+        behaviour = epcis_capture.capture_behaviour(
+            request.headers.get("GS1-Capture-Error-Behaviour")
+        )
         principal = caller(request)
         reporter = _reporter(principal)
         try:
-            indexed = epcis.check_capture(body, limits, content_type)
-            job = epcis.capture(session, indexed, reporter)
+            plan = epcis_capture.prepare_capture(body, limits, content_type, behaviour)
+            job = epcis_capture.store_capture(session, plan, behaviour, reporter)
         except (epcis.ForgedEventIds, epcis.UnauthorisedEvents) as refused:
             epcis.dead_letter_refused(factory, refused.refused, reporter)
             raise
@@ -108,6 +116,39 @@ def create_router(
             status_code=202,
             headers={"Location": f"/epcis/capture/{job.id}"},
         )
+
+    @router.post("/events", status_code=201, dependencies=write_deps)
+    async def capture_event(
+        request: Request, session: SessionDep, factory: SessionFactoryDep
+    ) -> Response:
+        """Capture one EPCIS event synchronously; 201 with its ``Location``."""
+        content_type = request.headers.get("content-type")
+        epcis.check_content_type(content_type)
+        body = await request.body()
+        principal = caller(request)
+        reporter = _reporter(principal)
+        try:
+            event_id = epcis_capture.capture_one(session, body, limits, content_type, reporter)
+        except (epcis.ForgedEventIds, epcis.UnauthorisedEvents) as refused:
+            epcis.dead_letter_refused(factory, refused.refused, reporter)
+            raise
+        record_action(
+            session,
+            actor=principal.username if principal is not None else "anonymous",
+            role=principal.role.value if principal is not None else "none",
+            action="epcis.capture_event",
+            target=f"event:{event_id}"[:500],
+        )
+        return Response(
+            status_code=201, headers={"Location": f"/epcis/events/{quote(event_id, safe='')}"}
+        )
+
+    release_deps = [Depends(QueryWriter)] if reader is not None else []
+
+    @router.delete("/nextPageToken/{token}", status_code=204, dependencies=release_deps)
+    def release_page_token(token: str) -> Response:
+        """Page tokens hold no server resources: nothing to release."""
+        return Response(status_code=204)
 
     @router.get("/capture", dependencies=read_deps)
     def list_capture_jobs(
@@ -132,6 +173,6 @@ def create_router(
         XML by the Accept header)."""
         items = request.query_params.multi_items()
         page = epcis.query_events(session, items, link_domains(request), request_scope(request))
-        return query_response(request, page)
+        return query_response(request, page, session)
 
     return router

@@ -23,6 +23,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from lineside.epcis import EPCIS_CONTEXT
 from server.api.deps import SessionDep
@@ -38,6 +39,16 @@ from server.services import epcis
 
 __all__ = ["create_resources_router"]
 
+
+class _AnyPath(PathConvertor):
+    """A path parameter that may hold any character, line breaks too (Starlette's
+    ``path`` stops at one), so a garbled identifier gets this router's own 404."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anypath", _AnyPath())
+
 #: Top-level resources, in the order the standard lists them.
 TOP_LEVEL = (
     "capture",
@@ -48,6 +59,7 @@ TOP_LEVEL = (
     "bizLocations",
     "readPoints",
     "dispositions",
+    "queries",
 )
 
 #: Each collection resource and the simple-query parameter its values filter on.
@@ -61,6 +73,19 @@ _FILTERS: dict[str, str] = {
 }
 
 
+def _allowed(path: str) -> str:
+    """The methods of a resource: capture and the query lists take POST, a named query
+    and a subscription DELETE."""
+    parts = path.strip("/").split("/")
+    if parts[0] in ("capture", "events") and len(parts) == 1:
+        return "OPTIONS, GET, POST"
+    if parts[0] == "queries" and len(parts) in (1, 3) and parts[-1] != "events":
+        return "OPTIONS, GET, POST"
+    if parts[0] == "queries" and len(parts) in (2, 4):
+        return "OPTIONS, GET, DELETE"
+    return "OPTIONS, GET"
+
+
 def _collection(members: Iterable[str]) -> dict[str, Any]:
     return {"@context": EPCIS_CONTEXT, "type": "Collection", "member": list(members)}
 
@@ -71,26 +96,24 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
     deps = [Depends(reader)] if reader is not None else []
 
     @router.options("/", include_in_schema=False)
-    @router.options("/{path:path}", include_in_schema=False)
+    @router.options("/{path:anypath}", include_in_schema=False)
     def discover(path: str = "") -> Response:
         """204 with the versions, formats and methods of a resource."""
-        writable = path.strip("/") == "capture"
-        allow = "OPTIONS, GET, POST" if writable else "OPTIONS, GET"
-        return Response(status_code=204, headers={**DISCOVERY_HEADERS, "Allow": allow})
+        return Response(status_code=204, headers={**DISCOVERY_HEADERS, "Allow": _allowed(path)})
 
     @router.get("/", dependencies=deps)
     def top_level() -> Response:
         """The top-level resources of this repository."""
         return JSONResponse(_collection(TOP_LEVEL))
 
-    @router.get("/events/{event_id:path}", dependencies=deps)
+    @router.get("/events/{event_id:anypath}", dependencies=deps)
     def one_event(event_id: str, request: Request, session: SessionDep) -> Response:
         """One event by its ``eventID``, as a one-event query document."""
         items = [("EQ_eventID", event_id)]
         page = epcis.query_events(session, items, link_domains(request), request_scope(request))
         if not page.document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
             raise NoSuchResourceException(f"no event {event_id!r:.200}")
-        return query_response(request, page)
+        return query_response(request, page, session)
 
     @router.get("/{resource}", dependencies=deps)
     def collection(resource: str, request: Request, session: SessionDep) -> Response:
@@ -107,7 +130,7 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
             headers["Link"] = f'<{next_url}>; rel="next"'
         return JSONResponse(_collection(page.values), headers=headers)
 
-    @router.get("/{resource}/{value:path}", dependencies=deps)
+    @router.get("/{resource}/{value:anypath}", dependencies=deps)
     def sub_resource(resource: str, value: str, request: Request, session: SessionDep) -> Response:
         """``{value}`` lists its sub-resources (``events``); ``{value}/events`` queries."""
         if resource not in _FILTERS:
@@ -118,6 +141,6 @@ def create_resources_router(reader: Callable[..., Any] | None = QueryReader) -> 
         value = value.removesuffix("/events")
         items = [(_FILTERS[resource], value), *request.query_params.multi_items()]
         page = epcis.query_events(session, items, link_domains(request), request_scope(request))
-        return query_response(request, page)
+        return query_response(request, page, session)
 
     return router

@@ -70,7 +70,8 @@ def test_invalid_document_is_a_validation_exception(client: TestClient) -> None:
     [
         (b"{nope", "the body is not JSON"),
         (b"[1, 2]", "must be a JSON object"),
-        (b'{"type": "EPCISQueryDocument"}', "is not 'EPCISDocument'"),
+        (b'{"type": "EPCISMasterDataDocument"}', "is not 'EPCISDocument'"),
+        (b'{"type": "EPCISQueryDocument"}', "creationDate"),
         (json.dumps({"type": "EPCISDocument'; DROP TABLE events; --"}).encode(), "is not"),
     ],
 )
