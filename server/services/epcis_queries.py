@@ -27,6 +27,7 @@ from server.errors import (
     ValidationException,
 )
 from server.services import epcis
+from server.services.tenancy import PROVINCE, Scope
 
 __all__ = [
     "QueriesPage",
@@ -155,8 +156,10 @@ def run_query(
     name: str,
     items: Iterable[tuple[str, str]],
     domains: Sequence[str] = (),
+    scope: Scope = PROVINCE,
 ) -> epcis.QueryPage:
-    """The events of a named query (with ``perPage`` and ``nextPageToken``)."""
+    """The events of a named query (with ``perPage`` and ``nextPageToken``) within
+    ``scope``: a business user reads only its organisation's."""
     query = get_query(session, name)
     extra = [(name, value) for name, value in items if name not in _SUBSCRIPTION]
     for parameter, _ in extra:
@@ -165,4 +168,4 @@ def run_query(
                 f"{parameter!r:.80} is not a parameter of a named query's events; "
                 "the query is defined by its definition"
             )
-    return epcis.query_events(session, [*query_items(query.query), *extra], domains)
+    return epcis.query_events(session, [*query_items(query.query), *extra], domains, scope)

@@ -37,9 +37,8 @@ __all__ = ["Feed", "open_feed"]
 #: How often a streaming connection looks for new events.
 STREAM_POLL_S = 0.25
 _SCHEDULE_FIELDS = ("second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek")
-_READERS = frozenset(
-    {Role.ADMINISTRATOR, Role.INSPECTOR, Role.AUDITOR, Role.TECHNICIAN, Role.OPERATOR}
-)
+#: A stream is not limited to one organisation: province-wide readers only.
+_READERS = frozenset({Role.ADMINISTRATOR, Role.INSPECTOR, Role.AUDITOR})
 
 
 @dataclass(slots=True)

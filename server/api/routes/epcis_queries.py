@@ -24,7 +24,13 @@ from starlette.concurrency import run_in_threadpool
 
 from lineside.errors import LinesideError
 from server.api.deps import SessionDep
-from server.api.epcis_http import QueryReader, QueryWriter, link_domains, query_response
+from server.api.epcis_http import (
+    QueryReader,
+    QueryWriter,
+    link_domains,
+    query_response,
+    request_scope,
+)
 from server.errors import UnsupportedMediaTypeException, ValidationException
 from server.services import epcis_queries, epcis_stream, epcis_subscriptions
 
@@ -94,9 +100,9 @@ def create_queries_router(
     @router.get("/queries/{query_name}/events", dependencies=deps)
     def query_events(query_name: str, request: Request, session: SessionDep) -> Response:
         """The named query's events."""
-        page = epcis_queries.run_query(
-            session, query_name, request.query_params.multi_items(), link_domains(request)
-        )
+        items = request.query_params.multi_items()
+        scope = request_scope(request)
+        page = epcis_queries.run_query(session, query_name, items, link_domains(request), scope)
         return query_response(request, page, session)
 
     _add_subscriptions(router, deps, write_deps)

@@ -215,6 +215,11 @@ def _body(method: str, path: str, tenant: Tenant) -> dict[str, Any] | None:
 
 #: The EPCIS binding's top-level resources, which list values (scoped like the lists).
 EPCIS_RESOURCES = {("GET", "/epcis/{resource}"), ("GET", "/epcis/{resource}/{value}")}
+#: Named queries and subscriptions: defined by province-wide roles; a named query's
+#: events are scoped like ``/epcis/events`` (tests/server/epcis/test_named_queries.py).
+EPCIS_QUERIES = {
+    op for op in OPERATIONS if op[1].startswith(("/epcis/queries", "/epcis/nextPageToken"))
+}
 
 #: Routes naming one record in their path; business users of A get 404 on B's.
 ONE_RECORD = {
@@ -223,6 +228,7 @@ ONE_RECORD = {
     if "{" in op[1]
     and op not in PUBLIC
     and op not in EPCIS_RESOURCES
+    and op not in EPCIS_QUERIES
     and op[1] != "/users/{user_id}/deactivate"
 }
 
@@ -412,6 +418,7 @@ def test_every_route_is_classified() -> None:
         | ONE_RECORD
         | {("GET", path) for path in LISTS}
         | EPCIS_RESOURCES
+        | EPCIS_QUERIES
         | set(_creations(World(_NO_TENANT, _NO_TENANT, {})))
         | NOT_FOR_BUSINESS
         | NOT_TENANT_DATA

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from lineside.epcis import event_hash
 from server.db.models import Organisation
 from tests.server.factories import epcis_document, object_event, sgtin
 
@@ -61,8 +62,14 @@ def test_rollback_refuses_the_whole_document(client: TestClient) -> None:
     assert "GS1-Capture-Error-Behaviour" in wrong.json()["detail"]
 
 
+#: Event IDs that are not event hashes: re-using one with other content is a conflict (an
+#: event-hash ID that is not its event's hash is refused outright, as forged).
+UUID_1 = "urn:uuid:6a7c1b8e-0f6d-4a4e-9d8e-1c1d0e5f3a01"
+UUID_2 = "urn:uuid:6a7c1b8e-0f6d-4a4e-9d8e-1c1d0e5f3a02"
+
+
 def test_a_conflicting_event_id_is_an_error_not_a_silent_skip(client: TestClient) -> None:
-    first = object_event([sgtin(1)])
+    first = {**object_event([sgtin(1)]), "eventID": UUID_1}
     assert client.post("/epcis/capture", json=epcis_document([first])).status_code == 202
     other = {**object_event([sgtin(9)], minutes=5), "eventID": first["eventID"]}
     fresh = object_event([sgtin(3)], minutes=2)
@@ -114,6 +121,8 @@ def test_query_documents_declare_the_captured_extension_prefixes(client: TestCli
     event = {**object_event([sgtin(1)]), "ex:lot": "L-7"}
     document = epcis_document([event])
     document["@context"] = [*document["@context"], {"ex": "https://example.com/lineside/"}]
+    body = {key: value for key, value in event.items() if key != "eventID"}
+    event["eventID"] = event_hash(body, context=document["@context"])
     assert client.post("/epcis/capture", json=document).status_code == 202
     plain = object_event([sgtin(2)], minutes=1)
     assert client.post("/epcis/capture", json=epcis_document([plain])).status_code == 202
@@ -160,7 +169,7 @@ def test_digital_link_output_of_urns(client: TestClient) -> None:
 
 
 def test_one_event_is_captured_synchronously_on_the_events_resource(client: TestClient) -> None:
-    event = object_event([sgtin(4)])
+    event = {**object_event([sgtin(4)]), "eventID": UUID_2}
     created = client.post("/epcis/events", json=event)
     assert created.status_code == 201, created.text
     assert created.headers["Location"] == "/epcis/events/" + quote(event["eventID"], safe="")
