@@ -117,31 +117,7 @@ def create_router(
             headers={"Location": f"/epcis/capture/{job.id}"},
         )
 
-    @router.post("/events", status_code=201, dependencies=write_deps)
-    async def capture_event(
-        request: Request, session: SessionDep, factory: SessionFactoryDep
-    ) -> Response:
-        """Capture one EPCIS event synchronously; 201 with its ``Location``."""
-        content_type = request.headers.get("content-type")
-        epcis.check_content_type(content_type)
-        body = await request.body()
-        principal = caller(request)
-        reporter = _reporter(principal)
-        try:
-            event_id = epcis_capture.capture_one(session, body, limits, content_type, reporter)
-        except (epcis.ForgedEventIds, epcis.UnauthorisedEvents) as refused:
-            epcis.dead_letter_refused(factory, refused.refused, reporter)
-            raise
-        record_action(
-            session,
-            actor=principal.username if principal is not None else "anonymous",
-            role=principal.role.value if principal is not None else "none",
-            action="epcis.capture_event",
-            target=f"event:{event_id}"[:500],
-        )
-        return Response(
-            status_code=201, headers={"Location": f"/epcis/events/{quote(event_id, safe='')}"}
-        )
+    _add_event_capture(router, write_deps, limits)
 
     release_deps = [Depends(QueryWriter)] if reader is not None else []
 
@@ -176,3 +152,35 @@ def create_router(
         return query_response(request, page, session)
 
     return router
+
+
+def _add_event_capture(
+    router: APIRouter, write_deps: list[Any], limits: epcis.CaptureLimits
+) -> None:
+    """``POST /epcis/events``: one event, captured synchronously."""
+
+    @router.post("/events", status_code=201, dependencies=write_deps)
+    async def capture_event(
+        request: Request, session: SessionDep, factory: SessionFactoryDep
+    ) -> Response:
+        """Capture one EPCIS event synchronously; 201 with its ``Location``."""
+        content_type = request.headers.get("content-type")
+        epcis.check_content_type(content_type)
+        body = await request.body()
+        principal = caller(request)
+        reporter = _reporter(principal)
+        try:
+            event_id = epcis_capture.capture_one(session, body, limits, content_type, reporter)
+        except (epcis.ForgedEventIds, epcis.UnauthorisedEvents) as refused:
+            epcis.dead_letter_refused(factory, refused.refused, reporter)
+            raise
+        record_action(
+            session,
+            actor=principal.username if principal is not None else "anonymous",
+            role=principal.role.value if principal is not None else "none",
+            action="epcis.capture_event",
+            target=f"event:{event_id}"[:500],
+        )
+        return Response(
+            status_code=201, headers={"Location": f"/epcis/events/{quote(event_id, safe='')}"}
+        )

@@ -88,18 +88,22 @@ async def test_a_flood_of_failed_sign_ins_neither_fails_nor_stalls_other_request
 
 
 def test_a_failed_sign_in_takes_one_short_database_connection(
-    client: TestClient, engine: Engine
+    settings: ServerSettings, clean_db: Engine, session_factory: sessionmaker[Session]
 ) -> None:
     checkouts: list[int] = []
 
     def count(*_: Any) -> None:
         checkouts.append(1)
 
-    event.listen(engine, "checkout", count)
-    try:
-        answer = client.post("/auth/token", json={"username": "nobody", "password": "x"})
-    finally:
-        event.remove(engine, "checkout", count)
+    # No background worker (subscription delivery) taking connections meanwhile.
+    app = _app(settings, session_factory, epcis_subscriptions_enabled=False)
+    engine = session_factory.kw["bind"]
+    with TestClient(app) as client:
+        event.listen(engine, "checkout", count)
+        try:
+            answer = client.post("/auth/token", json={"username": "nobody", "password": "x"})
+        finally:
+            event.remove(engine, "checkout", count)
     assert answer.status_code == 401
     # The user lookup only: no second connection for an audit record.
     assert len(checkouts) == 1

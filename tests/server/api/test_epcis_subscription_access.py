@@ -1,5 +1,7 @@
 """Lineside's access control on top of the EPCIS query subscriptions: a WebSocket needs
-a reader's bearer token; named queries and webhooks are not for read-only auditors."""
+a province-wide reader's bearer token; named queries and webhooks are defined by
+inspectors (a subscription is not limited to one organisation), not by read-only auditors
+nor by business users."""
 
 from __future__ import annotations
 
@@ -28,6 +30,12 @@ def test_a_websocket_subscription_needs_a_reader_token(
         assert refused.value.code == 1008
     with client.websocket_connect(path, headers=auth(tokens[Role.AUDITOR])) as socket:
         socket.close()
+    with (  # a business user's stream would carry other organisations' events
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect(path, headers=auth(tokens[Role.OPERATOR])),
+    ):
+        pass
+    assert refused.value.code == 1008
 
 
 def test_auditors_read_named_queries_but_do_not_make_them(
@@ -35,7 +43,9 @@ def test_auditors_read_named_queries_but_do_not_make_them(
 ) -> None:
     auditor = auth(tokens[Role.AUDITOR])
     assert client.post("/epcis/queries", json=QUERY, headers=auditor).status_code == 403
-    client.post("/epcis/queries", json=QUERY, headers=auth(tokens[Role.OPERATOR]))
+    operator = auth(tokens[Role.OPERATOR])
+    assert client.post("/epcis/queries", json=QUERY, headers=operator).status_code == 403
+    client.post("/epcis/queries", json=QUERY, headers=auth(tokens[Role.INSPECTOR]))
     assert client.get("/epcis/queries/shipped/events", headers=auditor).status_code == 200
     hook = {"dest": "http://127.0.0.1:9/hook", "stream": True}
     refused = client.post("/epcis/queries/shipped/subscriptions", json=hook, headers=auditor)
