@@ -94,6 +94,7 @@ class OutboxPublisher:
         confirm: Confirm = "broker",
         receipts_topic: str | None = None,
         resend_after_s: float = 30.0,
+        max_unconfirmed: int = 2000,
     ) -> None:
         if confirm == "server" and receipts_topic is None:
             raise ValueError('confirm="server" needs the receipts topic')
@@ -119,6 +120,13 @@ class OutboxPublisher:
         self._unconfirmed: dict[int, float] = {}
         self._resends: deque[int] = deque()
         self._resent_total = 0
+        # End-to-end flow control: no more events than this await receipts at once, so a
+        # stalled aggregator leaves the backlog in the outbox (its disk budget and alarms)
+        # and resends stay bounded.
+        self._max_unconfirmed = max_unconfirmed
+        # Resend rounds since the last receipt: each one doubles the wait (up to 8 times).
+        self._quiet_rounds = 0
+        self._next_scan = 0.0
         self._acked: deque[int] = deque()
         self._last_sent = 0
         self._usage = OutboxUsage(0, 0, budget_bytes, alarm_at)
@@ -209,6 +217,7 @@ class OutboxPublisher:
             for seq in candidates:
                 if self._unconfirmed.pop(seq, None) is not None:
                     self._acked.append(seq)
+            self._quiet_rounds = 0
         self._wake.set()
 
     # -- public API ---------------------------------------------------------------------
@@ -382,11 +391,14 @@ class OutboxPublisher:
             return
         now = time.monotonic()
         with self._lock:
-            if not self._resends:
-                due = sorted(
-                    s for s, t in self._unconfirmed.items() if now - t >= self._resend_after
-                )
-                self._resends.extend(due)
+            if not self._resends and now >= self._next_scan:
+                # Scanning every unconfirmed row on every wake would cost CPU per commit.
+                self._next_scan = now + min(0.5, self._resend_after / 4)
+                wait = self._resend_after * 2 ** min(self._quiet_rounds, 3)
+                due = sorted(s for s, t in self._unconfirmed.items() if now - t >= wait)
+                if due:
+                    self._quiet_rounds += 1
+                    self._resends.extend(due)
             room = self._window - len(self._inflight)
             batch = [self._resends.popleft() for _ in range(min(room, len(self._resends)))]
         if not batch:
@@ -413,6 +425,8 @@ class OutboxPublisher:
     def _send_more(self, conn: sqlite3.Connection) -> None:
         with self._lock:
             room = self._window - len(self._inflight)
+            if self._confirm == "server":
+                room = min(room, self._max_unconfirmed - len(self._unconfirmed))
         if room <= 0:
             return
         rows = conn.execute(

@@ -195,3 +195,39 @@ def test_server_confirm_keeps_events_until_their_receipt_and_resends_the_others(
 
 def _seq_body(seq: int) -> bytes:
     return b'{"seq": %d}' % seq
+
+
+@pytest.mark.skipif(not broker_up(), reason="Mosquitto not running on 127.0.0.1:1883")
+def test_server_confirm_sends_no_more_than_max_unconfirmed_ahead_of_the_receipts(
+    tmp_path: Path,
+) -> None:
+    """A stalled aggregator leaves the backlog in the outbox, not in the broker."""
+    topics = Topics("s" + uuid.uuid4().hex[:8], "L1")
+    journal = Journal.open(tmp_path / "line.db")
+    collector = Collector(1883, topics.events)
+    for n in range(12):
+        journal.outbox.enqueue([OutboxItem(topics.events, _seq_body, event_id=f"e{n}")])
+    publisher = OutboxPublisher(
+        tmp_path / "line.db",
+        BrokerEndpoint("127.0.0.1", 1883),
+        f"window-{topics.site}",
+        confirm="server",
+        receipts_topic=topics.receipts,
+        resend_after_s=0.3,
+        max_unconfirmed=5,
+    )
+    publisher.start()
+    try:
+        # Resent (so certainly past the window) but never beyond the first five.
+        assert collector.wait_for(lambda m: sum(x["seq"] == 5 for x in m) >= 2)
+        assert {m["seq"] for m in collector.messages()} == {1, 2, 3, 4, 5}
+        _publish(1883, topics.receipts, _receipt(topics, range(1, 6)))
+        assert collector.wait_for(lambda m: {x["seq"] for x in m} == set(range(1, 11)))
+        _publish(1883, topics.receipts, _receipt(topics, range(6, 13)))
+        assert collector.wait_for(lambda m: {x["seq"] for x in m} == set(range(1, 13)))
+        _publish(1883, topics.receipts, _receipt(topics, range(11, 13)))
+        assert publisher.drain(15)
+    finally:
+        publisher.stop(flush_timeout=1)
+        collector.close()
+        journal.close()
