@@ -87,6 +87,9 @@ class Agent:
             will=self._offline,
             budget_bytes=int(config.outbox.disk_budget_mb * 1024 * 1024),
             alarm_at=config.outbox.alarm_at_percent / 100,
+            confirm=config.outbox.confirm,
+            receipts_topic=topics.receipts,
+            resend_after_s=config.outbox.resend_after_s,
         )
         sources: list[SerialSource] = []
         if config.server is not None:

@@ -378,6 +378,11 @@ class OutboxSection(_Model):
     path: Path
     disk_budget_mb: float = Field(default=512.0, gt=0)
     alarm_at_percent: float = Field(default=80.0, gt=0, le=100)
+    #: Who confirms an event before it leaves the outbox: the broker's PUBACK, or the
+    #: aggregator's receipt (survives a broker restart without persistence; needs a server).
+    confirm: Literal["broker", "server"] = "broker"
+    #: With ``confirm = "server"``: an event without a receipt this long is sent again.
+    resend_after_s: float = Field(default=30.0, gt=0, le=3600)
 
 
 class WebSection(_Model):

@@ -3,10 +3,15 @@
 The engine writes every message into the ``outbox`` table of the line database in the same
 transaction as the state change it reports (see :mod:`edge.journal`). An
 :class:`OutboxPublisher` thread sends the rows in ``seq`` order with paho-mqtt (QoS 1,
-persistent session) and deletes a row only when the broker's PUBACK for it arrives
-(``on_publish`` with the message id). A broker outage, an agent restart or a power cut
-therefore loses nothing: unacknowledged rows are simply sent again, and because every event
-carries its EPCIS hash as ``eventID`` the aggregator ignores the duplicates.
+persistent session) and deletes a row when it is confirmed. With ``confirm="broker"`` the
+broker's PUBACK confirms it (``on_publish`` with the message id). With ``confirm="server"``
+an event row is confirmed only by the aggregator's :class:`~lineside.contract.Receipt` on
+the line's ``receipts`` topic: after its PUBACK the row is only marked sent, and it is sent
+again when no receipt came within ``resend_after_s`` (a broker restarted without
+persistence accepts messages that nobody is subscribed to any more). Other rows (alarms,
+reports, acks) are deleted on PUBACK in both modes. A broker outage, an agent restart or a
+power cut therefore loses nothing: unconfirmed rows are simply sent again, and because every
+event carries its EPCIS hash as ``eventID`` the aggregator ignores the duplicates.
 
 Disk use is bounded: :attr:`OutboxPublisher.usage` reports the bytes waiting; the engine
 raises an alarm at ``alarm_at_percent`` of the budget and pauses the line when it is full.
@@ -20,22 +25,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sqlite3
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 from edge.journal import connect
+from lineside import contract
+from lineside.errors import ContractError
 from lineside.mqtt import BrokerEndpoint, LastWill, make_client
 from lineside.mqtt import connect as connect_broker
 
 logger = logging.getLogger(__name__)
+
+#: Who confirms an event row: the broker's PUBACK, or the aggregator's receipt.
+Confirm = Literal["broker", "server"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +91,13 @@ class OutboxPublisher:
         window: int = 100,
         budget_bytes: int = 512 * 1024 * 1024,
         alarm_at: float = 0.8,
+        confirm: Confirm = "broker",
+        receipts_topic: str | None = None,
+        resend_after_s: float = 30.0,
+        max_unconfirmed: int = 2000,
     ) -> None:
+        if confirm == "server" and receipts_topic is None:
+            raise ValueError('confirm="server" needs the receipts topic')
         self._db_path = db_path
         self._endpoint = endpoint
         self._client_id = client_id
@@ -94,7 +111,22 @@ class OutboxPublisher:
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._down_since: float | None = time.monotonic()
-        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
+        # paho mid -> (outbox seq, whether the row waits for the server's receipt)
+        self._inflight: dict[int, tuple[int, bool]] = {}
+        self._confirm = confirm
+        self._resend_after = resend_after_s
+        # Rows waiting for a receipt: seq -> when the broker acknowledged them (inf while
+        # paho still has them in flight: paho itself resends those after a reconnect).
+        self._unconfirmed: dict[int, float] = {}
+        self._resends: deque[int] = deque()
+        self._resent_total = 0
+        # End-to-end flow control: no more events than this await receipts at once, so a
+        # stalled aggregator leaves the backlog in the outbox (its disk budget and alarms)
+        # and resends stay bounded.
+        self._max_unconfirmed = max_unconfirmed
+        # Resend rounds since the last receipt: each one doubles the wait (up to 8 times).
+        self._quiet_rounds = 0
+        self._next_scan = 0.0
         self._acked: deque[int] = deque()
         self._last_sent = 0
         self._usage = OutboxUsage(0, 0, budget_bytes, alarm_at)
@@ -103,6 +135,8 @@ class OutboxPublisher:
         self._thread: threading.Thread | None = None
         self._subscriptions: list[str] = []
         self._client = self._make_client()
+        if confirm == "server" and receipts_topic is not None:
+            self.on_message(receipts_topic, self._on_receipt)
 
     def _make_client(self) -> mqtt.Client:
         # 3.1.1 with a persistent session: the broker keeps our session across reconnects.
@@ -149,11 +183,41 @@ class OutboxPublisher:
         self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any
     ) -> None:
         with self._lock:
-            seq = self._inflight.pop(mid, None)
-            if seq is not None:
-                self._acked.append(seq)
-            else:
+            sent = self._inflight.pop(mid, None)
+            if sent is None:
                 self._early_acks.add(mid)
+            else:
+                self._broker_acked(*sent)
+        self._wake.set()
+
+    def _broker_acked(self, seq: int, awaits_server: bool) -> None:
+        """The broker has the row (caller holds the lock)."""
+        if not awaits_server:
+            self._acked.append(seq)
+        elif seq in self._unconfirmed:
+            self._unconfirmed[seq] = time.monotonic()
+        # else: the server's receipt came first; the row is already being deleted.
+
+    def _on_receipt(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            receipt = contract.decode(bytes(message.payload), message.topic)
+        except ContractError as exc:
+            logger.warning("ignored a receipt on %s: %s", message.topic, exc)
+            return
+        if not isinstance(receipt, contract.Receipt):
+            logger.warning("ignored a %r message on %s", receipt.kind, message.topic)
+            return
+        with self._lock:
+            if receipt.count() <= len(self._unconfirmed):
+                candidates: list[int] = [
+                    seq for first, last in receipt.seqs for seq in range(first, last + 1)
+                ]
+            else:
+                candidates = [seq for seq in self._unconfirmed if receipt.covers(seq)]
+            for seq in candidates:
+                if self._unconfirmed.pop(seq, None) is not None:
+                    self._acked.append(seq)
+            self._quiet_rounds = 0
         self._wake.set()
 
     # -- public API ---------------------------------------------------------------------
@@ -173,11 +237,22 @@ class OutboxPublisher:
 
     @property
     def acked_total(self) -> int:
-        """Messages acknowledged by the broker since :meth:`start`."""
+        """Messages confirmed (and deleted) since :meth:`start`."""
         return self._acked_total
 
+    @property
+    def resent_total(self) -> int:
+        """Event rows sent again for want of a receipt since :meth:`start`."""
+        return self._resent_total
+
+    @property
+    def unconfirmed(self) -> int:
+        """Event rows the broker has (or is being sent) that await the server's receipt."""
+        with self._lock:
+            return len(self._unconfirmed)
+
     def add_ack_listener(self, listener: Any) -> None:
-        """Call ``listener(seqs: list[int])`` (in the pump thread) after rows are acknowledged."""
+        """Call ``listener(seqs: list[int])`` (in the pump thread) after rows are confirmed."""
         self._ack_listeners.append(listener)
 
     def wake(self) -> None:
@@ -263,6 +338,7 @@ class OutboxPublisher:
                 try:
                     self._delete_acked(conn)
                     if self._connected.is_set():
+                        self._resend_unconfirmed(conn)
                         self._send_more(conn)
                     if time.monotonic() - last_usage > 0.2 or not self._inflight:
                         self._refresh_usage(conn)
@@ -309,27 +385,79 @@ class OutboxPublisher:
         for listener in self._ack_listeners:
             listener(seqs)
 
+    def _resend_unconfirmed(self, conn: sqlite3.Connection) -> None:
+        """Send again, oldest first, the event rows without a receipt for ``resend_after_s``."""
+        if self._confirm != "server":
+            return
+        now = time.monotonic()
+        with self._lock:
+            if not self._resends and now >= self._next_scan:
+                # Scanning every unconfirmed row on every wake would cost CPU per commit.
+                self._next_scan = now + min(0.5, self._resend_after / 4)
+                wait = self._resend_after * 2 ** min(self._quiet_rounds, 3)
+                due = sorted(s for s, t in self._unconfirmed.items() if now - t >= wait)
+                if due:
+                    self._quiet_rounds += 1
+                    self._resends.extend(due)
+            room = self._window - len(self._inflight)
+            batch = [self._resends.popleft() for _ in range(min(room, len(self._resends)))]
+        if not batch:
+            return
+        logger.info(
+            "no receipt for %d event(s) from seq %d: sending them again", len(batch), batch[0]
+        )
+        for seq in batch:
+            row = conn.execute("SELECT topic, payload FROM outbox WHERE seq = ?", (seq,)).fetchone()
+            with self._lock:
+                if seq not in self._unconfirmed:
+                    continue  # confirmed meanwhile
+            if row is None:
+                with self._lock:
+                    self._unconfirmed.pop(seq, None)
+                continue
+            if not self._publish(seq, row[0], row[1], awaits_server=True):
+                with self._lock:
+                    self._unconfirmed[seq] = 0.0  # still due
+                    self._resends.appendleft(seq)
+                return
+            self._resent_total += 1
+
     def _send_more(self, conn: sqlite3.Connection) -> None:
         with self._lock:
             room = self._window - len(self._inflight)
+            if self._confirm == "server":
+                room = min(room, self._max_unconfirmed - len(self._unconfirmed))
         if room <= 0:
             return
         rows = conn.execute(
-            "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, topic, payload, event_id IS NOT NULL FROM outbox"
+            " WHERE seq > ? ORDER BY seq LIMIT ?",
             (self._last_sent, room),
         ).fetchall()
-        for seq, topic, payload in rows:
-            # Never hold our lock while calling paho: its network thread holds its own lock
-            # when it calls on_publish, which takes ours.
-            info = self._client.publish(topic, payload, qos=1)
-            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                logger.warning("publish of seq %d failed: %s; will retry", seq, info.rc)
+        for seq, topic, payload, is_event in rows:
+            if not self._publish(seq, topic, payload, self._confirm == "server" and bool(is_event)):
                 return
-            with self._lock:
-                # paho keeps the message and resends it after a reconnect, so it counts as sent.
-                if info.mid in self._early_acks:
-                    self._early_acks.discard(info.mid)
-                    self._acked.append(seq)
-                else:
-                    self._inflight[info.mid] = seq
             self._last_sent = seq
+
+    def _publish(self, seq: int, topic: str, payload: bytes, awaits_server: bool) -> bool:
+        """Hand one row to paho; ``False`` when paho refused it (try again later)."""
+        if awaits_server:
+            with self._lock:
+                self._unconfirmed[seq] = math.inf
+        # Never hold our lock while calling paho: its network thread holds its own lock
+        # when it calls on_publish, which takes ours.
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            logger.warning("publish of seq %d failed: %s; will retry", seq, info.rc)
+            if awaits_server:
+                with self._lock:
+                    self._unconfirmed.pop(seq, None)
+            return False
+        with self._lock:
+            # paho keeps the message and resends it after a reconnect, so it counts as sent.
+            if info.mid in self._early_acks:
+                self._early_acks.discard(info.mid)
+                self._broker_acked(seq, awaits_server)
+            else:
+                self._inflight[info.mid] = (seq, awaits_server)
+        return True

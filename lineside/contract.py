@@ -14,6 +14,7 @@ Topic layout (``{site}`` and ``{line}`` are identifiers, see :data:`IDENTIFIER`)
     .../reports                 edge → server  QoS 1           ReconciliationReport
     .../commands                server → edge  QoS 1           Command
     .../acks                    edge → server  QoS 1           CommandAck
+    .../receipts                server → edge  QoS 1           Receipt
 
 where ``...`` is ``lineside/v1/{site}/{line}``.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -61,6 +63,7 @@ class Channel(enum.StrEnum):
     REPORTS = "reports"
     COMMANDS = "commands"
     ACKS = "acks"
+    RECEIPTS = "receipts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,10 @@ class Topics:
     @property
     def acks(self) -> str:
         return f"{self.prefix}/acks"
+
+    @property
+    def receipts(self) -> str:
+        return f"{self.prefix}/receipts"
 
     def device_status(self, device: str) -> str:
         return f"{self.prefix}/devices/{_check_identifier('device', device)}/status"
@@ -458,6 +465,58 @@ class CommandAck(_Message):
     acked_at: datetime = Field(default_factory=_utc_now)
 
 
+#: Most ranges one receipt lists (a receipt stays far below :data:`MAX_PAYLOAD_BYTES`).
+MAX_RECEIPT_RANGES = 10_000
+
+SeqRange = tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]
+
+
+class Receipt(_Message):
+    """The server has taken responsibility for these events of a line.
+
+    Published by the aggregator after the transaction holding them committed: each event
+    was stored, found already stored (a duplicate) or dead-lettered. ``seqs`` are inclusive
+    ``[first, last]`` ranges of the events' ``seq``. A line that confirms with the server
+    deletes an event from its outbox only on a receipt (see docs/reliability.md).
+
+    >>> r = Receipt(site="s", line="L1", seqs=Receipt.ranges([5, 1, 2, 3, 3]))
+    >>> r.seqs, r.covers(2), r.covers(4)
+    (((1, 3), (5, 5)), True, False)
+    """
+
+    kind: Literal["receipt"] = "receipt"
+    site: Identifier
+    line: Identifier
+    seqs: tuple[SeqRange, ...] = Field(min_length=1, max_length=MAX_RECEIPT_RANGES)
+    issued_at: datetime = Field(default_factory=_utc_now)
+
+    @field_validator("seqs")
+    @classmethod
+    def _ordered_ranges(cls, seqs: tuple[SeqRange, ...]) -> tuple[SeqRange, ...]:
+        for first, last in seqs:
+            if first > last:
+                raise ValueError(f"range [{first}, {last}] ends before it starts")
+        return seqs
+
+    @staticmethod
+    def ranges(seqs: Iterable[int]) -> tuple[SeqRange, ...]:
+        """Sorted, merged inclusive ranges of ``seqs``."""
+        merged: list[list[int]] = []
+        for seq in sorted(set(seqs)):
+            if merged and seq == merged[-1][1] + 1:
+                merged[-1][1] = seq
+            else:
+                merged.append([seq, seq])
+        return tuple((first, last) for first, last in merged)
+
+    def covers(self, seq: int) -> bool:
+        return any(first <= seq <= last for first, last in self.seqs)
+
+    def count(self) -> int:
+        """How many sequence numbers the receipt lists."""
+        return sum(last - first + 1 for first, last in self.seqs)
+
+
 Message = Annotated[
     EventMessage
     | LineStatus
@@ -466,7 +525,8 @@ Message = Annotated[
     | ReconciliationReport
     | WorkOrderCommand
     | SerialBlockCommand
-    | CommandAck,
+    | CommandAck
+    | Receipt,
     Field(discriminator="kind"),
 ]
 
@@ -478,6 +538,7 @@ _CHANNEL_KINDS: dict[Channel, frozenset[str]] = {
     Channel.REPORTS: frozenset({"reconciliation"}),
     Channel.COMMANDS: frozenset({"work_order", "serial_block"}),
     Channel.ACKS: frozenset({"ack"}),
+    Channel.RECEIPTS: frozenset({"receipt"}),
 }
 
 _MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)

@@ -167,6 +167,7 @@ def test_every_example_in_the_contract_document_decodes() -> None:
         "work_order",
         "serial_block",
         "ack",
+        "receipt",
     }
     for kind, topic, body in sections:
         assert decode(body.encode(), topic).kind == kind

@@ -1160,7 +1160,8 @@ def _line_config(
             "allocation_batch": options.allocation_batch,
         },
         "policy": {"max_consecutive_rejects": 8, "serials_low_water": 500},
-        "outbox": {"path": "line.db"},
+        # Events leave the outbox on the aggregator's receipt (docs/reliability.md).
+        "outbox": {"path": "line.db", "confirm": "server"},
         "web": {"enabled": True, "host": "127.0.0.1", "port": web_port},
         "operators": [{"name": DEMO_OPERATOR, "pin_hash": pin_hash}],
     }

@@ -44,6 +44,7 @@ from server.ingest.processing import (
     EventValidator,
     InboundMessage,
     PreparedBatch,
+    receipts,
 )
 from server.ingest.validation import default_validator
 
@@ -85,6 +86,9 @@ class IngestSettings(BaseModel):
     #: With 3.1.1, allow ``share_group`` anyway: only for a broker known to support
     #: ``$share`` on 3.1.1 connections (Mosquitto does; amqtt 0.12 does not).
     broker_shares_311: bool = False
+    #: Publish a ``receipt`` to each line after every committed batch (lines that confirm
+    #: with the server delete an event from their outbox only on its receipt).
+    receipts: bool = True
 
     @model_validator(mode="after")
     def _share_group_needs_support(self) -> IngestSettings:
@@ -352,6 +356,20 @@ class Ingestor:
                 code = self._client.ack(message.mid, message.qos)
                 if code is not MQTTErrorCode.MQTT_ERR_SUCCESS:
                     logger.warning("ack of message %d failed: %s", message.mid, code)
+        if self.settings.receipts:
+            self._publish_receipts(prepared)
         with self._lock:
             self._totals += result
         return True
+
+    def _publish_receipts(self, prepared: PreparedBatch) -> None:
+        """Tell each line which of its events are now the server's responsibility.
+
+        Sent after the commit. A receipt lost on the way only makes the line resend those
+        events, which are then found already stored and receipted again.
+        """
+        for receipt in receipts(prepared):
+            topic = contract.Topics(receipt.site, receipt.line).receipts
+            info = self._client.publish(topic, contract.encode(receipt), qos=1)
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                logger.warning("receipt to %s not published: %s", topic, info.rc)

@@ -20,6 +20,7 @@ once :meth:`process` returns, i.e. after the commit.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -329,6 +330,51 @@ class BatchProcessor:
         if not isinstance(body, (contract.EventMessage, *_SIDE_MESSAGES)):
             raise Rejected(f"contract: a {body.kind!r} message is not accepted by the server")
         return body
+
+
+def receipts(prepared: PreparedBatch) -> list[contract.Receipt]:
+    """The receipts to publish once ``prepared`` is stored: per line, the ``seq`` of every
+    event message of the batch (stored, duplicate or dead-lettered alike).
+
+    An event refused before its ``seq`` could be read is included when the payload is still
+    a JSON object with an integer ``seq``; otherwise the line resends it (and it is
+    dead-lettered again).
+    """
+    by_line: dict[tuple[str, str], set[int]] = {}
+    seen: set[int] = set()
+    for item in prepared.decoded:
+        if isinstance(item.body, contract.EventMessage):
+            seen.add(id(item.message))
+            key = (item.address.site, item.address.line)
+            by_line.setdefault(key, set()).add(item.body.seq)
+    for message in prepared.messages:
+        if id(message) in seen or not message.topic.endswith("/events"):
+            continue
+        found = _raw_seq(message)
+        if found is not None:
+            by_line.setdefault(found[0], set()).add(found[1])
+    out: list[contract.Receipt] = []
+    for (site, line), seqs in sorted(by_line.items()):
+        ranges = contract.Receipt.ranges(seqs)
+        step = contract.MAX_RECEIPT_RANGES
+        for start in range(0, len(ranges), step):
+            out.append(contract.Receipt(site=site, line=line, seqs=ranges[start : start + step]))
+    return out
+
+
+def _raw_seq(message: InboundMessage) -> tuple[tuple[str, str], int] | None:
+    """(site, line) of the topic and the payload's ``seq``, when both can be read."""
+    try:
+        address = contract.parse_topic(message.topic)
+        if address.channel is not contract.Channel.EVENTS:
+            return None
+        data = json.loads(message.payload[: contract.MAX_PAYLOAD_BYTES])
+    except (ContractError, ValueError, RecursionError):
+        return None
+    seq = data.get("seq") if isinstance(data, dict) else None
+    if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0:
+        return (address.site, address.line), seq
+    return None
 
 
 def _internal(exc: BaseException) -> str:

@@ -49,8 +49,11 @@ RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
 AGGREGATOR_ROLE = "lineside-aggregator"
 #: What a line publishes under its own lineside/v1/{site}/{line}/.
 LINE_WRITES = ("events", "status", "devices/+/status", "alarms", "reports", "acks")
-#: What a line may subscribe to: its commands, and its own statuses (retained).
-LINE_READS = ("commands", "status", "devices/+/status")
+#: What a line may subscribe to: its commands, the server's receipts of its events, and
+#: its own statuses (retained).
+LINE_READS = ("commands", "receipts", "status", "devices/+/status")
+#: What the aggregators send to every line.
+AGGREGATOR_WRITES = ("commands", "receipts")
 #: What the aggregators read from every line.
 AGGREGATOR_READS = ("events", "status", "devices/+/status", "alarms", "reports", "acks")
 
@@ -96,8 +99,9 @@ def line_role(site: str, line: str) -> dict[str, Any]:
 
 
 def aggregator_role() -> dict[str, Any]:
-    """Every line's reports (also through shared subscriptions), and commands to lines."""
-    acls = [_acl("publishClientSend", "lineside/v1/+/+/commands")]
+    """Every line's reports (also through shared subscriptions); commands and receipts
+    to lines."""
+    acls = [_acl("publishClientSend", f"lineside/v1/+/+/{leaf}") for leaf in AGGREGATOR_WRITES]
     for leaf in AGGREGATOR_READS:
         acls.append(_acl("subscribePattern", f"lineside/v1/+/+/{leaf}"))
         acls.append(_acl("subscribePattern", f"$share/+/lineside/v1/+/+/{leaf}"))

@@ -51,6 +51,14 @@ def test_every_line_config_validates(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", LINE_CONFIGS, ids=lambda p: p.name)
+def test_every_line_config_waits_for_the_servers_receipts(path: Path) -> None:
+    """A broker restarted without its state must not cost events (docs/reliability.md)."""
+    outbox = load_config(path).outbox
+    assert outbox.confirm == "server"
+    assert outbox.resend_after_s == 30
+
+
+@pytest.mark.parametrize("path", LINE_CONFIGS, ids=lambda p: p.name)
 def test_check_config_command_accepts_every_line_config(path: Path) -> None:
     demo = [] if path.name in OUR_LINE_CONFIGS else ["--demo"]
     command = ["edge", "check-config", str(path), "--json", "--file-only", *demo]

@@ -701,3 +701,29 @@ def test_administrators_enrol_rotate_and_revoke_through_the_api(
         "line.broker_rotate",
         "line.broker_revoke",
     ]
+
+
+def test_a_line_reads_only_its_own_receipts_which_only_the_aggregator_writes(
+    broker: Broker,
+) -> None:
+    # No client may forge receipts (which would delete unstored events), not even the line.
+    # (Mosquitto drops the connection of a client refused a publish: one client per try.)
+    for user in ("factory-1.L2", "factory-1.L1"):
+        forger = Client(user, broker.plain_port)
+        try:
+            assert forger.publish("lineside/v1/factory-1/L1/receipts", b"forged").value == 135
+        finally:
+            forger.close()
+    line = Client("factory-1.L1", broker.plain_port)
+    server = Client("aggregator", broker.plain_port)
+    try:
+        assert not line.subscribe("lineside/v1/factory-1/+/receipts").is_failure
+        assert not server.publish("lineside/v1/factory-1/L2/receipts", b"for L2").is_failure
+        assert not server.publish("lineside/v1/factory-1/L1/receipts", b"for L1").is_failure
+        assert line.wait_messages(1) == 1
+        assert not server.publish("lineside/v1/factory-1/L1/receipts", b"again").is_failure
+        assert line.wait_messages(2) == 2
+        assert line.messages == [b"for L1", b"again"]
+    finally:
+        line.close()
+        server.close()

@@ -31,6 +31,19 @@ def test_minimal_config_has_defaults(tmp_path: Path) -> None:
     assert cfg.reject.kind == "simulated"
 
 
+def test_outbox_confirms_with_the_broker_unless_told_otherwise(tmp_path: Path) -> None:
+    cfg = parse_config(BASE, base_dir=tmp_path)
+    assert (cfg.outbox.confirm, cfg.outbox.resend_after_s) == ("broker", 30.0)
+    cfg = parse_config(BASE + 'confirm = "server"\nresend_after_s = 5\n', base_dir=tmp_path)
+    assert (cfg.outbox.confirm, cfg.outbox.resend_after_s) == ("server", 5.0)
+    with pytest.raises(ConfigError) as info:
+        parse_config(BASE + 'confirm = "nobody"\n', source="line.toml")
+    assert "outbox.confirm" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        parse_config(BASE + "resend_after_s = 0\n", source="line.toml")
+    assert "outbox.resend_after_s" in str(info.value)
+
+
 def test_bad_device_url_names_file_key_and_expectation() -> None:
     text = (
         BASE

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.journal import Journal, OutboxItem
 from edge.outbox import OutboxPublisher
+from lineside.contract import Receipt, Topics, encode
 from lineside.mqtt import BrokerEndpoint, LastWill
 from tests.support.broker import MOSQUITTO, Collector, StartBroker, broker_up
 from tests.support.waiting import wait_until
@@ -129,4 +133,101 @@ def test_usage_reports_nearly_full_and_full(tmp_path: Path) -> None:
         assert not usage.full
     finally:
         publisher.stop(flush_timeout=0)
+        journal.close()
+
+
+def _publish(port: int, topic: str, payload: bytes) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1).wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _receipt(topics: Topics, seqs: range, *, line: str | None = None) -> bytes:
+    return encode(Receipt(site=topics.site, line=line or topics.line, seqs=Receipt.ranges(seqs)))
+
+
+@pytest.mark.skipif(not broker_up(), reason="Mosquitto not running on 127.0.0.1:1883")
+def test_server_confirm_keeps_events_until_their_receipt_and_resends_the_others(
+    tmp_path: Path,
+) -> None:
+    topics = Topics("s" + uuid.uuid4().hex[:8], "L1")
+    journal = Journal.open(tmp_path / "line.db")
+    collector = Collector(1883, topics.events)
+    for n in range(20):
+        journal.outbox.enqueue([OutboxItem(topics.events, _seq_body, event_id=f"e{n}")])
+    journal.outbox.enqueue([OutboxItem(topics.alarms, _seq_body)])  # not an event
+    publisher = OutboxPublisher(
+        tmp_path / "line.db",
+        BrokerEndpoint("127.0.0.1", 1883),
+        f"confirm-{topics.site}",
+        confirm="server",
+        receipts_topic=topics.receipts,
+        resend_after_s=0.5,
+    )
+    publisher.start()
+    try:
+        assert collector.wait_for(lambda m: len({x["seq"] for x in m}) == 20)
+        # The broker has every row; only the alarm is gone, the events wait for the server.
+        wait_until(lambda: journal.outbox.pending()[0] == 20, "the alarm deleted on PUBACK")
+        assert journal.outbox.pending_events() == 20
+        # Receipts of another line, or malformed ones, confirm nothing.
+        _publish(1883, topics.receipts, _receipt(topics, range(1, 21), line="L2"))
+        _publish(1883, topics.receipts, b'{"schema_version": 1, "kind": "receipt"}')
+        _publish(1883, topics.receipts, _receipt(topics, range(1, 11)))
+        wait_until(lambda: journal.outbox.pending_events() == 10, "receipted events deleted")
+        assert not publisher.drain(0.1)
+        # Without a receipt the rest is sent again, and again, until the server confirms.
+        assert collector.wait_for(lambda m: sum(x["seq"] == 20 for x in m) >= 3, timeout=30)
+        assert publisher.resent_total >= 20
+        _publish(1883, topics.receipts, _receipt(topics, range(11, 21)))
+        assert publisher.drain(15)
+        assert publisher.unconfirmed == 0
+    finally:
+        publisher.stop(flush_timeout=1)
+        collector.close()
+        journal.close()
+
+
+def _seq_body(seq: int) -> bytes:
+    return b'{"seq": %d}' % seq
+
+
+@pytest.mark.skipif(not broker_up(), reason="Mosquitto not running on 127.0.0.1:1883")
+def test_server_confirm_sends_no_more_than_max_unconfirmed_ahead_of_the_receipts(
+    tmp_path: Path,
+) -> None:
+    """A stalled aggregator leaves the backlog in the outbox, not in the broker."""
+    topics = Topics("s" + uuid.uuid4().hex[:8], "L1")
+    journal = Journal.open(tmp_path / "line.db")
+    collector = Collector(1883, topics.events)
+    for n in range(12):
+        journal.outbox.enqueue([OutboxItem(topics.events, _seq_body, event_id=f"e{n}")])
+    publisher = OutboxPublisher(
+        tmp_path / "line.db",
+        BrokerEndpoint("127.0.0.1", 1883),
+        f"window-{topics.site}",
+        confirm="server",
+        receipts_topic=topics.receipts,
+        resend_after_s=0.3,
+        max_unconfirmed=5,
+    )
+    publisher.start()
+    try:
+        # Resent (so certainly past the window) but never beyond the first five.
+        assert collector.wait_for(lambda m: sum(x["seq"] == 5 for x in m) >= 2)
+        assert {m["seq"] for m in collector.messages()} == {1, 2, 3, 4, 5}
+        _publish(1883, topics.receipts, _receipt(topics, range(1, 6)))
+        assert collector.wait_for(lambda m: {x["seq"] for x in m} == set(range(1, 11)))
+        _publish(1883, topics.receipts, _receipt(topics, range(6, 13)))
+        assert collector.wait_for(lambda m: {x["seq"] for x in m} == set(range(1, 13)))
+        _publish(1883, topics.receipts, _receipt(topics, range(11, 13)))
+        assert publisher.drain(15)
+    finally:
+        publisher.stop(flush_timeout=1)
+        collector.close()
         journal.close()

@@ -15,6 +15,7 @@ from server.ingest import Ingestor, IngestSettings
 from server.ingest.validation import default_validator
 from tests.server.factories import add_line, object_event, sgtin
 from tests.server.ingest.conftest import Publisher, event_message
+from tests.support.broker import Collector
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
@@ -148,3 +149,53 @@ def test_retained_statuses_are_kept_for_the_dashboard(
     assert reports[topics.status].payload["state"] == "running"
     assert reports[topics.device_status("printer-1")].device_id == "printer-1"
     assert reports[topics.device_status("printer-1")].payload["flags"] == ["paper_out"]
+
+
+def test_every_event_taken_is_receipted_to_its_line(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    site: str,
+    publisher: Publisher,
+    client_ids: Callable[[], str],
+) -> None:
+    """Stored, duplicate and dead-lettered events alike: the server has taken them."""
+    add_line(session, "L1", site)
+    add_line(session, "L2", site, devices=("agent-2",))
+    l1, l2 = contract.Topics(site, "L1"), contract.Topics(site, "L2")
+    receipts = Collector(1883, f"lineside/v1/{site}/+/receipts")
+    events = [object_event([sgtin(n)], seed=f"{site}-r{n}") for n in range(1, 31)]
+    messages = [(l1.events, event_message(site, "L1", n, e)) for n, e in enumerate(events, 1)]
+    bad = object_event([sgtin(99)], seed=f"{site}-bad", action="MOVE")
+    try:
+        with Ingestor(_settings(site, client_ids()), session_factory, default_validator()) as ing:
+            publisher.publish_many(messages[:20])
+            publisher.publish_many(messages[:5])  # duplicates
+            publisher.publish(l1.events, event_message(site, "L1", 40, bad))  # dead letter
+            publisher.publish(l1.events, b'{"seq": 41, "kind": "evt"}')  # refused, seq readable
+            publisher.publish(l1.events, b"{not json")  # no seq to receipt
+            publisher.publish_many(messages[20:])
+            publisher.publish(
+                l2.events,
+                event_message(site, "L2", 7, object_event([sgtin(7)], seed=site), device="agent-2"),
+            )
+            wait_until(lambda: ing.totals.stored + ing.totals.duplicates == 36)
+            wait_until(lambda: ing.totals.dead_letters == 3)
+
+            def covered(line: str) -> set[int]:
+                return {
+                    seq
+                    for m in receipts.messages()
+                    if m["line"] == line
+                    for first, last in m["seqs"]
+                    for seq in range(first, last + 1)
+                }
+
+            wanted = {*range(1, 31), 40, 41}
+            assert receipts.wait_for(lambda _m: covered("L1") == wanted and covered("L2") == {7})
+        for payload in receipts.payloads:
+            decoded = contract.decode(
+                payload, contract.Topics(site, json.loads(payload)["line"]).receipts
+            )
+            assert isinstance(decoded, contract.Receipt)
+    finally:
+        receipts.close()
