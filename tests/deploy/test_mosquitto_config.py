@@ -717,7 +717,9 @@ def test_a_line_reads_only_its_own_receipts_which_only_the_aggregator_writes(
     line = Client("factory-1.L1", broker.plain_port)
     server = Client("aggregator", broker.plain_port)
     try:
-        assert not line.subscribe("lineside/v1/factory-1/+/receipts").is_failure
+        # Its own receipts only: a wider subscription is refused outright.
+        assert line.subscribe("lineside/v1/factory-1/+/receipts").is_failure
+        assert not line.subscribe("lineside/v1/factory-1/L1/receipts").is_failure
         assert not server.publish("lineside/v1/factory-1/L2/receipts", b"for L2").is_failure
         assert not server.publish("lineside/v1/factory-1/L1/receipts", b"for L1").is_failure
         assert line.wait_messages(1) == 1
