@@ -176,7 +176,9 @@ def test_every_event_taken_is_receipted_to_its_line(
             publisher.publish_many(messages[20:])
             publisher.publish(
                 l2.events,
-                event_message(site, "L2", 7, object_event([sgtin(77)], seed=site), device="agent-2"),
+                event_message(
+                    site, "L2", 7, object_event([sgtin(77)], seed=site), device="agent-2"
+                ),
             )
             wait_until(lambda: ing.totals.stored + ing.totals.duplicates == 36)
             wait_until(lambda: ing.totals.dead_letters == 3)
