@@ -18,7 +18,6 @@ import enum
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from server.db.models import (
 )
 from server.db.types import utcnow
 from server.ingest.validation import as_document
+from server.services.background import BackgroundThread
 
 logger = logging.getLogger(__name__)
 
@@ -511,8 +511,10 @@ def outbox_status(session: Session) -> list[OutboxStatus]:
     return statuses
 
 
-class PortalWorker:
+class PortalWorker(BackgroundThread):
     """A background thread forwarding to each target every ``interval_s`` seconds."""
+
+    name = "portal-forwarder"
 
     def __init__(
         self,
@@ -520,26 +522,10 @@ class PortalWorker:
         targets: Sequence[PortalTarget],
         interval_s: float = 5.0,
     ) -> None:
+        super().__init__()
         self._session_factory = session_factory
         self._targets = tuple(targets)
         self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start forwarding."""
-        if self._thread is not None:
-            raise RuntimeError("portal worker already started")
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="portal-forwarder", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current batch."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
 
     def _run(self) -> None:
         with httpx.Client() as client:

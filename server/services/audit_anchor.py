@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,7 @@ from lineside.backoff import Backoff
 from lineside.errors import ConfigError, LinesideError
 from server.db.models import AuditCheckpointOutboxEntry, AuditEntry, AuditHead, OutboxState
 from server.services.audit import HEAD_ID, VERIFY_BATCH, as_record
+from server.services.background import BackgroundThread
 
 logger = logging.getLogger(__name__)
 
@@ -439,28 +439,22 @@ def forward_checkpoints(
     return sent
 
 
-class AnchorWorker:
+class AnchorWorker(BackgroundThread):
     """A background thread making a checkpoint every ``interval_s`` seconds."""
+
+    name = "audit-anchor"
 
     def __init__(
         self, session_factory: sessionmaker[Session], target: AnchorTarget, interval_s: float
     ) -> None:
+        super().__init__()
         self._session_factory = session_factory
         self._target = target
         self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         load_private_key(self._target.key_file)  # a bad key stops the start, not a log line
-        self._thread = threading.Thread(target=self._run, name="audit-anchor", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        super().start()
 
     def run_once(self) -> Checkpoint | None:
         with self._session_factory() as session, session.begin():

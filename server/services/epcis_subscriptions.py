@@ -28,7 +28,6 @@ import hmac
 import json
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from server.db.models import Event, OutboxState, QuerySubscription, Subscription
 from server.db.types import utcnow
 from server.errors import NoSuchNameException, SubscriptionControlsException
 from server.services import epcis
+from server.services.background import BackgroundThread
 from server.services.epc_format import (
     check_epc_format,
     company_prefixes,
@@ -423,30 +423,16 @@ def deliver_due(
     return DeliveryResult(sent, retried, failed)
 
 
-class SubscriptionWorker:
+class SubscriptionWorker(BackgroundThread):
     """A background thread that queues due documents and posts them, every
     ``interval_s`` seconds (at once again while there is work)."""
 
+    name = "epcis-subscriptions"
+
     def __init__(self, session_factory: sessionmaker[Session], interval_s: float = 1.0) -> None:
+        super().__init__()
         self._factory = session_factory
         self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start delivering."""
-        if self._thread is not None:
-            raise RuntimeError("subscription worker already started")
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="epcis-subscriptions", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current round."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
 
     def run_once(self, client: httpx.Client) -> DeliveryResult:
         """One round: queue what is due, then post what the outbox holds."""
