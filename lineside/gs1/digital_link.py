@@ -114,11 +114,17 @@ class DigitalLinkParts:
 def percent_encode(value: str, *, query: bool = False) -> str:
     """Percent-encode everything but RFC 3986 unreserved characters.
 
-    A space becomes ``%20`` in a path segment and ``+`` in a query value.
+    A space becomes ``%20`` in a path segment and ``+`` in a query value. A path segment
+    that is only ``.`` or ``..`` has its dots escaped: every client removes such dot
+    segments from a URI's path (RFC 3986, 5.2.4), which would lose the value.
 
     >>> percent_encode("A B/1"), percent_encode("A B", query=True)
     ('A%20B%2F1', 'A+B')
+    >>> percent_encode(".."), percent_encode("...")
+    ('%2E%2E', '...')
     """
+    if not query and value in (".", ".."):
+        return value.replace(".", "%2E")
     out: list[str] = []
     for char in value:
         if char in _UNRESERVED:
