@@ -20,14 +20,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.db.events import EventOrigin, index_event, store_events
-from server.db.models import OutboxState, PortalOutboxEntry
+from server.db.models import OutboxState
 from server.db.types import utcnow
 from server.portal import PortalTarget, forward_due, outbox_status
-from tests.server.factories import object_event
+from tests.server.portal.test_forwarder import _seed, _states
 
 
 @dataclass
@@ -103,24 +101,6 @@ def portal() -> Iterator[CaptureInterface]:
     yield interface
     server.should_exit = True
     thread.join()
-
-
-def _seed(session: Session, count: int) -> list[str]:
-    events = [
-        object_event([f"https://id.gs1.org/01/08934567890128/10/L1/21/J{n}"], minutes=n)
-        for n in range(count)
-    ]
-    store_events(session, [(index_event(e), EventOrigin()) for e in events])
-    session.commit()
-    return [e["eventID"] for e in events]
-
-
-def _states(session_factory: sessionmaker[Session]) -> dict[OutboxState, int]:
-    with session_factory() as session:
-        rows = session.execute(
-            select(PortalOutboxEntry.state, func.count()).group_by(PortalOutboxEntry.state)
-        ).all()
-    return {row[0]: row[1] for row in rows}
 
 
 def _target(portal: CaptureInterface, **overrides: Any) -> PortalTarget:
