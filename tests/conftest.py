@@ -7,10 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support.broker import MOSQUITTO, PrivateBroker, StartBroker, broker_up
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# In CI (``.ci/run`` sets CI=1) the property tests run derandomised: a red run then always
+# reproduces, and exploring new random inputs is left to developers' runs and scripts/fuzz.
+settings.register_profile("lineside-ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("lineside-ci")
 
 
 def _vectors_root() -> Path:
