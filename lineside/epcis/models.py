@@ -429,6 +429,13 @@ def parse_event(data: Mapping[str, Any], *, path: str = "") -> Event:
         raise _translate(exc, path) from exc
 
 
+def _may_hold_surrogates(text: bytes | str) -> bool:
+    """Cheap pre-check: only text with a \\u escape or non-ASCII can hold a lone surrogate."""
+    if isinstance(text, bytes):
+        return b"\\u" in text or b"\xed" in text
+    return "\\u" in text or not text.isascii()
+
+
 def parse_document(data: bytes | str | Mapping[str, Any]) -> EPCISDocument:
     """An EPCIS 2.0 document from JSON text or a dict; every event is checked too.
 
@@ -437,10 +444,20 @@ def parse_document(data: bytes | str | Mapping[str, Any]) -> EPCISDocument:
     lineside.errors.EPCISError: creationDate: required field is missing (and 1 more problem)
     """
     if isinstance(data, bytes | str):
+        text = data
         try:
-            data = json.loads(data)
+            data = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise EPCISError(f"(root): not valid JSON: {exc}") from exc
+        if _may_hold_surrogates(text):
+            # A lone surrogate (raw, or from a "\ud800" escape) is not text: such a
+            # document could never be written out again.
+            try:
+                json.dumps(data, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise EPCISError(
+                    f"(root): holds {exc.object[exc.start]!r}, a lone surrogate that is not text"
+                ) from exc
     if not isinstance(data, Mapping):
         raise EPCISError("(root): an EPCIS document must be a JSON object")
     try:

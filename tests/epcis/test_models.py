@@ -130,6 +130,18 @@ def test_parse_document_names_the_event_index() -> None:
         parse_document(json.dumps(_document(events)).encode())
 
 
+@pytest.mark.parametrize("as_bytes", [False, True])
+@pytest.mark.parametrize("surrogate", ["\\ud800", "\ud800"], ids=["escape", "raw"])
+def test_parse_document_refuses_a_lone_surrogate(surrogate: str, as_bytes: bool) -> None:
+    # Found by the fuzz suite: such a document parsed, then could not be written out again.
+    text = json.dumps(_document([_object_event()])).replace(
+        '"type": "EPCISDocument"', ('"type": "EPCISDocument", "comment": "x' + surrogate + '"')
+    )
+    data: str | bytes = text.encode("utf-8", "surrogatepass") if as_bytes else text
+    with pytest.raises(EPCISError, match=r"^\(root\): holds '\\ud800', a lone surrogate"):
+        parse_document(data)
+
+
 def test_parse_document_and_events() -> None:
     document = parse_document(_document([_object_event()]))
     assert document.type == "EPCISDocument"
