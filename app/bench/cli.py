@@ -78,6 +78,11 @@ OutOption = Annotated[
 ]
 
 
+def _load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: how busy the machine was around a figure."""
+    return [round(load, 2) for load in os.getloadavg()]
+
+
 def run_suites(names: list[str], quick: bool) -> dict[str, Any]:
     """Run the named suites and return the report (figures, errors, machine)."""
     report: dict[str, Any] = {
@@ -87,6 +92,7 @@ def run_suites(names: list[str], quick: bool) -> dict[str, Any]:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            "load_average_at_start": _load_average(),
         },
         "quick": quick,
         "suites": {},
@@ -99,6 +105,7 @@ def run_suites(names: list[str], quick: bool) -> dict[str, Any]:
         except Exception as exc:  # one failing suite must not hide the others
             entry["error"] = f"{type(exc).__name__}: {exc}"
         entry["seconds"] = round(time.perf_counter() - started, 2)
+        entry["load_average_after"] = _load_average()
         report["suites"][name] = entry
     return report
 
@@ -136,6 +143,14 @@ def render_table(report: dict[str, Any], console: Console) -> None:
                 verdict,
             )
     console.print(table)
+    machine = report["machine"]
+    loads = ", ".join(
+        f"{suite} {entry['load_average_after'][0]}" for suite, entry in report["suites"].items()
+    )
+    console.print(
+        f"{machine['cpus']} CPUs; 1-min load average at start "
+        f"{machine['load_average_at_start'][0]}, after each suite: {loads}"
+    )
 
 
 def _run(names: list[str], quick: bool, out: Path | None) -> None:
