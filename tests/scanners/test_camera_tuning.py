@@ -145,6 +145,9 @@ def test_mounting_rotation_turns_the_bars_upright() -> None:
     assert ZxingDecoder(view=View(rotate=90)).decode(lying) == [_expected(SSCC)]
     # Without a stated mounting, zxing-cpp searches turned symbols itself.
     assert ZxingDecoder().decode(lying) == [_expected(SSCC)]
+    # A DataMatrix reads at any angle, mounting stated or not.
+    turned = np.ascontiguousarray(np.rot90(_frame(DATAMATRIX)))
+    assert ZxingDecoder(view=View(rotate=0)).decode(turned) == [_expected(DATAMATRIX)]
 
 
 def test_view_cuts_a_region_reaching_past_the_frame() -> None:
