@@ -40,7 +40,7 @@ def _print_suite(quick: bool) -> list[Figure]:
 def _decode_suite(quick: bool) -> list[Figure]:
     from app.bench.decoding import bench_decode, bench_framing
 
-    return [*bench_decode(frames=6 if quick else 30), *bench_framing()]
+    return [*bench_decode(frames=6 if quick else 90), *bench_framing()]
 
 
 def _line_suite(quick: bool) -> list[Figure]:

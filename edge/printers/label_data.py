@@ -16,6 +16,7 @@ r"""What goes on one label: the typed unit data and the named fields templates u
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -121,26 +122,65 @@ class LabelData(BaseModel):
         """
         return to_digital_link(self.gs1_message(), stem=self.resolver)
 
-    def fields(self) -> dict[str, str]:
-        """Every field a template can name, as text; absent optional fields are left out."""
-        message = self.gs1_message()
-        values: dict[str, str | None] = {
-            "product_name": self.product_name,
-            "gtin": self.gtin,
-            "lot": self.lot,
-            "serial": self.serial,
-            "expiry": _shown(self.expiry),
-            "production_date": _shown(self.production_date),
-            "best_before": _shown(self.best_before),
-            "producer": self.producer,
-            "origin": self.origin,
-            "digital_link": to_digital_link(message, stem=self.resolver),
-            "element_string": message.as_raw(separator=GS),
-            "hri": message.as_bracketed(),
-            "hri_lines": "\n".join(message.as_hri()),
-            # One (AI) value per word (no-break space inside), so a ^FB block wraps it.
-            "hri_text": " ".join(h.replace(" ", "\u00a0", 1) for h in message.as_hri()),
-        }
-        result = {k: v for k, v in values.items() if v is not None}
-        result.update({f"extra.{k}": v for k, v in self.extra.items()})
+    def fields(
+        self, names: Collection[str] | None = None, *, message: GS1Message | None = None
+    ) -> dict[str, str]:
+        """Every field a template can name, as text; absent optional fields are left out.
+
+        With ``names`` (a template's :attr:`fields`), only those are computed: a label
+        without the HRI lines does not pay for them. ``message`` is the unit's
+        :meth:`gs1_message` when the caller already has it.
+
+        >>> from datetime import date
+        >>> d = LabelData(product_name="Trà", gtin="08934567890120", lot="L1",
+        ...               expiry=date(2027, 6, 30), extra={"grade": "A", "line": "L2"})
+        >>> d.fields({"lot", "hri", "extra.grade", "serial"})
+        {'lot': 'L1', 'hri': '(01)08934567890120(17)270630(10)L1', 'extra.grade': 'A'}
+        """
+        wanted = STANDARD_FIELDS if names is None else names
+        result: dict[str, str] = {}
+        for name in _ORDER:
+            if name not in wanted:
+                continue
+            if name in _MESSAGE_FIELDS:
+                message = message or self.gs1_message()
+                value: str | None = _FROM_MESSAGE[name](self, message)
+            elif name in _DATES:
+                value = _shown(getattr(self, name))
+            else:
+                value = getattr(self, name)
+            if value is not None:
+                result[name] = value
+        for key, value in self.extra.items():
+            if names is None or f"extra.{key}" in names:
+                result[f"extra.{key}"] = value
         return result
+
+
+_DATES = frozenset({"expiry", "production_date", "best_before"})
+_FROM_MESSAGE: dict[str, Callable[[LabelData, GS1Message], str]] = {
+    "digital_link": lambda data, message: to_digital_link(message, stem=data.resolver),
+    "element_string": lambda _, message: message.as_raw(separator=GS),
+    "hri": lambda _, message: message.as_bracketed(),
+    "hri_lines": lambda _, message: "\n".join(message.as_hri()),
+    # One (AI) value per word (no-break space inside), so a ^FB block wraps it.
+    "hri_text": lambda _, message: " ".join(h.replace(" ", "\u00a0", 1) for h in message.as_hri()),
+}
+_MESSAGE_FIELDS = frozenset(_FROM_MESSAGE)
+#: The order :meth:`LabelData.fields` lists the fields in.
+_ORDER = (
+    "product_name",
+    "gtin",
+    "lot",
+    "serial",
+    "expiry",
+    "production_date",
+    "best_before",
+    "producer",
+    "origin",
+    "digital_link",
+    "element_string",
+    "hri",
+    "hri_lines",
+    "hri_text",
+)

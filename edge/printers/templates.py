@@ -323,11 +323,15 @@ class ZplTemplate:
     pieces: tuple[str, ...]
     slots: tuple[_Slot, ...]
     fonts: frozenset[str] = field(default_factory=frozenset)
+    _fields: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_fields", frozenset(slot.name for slot in self.slots))
 
     @property
     def fields(self) -> frozenset[str]:
         """Names of the fields the template uses."""
-        return frozenset(slot.name for slot in self.slots)
+        return self._fields
 
     @classmethod
     def load(cls, path: str | Path) -> ZplTemplate:
@@ -353,8 +357,8 @@ class ZplTemplate:
     ) -> bytes:
         """Fill the template; raise :class:`TemplateError` naming a missing field."""
         if isinstance(data, LabelData):
-            values: Mapping[str, str] = data.fields()
             message = data.gs1_message()
+            values: Mapping[str, str] = data.fields(self.fields, message=message)
         else:
             values = data
         parts = [self.pieces[0]]
@@ -391,11 +395,16 @@ class EscposTemplate:
     lines: tuple[EscposLine, ...]
     codepage: str = "CP1258"
     width_dots: int = 384
+    _fields: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = frozenset(m.group(1) for ln in self.lines for m in _PLACEHOLDER.finditer(ln.value))
+        object.__setattr__(self, "_fields", names)
 
     @property
     def fields(self) -> frozenset[str]:
         """Names of the fields the layout uses."""
-        return frozenset(m.group(1) for ln in self.lines for m in _PLACEHOLDER.finditer(ln.value))
+        return self._fields
 
     @classmethod
     def load(cls, path: str | Path) -> EscposTemplate:
@@ -447,7 +456,7 @@ class EscposTemplate:
 
     def fill(self, data: LabelData) -> list[EscposLine]:
         """The layout with every placeholder replaced by the unit's value."""
-        values = data.fields()
+        values = data.fields(self.fields)
         out: list[EscposLine] = []
         for ln in self.lines:
 

@@ -8,13 +8,22 @@
     hid:///dev/input/event3?layout=fr&gs=~
     camera://0?mode=trigger&decoder=pyzbar&symbologies=qr,gs1-128
     camera://0?grade=1                    (grade the print quality of every read)
+    camera://0?roi=0,240,1280,320&rotate=0&binarizer=global&tilt=10
     camera:///srv/videos/line1.mp4
     camera+rtsp://10.0.0.9/stream1
 
 Options common to line scanners: ``terminator`` (``crlf``, ``cr``, ``lf``), ``aim``
 (``auto``, ``required``, ``none``), ``symbology`` (assumed when the reader sends no AIM
 prefix, e.g. ``]d2``), ``max_length``; a serial scanner also takes the serial line's
-options (``baud``...). The grammar, the option rules and the error messages are
+options (``baud``...). A camera's options: ``mode`` (``continuous``, ``trigger``),
+``decoder`` (``zxing``, ``pyzbar``), ``symbologies`` (the formats looked for: ``datamatrix``,
+``qr``, ``gs1-128``), ``release`` (frames a code must be gone to count again), ``grade``,
+and from the line's geometry ``roi=x,y,width,height`` (the pixels where labels pass),
+``rotate`` (the camera's mounting: 0, 90, 180 or 270 degrees clockwise that turn the bars
+of a GS1-128 upright), ``binarizer`` (``local``, ``global``, ``fixed``; zxing only) and
+``tilt`` (degrees, 0-45: re-scan a frame that gave nothing with the view turned that much
+each way, for GS1-128 twisted on the belt); see docs/deploy.md, "Tuning a verify camera".
+The grammar, the option rules and the error messages are
 :mod:`edge.device_url`'s, shared with the printers' transports; errors are
 :class:`~lineside.errors.ConfigError` naming the URL and the bad option.
 :func:`parse_scanner_url` only checks (a configuration is checked when it loads);
@@ -33,7 +42,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from edge.device_url import DeviceKind, DeviceUrl, UrlOptions, parse_device_url
@@ -41,12 +50,15 @@ from edge.drivers import open_transport
 from edge.drivers.url import transport_spec
 from edge.scanners.base import Scanner
 from edge.scanners.camera import (
+    ROTATIONS,
+    Binarizer,
     CameraScanner,
     CaptureMode,
     FrameDecoder,
     OpenCVSource,
     PyzbarDecoder,
     Symbology,
+    View,
     ZxingDecoder,
 )
 from edge.scanners.hid import LAYOUTS, HidScanner, KeycodeDecoder, evdev_source
@@ -70,7 +82,21 @@ SCANNER_URLS = DeviceKind(
 TERMINATORS = {"crlf": b"\r\n", "cr": b"\r", "lf": b"\n"}
 _AIM_ID = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _LINE_OPTIONS = frozenset({"terminator", "aim", "symbology", "max_length"})
-_CAMERA_OPTIONS = frozenset({"mode", "decoder", "symbologies", "release", "symbology", "grade"})
+_CAMERA_OPTIONS = frozenset(
+    {
+        "mode",
+        "decoder",
+        "symbologies",
+        "release",
+        "symbology",
+        "grade",
+        "roi",
+        "rotate",
+        "binarizer",
+        "tilt",
+    }
+)
+_MAX_TILT = 45
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +158,11 @@ class CameraScannerSpec:
     reading: Reading
     #: Grade the print quality of every read (zxing-cpp decoder only).
     grade: bool = False
+    #: The region of interest and the camera's mounting.
+    view: View = field(default_factory=View)
+    binarizer: Binarizer = Binarizer.LOCAL
+    #: Degrees each way a frame that gave nothing is re-scanned turned (0: never).
+    tilt: int = 0
 
 
 ScannerSpec = StreamScannerSpec | ListeningScannerSpec | HidScannerSpec | CameraScannerSpec
@@ -190,6 +221,20 @@ def _camera(device: DeviceUrl, options: UrlOptions) -> CameraScannerSpec:
     grade = options.flag("grade", False)
     if grade and decoder == "pyzbar":
         raise device.error("grade=1 needs the zxing decoder")
+    view = View(_roi(device, options.optional("roi")), _rotate(device, options))
+    binarizer = Binarizer(options.choice("binarizer", "local", [b.value for b in Binarizer]))
+    if binarizer is not Binarizer.LOCAL and decoder == "pyzbar":
+        raise device.error(f"binarizer={binarizer.value} needs the zxing decoder")
+    tilt = options.integer("tilt", 0)
+    if tilt > _MAX_TILT:
+        raise device.error(f"tilt={tilt} is more than {_MAX_TILT} degrees", "e.g. tilt=10")
+    if tilt and decoder == "pyzbar":
+        raise device.error(f"tilt={tilt} needs the zxing decoder")
+    if tilt and Symbology.GS1_128 not in symbologies:
+        raise device.error(
+            f"tilt={tilt} re-scans for GS1-128, which symbologies= leaves out",
+            "symbologies including gs1-128, or no tilt",
+        )
     source: int | str
     if device.scheme == "camera+rtsp":
         # Options the camera does not know belong to the stream's own URL.
@@ -207,8 +252,38 @@ def _camera(device: DeviceUrl, options: UrlOptions) -> CameraScannerSpec:
             raise device.error("no camera index or file")
     reading = Reading(symbology=aim_id)
     return CameraScannerSpec(
-        device.url, source, mode, symbologies, decoder, release, reading, grade
+        device.url,
+        source,
+        mode,
+        symbologies,
+        decoder,
+        release,
+        reading,
+        grade,
+        view,
+        binarizer,
+        tilt,
     )
+
+
+def _roi(device: DeviceUrl, value: str | None) -> tuple[int, int, int, int] | None:
+    if value is None:
+        return None
+    parts = value.split(",")
+    if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+        raise device.error(
+            f"roi={value!r} is not x,y,width,height in whole pixels", "e.g. roi=0,240,1280,320"
+        )
+    x, y, width, height = (int(p) for p in parts)
+    if width < 1 or height < 1:
+        raise device.error(f"roi={value!r} is empty", "a width and a height of at least 1 pixel")
+    return x, y, width, height
+
+
+def _rotate(device: DeviceUrl, options: UrlOptions) -> int | None:
+    if options.optional("rotate") is None:
+        return None
+    return options.integer("rotate", 0, choices=ROTATIONS)
 
 
 _PARSERS: dict[str, Callable[[DeviceUrl, UrlOptions], ScannerSpec]] = {
@@ -282,12 +357,7 @@ def _open_hid(spec: HidScannerSpec, device_id: str, stamper: ReadStamper) -> Hid
 
 def _open_camera(spec: CameraScannerSpec, device_id: str, stamper: ReadStamper) -> CameraScanner:
     decoder_factory: Callable[[], FrameDecoder]
-    if spec.decoder == "pyzbar":
-        checked = PyzbarDecoder()  # fails now, clearly, when libzbar0 is missing
-        decoder_factory = lambda: checked  # noqa: E731
-    else:
-        symbologies, grade = spec.symbologies, spec.grade
-        decoder_factory = lambda: ZxingDecoder(symbologies, grade=grade)  # noqa: E731
+    decoder_factory = camera_decoder(spec)
     source = spec.source
     return CameraScanner(
         device_id,
@@ -297,4 +367,22 @@ def _open_camera(spec: CameraScannerSpec, device_id: str, stamper: ReadStamper) 
         mode=spec.mode,
         release_frames=spec.release_frames,
         stamper=stamper,
+    )
+
+
+def camera_decoder(spec: CameraScannerSpec) -> Callable[[], FrameDecoder]:
+    """What builds the decoder ``spec`` describes (in the camera's worker thread).
+
+    Raises :class:`~lineside.errors.DeviceError` now, clearly, when ``decoder=pyzbar``
+    and libzbar0 is missing.
+    """
+    if spec.decoder == "pyzbar":
+        checked = PyzbarDecoder(view=spec.view)
+        return lambda: checked
+    return lambda: ZxingDecoder(
+        spec.symbologies,
+        grade=spec.grade,
+        view=spec.view,
+        binarizer=spec.binarizer,
+        tilt=spec.tilt,
     )

@@ -14,12 +14,14 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import textwrap
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -104,7 +106,13 @@ def wrap_codepage_text(text: str, width_dots: int, size: int = 1) -> list[str]:
     ['Miến dong Bắc Kạn túi 500 g -', 'Hợp tác xã']
     """
     per_line = max(1, width_dots // (FONT_A_WIDTH * (2 if size > 1 else 1)))
-    return textwrap.wrap(text, per_line, break_on_hyphens=False) or [""]
+    return list(_wrapped(text, per_line))
+
+
+@functools.lru_cache(maxsize=1024)
+def _wrapped(text: str, per_line: int) -> tuple[str, ...]:
+    # Cached: a work order prints one product name on thousands of labels.
+    return tuple(textwrap.wrap(text, per_line, break_on_hyphens=False)) or ("",)
 
 
 @dataclass(slots=True)
@@ -114,6 +122,98 @@ class _Style:
     align: str = "left"
     bold: bool = False
     size: int = 1
+
+
+def _recorded(profile: str, write: Callable[[Any], None]) -> bytes:
+    """The bytes python-escpos writes for one call on a fresh ``Dummy`` of ``profile``."""
+    from escpos.printer import Dummy
+
+    printer = Dummy(profile=profile)
+    with contextlib.redirect_stdout(io.StringIO()):  # its barcode() prints its renderer
+        write(printer)
+    return bytes(printer.output)
+
+
+def _barcode_data(value: str) -> str:
+    # CODE128 code set B with FNC1 first (GS1-128); "{1" is FNC1 in python-escpos.
+    return "{B{1" + value.replace("\x1d", "{1")
+
+
+def _barcode(printer: Any, value: str) -> None:
+    printer.barcode(_barcode_data(value), "CODE128", function_type="B", check=False, pos="OFF")
+
+
+def _call(method: str, *args: Any, **kwargs: Any) -> Callable[[Any], None]:
+    """A call of one python-escpos printer method, to record."""
+
+    def call(printer: Any) -> None:
+        getattr(printer, method)(*args, **kwargs)
+
+    return call
+
+
+@dataclass(frozen=True, slots=True)
+class _Commands:
+    """The commands of one printer profile as python-escpos writes them, recorded once.
+
+    Style and cut commands depend on the profile only; a hardware GS1-128 is its recorded
+    head, the length and the data; a QR code is the native ``GS ( k`` sequence, which
+    python-escpos writes the same for every profile. A profile without hardware CODE128
+    (python-escpos then draws the barcode as an image) has no head: its barcodes still go
+    through python-escpos, one ``Dummy`` per label.
+    """
+
+    bold: dict[bool, bytes]
+    align: dict[str, bytes]
+    size: dict[bool, bytes]
+    cut: dict[str, bytes]
+    barcode_head: bytes | None
+
+    @classmethod
+    def for_profile(cls, profile: str) -> _Commands:
+        def rec(write: Callable[[Any], None]) -> bytes:
+            return _recorded(profile, write)
+
+        from escpos.exceptions import Error as EscposError
+
+        probe = "0108934567890120"
+        tail = bytes((len(_barcode_data(probe)),)) + _barcode_data(probe).encode()
+        try:
+            recorded = rec(functools.partial(_barcode, value=probe))
+        except EscposError:  # drawn as an image, and too wide for this profile's paper
+            recorded = b""
+        return cls(
+            bold={b: rec(_call("set", bold=b)) for b in (False, True)},
+            align={a: rec(_call("set", align=a)) for a in ("left", "center", "right")},
+            size={
+                False: rec(_call("set", normal_textsize=True)),
+                True: rec(_call("set", double_width=True, double_height=True)),
+            },
+            cut={m: rec(_call("cut", mode=m)) for m in ("PART", "FULL")},
+            barcode_head=recorded[: -len(tail)] if recorded.endswith(tail) else None,
+        )
+
+    def qr(self, content: str, size: int) -> bytes:
+        """``GS ( k``: model 2, module ``size``, error correction L, store, print."""
+        if not content:
+            return b""  # python-escpos prints nothing for an empty QR code
+        data = content.encode("utf-8")
+        return b"".join(
+            (
+                b"\x1d(k\x04\x001A2\x00",
+                b"\x1d(k\x03\x001C" + bytes((size,)),
+                b"\x1d(k\x03\x001E0",
+                b"\x1d(k" + (len(data) + 3).to_bytes(2, "little") + b"1P0" + data,
+                b"\x1d(k\x03\x001Q0",
+            )
+        )
+
+    def gs1_128(self, value: str) -> bytes | None:
+        """A hardware GS1-128, or ``None`` when the profile draws barcodes as images."""
+        if self.barcode_head is None:
+            return None
+        code = _barcode_data(value)
+        return self.barcode_head + bytes((len(code),)) + code.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +232,14 @@ class EscposEncoder:
     font_path: Path = DEFAULT_FONT
     width_dots: int = 384
     _tables: CodePageTables = field(init=False, repr=False, compare=False)
+    _commands: _Commands = field(init=False, repr=False, compare=False)
     _fonts: dict[int, ImageFont.FreeTypeFont] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_tables", CodePageTables.for_profile(self.profile))
+        object.__setattr__(self, "_commands", _Commands.for_profile(self.profile))
 
     def _font(self, size: int) -> ImageFont.FreeTypeFont:
         font = self._fonts.get(size)
@@ -165,55 +267,46 @@ class EscposEncoder:
         return image
 
     def encode(self, lines: list[EscposLine]) -> bytes:
-        """Bytes for one label: initialise, the lines in order, then feed/cut as laid out."""
-        from escpos.printer import Dummy
+        """Bytes for one label: initialise, the lines in order, then feed/cut as laid out.
 
-        # python-escpos still writes the commands (QR, barcode, cut, styles); only its
-        # text path, which rebuilds every code page table per printer object, is bypassed.
-        p = Dummy(profile=self.profile)
+        The same bytes python-escpos writes, from commands recorded once per encoder
+        (:class:`_Commands`); python-escpos itself is called per label only for raster text
+        and for a barcode the profile draws as an image.
+        """
+        commands = self._commands
         text = self._tables.writer()
         style = _Style()
         out = bytearray(INIT)
-
-        def take() -> None:
-            out.extend(p.output)
-            p.clear()
-
         for line in lines:
             size = line.size if line.kind == "text" else 1
             if size != style.size:
-                if size > 1:
-                    p.set(double_width=True, double_height=True)
-                else:
-                    p.set(normal_textsize=True)
+                out += commands.size[size > 1]
                 style.size = size
             if line.align != style.align:
-                p.set(align=line.align)
+                out += commands.align[line.align]
                 style.align = line.align
             if line.bold != style.bold:
-                p.set(bold=line.bold)
+                out += commands.bold[line.bold]
                 style.bold = line.bold
             if line.kind == "text":
                 value = unicodedata.normalize("NFC", line.value)
                 if self.text_mode == "raster" and not value.isascii():
                     image = self._raster(value, line.size, line.bold)
-                    p.image(image, center=line.align == "center")
+                    center = line.align == "center"
+                    out += _recorded(self.profile, _call("image", image, center=center))
                 else:
-                    take()
                     wrapped = wrap_codepage_text(value, self.width_dots, line.size)
                     out += text.write("\n".join(wrapped) + "\n")
             elif line.kind == "qr":
-                p.qr(line.value, size=max(1, min(16, line.size)), native=True)
+                out += commands.qr(line.value, max(1, min(16, line.size)))
             elif line.kind in {"gs1_128", "datamatrix"}:
-                # CODE128 code set B with FNC1 first (GS1-128); "{1" is FNC1 in python-escpos.
-                data = "{B{1" + line.value.replace("\x1d", "{1")
-                with contextlib.redirect_stdout(io.StringIO()):
-                    p.barcode(data, "CODE128", function_type="B", check=False, pos="OFF")
+                barcode = commands.gs1_128(line.value)
+                if barcode is None:
+                    barcode = _recorded(self.profile, functools.partial(_barcode, value=line.value))
+                out += barcode
                 style.align = "center"  # python-escpos centres barcodes with ESC a 1
             elif line.kind == "feed":
-                take()
                 out += text.write("\n" * max(1, line.size))
             elif line.kind == "cut":
-                p.cut(mode="PART" if line.value.lower().startswith("part") else "FULL")
-            take()
+                out += commands.cut["PART" if line.value.lower().startswith("part") else "FULL"]
         return bytes(out)

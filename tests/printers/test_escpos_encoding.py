@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 from datetime import date
 from pathlib import Path
 
@@ -141,3 +142,96 @@ def test_encoder_output_is_the_same_for_every_call() -> None:
         '[[line]]\ntext = "{{product_name}}"\n[[line]]\nqr = "{{digital_link}}"\n'
     ).fill(unit)
     assert encoder.encode(lines) == encoder.encode(lines) == EscposEncoder().encode(lines)
+
+
+def _reference(lines: list[EscposLine], profile: str) -> bytes:
+    """The label written the plain way: one python-escpos printer for it, every command
+    through python-escpos (text wrapped as the encoder wraps it)."""
+    from lineside.codecs.escpos import wrap_codepage_text
+
+    p = Dummy(profile=profile)
+    p.hw("INIT")
+    align, bold, size = "left", False, 1
+    for line in lines:
+        line_size = line.size if line.kind == "text" else 1
+        if line_size != size:
+            if line_size > 1:
+                p.set(double_width=True, double_height=True)
+            else:
+                p.set(normal_textsize=True)
+            size = line_size
+        if line.align != align:
+            p.set(align=line.align)
+            align = line.align
+        if line.bold != bold:
+            p.set(bold=line.bold)
+            bold = line.bold
+        if line.kind == "text":
+            p.text("\n".join(wrap_codepage_text(line.value, 384, line.size)) + "\n")
+        elif line.kind == "qr":
+            p.qr(line.value, size=max(1, min(16, line.size)), native=True)
+        elif line.kind in ("gs1_128", "datamatrix"):
+            with contextlib.redirect_stdout(io.StringIO()):
+                p.barcode(
+                    "{B{1" + line.value.replace("\x1d", "{1"),
+                    "CODE128",
+                    function_type="B",
+                    check=False,
+                    pos="OFF",
+                )
+            align = "center"
+        elif line.kind == "feed":
+            p.text("\n" * max(1, line.size))
+        elif line.kind == "cut":
+            p.cut(mode="PART" if line.value.startswith("part") else "FULL")
+    return bytes(p.output)
+
+
+LONG_LINK = "https://id.example.com/01/08934567890120/21/" + "S" * 20 + "?x=" + "y" * 250
+EVERY_KIND = [
+    EscposLine("text", "Miến dong Côn Minh – Chè Shan tuyết", align="center", bold=True, size=2),
+    EscposLine("qr", "https://id.gs1.org/01/08934567890120", size=4),
+    EscposLine("qr", LONG_LINK, align="right", size=20),  # 2-byte length, size clamped
+    EscposLine("qr", ""),
+    EscposLine("gs1_128", "0108934567890120\x1d21ABC"),
+    EscposLine("text", "après le code", align="left"),
+    EscposLine("feed", size=3),
+    EscposLine("cut", "partial"),
+    EscposLine("datamatrix", "0108934567890120"),
+    EscposLine("cut", "full"),
+]
+
+
+@pytest.mark.parametrize("profile", ["TM-T88V", "default", "TM-T20II", "Sunmi-V2"])
+def test_commands_recorded_once_give_python_escpos_bytes(profile: str) -> None:
+    """The encoder writes style, QR, barcode and cut commands from bytes recorded once per
+    profile; a label is byte for byte what python-escpos writes for it, on profiles with
+    and without hardware barcodes or a cutter."""
+    encoder = EscposEncoder(profile=profile)
+    assert encoder.encode(EVERY_KIND) == _reference(EVERY_KIND, profile)
+    assert encoder.encode(EVERY_KIND[4:6]) == _reference(EVERY_KIND[4:6], profile)
+
+
+def test_a_profile_that_draws_barcodes_as_images_goes_through_python_escpos() -> None:
+    encoder = EscposEncoder(profile="TM-U220B")  # no hardware CODE128, a cutter
+    lines = [EscposLine("gs1_128", "0108"), EscposLine("cut", "partial")]
+    data = encoder.encode(lines)
+    assert b"\x1dkI" not in data  # no hardware barcode command...
+    assert data == _reference(lines, "TM-U220B")  # ...but python-escpos's image
+
+
+def test_print_benchmark_baseline_writes_our_label() -> None:
+    """``lineside bench print`` compares with python-escpos writing the same bytes."""
+    from app.bench.printing import PlainEscpos, _units, bench_print
+    from edge.printers.testlabel import escpos_test_template
+
+    plain, layout, encoder = PlainEscpos(), escpos_test_template(), EscposEncoder()
+    for unit in _units(20):
+        assert plain(unit) == encoder.encode(layout.fill(unit))
+    figures = {f.name: f for f in bench_print(seconds=0.2)}
+    for name in ("zpl_labels_per_s", "escpos_labels_per_s"):
+        assert figures[name].baseline_name == "escpos_lib_labels_per_s"
+        baseline = figures[name].baseline
+        assert figures[name].value > 0
+        assert baseline is not None
+        assert baseline > 0

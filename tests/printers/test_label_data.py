@@ -76,3 +76,29 @@ def test_dates_go_in_the_query_string() -> None:
 def test_invalid_lot_is_refused_with_the_ai() -> None:
     with pytest.raises(ValidationError, match=r"\(10\)"):
         LabelData(product_name="x", gtin="8934567890120", lot="lô 1")
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"lot", "hri"},
+        {"product_name", "digital_link", "element_string", "hri"},
+        {"expiry", "hri_text", "hri_lines", "extra.grade", "serial"},
+        {"best_before", "origin", "extra.none"},
+        set(),
+    ],
+)
+def test_named_fields_are_those_of_every_field(names: set[str]) -> None:
+    """A template asks only for its fields; each has the value the full set gives it."""
+    unit = LabelData(
+        product_name="Trà",
+        gtin="08934567890120",
+        lot="L1",
+        serial="S/1",
+        expiry=date(2027, 6, 30),
+        best_before=date(2027, 5, 31),
+        extra={"grade": "A", "line": "L2"},
+    )
+    everything = unit.fields()
+    assert unit.fields(names) == {k: v for k, v in everything.items() if k in names}
+    assert unit.fields(names, message=unit.gs1_message()) == unit.fields(names)

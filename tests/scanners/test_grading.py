@@ -186,3 +186,62 @@ def test_scanner_grade_command(tmp_path: Path) -> None:
     Image.new("L", (50, 50), 255).save(blank)
     assert runner.invoke(app, ["scanner", "grade", str(blank)]).exit_code == 1
     assert runner.invoke(app, ["scanner", "grade", str(tmp_path / "none.png")]).exit_code == 2
+
+
+#: Every picture's grades, recorded before the grading was vectorised (one reduction over
+#: all the elements of a scan line, the bright level from a histogram): parameter letters
+#: and values (3 decimals), parameters in name order.
+RECORDED: dict[str, tuple[str, tuple[float, ...]]] = {
+    "code128/blurred": ("AAACAAA", (1.0, 0.127, 0.51, 0.549, 0.0, 0.064, 0.93)),
+    "code128/clean": ("AAAAAAA", (1.0, 0.034, 0.901, 0.96, 0.0, 0.057, 0.938)),
+    "code128/cropped_quiet_zone": ("AAAAFAA", (1.0, 0.033, 0.901, 0.961, 0.35, 0.059, 0.938)),
+    "code128/damaged": ("BAAAAAA", (0.8, 0.034, 0.9, 0.96, 0.0, 0.057, 0.938)),
+    "code128/low_contrast": ("AAAAAFD", (1.0, 0.091, 0.313, 0.887, 0.0, 0.56, 0.353)),
+    "code128/misprinted": ("DAAAAAA", (0.318, 0.033, 0.9, 0.959, 0.0, 0.057, 0.938)),
+    "datamatrix/blurred": ("AAADADAA", (0.006, 0.0, 0.124, 0.21, 0.0, 0.21, 0.92, 1.0)),
+    "datamatrix/clean": ("AAAAAAAA", (0.0, 0.0, 0.0, 0.943, 0.0, 0.943, 0.933, 1.0)),
+    "datamatrix/cropped_quiet_zone": ("AAAAFAAA", (0.0, 0.0, 0.0, 0.944, 0.13, 0.944, 0.934, 1.0)),
+    "datamatrix/damaged": ("AAAAAAAC", (0.0, 0.0, 0.0, 0.943, 0.0, 0.938, 0.933, 0.4)),
+    "datamatrix/low_contrast": ("AAAAAADA", (0.0, 0.0, 0.0, 0.825, 0.0, 0.825, 0.349, 1.0)),
+    "datamatrix/misprinted": ("AAAAAAAC", (0.0, 0.0, 0.0, 0.943, 0.0, 0.941, 0.933, 0.4)),
+    "qr/blurred": ("AAAFAFAA", (0.0, 0.0, 0.166, 0.16, 0.0, 0.16, 0.927, 1.0)),
+    "qr/clean": ("AAAAAAAA", (0.0, 0.0, 0.0, 0.943, 0.0, 0.943, 0.937, 1.0)),
+    "qr/cropped_quiet_zone": ("AAAAFAAA", (0.0, 0.0, 0.0, 0.944, 0.208, 0.944, 0.936, 1.0)),
+    "qr/damaged": ("AAAAAAAC", (0.0, 0.0, 0.0, 0.942, 0.0, 0.941, 0.937, 0.44)),
+    "qr/low_contrast": ("AAAAAADA", (0.0, 0.0, 0.0, 0.807, 0.0, 0.807, 0.357, 1.0)),
+    "qr/misprinted": ("AAAAAAAC", (0.0, 0.0, 0.0, 0.943, 0.0, 0.942, 0.937, 0.44)),
+}
+
+
+@pytest.mark.parametrize("key", list(RECORDED))
+def test_grades_are_the_recorded_ones(key: str) -> None:
+    kind, degradation = key.split("/")
+    grade = _grade(kind, degradation)  # type: ignore[arg-type]
+    parameters = sorted(grade.parameters, key=lambda p: p.name)
+    letters, values = RECORDED[key]
+    assert "".join(p.grade for p in parameters) == letters
+    assert tuple(p.value for p in parameters) == pytest.approx(values, abs=6e-4)
+
+
+def test_colour_and_grey_pictures_grade_alike() -> None:
+    """A grey picture in three equal channels (the mean path) grades as the grey one
+    (the 8-bit histogram path), to the last bit."""
+    from edge.scanners.grading import grade_reads
+
+    for kind in ("datamatrix", "qr", "code128"):
+        grey = np.asarray(picture(kind, "blurred"))
+        colour = np.repeat(grey[..., None], 3, axis=2)
+        reads = zxingcpp.read_barcodes(grey, try_invert=False)
+        assert reads, kind
+        assert grade_reads(grey, reads) == grade_reads(colour, reads)
+
+
+@pytest.mark.parametrize("q", [0.0, 5.0, 50.0, 99.5, 100.0])
+def test_histogram_percentile_is_numpys(q: float) -> None:
+    from edge.scanners.grading import _percentile
+
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 7, 1000, 40_001):
+        levels = rng.integers(0, 256, size, dtype=np.uint8).reshape(-1, 1)
+        pixels = levels / 255.0
+        assert _percentile(pixels, levels, q) == np.percentile(pixels, q), (size, q)
