@@ -158,13 +158,18 @@ class ReadReplica:
     def check(self) -> ReplicaState:
         """Measure the standby now and remember the answer."""
         now = self._clock()
+        which = "primary"
         try:
-            with self.primary.connect() as primary, self.engine.connect() as replica:
-                lag = replication_lag(primary, replica)
+            with self.primary.connect() as primary:
+                which = "standby"
+                with self.engine.connect() as replica:
+                    lag = replication_lag(primary, replica)
         except SQLAlchemyError as exc:
+            # Without the primary the lag cannot be told, so the standby is not trusted.
             # The error names hosts and ports: it goes to the log, not to /readyz.
-            state = ReplicaState(False, "unreachable", None, now)
-            reason = f"unreachable: {_first_line(exc)}"
+            detail = "unreachable" if which == "standby" else "primary unreachable: lag unknown"
+            state = ReplicaState(False, detail, None, now)
+            reason = f"{detail}: {_first_line(exc)}"
         else:
             state = self._judge(lag, now)
             reason = state.detail
