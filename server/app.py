@@ -166,6 +166,8 @@ def create_app(
         rate_per_second=settings.rate_limit_per_minute / 60, burst=settings.rate_limit_burst
     )
     app.state.metrics = ServerMetrics(app.state.session_factory)
+    if app.state.read_replica is not None:
+        app.state.metrics.watch_replica(app.state.read_replica)
     app.state.sign_in_desk = SignInDesk(
         app.state.session_factory,
         lockout=AccountLockout(

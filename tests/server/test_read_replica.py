@@ -191,6 +191,24 @@ def test_reads_go_to_the_primary_while_the_standby_is_down(
         assert client.get("/readyz").json()["replica"]["serving"] is True
 
 
+def test_a_standby_that_dies_between_checks_is_noticed_by_the_next_request(
+    pair: ReplicationPair, factory: sessionmaker[Session]
+) -> None:
+    headers = _inspector(factory)
+    with _app(pair, replica_check_interval_seconds=60) as client:
+        assert _status(client, "S1", headers) == "genuine"  # a pooled standby connection
+        pair.stop(pair.standby)
+        _capture(factory, "S3")
+        # The last check (trusted for a minute) said the standby serves; taking its
+        # connection fails, so this request and the next ones read the primary.
+        assert _status(client, "S3", headers) == "genuine"
+        assert client.get("/readyz").json()["replica"]["serving"] is False
+        metrics = client.get("/metrics").text
+    assert "lineside_read_replica_serving 0.0" in metrics
+    assert 'lineside_read_sessions_total{target="replica"} 1.0' in metrics
+    assert 'lineside_read_sessions_total{target="primary"} 1.0' in metrics
+
+
 def test_reads_go_to_the_primary_while_the_standby_lags_beyond_the_limit(
     pair: ReplicationPair, factory: sessionmaker[Session]
 ) -> None:
