@@ -41,6 +41,7 @@ from server.api.routes import (
     users,
 )
 from server.db.engine import make_engine, make_session_factory
+from server.db.replica import ReadReplica
 from server.errors import BodyTooLarge, CaptureLimitExceededException
 from server.ingest import Ingestor, IngestSettings
 from server.portal import start_worker
@@ -128,6 +129,8 @@ def create_app(
             await asyncio.gather(flusher, return_exceptions=True)
             for worker in reversed(background):
                 worker.stop()
+            if app.state.read_replica is not None:
+                app.state.read_replica.dispose()
             if owns_engine:
                 app.state.session_factory.kw["bind"].dispose()
 
@@ -145,6 +148,17 @@ def create_app(
     app.state.session_factory = session_factory or make_session_factory(
         make_engine(settings.database_url)
     )
+    # Traces and resolver look-ups read from the standby while it keeps up (server.db.replica).
+    app.state.read_replica = (
+        None
+        if settings.database_read_url is None
+        else ReadReplica.from_url(
+            app.state.session_factory.kw["bind"],
+            settings.database_read_url,
+            max_lag_seconds=settings.replica_max_lag_seconds,
+            check_interval_seconds=settings.replica_check_interval_seconds,
+        )
+    )
     app.state.command_publisher = command_publisher or MqttCommandPublisher(
         settings.broker_endpoint()
     )
@@ -152,6 +166,8 @@ def create_app(
         rate_per_second=settings.rate_limit_per_minute / 60, burst=settings.rate_limit_burst
     )
     app.state.metrics = ServerMetrics(app.state.session_factory)
+    if app.state.read_replica is not None:
+        app.state.metrics.watch_replica(app.state.read_replica)
     app.state.sign_in_desk = SignInDesk(
         app.state.session_factory,
         lockout=AccountLockout(

@@ -22,8 +22,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 from lineside.contract import IDENTIFIER
 from lineside.errors import ConfigError
@@ -32,7 +33,7 @@ from lineside.mqtt import BrokerEndpoint
 ENV_PREFIX = "LINESIDE_SERVER_"
 
 #: Settings whose values are URLs that may carry a password.
-_URL_SETTINGS = frozenset({"database_url", "broker_url", "portal_endpoint"})
+_URL_SETTINGS = frozenset({"database_url", "database_read_url", "broker_url", "portal_endpoint"})
 
 
 def redact_url(url: str) -> str:
@@ -65,6 +66,23 @@ class ServerSettings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///lineside.db", description="SQLAlchemy URL of the database."
+    )
+    database_read_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of a PostgreSQL streaming-replication standby that serves "
+        "trace and resolver reads; unset, every read goes to database_url.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Reads go to the primary while the replica is further behind than this.",
+    )
+    replica_check_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long a check of the replica's state and lag is trusted.",
     )
     broker_url: str = Field(
         default="mqtt://127.0.0.1:1883", description="MQTT broker for ingestion and commands."
@@ -187,6 +205,32 @@ class ServerSettings(BaseSettings):
             raise ValueError(msg)
         return value.rstrip("/")
 
+    @field_validator("database_read_url")
+    @classmethod
+    def _replica_is_postgresql(cls, value: str | None) -> str | None:
+        if value is not None and _backend(value) != "postgresql":
+            msg = (
+                "database_read_url must be a PostgreSQL URL (a streaming-replication "
+                f"standby), got {redact_url(value)!r}"
+            )
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _replica_streams_from_the_primary(self) -> ServerSettings:
+        if self.database_read_url is None:
+            return self
+        if _backend(self.database_url) != "postgresql":
+            msg = (
+                "database_read_url needs database_url on PostgreSQL (the replica streams "
+                f"from it), but database_url is {redact_url(self.database_url)!r}"
+            )
+            raise ValueError(msg)
+        if _same_database(self.database_read_url, self.database_url):
+            msg = "database_read_url names the same database as database_url; leave it unset"
+            raise ValueError(msg)
+        return self
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_are_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -248,6 +292,26 @@ class ServerSettings(BaseSettings):
         return _secret(self.portal_token, self.portal_token_file, "portal_token_file")
 
 
+def _backend(url: str) -> str:
+    """The backend name of a database URL (``postgresql``, ``sqlite``...).
+
+    >>> _backend("postgresql+psycopg://u@h/d"), _backend("sqlite://")
+    ('postgresql', 'sqlite')
+    """
+    try:
+        return make_url(url).get_backend_name()
+    except Exception as exc:  # SQLAlchemy raises ArgumentError and ValueError alike
+        raise ValueError(f"cannot parse database URL {redact_url(url)!r}: {exc}") from exc
+
+
+def _same_database(first: str, second: str) -> bool:
+    """Whether two URLs reach the same database, whatever driver each names."""
+    return bool(
+        make_url(first).set(drivername="postgresql")
+        == make_url(second).set(drivername="postgresql")
+    )
+
+
 def _secret(value: SecretStr | None, path: Path | None, key: str) -> str | None:
     # Secrets live in files readable by the service only (systemd credentials, mode 0600),
     # never in the TOML file or in logs; the file is read when needed, not kept in settings.
@@ -283,5 +347,7 @@ def load_settings(path: Path | None = None) -> ServerSettings:
         return ServerSettings(**{**file_values, **env_values})
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "?"
+        key = ".".join(str(part) for part in first["loc"])
+        if not key:  # a rule about several keys names them in its message
+            raise ConfigError(f"{where}: {first['msg']}") from exc
         raise ConfigError(f"{where}: key {key!r}: {first['msg']}") from exc

@@ -64,6 +64,14 @@ def _e2e_suite(quick: bool) -> list[Figure]:
     return bench_end_to_end(units=300 if quick else 3000)
 
 
+def _replica_suite(quick: bool) -> list[Figure]:
+    from app.bench.replica import bench_replica
+
+    if quick:
+        return bench_replica(events=20_000, seconds=8.0, phase=1.0)
+    return bench_replica()
+
+
 SUITES: dict[str, Suite] = {
     "print": _print_suite,
     "decode": _decode_suite,
@@ -71,6 +79,9 @@ SUITES: dict[str, Suite] = {
     "ingest": _ingest_suite,
     "e2e": _e2e_suite,
 }
+#: Run only when asked for by name (``lineside bench replica``): they start servers of
+#: their own and take minutes.
+OPT_IN_SUITES: dict[str, Suite] = {"replica": _replica_suite}
 
 QuickOption = Annotated[bool, typer.Option("--quick", help="Smaller runs, for a smoke test.")]
 OutOption = Annotated[
@@ -101,7 +112,8 @@ def run_suites(names: list[str], quick: bool) -> dict[str, Any]:
         started = time.perf_counter()
         entry: dict[str, Any] = {}
         try:
-            entry["figures"] = [figure.to_json_dict() for figure in SUITES[name](quick)]
+            suite = SUITES.get(name) or OPT_IN_SUITES[name]
+            entry["figures"] = [figure.to_json_dict() for figure in suite(quick)]
         except Exception as exc:  # one failing suite must not hide the others
             entry["error"] = f"{type(exc).__name__}: {exc}"
         entry["seconds"] = round(time.perf_counter() - started, 2)
@@ -187,3 +199,8 @@ _register("decode", "Camera frames decoded with zxing-cpp vs pyzbar; serial fram
 _register("line", "The line engine against simulators and Mosquitto: units/s, latency, memory.")
 _register("ingest", "Server ingestion into PostgreSQL and SQLite vs naive; trace latency.")
 _register("e2e", "Allocation to stored-at-server, everything on one host.")
+_register(
+    "replica",
+    "Traces from a streaming standby vs the primary under an ingest load; replication lag "
+    "(opt-in: starts its own PostgreSQL pair, not part of the default run).",
+)

@@ -1,7 +1,11 @@
 """Typed dependencies shared by the routers: settings, a database session, the caller.
 
 A route takes ``session: SessionDep`` and gets a session that commits when the route
-returns normally and rolls back when it raises. It declares who may call it with a
+returns normally and rolls back when it raises. A route that only reads what lines
+captured (traces, resolver look-ups) takes ``read: ReadSessionDep`` as well or instead:
+a session on the read replica when one is configured and keeps up, else the request's
+own session on the primary (:mod:`server.db.replica`). Anything written goes through
+``SessionDep``: the replica's connections are read-only. It declares who may call it with a
 principal type (``user: OperatorUser``) or :func:`require_role`::
 
     @router.post("/recalls")
@@ -24,6 +28,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.db.replica import ReadReplica
 from server.errors import NotAllowed, NotSignedIn, TooManyRequests
 from server.services.auth import Principal, Role, principal_for_token
 from server.services.commands import CommandPublisher
@@ -57,6 +62,25 @@ def get_session(
         yield session
 
 
+def get_read_replica(request: Request) -> ReadReplica | None:
+    """The app's read replica, ``None`` when every read goes to the primary."""
+    replica: ReadReplica | None = request.app.state.read_replica
+    return replica
+
+
+def get_read_session(
+    replica: Annotated[ReadReplica | None, Depends(get_read_replica)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
+) -> Iterator[Session]:
+    """A session for reads: on the replica while it keeps up, else the request's session
+    on the primary (which opens no connection until it is used)."""
+    if replica is None:
+        yield session
+        return
+    with replica.session() as read:
+        yield session if read is None else read
+
+
 def get_command_publisher(request: Request) -> CommandPublisher:
     """Where commands to lines go."""
     publisher: CommandPublisher = request.app.state.command_publisher
@@ -85,6 +109,8 @@ SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory
 # "function" scope: the commit happens before the response is sent, so a failed commit
 # becomes an error response rather than a lie.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+#: Reads of captured data: the replica while it keeps up, else the primary.
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 PublisherDep = Annotated[CommandPublisher, Depends(get_command_publisher)]
 MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
 SignInDeskDep = Annotated[SignInDesk, Depends(get_sign_in_desk)]

@@ -79,6 +79,31 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     return create_engine(parsed, **kwargs)
 
 
+#: ``application_name`` of the connections that serve reads (``pg_stat_activity``).
+READ_APPLICATION_NAME = "lineside-read"
+
+
+def make_read_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for reads from a PostgreSQL streaming-replication standby.
+
+    Its connections give up after two seconds, so a replica that is down is noticed fast
+    and reads go to the primary; they are named ``lineside-read`` in ``pg_stat_activity``
+    and are read-only, so a write sent to the replica by mistake fails on any server.
+    """
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigError(
+            f"read replica URL: backend {parsed.get_backend_name()!r} is not supported "
+            "(a read replica is a PostgreSQL standby)"
+        )
+    connect_args = kwargs.setdefault("connect_args", {})
+    connect_args.setdefault("connect_timeout", 2)
+    connect_args.setdefault("application_name", READ_APPLICATION_NAME)
+    connect_args.setdefault("options", "-c default_transaction_read_only=on")
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory whose objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)

@@ -18,13 +18,14 @@ from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.db.models import ConsumerScan, DeadLetter, Event, Line, Product
+from server.db.replica import ReadReplica
 
-__all__ = ["CONTENT_TYPE", "ServerMetrics", "StoreSizes"]
+__all__ = ["CONTENT_TYPE", "ReplicaGauges", "ServerMetrics", "StoreSizes"]
 
 #: The media type of :meth:`ServerMetrics.render`'s text.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -58,6 +59,44 @@ class StoreSizes:
                 yield GaugeMetricFamily(name, help_text, value=int(count))
 
 
+class ReplicaGauges:
+    """Whether the read replica serves, how far behind it is, and where reads went."""
+
+    def __init__(self, replica: ReadReplica) -> None:
+        self._replica = replica
+
+    def describe(self) -> Iterator[Metric]:
+        """The metrics' names, without a database round trip."""
+        yield from self._families(None)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families(self._replica)
+
+    @staticmethod
+    def _families(replica: ReadReplica | None) -> Iterator[Metric]:
+        serving = GaugeMetricFamily(
+            "lineside_read_replica_serving", "1 while trace and resolver reads go to the replica."
+        )
+        lag = GaugeMetricFamily(
+            "lineside_read_replica_lag_seconds", "How far behind the replica was at its check."
+        )
+        reads = CounterMetricFamily(
+            "lineside_read_sessions",
+            "Read sessions of trace and resolver requests, by where they were served.",
+            labels=("target",),
+        )
+        if replica is not None:
+            state = replica.state()
+            serving.add_metric([], 1 if state.usable else 0)
+            if state.lag_seconds is not None:
+                lag.add_metric([], state.lag_seconds)
+            reads.add_metric(["replica"], replica.served)
+            reads.add_metric(["primary"], replica.refused)
+        yield serving
+        yield lag
+        yield reads
+
+
 class ServerMetrics:
     """The metrics of one app: request counts and, given a session factory, store sizes."""
 
@@ -71,6 +110,10 @@ class ServerMetrics:
         )
         if session_factory is not None:
             self.registry.register(StoreSizes(session_factory))
+
+    def watch_replica(self, replica: ReadReplica) -> None:
+        """Add the read replica's state and read counts to the metrics."""
+        self.registry.register(ReplicaGauges(replica))
 
     def record(self, method: str, route: str, status: int) -> None:
         """Count one request; ``route`` is the template (``/lines/{line_id}``), not the path."""

@@ -8,7 +8,8 @@ facility's or organisation's GLN); :func:`linkset` writes them as an RFC 9264
 linkset. None of this records a consumer scan: machine lookups are not scans.
 
 The consumer page is one of the links (``gs1:pip``, the default for a GTIN) on its own
-URL, ``/p/01/...``; :func:`view_code` traces a code for it and records the view with a
+URL, ``/p/01/...``; :func:`read_code` traces a code for it (on the read replica, when
+there is one), :func:`record_view` records the view (on the primary) with a
 privacy-preserving device key (:class:`ScanSource`), and :func:`scan_summary` says how
 many distinct devices, in how many networks, have viewed a serialised code.
 """
@@ -58,7 +59,9 @@ __all__ = [
     "links_for",
     "linkset",
     "place_names",
+    "read_code",
     "read_request",
+    "record_view",
     "resolver_description",
     "scan_summary",
     "view_code",
@@ -431,18 +434,31 @@ def scan_summary(session: Session, ref: CodeRef) -> ScanSummary:
     return ScanSummary(int(views), int(devices), int(places), since)
 
 
-def view_code(
-    session: Session, uri: str, domains: Sequence[str], source: ScanSource
+def read_code(
+    session: Session, uri: str, domains: Sequence[str]
 ) -> tuple[CodeRef | None, TraceResult | None]:
-    """Trace the code a consumer page shows and record the view; malformed codes and
-    codes without a GTIN resolve to nothing (and are recorded when they have a GTIN)."""
+    """Trace the code a consumer page shows; malformed codes and codes without a GTIN
+    resolve to nothing. Only reads: ``session`` may be the read replica's."""
     try:
         ref: CodeRef | None = parse_code(uri)
     except GS1Error:
         ref = None
     if ref is None or ref.gtin is None:
         return ref, None
-    result = trace(session, ref, domains)
+    return ref, trace(session, ref, domains)
+
+
+def record_view(
+    session: Session,
+    uri: str,
+    ref: CodeRef | None,
+    result: TraceResult | None,
+    source: ScanSource,
+) -> None:
+    """Record a consumer's view of a code read by :func:`read_code` (codes without a GTIN
+    are not recorded). ``session`` is the primary's."""
+    if ref is None or ref.gtin is None or result is None:
+        return
     session.add(
         ConsumerScan(
             gtin=ref.gtin,
@@ -458,6 +474,14 @@ def view_code(
         )
     )
     session.flush()
+
+
+def view_code(
+    session: Session, uri: str, domains: Sequence[str], source: ScanSource
+) -> tuple[CodeRef | None, TraceResult | None]:
+    """:func:`read_code` and :func:`record_view` on one session."""
+    ref, result = read_code(session, uri, domains)
+    record_view(session, uri, ref, result, source)
     return ref, result
 
 

@@ -20,8 +20,10 @@ from server.api.deps import (
     SignInDeskDep,
     bearer_token,
     client_address,
+    get_read_replica,
     rate_limited,
 )
+from server.db.replica import ReadReplica
 from server.errors import NotSignedIn
 from server.services.auth import revoke_token
 from server.services.health import database_ready
@@ -30,9 +32,23 @@ from server.services.metrics import CONTENT_TYPE
 router = APIRouter(dependencies=[Depends(rate_limited)])
 
 
+class ReplicaHealth(BaseModel):
+    serving: bool = Field(description="Whether trace and resolver reads go to the replica.")
+    detail: str = Field(description="Why (not): streaming and its lag, lagging, unreachable.")
+    lag_seconds: float | None = None
+
+
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     detail: str = ""
+
+
+class Readiness(Health):
+    replica: ReplicaHealth | None = Field(
+        default=None,
+        description="The read replica, when one is configured; while it is not serving, "
+        "the primary serves its reads and the server stays ready.",
+    )
 
 
 @router.get("/healthz", response_model=Health, tags=["operations"])
@@ -43,16 +59,29 @@ def healthz() -> Health:
 
 @router.get(
     "/readyz",
-    response_model=Health,
+    response_model=Readiness,
     tags=["operations"],
-    responses={503: {"model": Health, "description": "The database is unreachable."}},
+    responses={503: {"model": Readiness, "description": "The database is unreachable."}},
 )
-def readyz(response: Response, factory: SessionFactoryDep) -> Health:
-    """The database answers; 503 when it does not."""
+def readyz(
+    response: Response,
+    factory: SessionFactoryDep,
+    replica: Annotated[ReadReplica | None, Depends(get_read_replica)],
+) -> Readiness:
+    """The database answers; 503 when it does not. The read replica's state is reported
+    but does not decide readiness: without it, the primary serves every read."""
+    replica_health = None
+    if replica is not None:
+        state = replica.state()
+        replica_health = ReplicaHealth(
+            serving=state.usable, detail=state.detail, lag_seconds=state.lag_seconds
+        )
     if not database_ready(factory):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Health(status="unavailable", detail="database unreachable")
-    return Health(status="ok")
+        return Readiness(
+            status="unavailable", detail="database unreachable", replica=replica_health
+        )
+    return Readiness(status="ok", replica=replica_health)
 
 
 @router.get(

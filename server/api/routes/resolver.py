@@ -12,6 +12,10 @@
 - ``GET /p/01/...``: the consumer page (the ``gs1:pip`` link), in Vietnamese unless
   ``?lang=en`` or Accept-Language asks for English. Only this page records a consumer
   scan, with a device cookie so that reloads are one device.
+
+Look-ups and traces read from the read replica when one is configured and keeps up
+(``ReadSessionDep``); the consumer scans are recorded, and counted, on the primary, so
+a page counts its own view.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from lineside.errors import GS1Error
 from lineside.gs1.compression import is_compressed_segment
-from server.api.deps import SessionDep, SettingsDep, rate_limited
+from server.api.deps import ReadSessionDep, SessionDep, SettingsDep, rate_limited
 from server.api.problems import problem_body, problem_response
 from server.services.resolver import (
     LINKSET_CONTEXT,
@@ -39,10 +43,11 @@ from server.services.resolver import (
     links_for,
     linkset,
     place_names,
+    read_code,
     read_request,
+    record_view,
     resolver_description,
     scan_summary,
-    view_code,
 )
 from server.services.tracing import Verdict, trace_domains
 from server.web import page_context, render
@@ -205,7 +210,11 @@ def _linkset_answer(request: Request, found: KeyLinks, media: str, link: str) ->
 
 
 def _unknown_key(
-    request: Request, session: SessionDep, settings: SettingsDep, wanted: LinkRequest
+    request: Request,
+    session: SessionDep,
+    read: ReadSessionDep,
+    settings: SettingsDep,
+    wanted: LinkRequest,
 ) -> Response:
     """A 404: a page for a person's browser (recorded as a consumer view), else a problem."""
     described = f"({wanted.primary.ai}){wanted.primary.value}"
@@ -217,9 +226,9 @@ def _unknown_key(
     )
     if wanted.primary.ai == "01" and request.method == "GET":
         domain = settings.resolver_domain
-        view_code(
-            session, wanted.uncompressed(domain), trace_domains(domain), _source(request, settings)
-        )
+        uri = wanted.uncompressed(domain)
+        ref, result = read_code(read, uri, trace_domains(domain))
+        record_view(session, uri, ref, result, _source(request, settings))
     context = page_context(request, language, Messages.for_language(language))
     context["code"] = described
     return _finish(request, render(request, "not_found.html", context, status_code=404))
@@ -235,16 +244,20 @@ def _source(request: Request, settings: SettingsDep) -> ScanSource:
 
 
 def _resolve(
-    request: Request, session: SessionDep, settings: SettingsDep, link_type: str | None
+    request: Request,
+    session: SessionDep,
+    read: ReadSessionDep,
+    settings: SettingsDep,
+    link_type: str | None,
 ) -> Response:
     domain = settings.resolver_domain
     try:
         wanted = read_request(domain, _raw_path(request), request.url.query)
     except GS1Error as exc:
         return _problem(request, 400, str(exc))
-    found = links_for(session, domain, wanted)
+    found = links_for(read, domain, wanted)
     if found is None:
-        return _unknown_key(request, session, settings, wanted)
+        return _unknown_key(request, session, read, settings, wanted)
     link = link_header(found, wanted, domain)
     accept = request.headers.get("accept")
     if link_type in ("all", "linkset"):
@@ -275,21 +288,29 @@ LinkTypeQuery = Annotated[
 
 
 def resolve_digital_link(
-    request: Request, session: SessionDep, settings: SettingsDep, link_type: LinkTypeQuery = None
+    request: Request,
+    session: SessionDep,
+    read: ReadSessionDep,
+    settings: SettingsDep,
+    link_type: LinkTypeQuery = None,
 ) -> Response:
     """Resolve a GS1 Digital Link URI: redirect to a link, or the linkset."""
-    return _resolve(request, session, settings, link_type)
+    return _resolve(request, session, read, settings, link_type)
 
 
 def resolve_compressed_link(
-    request: Request, session: SessionDep, settings: SettingsDep, link_type: LinkTypeQuery = None
+    request: Request,
+    session: SessionDep,
+    read: ReadSessionDep,
+    settings: SettingsDep,
+    link_type: LinkTypeQuery = None,
 ) -> Response:
     """Resolve a compressed GS1 Digital Link URI as its uncompressed form."""
     segment = _raw_path(request).strip("/")
     if not is_compressed_segment(segment):
         # Any other single-segment path that no route knows: not a Digital Link at all.
         return _problem(request, 404, "no such page or compressed GS1 Digital Link")
-    return _resolve(request, session, settings, link_type)
+    return _resolve(request, session, read, settings, link_type)
 
 
 def resolver_preflight(request: Request) -> Response:
@@ -338,6 +359,7 @@ def gs1_resolver_description(request: Request, settings: SettingsDep) -> Respons
 def consumer_page(
     request: Request,
     session: SessionDep,
+    read: ReadSessionDep,
     settings: SettingsDep,
     lang: Annotated[str | None, Query(max_length=5)] = None,
 ) -> Response:
@@ -348,16 +370,16 @@ def consumer_page(
     path = _raw_path(request).removeprefix("/p").rstrip("/")
     query = request.url.query
     source = _source(request, settings)
-    ref, result = view_code(
-        session, f"{domain}{path}" + (f"?{query}" if query else ""), trace_domains(domain), source
-    )
+    uri = f"{domain}{path}" + (f"?{query}" if query else "")
+    ref, result = read_code(read, uri, trace_domains(domain))
+    record_view(session, uri, ref, result, source)
     context = page_context(request, language, words)
     if result is None or result.product is None or result.verdict is Verdict.UNKNOWN:
         context["code"] = ref.described if ref is not None else ""
         response = render(request, "not_found.html", context, status_code=404)
     else:
-        scans = scan_summary(session, result.ref)
-        context.update(consumer_view(result, language, scans, place_names(session, result)))
+        scans = scan_summary(session, result.ref)  # on the primary: it counts this view
+        context.update(consumer_view(result, language, scans, place_names(read, result)))
         response = render(request, "consumer.html", context)
     response.headers["Cache-Control"] = "private, no-store"
     response.set_cookie(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.api.deps import (
     InspectorUser,
     ReaderUser,
+    ReadSessionDep,
     RequiredReason,
     ScopeDep,
     SessionDep,
@@ -149,13 +150,16 @@ def trace_out(result: TraceResult) -> TraceOut:
 @router.get("/trace/{code:path}", response_model=TraceOut)
 def get_trace(
     code: Annotated[str, Path(max_length=2000, description="DL URI, element string or EPC")],
-    session: SessionDep,
+    read: ReadSessionDep,
     settings: SettingsDep,
     _: ReaderUser,
     scope: ScopeDep,
 ) -> TraceOut:
-    """Everything known about a unit, case, pallet or lot: one step back, one step forward."""
-    result = trace_code(session, code, trace_domains(settings.resolver_domain), scope)
+    """Everything known about a unit, case, pallet or lot: one step back, one step forward.
+
+    Read from the read replica when one is configured and within its lag limit: a code
+    captured less than ``replica_max_lag_seconds`` ago may not be found yet."""
+    result = trace_code(read, code, trace_domains(settings.resolver_domain), scope)
     return trace_out(result)
 
 
