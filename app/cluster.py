@@ -131,6 +131,17 @@ def node_config(
     if len(hosts) != len(routes):
         raise ConfigError("route_hosts: one host per route")
     route_urls = ", ".join(f'"nats-route://{h}:{p}"' for h, p in zip(hosts, routes, strict=True))
+    # A node alone has no cluster block: JetStream would wait for peers that never come.
+    cluster = (
+        f"""cluster {{
+  name: "{cluster_name}"
+  listen: "{host}:{ports.cluster}"
+  routes: [{route_urls}]
+}}
+"""
+        if len(routes) > 1
+        else ""
+    )
     return f"""server_name: "{ports.name}"
 listen: "{host}:{ports.client}"
 http: "{host}:{ports.monitor}"
@@ -139,12 +150,7 @@ jetstream {{
   max_memory_store: 256MB
   max_file_store: 20GB
 }}
-cluster {{
-  name: "{cluster_name}"
-  listen: "{host}:{ports.cluster}"
-  routes: [{route_urls}]
-}}
-mqtt {{
+{cluster}mqtt {{
   listen: "{host}:{ports.mqtt}"
   # A QoS 1 message delivered to an MQTT subscriber and not acknowledged is sent again.
   ack_wait: "{mqtt_ack_wait_s}s"
