@@ -64,12 +64,22 @@ def _e2e_suite(quick: bool) -> list[Figure]:
     return bench_end_to_end(units=300 if quick else 3000)
 
 
+def _cluster_suite(quick: bool) -> list[Figure]:
+    from app.bench.cluster import bench_cluster
+
+    return bench_cluster(quick=quick)
+
+
 SUITES: dict[str, Suite] = {
     "print": _print_suite,
     "decode": _decode_suite,
     "line": _line_suite,
     "ingest": _ingest_suite,
     "e2e": _e2e_suite,
+}
+#: Run only when named (``lineside bench cluster``): minutes long, a dozen processes.
+OPT_IN_SUITES: dict[str, Suite] = {
+    "cluster": _cluster_suite,
 }
 
 QuickOption = Annotated[bool, typer.Option("--quick", help="Smaller runs, for a smoke test.")]
@@ -95,7 +105,8 @@ def run_suites(names: list[str], quick: bool) -> dict[str, Any]:
         started = time.perf_counter()
         entry: dict[str, Any] = {}
         try:
-            entry["figures"] = [figure.to_json_dict() for figure in SUITES[name](quick)]
+            suite = SUITES.get(name) or OPT_IN_SUITES[name]
+            entry["figures"] = [figure.to_json_dict() for figure in suite(quick)]
         except Exception as exc:  # one failing suite must not hide the others
             entry["error"] = f"{type(exc).__name__}: {exc}"
         entry["seconds"] = round(time.perf_counter() - started, 2)
@@ -172,3 +183,8 @@ _register("decode", "Camera frames decoded with zxing-cpp vs pyzbar; serial fram
 _register("line", "The line engine against simulators and Mosquitto: units/s, latency, memory.")
 _register("ingest", "Server ingestion into PostgreSQL and SQLite vs naive; trace latency.")
 _register("e2e", "Allocation to stored-at-server, everything on one host.")
+_register(
+    "cluster",
+    "Three-node NATS cluster vs one Mosquitto: events/s, and a node and an aggregator killed"
+    " (not in the default run).",
+)
