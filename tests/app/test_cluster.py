@@ -8,8 +8,11 @@ installed by ``.ci/run``) and are skipped with the reason elsewhere.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,7 @@ from app.cluster import (
     run_workload,
 )
 from lineside import contract
-from lineside.errors import ConfigError, ContractError
+from lineside.errors import ConfigError, ContractError, TransportError
 from lineside.mqtt import BrokerEndpoint, connect, make_client
 from server.db import make_engine, make_session_factory, migrate
 from server.db.models import Device, Line, Organisation
@@ -129,12 +132,66 @@ def test_jetstream_setup_refuses_while_a_line_id_has_a_dot(
 # --------------------------------------------------------------------------- one node
 
 
+@pytest.fixture(scope="module")
+def one_node(nats_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    with NatsCluster(tmp_path_factory.mktemp("one-node"), size=1, binary=nats_binary) as node:
+        yield node
+
+
+def test_jetstream_setup_creates_the_stream_and_the_shared_consumer(
+    one_node: NatsCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cli import app
+
+    url = f"sqlite:///{tmp_path / 'setup.db'}"
+    migrate(url)
+    monkeypatch.setenv("LINESIDE_SERVER_DATABASE_URL", url)
+    monkeypatch.setenv("LINESIDE_SERVER_INGEST_NATS_SERVERS", json.dumps(one_node.servers))
+    monkeypatch.setenv("LINESIDE_SERVER_INGEST_JETSTREAM_STREAM", "SETUP")
+    result = CliRunner().invoke(app, ["server", "jetstream-setup", "--replicas", "1"])
+    assert result.exit_code == 0, result.output
+    assert "stream 'SETUP' (1 replicas) and consumer 'aggregators' ready" in result.output
+
+    async def describe() -> tuple[list[str], str]:
+        import nats
+
+        nc = await nats.connect(servers=list(one_node.servers))
+        try:
+            js = nc.jetstream()
+            stream = await js.stream_info("SETUP")
+            consumer = await js.consumer_info("SETUP", "aggregators")
+            # Another stream over the same subjects would be refused: leave the node clean.
+            await js.delete_stream("SETUP")
+            return list(stream.config.subjects or []), str(consumer.config.ack_policy)
+        finally:
+            await nc.close()
+
+    subjects, ack_policy = asyncio.run(describe())
+    assert "lineside.v1.*.*.events" in subjects
+    assert "explicit" in ack_policy.lower()
+
+
+def test_an_ingestor_without_its_consumer_says_how_to_create_it(
+    one_node: NatsCluster, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    settings = JetStreamSettings(servers=one_node.servers, stream="ABSENT", replicas=1)
+    ingestor = JetStreamIngestor(settings, make_session_factory(engine))
+    try:
+        with pytest.raises(TransportError, match="jetstream-setup"):
+            ingestor.start(timeout_s=30)
+    finally:
+        engine.dispose()
+
+
 def test_aggregators_share_the_stream_and_receipts_reach_the_line(
-    nats_binary: str, tmp_path: Path
+    one_node: NatsCluster, tmp_path: Path
 ) -> None:
     """Two in-process consumers on one durable consumer store each message once, and the
     line (an MQTT client of the gateway) gets its receipts."""
-    cluster = NatsCluster(tmp_path / "nats", size=1, binary=nats_binary)
+    cluster = one_node
     url = f"sqlite:///{tmp_path / 'one.db'}"
     migrate(url)
     engine = make_engine(url)
@@ -146,51 +203,48 @@ def test_aggregators_share_the_stream_and_receipts_reach_the_line(
         session.add(Line(id="L1", site="s1", organisation_id=org.id, offline_reserve=100))
         session.flush()
         session.add(Device(id="agent-L1", line_id="L1"))
-    with cluster:
-        settings = JetStreamSettings(servers=cluster.servers, replicas=1, ack_wait_s=5)
-        ensure_stream(settings)
-        endpoint = BrokerEndpoint("127.0.0.1", cluster.mqtt_ports[0])
-        line = make_client(endpoint, "agent-L1", protocol="3.1.1", persistent_session=False)
-        topics = contract.Topics("s1", "L1")
-        receipted: set[int] = set()
-        lock = threading.Lock()
+    settings = JetStreamSettings(servers=cluster.servers, replicas=1, ack_wait_s=5)
+    ensure_stream(settings)
+    endpoint = BrokerEndpoint("127.0.0.1", cluster.mqtt_ports[0])
+    line = make_client(endpoint, "agent-L1", protocol="3.1.1", persistent_session=False)
+    topics = contract.Topics("s1", "L1")
+    receipted: set[int] = set()
+    lock = threading.Lock()
 
-        def on_message(_client: object, _userdata: object, message: object) -> None:
-            receipt = contract.decode(bytes(message.payload), message.topic)  # type: ignore[attr-defined]
-            assert isinstance(receipt, contract.Receipt)
-            with lock:
-                receipted.update(n for n in range(1, 41) if receipt.covers(n))
+    def on_message(_client: object, _userdata: object, message: object) -> None:
+        receipt = contract.decode(bytes(message.payload), message.topic)  # type: ignore[attr-defined]
+        assert isinstance(receipt, contract.Receipt)
+        with lock:
+            receipted.update(n for n in range(1, 41) if receipt.covers(n))
 
-        line.on_message = on_message
-        connect(line, endpoint, persistent_session=False)
-        line.loop_start()
-        subscribed = line.subscribe(topics.receipts, qos=1)
-        assert subscribed[0] == 0
-        ingestors = [JetStreamIngestor(settings, factory) for _ in range(2)]
-        for ingestor in ingestors:
-            ingestor.start(timeout_s=30)
-        try:
-            from app.cluster import event_for
+    line.on_message = on_message
+    connect(line, endpoint, persistent_session=False)
+    line.loop_start()
+    subscribed = line.subscribe(topics.receipts, qos=1)
+    assert subscribed[0] == 0
+    ingestors = [JetStreamIngestor(settings, factory) for _ in range(2)]
+    for ingestor in ingestors:
+        ingestor.start(timeout_s=30)
+    try:
+        from app.cluster import event_for
 
-            for seq in range(1, 41):
-                message = contract.EventMessage(
-                    site="s1",
-                    line="L1",
-                    device="agent-L1",
-                    seq=seq,
-                    event=event_for("L1", seq),
-                )
-                line.publish(topics.events, contract.encode(message), qos=1)
-            wait_until(
-                lambda: sum(i.totals.stored for i in ingestors) == 40, "40 events stored", 60
+        for seq in range(1, 41):
+            message = contract.EventMessage(
+                site="s1",
+                line="L1",
+                device="agent-L1",
+                seq=seq,
+                event=event_for("L1", seq),
             )
-            wait_until(lambda: len(receipted) == 40, "receipts for the 40 events", 30)
-        finally:
-            for ingestor in ingestors:
-                ingestor.stop()
-            line.disconnect()
-            line.loop_stop()
-            engine.dispose()
+            line.publish(topics.events, contract.encode(message), qos=1)
+        wait_until(lambda: sum(i.totals.stored for i in ingestors) == 40, "40 events stored", 60)
+        wait_until(lambda: len(receipted) == 40, "receipts for the 40 events", 30)
+    finally:
+        for ingestor in ingestors:
+            ingestor.stop()
+        line.disconnect()
+        line.loop_stop()
+        engine.dispose()
     assert sum(i.totals.duplicates for i in ingestors) == 0
     assert receipted == set(range(1, 41))
 
