@@ -282,3 +282,61 @@ def test_every_event_is_stored_once_through_a_node_and_an_aggregator_killed(
     assert result.lost == 0
     assert result.duplicates_stored == 0
     assert result.recovery_s is not None
+
+
+def test_the_server_consumes_the_stream_when_configured_to(
+    one_node: NatsCluster, tmp_path: Path
+) -> None:
+    """``ingest_source = "jetstream"``: the aggregator app pulls from the shared consumer."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func, select
+
+    from app.cluster import event_for
+    from server.app import create_app
+    from server.db.models import Event
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        org = Organisation(name="App", gs1_company_prefix="8934567")
+        session.add(org)
+        session.flush()
+        session.add(Line(id="L9", site="s9", organisation_id=org.id, offline_reserve=100))
+        session.flush()
+        session.add(Device(id="agent-L9", line_id="L9"))
+    ensure_stream(JetStreamSettings(servers=one_node.servers, replicas=1, ack_wait_s=5))
+    settings = ServerSettings(
+        database_url=url,
+        ingest_enabled=True,
+        ingest_source="jetstream",
+        ingest_nats_servers=one_node.servers,
+        epcis_subscriptions_enabled=False,
+    )
+    topic = contract.Topics("s9", "L9").events
+
+    async def publish() -> None:
+        import nats
+
+        nc = await nats.connect(servers=list(one_node.servers))
+        try:
+            for seq in range(1, 6):
+                message = contract.EventMessage(
+                    site="s9", line="L9", device="agent-L9", seq=seq, event=event_for("L9", seq)
+                )
+                await nc.publish(subject_of(topic), contract.encode(message))
+            await nc.flush()
+        finally:
+            await nc.close()
+
+    def stored() -> int:
+        with factory() as session:
+            return int(session.scalar(select(func.count()).where(Event.line_id == "L9")) or 0)
+
+    try:
+        with TestClient(create_app(settings)):
+            asyncio.run(publish())
+            wait_until(lambda: stored() == 5, "5 events stored by the app's consumer", 60)
+    finally:
+        engine.dispose()
