@@ -65,7 +65,13 @@ def _start_background(app: FastAPI, settings: ServerSettings) -> list[Any]:
     """Start the MQTT ingestor and the portal worker when the settings enable them."""
     started: list[Any] = []
     factory: sessionmaker[Session] = app.state.session_factory
-    if settings.ingest_enabled:
+    if settings.ingest_enabled and settings.ingest_source == "jetstream":
+        from server.ingest.jetstream import JetStreamIngestor
+
+        consumer = JetStreamIngestor(settings.jetstream_settings(), factory)
+        consumer.start()
+        started.append(consumer)
+    elif settings.ingest_enabled:
         broker = settings.broker_endpoint()
         ingestor = Ingestor(
             IngestSettings(

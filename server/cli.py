@@ -183,6 +183,58 @@ def add_user(
     Console().print(f"user {username!r} ({chosen.value}) created")
 
 
+@app.command("jetstream-setup")
+def jetstream_setup(
+    config: ConfigOption = None,
+    replicas: Annotated[
+        int, typer.Option(min=1, max=5, help="Copies of the stream (3 survives a node lost).")
+    ] = 3,
+    ack_wait_s: Annotated[
+        float, typer.Option(min=1, help="Seconds before an unacknowledged message moves on.")
+    ] = 30.0,
+) -> None:
+    """Create or update the JetStream stream and the aggregators' shared consumer.
+
+    Refuses while a registered line or site has an ID the NATS MQTT gateway cannot carry.
+    """
+    from sqlalchemy import or_, select
+
+    from server.db import make_engine, make_session_factory
+    from server.db.models import Line
+    from server.ingest.jetstream import ensure_stream
+
+    settings = _settings(config)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            dotted = session.execute(
+                select(Line.site, Line.id).where(
+                    or_(Line.id.contains("."), Line.site.contains("."))
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    if dotted:
+        named = ", ".join(f"{site}/{line}" for site, line in dotted)
+        Console(stderr=True).print(
+            f"[red]line IDs:[/red] {named}: the NATS MQTT gateway refuses a '.' in a topic; "
+            "rename these lines or sites before moving them to the cluster"
+        )
+        raise typer.Exit(2)
+    try:
+        js = settings.jetstream_settings().model_copy(
+            update={"replicas": replicas, "ack_wait_s": ack_wait_s}
+        )
+        ensure_stream(js)
+    except LinesideError as exc:
+        Console(stderr=True).print(f"[red]jetstream-setup failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    Console().print(
+        f"[green]stream {js.stream!r} ({replicas} replicas) and consumer {js.durable!r} ready"
+        "[/green]"
+    )
+
+
 def _register_broker_commands() -> None:
     from server.audit_cli import app as audit_app
     from server.broker_cli import register

@@ -18,7 +18,7 @@ import secrets
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +29,9 @@ from sqlalchemy import make_url
 from lineside.contract import IDENTIFIER
 from lineside.errors import ConfigError
 from lineside.mqtt import BrokerEndpoint
+
+if TYPE_CHECKING:
+    from server.ingest.jetstream import JetStreamSettings
 
 ENV_PREFIX = "LINESIDE_SERVER_"
 
@@ -116,6 +119,25 @@ class ServerSettings(BaseSettings):
     ingest_share_group: str | None = Field(
         default=None,
         description="Consume events through $share/<group>/... so processes split the load.",
+    )
+    ingest_source: Literal["mqtt", "jetstream"] = Field(
+        default="mqtt",
+        description="Consume from the MQTT broker, or from the JetStream stream of a NATS "
+        "cluster (docs/scaling.md; create it with `lineside server jetstream-setup`).",
+    )
+    ingest_nats_servers: tuple[str, ...] = Field(
+        default=("nats://127.0.0.1:4222",),
+        description="NATS nodes of the cluster (with ingest_source = 'jetstream').",
+    )
+    ingest_nats_username: str | None = Field(default=None, description="NATS user.")
+    ingest_nats_password_file: Path | None = Field(
+        default=None, description="File holding the NATS password."
+    )
+    ingest_jetstream_stream: str = Field(
+        default="LINESIDE", description="The JetStream stream of line messages."
+    )
+    ingest_jetstream_durable: str = Field(
+        default="aggregators", description="The durable consumer every aggregator pulls from."
     )
     portal_enabled: bool = Field(default=False, description="Forward data to the portal.")
     epcis_subscriptions_enabled: bool = Field(
@@ -282,6 +304,24 @@ class ServerSettings(BaseSettings):
         return BrokerEndpoint.from_url(
             self.broker_url, username=self.broker_admin_username, password=password
         )
+
+    def jetstream_settings(self) -> JetStreamSettings:
+        """How the aggregator consumes the JetStream stream (``ingest_source = 'jetstream'``)."""
+        from server.ingest.jetstream import JetStreamSettings
+
+        password = _secret(None, self.ingest_nats_password_file, "ingest_nats_password_file")
+        try:
+            return JetStreamSettings(
+                servers=self.ingest_nats_servers,
+                username=self.ingest_nats_username,
+                password=password,
+                stream=self.ingest_jetstream_stream,
+                durable=self.ingest_jetstream_durable,
+                client_name=self.ingest_client_id,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(f"ingest_nats_servers / ingest_jetstream_*: {first['msg']}") from exc
 
     def mqtt_password(self) -> str | None:
         """The broker password, read from ``broker_password_file`` when one is set."""

@@ -72,6 +72,12 @@ def _replica_suite(quick: bool) -> list[Figure]:
     return bench_replica()
 
 
+def _cluster_suite(quick: bool) -> list[Figure]:
+    from app.bench.cluster import bench_cluster
+
+    return bench_cluster(quick=quick)
+
+
 SUITES: dict[str, Suite] = {
     "print": _print_suite,
     "decode": _decode_suite,
@@ -79,9 +85,10 @@ SUITES: dict[str, Suite] = {
     "ingest": _ingest_suite,
     "e2e": _e2e_suite,
 }
-#: Run only when asked for by name (``lineside bench replica``): they start servers of
-#: their own and take minutes.
-OPT_IN_SUITES: dict[str, Suite] = {"replica": _replica_suite}
+#: Run only when named (``lineside bench replica``, ``lineside bench cluster``): they start
+#: servers of their own (a PostgreSQL pair, a dozen broker and aggregator processes) and take
+#: minutes.
+OPT_IN_SUITES: dict[str, Suite] = {"replica": _replica_suite, "cluster": _cluster_suite}
 
 QuickOption = Annotated[bool, typer.Option("--quick", help="Smaller runs, for a smoke test.")]
 OutOption = Annotated[
@@ -203,4 +210,9 @@ _register(
     "replica",
     "Traces from a streaming standby vs the primary under an ingest load; replication lag "
     "(opt-in: starts its own PostgreSQL pair, not part of the default run).",
+)
+_register(
+    "cluster",
+    "Three-node NATS cluster vs one Mosquitto: events/s, and a node and an aggregator killed"
+    " (not in the default run).",
 )
