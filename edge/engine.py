@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from edge import codes
 from edge.alarms import RECONCILIATION_UNBALANCED, AlarmBook
@@ -80,6 +80,8 @@ __all__ = [
     "LineEngine",
     "Observations",
     "Phase",
+    "PipelinedUnitPrinter",
+    "PrintConfirmation",
     "ReadLike",
     "ScannerCaseVerifier",
     "UnitPrinter",
@@ -92,6 +94,23 @@ class UnitPrinter(Protocol):
     """Prints unit labels; returns when the label is printed (or raises ``DeviceError``)."""
 
     async def print_unit(self, label: UnitLabel) -> None: ...
+
+
+class PrintConfirmation(Protocol):
+    """A label sent to the printer, not yet confirmed printed."""
+
+    async def confirmed(self) -> object:
+        """Return once the printer reports the label printed; else raise ``DeviceError``."""
+        ...
+
+
+@runtime_checkable
+class PipelinedUnitPrinter(UnitPrinter, Protocol):
+    """A unit printer that takes the next label before the last one is confirmed (a
+    printer with a buffer): the engine sends a batch's labels, then waits for each one's
+    confirmation in order. A unit counts as printed only once confirmed."""
+
+    async def send_unit(self, label: UnitLabel) -> PrintConfirmation: ...
 
 
 _LINE_STATE = {
@@ -482,6 +501,9 @@ class LineEngine:
             self.machine.sent(serial)
             units.append((serial, label))
         self.flush()
+        printer = self._printer
+        pipelined = printer if isinstance(printer, PipelinedUnitPrinter) else None
+        sent: list[tuple[str, PrintConfirmation]] = []
         for index, (serial, label) in enumerate(units):
             if self.failure is not None:
                 return  # the journal failed meanwhile: print nothing more
@@ -490,7 +512,21 @@ class LineEngine:
                 self._fx.apply(refused)
                 continue
             try:
-                await self._printer.print_unit(label)
+                if pipelined is not None:
+                    sent.append((serial, await pipelined.send_unit(label)))
+                    continue
+                await printer.print_unit(label)
+            except DeviceError as exc:
+                self._fx.apply(
+                    self.machine.print_failed(serial, str(exc), AlarmCode.PRINTER_OFFLINE)
+                )
+                continue
+            self._fx.apply(self.machine.printed(serial, time.monotonic()))
+        for serial, confirmation in sent:
+            if self.failure is not None:
+                return
+            try:
+                await confirmation.confirmed()
             except DeviceError as exc:
                 self._fx.apply(
                     self.machine.print_failed(serial, str(exc), AlarmCode.PRINTER_OFFLINE)

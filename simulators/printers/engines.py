@@ -127,7 +127,8 @@ class ZplEngine:
             cutter_fault=self.faults.cutter_fault,
             head_too_hot=self.faults.head_too_hot,
             paused=self.paused,
-            formats_in_buffer=len(self._queue),
+            # The format being printed has left the receive buffer; it is the label remaining.
+            formats_in_buffer=len(self._queue) - (1 if self._printing_until is not None else 0),
             labels_remaining=1 if self._printing_until is not None else 0,
             partial_format=b"^XA" in self._buffer,
         )
