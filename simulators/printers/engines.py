@@ -75,9 +75,32 @@ class PrintedLabel:
 
     index: int
     raw: bytes
-    fields: tuple[str, ...]
+    #: The field data, when known at printing (``None``: read from ``raw`` when asked).
+    known_fields: tuple[str, ...] | None
     kind: Literal["zpl", "escpos"]
     image: Image.Image | None = field(default=None, compare=False)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The field data (``^FD``) the label carried, in order."""
+        if self.known_fields is not None:
+            return self.known_fields
+        return zpl_fields(self.raw)
+
+
+def zpl_fields(raw: bytes) -> tuple[str, ...]:
+    """The field data of one ZPL format, ``^FH`` escapes decoded."""
+    fields: list[str] = []
+    hex_mode = False
+    for command in parse_commands(raw):
+        if command.name == "FH":
+            hex_mode = True
+        elif command.name == "FD":
+            data = unescape_field(command.params) if hex_mode else command.params
+            fields.append(data.decode("utf-8", "replace"))
+        elif command.name == "FS":
+            hex_mode = False
+    return tuple(fields)
 
 
 class LinkDrop(Exception):
@@ -164,22 +187,13 @@ class ZplEngine:
             self._printing_until = now + self.seconds_per_label
 
     def _finish(self, raw: bytes) -> None:
-        fields: list[str] = []
-        hex_mode = False
-        for command in parse_commands(raw):
-            if command.name == "FH":
-                hex_mode = True
-            elif command.name == "FD":
-                data = unescape_field(command.params) if hex_mode else command.params
-                fields.append(data.decode("utf-8", "replace"))
-            elif command.name == "FS":
-                hex_mode = False
+        # The fields are parsed when someone asks (a scanner reads the symbols itself).
         image = None
         if self.render_images:
             from lineside.codecs.render import render_zpl
 
             image = render_zpl(raw, engine="builtin")
-        self.printed.append(PrintedLabel(len(self.printed) + 1, raw, tuple(fields), "zpl", image))
+        self.printed.append(PrintedLabel(len(self.printed) + 1, raw, None, "zpl", image))
         self.faults.label_printed()
 
     def feed(self, data: bytes) -> bytes:

@@ -62,6 +62,7 @@ async def test_pipelined_labels_are_each_confirmed_once_printed(labels_dir: Path
         pending = [await printer.submit(unit) for unit in units]
         # All three are in the printer before the first has printed.
         assert not pending[0].settled
+        await asyncio.sleep(0.05)  # the simulator (same loop) takes them in
         assert engine.status().formats_in_buffer + engine.status().labels_remaining == 3
         for index, label in enumerate(pending, start=1):
             receipt = await label.confirmed()
@@ -108,6 +109,7 @@ async def test_a_fault_mid_pipeline_fails_the_labels_in_the_buffer_and_cancels_t
             with pytest.raises(PrinterFault):
                 await label.confirmed()
         # The buffer was cancelled: after the new roll, the failed labels never print.
+        await asyncio.sleep(0.05)  # the simulator (same loop) takes the ~JA in
         assert engine.status().formats_in_buffer == 0
         sim.control("paper_in")
         await asyncio.sleep(0.4)
