@@ -169,6 +169,8 @@ class LineEngine:
             case_verifier=case_verifier or CountVerifier(),
         )
         self._allocated: deque[str] = deque()  # taken from the reserve, not yet sent
+        #: Labels sent to a pipelining printer, not yet confirmed (oldest first).
+        self._unconfirmed: list[tuple[str, PrintConfirmation]] = []
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = asyncio.Event()
@@ -465,6 +467,8 @@ class LineEngine:
                 try:
                     with self.guard():
                         await self._print_batch()
+                        if fx.stopping or self.machine.next_step() is not Next.PRINT:
+                            await self._confirm_sent()  # no next batch to overlap with
                 finally:
                     self._idle.set()
 
@@ -501,19 +505,22 @@ class LineEngine:
             self.machine.sent(serial)
             units.append((serial, label))
         self.flush()
+        # The previous batch's labels printed during that commit: confirm them first.
+        running = self.machine.phase is Phase.RUNNING
+        await self._confirm_sent()
+        paused_meanwhile = running and self.machine.phase is not Phase.RUNNING
         printer = self._printer
         pipelined = printer if isinstance(printer, PipelinedUnitPrinter) else None
-        sent: list[tuple[str, PrintConfirmation]] = []
         for index, (serial, label) in enumerate(units):
             if self.failure is not None:
                 return  # the journal failed meanwhile: print nothing more
-            refused = self.machine.before_print(serial, first=index == 0)
+            refused = self.machine.before_print(serial, first=index == 0 and not paused_meanwhile)
             if refused:
                 self._fx.apply(refused)
                 continue
             try:
                 if pipelined is not None:
-                    sent.append((serial, await pipelined.send_unit(label)))
+                    self._unconfirmed.append((serial, await pipelined.send_unit(label)))
                     continue
                 await printer.print_unit(label)
             except DeviceError as exc:
@@ -522,6 +529,13 @@ class LineEngine:
                 )
                 continue
             self._fx.apply(self.machine.printed(serial, time.monotonic()))
+
+    async def _confirm_sent(self) -> None:
+        """Wait for the confirmation of each label sent to a pipelining printer, in order,
+        and count the unit printed (or reject it). The labels of one batch are confirmed
+        while the next batch's serials are committed; the run loop confirms the last batch
+        before it waits for anything else."""
+        sent, self._unconfirmed = self._unconfirmed, []
         for serial, confirmation in sent:
             if self.failure is not None:
                 return

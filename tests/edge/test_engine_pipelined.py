@@ -107,6 +107,11 @@ async def test_reads_before_confirmations_and_a_fault_mid_pipeline(tmp_path: Pat
     assert len(printer.sent) == len(set(printer.sent))  # no serial reused
     counts = journal.serials.lot_counts(order.id)[0]
     assert counts.commissioned == 12
-    assert counts.rejected == len(failed)
+    # Rejected: the labels the printer failed, and the serials of the batch committed
+    # while they were being confirmed, never sent to the printer.
+    rejected = set(journal.serials.in_state(order.id, SerialState.REJECTED))
+    assert counts.rejected == len(rejected)
+    assert set(failed) <= rejected
+    assert not (rejected - set(failed)) & set(printer.sent)
     assert counts.unaccounted == 0
     journal.close()
