@@ -169,8 +169,7 @@ class LineEngine:
             case_verifier=case_verifier or CountVerifier(),
         )
         self._allocated: deque[str] = deque()  # taken from the reserve, not yet sent
-        #: Labels sent to a pipelining printer, not yet confirmed (oldest first).
-        self._unconfirmed: list[tuple[str, PrintConfirmation]] = []
+        self._unconfirmed: list[tuple[str, PrintConfirmation]] = []  # sent, oldest first
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = asyncio.Event()
@@ -505,7 +504,8 @@ class LineEngine:
             self.machine.sent(serial)
             units.append((serial, label))
         self.flush()
-        # The previous batch's labels printed during that commit: confirm them first.
+        # The previous batch's labels printed during that commit: confirm them first (the
+        # run loop confirms the last batch before it waits for anything else).
         running = self.machine.phase is Phase.RUNNING
         await self._confirm_sent()
         paused_meanwhile = running and self.machine.phase is not Phase.RUNNING
@@ -531,10 +531,7 @@ class LineEngine:
             self._fx.apply(self.machine.printed(serial, time.monotonic()))
 
     async def _confirm_sent(self) -> None:
-        """Wait for the confirmation of each label sent to a pipelining printer, in order,
-        and count the unit printed (or reject it). The labels of one batch are confirmed
-        while the next batch's serials are committed; the run loop confirms the last batch
-        before it waits for anything else."""
+        """Count each label sent to a pipelining printer printed once confirmed (in order)."""
         sent, self._unconfirmed = self._unconfirmed, []
         for serial, confirmation in sent:
             if self.failure is not None:
