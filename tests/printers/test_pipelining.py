@@ -15,6 +15,7 @@ from edge.printers.label_data import LabelData
 from edge.printers.templates import ZplTemplate
 from lineside.errors import PrinterFault, TransportError
 from simulators.printers import PrinterSimulator, ZplEngine
+from tests.support.waiting import until
 
 #: A label takes 0.3 s to print: long enough to send the next ones meanwhile.
 SLOW_IPS = 320 / 203 / 0.3
@@ -46,6 +47,11 @@ def _serials(engine: ZplEngine) -> list[str]:
     return out
 
 
+def _in_printer(engine: ZplEngine) -> int:
+    status = engine.status()
+    return status.formats_in_buffer + status.labels_remaining
+
+
 def _printer(link: Transport, labels_dir: Path, max_in_flight: int = 4) -> ZplPrinter:
     template = ZplTemplate.load(labels_dir / "unit-60x40.zpl")
     return ZplPrinter(link, template, max_in_flight=max_in_flight, poll_interval=0.005)
@@ -62,8 +68,7 @@ async def test_pipelined_labels_are_each_confirmed_once_printed(labels_dir: Path
         pending = [await printer.submit(unit) for unit in units]
         # All three are in the printer before the first has printed.
         assert not pending[0].settled
-        await asyncio.sleep(0.05)  # the simulator (same loop) takes them in
-        assert engine.status().formats_in_buffer + engine.status().labels_remaining == 3
+        await until(lambda: _in_printer(engine) == 3, "three labels in the printer", 0.25)
         for index, label in enumerate(pending, start=1):
             receipt = await label.confirmed()
             assert receipt.confirmed
@@ -109,8 +114,7 @@ async def test_a_fault_mid_pipeline_fails_the_labels_in_the_buffer_and_cancels_t
             with pytest.raises(PrinterFault):
                 await label.confirmed()
         # The buffer was cancelled: after the new roll, the failed labels never print.
-        await asyncio.sleep(0.05)  # the simulator (same loop) takes the ~JA in
-        assert engine.status().formats_in_buffer == 0
+        await until(lambda: _in_printer(engine) == 0, "the buffer cancelled", 1.0)
         sim.control("paper_in")
         await asyncio.sleep(0.4)
         engine.tick()
