@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -134,6 +135,13 @@ class ZplEngine:
         self._queue: deque[bytes] = deque()
         self._printing_until: float | None = None
         self.paused = False
+        #: Called after every :meth:`feed` (the physical line wakes up to move the belt).
+        self.on_feed: Callable[[], None] | None = None
+
+    @property
+    def holds_labels(self) -> bool:
+        """Whether labels wait in the buffer or are printing (its clock must advance)."""
+        return bool(self._queue)
 
     @property
     def seconds_per_label(self) -> float:
@@ -198,6 +206,13 @@ class ZplEngine:
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the host; return the bytes the printer answers."""
+        try:
+            return self._feed(data)
+        finally:
+            if self.on_feed is not None:
+                self.on_feed()
+
+    def _feed(self, data: bytes) -> bytes:
         self._buffer += data
         replies: list[bytes] = []
         while self._buffer:
@@ -278,6 +293,10 @@ class EscposEngine:
         self.printed: list[PrintedLabel] = []
         self._buffer = b""
         self.online = True
+        #: Called after every :meth:`feed` (the physical line wakes up to move the belt).
+        self.on_feed: Callable[[], None] | None = None
+        #: Labels print as they arrive: nothing waits for the clock.
+        self.holds_labels = False
 
     def status(self) -> PrinterStatus:
         """The status the printer would report now."""
@@ -304,6 +323,13 @@ class EscposEngine:
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the host; return the bytes the printer answers."""
+        try:
+            return self._feed(data)
+        finally:
+            if self.on_feed is not None:
+                self.on_feed()
+
+    def _feed(self, data: bytes) -> bytes:
         self._buffer += data
         replies: list[bytes] = []
         while True:
