@@ -17,8 +17,9 @@ from pathlib import Path
 from edge.codes import ContainerLabel, UnitLabel
 from edge.config import LineConfig, PrinterDevice, PrinterLanguage, ScannerDevice
 from edge.drivers import open_transport
+from edge.engine import PrintConfirmation
 from edge.line_devices import LineDevices, LinkReport, PrinterReport, ReadSink
-from edge.printers.driver import EscposPrinter, StatusChange, ZplPrinter
+from edge.printers.driver import EscposPrinter, PrintReceipt, StatusChange, ZplPrinter
 from edge.printers.label_data import LabelData
 from edge.printers.templates import EscposTemplate, ZplTemplate, load_template
 from edge.scanners.read import ScannerState, ScannerStatus
@@ -64,8 +65,8 @@ class DriverUnitPrinter:
         """Poll the printer's status while the line is paused (see :func:`poll_printer`)."""
         await poll_printer(self.driver, paused, ready=lambda: report(None, AlarmCode.PAPER_OUT))
 
-    async def print_unit(self, label: UnitLabel) -> None:
-        data = LabelData(
+    def _data(self, label: UnitLabel) -> LabelData:
+        return LabelData(
             product_name=label.product_name,
             gtin=label.gtin,
             lot=label.lot,
@@ -74,7 +75,26 @@ class DriverUnitPrinter:
             production_date=label.production_date,
             resolver=self._resolver,
         )
-        await self.driver.print_label(data)
+
+    async def print_unit(self, label: UnitLabel) -> None:
+        await self.driver.print_label(self._data(label))
+
+    async def send_unit(self, label: UnitLabel) -> PrintConfirmation:
+        """Send the label; a ZPL printer that confirms takes the next before this one has
+        printed (see :class:`edge.printers.driver.ZplPrinter`)."""
+        if isinstance(self.driver, ZplPrinter) and self.driver.confirm:
+            return await self.driver.submit(self._data(label))
+        return _Printed(await self.driver.print_label(self._data(label)))
+
+
+class _Printed:
+    """A label already printed when it was sent (no pipelining)."""
+
+    def __init__(self, receipt: PrintReceipt) -> None:
+        self.receipt = receipt
+
+    async def confirmed(self) -> PrintReceipt:
+        return self.receipt
 
 
 class DriverCasePrinter:

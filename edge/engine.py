@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from edge import codes
 from edge.alarms import RECONCILIATION_UNBALANCED, AlarmBook
@@ -80,6 +80,8 @@ __all__ = [
     "LineEngine",
     "Observations",
     "Phase",
+    "PipelinedUnitPrinter",
+    "PrintConfirmation",
     "ReadLike",
     "ScannerCaseVerifier",
     "UnitPrinter",
@@ -92,6 +94,23 @@ class UnitPrinter(Protocol):
     """Prints unit labels; returns when the label is printed (or raises ``DeviceError``)."""
 
     async def print_unit(self, label: UnitLabel) -> None: ...
+
+
+class PrintConfirmation(Protocol):
+    """A label sent to the printer, not yet confirmed printed."""
+
+    async def confirmed(self) -> object:
+        """Return once the printer reports the label printed; else raise ``DeviceError``."""
+        ...
+
+
+@runtime_checkable
+class PipelinedUnitPrinter(UnitPrinter, Protocol):
+    """A unit printer that takes the next label before the last one is confirmed (a
+    printer with a buffer): the engine sends a batch's labels, then waits for each one's
+    confirmation in order. A unit counts as printed only once confirmed."""
+
+    async def send_unit(self, label: UnitLabel) -> PrintConfirmation: ...
 
 
 _LINE_STATE = {
@@ -150,6 +169,7 @@ class LineEngine:
             case_verifier=case_verifier or CountVerifier(),
         )
         self._allocated: deque[str] = deque()  # taken from the reserve, not yet sent
+        self._unconfirmed: list[tuple[str, PrintConfirmation]] = []  # sent, oldest first
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = asyncio.Event()
@@ -446,6 +466,8 @@ class LineEngine:
                 try:
                     with self.guard():
                         await self._print_batch()
+                        if fx.stopping or self.machine.next_step() is not Next.PRINT:
+                            await self._confirm_sent()  # no next batch to overlap with
                 finally:
                     self._idle.set()
 
@@ -482,15 +504,40 @@ class LineEngine:
             self.machine.sent(serial)
             units.append((serial, label))
         self.flush()
+        # The previous batch's labels printed during that commit: confirm them first (the
+        # run loop confirms the last batch before it waits for anything else).
+        running = self.machine.phase is Phase.RUNNING
+        await self._confirm_sent()
+        paused_meanwhile = running and self.machine.phase is not Phase.RUNNING
+        printer = self._printer
+        pipelined = printer if isinstance(printer, PipelinedUnitPrinter) else None
         for index, (serial, label) in enumerate(units):
             if self.failure is not None:
                 return  # the journal failed meanwhile: print nothing more
-            refused = self.machine.before_print(serial, first=index == 0)
+            refused = self.machine.before_print(serial, first=index == 0 and not paused_meanwhile)
             if refused:
                 self._fx.apply(refused)
                 continue
             try:
-                await self._printer.print_unit(label)
+                if pipelined is not None:
+                    self._unconfirmed.append((serial, await pipelined.send_unit(label)))
+                    continue
+                await printer.print_unit(label)
+            except DeviceError as exc:
+                self._fx.apply(
+                    self.machine.print_failed(serial, str(exc), AlarmCode.PRINTER_OFFLINE)
+                )
+                continue
+            self._fx.apply(self.machine.printed(serial, time.monotonic()))
+
+    async def _confirm_sent(self) -> None:
+        """Count each label sent to a pipelining printer printed once confirmed (in order)."""
+        sent, self._unconfirmed = self._unconfirmed, []
+        for serial, confirmation in sent:
+            if self.failure is not None:
+                return
+            try:
+                await confirmation.confirmed()
             except DeviceError as exc:
                 self._fx.apply(
                     self.machine.print_failed(serial, str(exc), AlarmCode.PRINTER_OFFLINE)

@@ -13,7 +13,10 @@ once. A read is matched to the unit it names **by value** (its serial), never by
 read that names no unit in flight (garbage, a foreign or duplicate code, the wrong product)
 rejects the oldest printed unit still waiting — the one physically in front of the scanner —
 with that reason. A unit whose read does not arrive within ``verify_window_s`` of being
-printed is rejected "no read" (:meth:`VerdictMachine.timeout`).
+printed is rejected "no read" (:meth:`VerdictMachine.timeout`). A read of a unit whose
+label was sent but whose printing the printer has not confirmed yet (labels pipelined in
+a printer's buffer are confirmed a moment later) waits for :meth:`VerdictMachine.printed`;
+if the label fails instead, the unit is rejected and the read is dropped.
 
 >>> from datetime import date
 >>> from lineside.contract import ProductInfo, WorkOrder
@@ -282,6 +285,9 @@ class VerdictMachine:
         self.failure: str | None = None
         self._in_flight: dict[str, float | None] = {}  # serial -> when printed
         self._waiting: deque[str] = deque()  # printed, unverified, in print order
+        #: Reads of units whose label was sent but not yet confirmed printed: each waits
+        #: for its confirmation (a unit never counts before it), serial -> (read, when).
+        self._early: dict[str, tuple[ScannedCode, float]] = {}
         self._case_members: list[str] = []
         self._commissioned_at: dict[str, float] = {}
         self._rate: deque[float] = deque()
@@ -398,6 +404,7 @@ class VerdictMachine:
         self.failure = failure
         self._in_flight.clear()
         self._waiting.clear()
+        self._early.clear()
 
     # -- printing -----------------------------------------------------------------------
 
@@ -451,7 +458,11 @@ class VerdictMachine:
             return []
         self._in_flight[serial] = now
         self._waiting.append(serial)
-        return [AwaitRead(serial, self.policy.verify_window_s)]
+        decisions: list[Decision] = [AwaitRead(serial, self.policy.verify_window_s)]
+        early = self._early.pop(serial, None)
+        if early is not None:  # read while its confirmation was on its way
+            decisions += self._verdict(early[0], SerialState.SENT, now)
+        return decisions
 
     def timeout(self, serial: str) -> list[Decision]:
         """The verify window of ``serial`` ended (nothing to do if it has its verdict)."""
@@ -508,6 +519,13 @@ class VerdictMachine:
         serial, gtin = code.serial, code.gtin
         if serial is None or gtin is None:
             return self._reject_oldest("wrong code: not a serialised GS1 unit code", code.text)
+        if serial in self._in_flight and self._in_flight[serial] is None:
+            # Sent, and the printer's confirmation is still on its way (labels pipelined
+            # in the printer): the read waits for it; printed() or a reject decides.
+            if serial in self._early:
+                return [ShowRead(code.text, "re-read")]
+            self._early[serial] = (code, now)
+            return []
         if self._in_flight.get(serial) is not None:  # printed, waiting for this read
             if gtin != order.product.gtin:
                 decisions = self._reject(serial, f"wrong product: GTIN {gtin}")
@@ -541,6 +559,7 @@ class VerdictMachine:
 
     def _finish(self, serial: str) -> None:
         del self._in_flight[serial]
+        self._early.pop(serial, None)
         self._prune_waiting()
 
     def _commission(self, serial: str, now: float) -> list[Decision]:

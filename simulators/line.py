@@ -489,18 +489,32 @@ class PhysicalLine:
         return [c for c in (self.unit, self.case) if c is not None]
 
     async def run(self) -> None:
-        """Tick the printers and move the belts until cancelled."""
+        """Tick the printers and move the belts until cancelled.
+
+        Every ``tick_s`` while a printer holds labels; otherwise the line waits until a
+        printer is fed (an idle line costs nothing).
+        """
         loop = asyncio.get_running_loop()
+        fed = asyncio.Event()
+        printers = [c.printer for c in self.conveyors if c.printer is not None]
+        for printer in printers:
+            printer.on_feed = fed.set
         delivering = [asyncio.create_task(c.deliver()) for c in self.conveyors]
         try:
             while True:
+                fed.clear()
                 now = loop.time()
                 for conveyor in self.conveyors:
                     if isinstance(conveyor.printer, ZplEngine):
                         conveyor.printer.tick()
                     conveyor.poll(now)
-                await asyncio.sleep(self.tick_s)
+                if any(printer.holds_labels for printer in printers):
+                    await asyncio.sleep(self.tick_s)
+                else:
+                    await fed.wait()
         finally:
+            for printer in printers:
+                printer.on_feed = None
             for task in delivering:
                 task.cancel()
             for task in delivering:

@@ -719,7 +719,7 @@ class DemoStack:
             preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30.0) as client:
             while True:
                 if self.server.returncode is not None:
                     raise DemoError(

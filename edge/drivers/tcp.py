@@ -12,6 +12,10 @@ from lineside.errors import DeviceTimeout, TransportError
 
 logger = logging.getLogger(__name__)
 
+#: Wait for the kernel to take the bytes only when more than this is still buffered
+#: (asyncio's default high-water mark is 64 KiB: a label never waits below it).
+_DRAIN_ABOVE = 16 * 1024
+
 
 class TcpTransport(Transport):
     """A TCP client.
@@ -72,7 +76,12 @@ class TcpTransport(Transport):
         _, writer = self._require()
         try:
             writer.write(data)
-            await asyncio.wait_for(writer.drain(), self._write_timeout)
+            # Below the high-water mark drain() returns at once: skip it (and its timer).
+            if writer.transport.get_write_buffer_size() > _DRAIN_ABOVE:
+                async with asyncio.timeout(self._write_timeout):
+                    await writer.drain()
+            elif writer.transport.is_closing():
+                raise ConnectionResetError("connection lost")
         except TimeoutError as exc:
             self._failed = True
             raise DeviceTimeout(
@@ -86,7 +95,8 @@ class TcpTransport(Transport):
     async def read(self, max_bytes: int = 4096, timeout: float | None = None) -> bytes:
         reader, _ = self._require()
         try:
-            data = await asyncio.wait_for(reader.read(max_bytes), timeout)
+            async with asyncio.timeout(timeout):
+                data = await reader.read(max_bytes)
         except TimeoutError as exc:
             raise DeviceTimeout(f"{self.url}: no data within {timeout:g} s") from exc
         except OSError as exc:

@@ -17,8 +17,11 @@ offline status; it never hangs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,15 +30,16 @@ from edge.drivers.base import Transport
 from edge.printers.label_data import LabelData
 from edge.printers.templates import EscposTemplate, ZplTemplate
 from lineside.codecs.escpos import STATUS_REQUESTS, EscposEncoder, parse_dle_eot, status_request
-from lineside.codecs.zpl import HOST_QUERY_STATUS, HOST_STATUS, download_truetype
+from lineside.codecs.zpl import CANCEL_ALL, HOST_QUERY_STATUS, HOST_STATUS, download_truetype
 from lineside.codecs.zpl_status import (
+    ETX,
+    STX,
     PrinterStatus,
     StatusReplyError,
     parse_host_query,
     parse_status_replies,
-    split_frames,
 )
-from lineside.errors import DeviceTimeout, PrinterFault, TransportError
+from lineside.errors import DeviceError, DeviceTimeout, PrinterFault, TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -156,11 +160,84 @@ class _StatusSource:
         return data
 
 
-class ZplPrinter(_StatusSource):
-    """A Zebra-compatible ZPL printer.
+class _Query:
+    """A status query written to the printer whose reply is still owed (FIFO)."""
 
-    ``confirm=True`` waits after each label until the printer's buffer has drained
-    (``~HS`` formats in buffer and labels remaining both 0): the label has printed.
+    __slots__ = ("error", "frames", "labels_before", "publish", "status")
+
+    def __init__(self, frames: int, labels_before: int, *, publish: bool = True) -> None:
+        #: Framed strings in the reply: 3 (``~HS``), 4 (``~HS~HQES``), 1 (``~HQES`` alone).
+        self.frames = frames
+        #: Labels written on this link before the query: the reply's buffer counters say
+        #: how many of them have printed.
+        self.labels_before = labels_before
+        #: Publish the status read as a change (not the ~HQES probe's partial readings).
+        self.publish = publish
+        self.status: PrinterStatus | None = None
+        self.error: Exception | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status is not None or self.error is not None
+
+
+class PendingLabel:
+    """A label written to the printer; :meth:`confirmed` waits until it has printed."""
+
+    __slots__ = ("_printer", "error", "label_bytes", "sequence", "started", "status")
+
+    def __init__(self, printer: ZplPrinter, sequence: int, label_bytes: int, started: float):
+        self._printer = printer
+        self.sequence = sequence
+        self.label_bytes = label_bytes
+        self.started = started
+        self.status: PrinterStatus | None = None
+        self.error: Exception | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Printed (``status`` set) or failed (``error`` set)."""
+        return self.status is not None or self.error is not None
+
+    async def confirmed(self) -> PrintReceipt:
+        """Wait until the printer reports the label printed.
+
+        Raises :class:`PrinterFault` when the printer faulted with the label still in its
+        buffer (the buffer is then cancelled, so it never prints later), or the transport's
+        error when the link failed before the label was seen printed.
+        """
+        return await self._printer._confirm(self)
+
+
+def _frames_end(data: bytes, frames: int) -> int:
+    """The offset just past the ``frames``-th complete ``STX..ETX`` frame, or -1."""
+    position = 0
+    for _ in range(frames):
+        start = data.find(STX, position)
+        if start < 0:
+            return -1
+        end = data.find(ETX, start + 1)
+        if end < 0:
+            return -1
+        position = end + 1
+    return position
+
+
+class ZplPrinter(_StatusSource):
+    """A Zebra-compatible ZPL printer, with labels pipelined and each one confirmed.
+
+    Every label is written together with a ``~HS`` (one write, one round trip), and the
+    replies are read in order. The reply to the query written after label *n* says how
+    many formats are still in the printer's buffer, so labels up to *n* minus that count
+    have printed: up to ``max_in_flight`` labels can be on their way while each is still
+    confirmed individually (``confirm=True``: :meth:`print_label` returns once its label
+    printed). When nothing is owed and a label has not printed yet, the driver asks again
+    every ``poll_interval`` seconds.
+
+    A fault reported while labels are still in the buffer fails each of them (none counts
+    as printed) and cancels the buffer with ``~JA``, so they never print after the fault
+    is cleared. A label is not sent while the freshest status (no older than
+    ``poll_interval``, else asked again) reports a fault.
 
     Status is ``~HS`` (buffer counters, paper, head, pause) and, when the printer
     answers it, ``~HQES`` (cutter fault, printhead or motor too hot, printhead faults).
@@ -190,35 +267,164 @@ class ZplPrinter(_StatusSource):
         self.poll_interval = poll_interval
         self.host_query = host_query
         self._fonts_sent = False
+        self._read_lock = asyncio.Lock()
+        self._owed: deque[_Query] = deque()
+        self._rx = b""
+        #: Labels written and not yet settled (printed or failed), oldest first.
+        self._unsettled: deque[PendingLabel] = deque()
+        self._status_at = -math.inf
+        self._cancel_buffer = False
+
+    # -- status -----------------------------------------------------------------------
 
     async def status(self) -> PrinterStatus:
         """Ask ``~HS`` (and ``~HQES``, see the class) and parse; publish a change if any."""
-        query = bool(self.host_query)
-        try:
-            await self.transport.write(HOST_STATUS + HOST_QUERY_STATUS if query else HOST_STATUS)
-            frames = 4 if query else 3
-            what = "~HS and ~HQES replies" if query else "~HS reply"
-            reply = await self._read_until(lambda d: len(split_frames(d)[0]) >= frames, what)
-            status = parse_status_replies(reply, host_query=query)
-            if self.host_query is None:
-                status = await self._probe_host_query(status)
-        except (StatusReplyError, TransportError) as exc:
-            self._lost(exc)
-            raise
-        self._events.publish(status, "~HS+~HQES" if self.host_query else "~HS")
-        return status
+        async with self._lock:
+            query = await self._ask()
+        return await self._answer(query)
 
-    async def _probe_host_query(self, status: PrinterStatus) -> PrinterStatus:
-        await self.transport.write(HOST_QUERY_STATUS)
+    def _query_bytes(self) -> tuple[bytes, int]:
+        if self.host_query:
+            return HOST_STATUS + HOST_QUERY_STATUS, 4
+        return HOST_STATUS, 3
+
+    async def _ask(self, label: bytes = b"") -> _Query:
+        """Write ``label`` (if any) and a status query in one write; the lock is held."""
+        if self._cancel_buffer:
+            await self._cancel()
+        if self.host_query is None:
+            await self._probe()
+        query_bytes, frames = self._query_bytes()
+        query = _Query(frames, self._sequence + (1 if label else 0))
+        await self._write(label + query_bytes)
+        self._owed.append(query)
+        return query
+
+    async def _cancel(self) -> None:
+        """``~JA``: the printer drops every format in its buffer. Each label still unsettled
+        fails, since it may have been among them (the lock is held)."""
+        await self._write(CANCEL_ALL)
+        self._cancel_buffer = False
+        error = PrinterFault(f"{self.transport.url}: label cancelled (~JA) after a fault")
+        for label in self._unsettled:
+            label.error = error
+        self._unsettled.clear()
+
+    async def _write(self, data: bytes) -> None:
         try:
-            reply = await self._read_until(lambda d: bool(split_frames(d)[0]), "~HQES reply")
-        except DeviceTimeout:
-            logger.info("%s: no answer to ~HQES; using ~HS alone", self.transport.url)
-            self.host_query = False
-            return status
-        status = parse_host_query(reply).apply_to(status)
+            await self.transport.write(data)
+        except TransportError as exc:
+            self._broken(exc)
+            raise
+
+    async def _probe(self) -> None:
+        """Ask ``~HS`` and then ``~HQES`` alone; keep ``~HQES`` if it is answered in time."""
+        self.host_query = False  # while probing
+        try:
+            await self._write(HOST_STATUS)
+            hs = _Query(3, self._sequence, publish=False)
+            self._owed.append(hs)
+            await self._answer(hs)
+            await self._write(HOST_QUERY_STATUS)
+            hqes = _Query(1, self._sequence, publish=False)
+            self._owed.append(hqes)
+            await self._answer(hqes)
+        except DeviceTimeout as exc:
+            if hs.done and hs.error is None:
+                logger.info("%s: no answer to ~HQES; using ~HS alone", self.transport.url)
+                return
+            self.host_query = None
+            raise exc from exc.__cause__
+        except Exception:
+            self.host_query = None
+            raise
         self.host_query = True
-        return status
+
+    async def _answer(self, query: _Query) -> PrinterStatus:
+        """Read replies in order until ``query`` has its own; raise its error if it failed."""
+        await self._read_owed(lambda: query.done)
+        if query.error is not None:
+            raise query.error
+        assert query.status is not None
+        return query.status
+
+    async def _read_owed(self, done: Callable[[], bool]) -> None:
+        """Read owed replies, one reader at a time, until ``done()`` or none is owed."""
+        while not done() and self._owed:
+            async with self._read_lock:
+                if not done() and self._owed:
+                    await self._read_reply()
+
+    async def _read_reply(self) -> None:
+        """Read and apply the reply owed first (the read lock is held)."""
+        query = self._owed[0]
+        what = {1: "~HQES reply", 3: "~HS reply", 4: "~HS and ~HQES replies"}[query.frames]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.status_timeout
+        try:
+            while (end := _frames_end(self._rx, query.frames)) < 0:
+                remaining = deadline - loop.time()
+                try:
+                    if remaining <= 0:
+                        raise TimeoutError
+                    self._rx += await self.transport.read(4096, timeout=remaining)
+                except (TimeoutError, DeviceTimeout) as exc:
+                    got = self._rx[:40]
+                    raise DeviceTimeout(
+                        f"{self.transport.url}: no complete {what} within "
+                        f"{self.status_timeout:g} s" + (f" (got {got!r})" if got else "")
+                    ) from exc
+            reply, self._rx = self._rx[:end], self._rx[end:]
+            if query.frames == 1:
+                previous = self._events.last or PrinterStatus()
+                status = parse_host_query(reply).apply_to(previous)
+            else:
+                status = parse_status_replies(reply, host_query=query.frames == 4)
+        except DeviceTimeout as exc:
+            if query.frames == 1 and not query.publish:
+                # The ~HQES probe: silence means the printer does not know it.
+                self._owed.popleft()
+                self._rx = b""
+                query.error = exc
+                return
+            self._broken(exc)
+            return
+        except (StatusReplyError, TransportError) as exc:
+            self._broken(exc)
+            return
+        self._owed.popleft()
+        query.status = status
+        self._status_at = loop.time()
+        self._settle(query.labels_before, status)
+        if query.publish:
+            self._events.publish(status, "~HS+~HQES" if query.frames == 4 else "~HS")
+
+    def _settle(self, labels_before: int, status: PrinterStatus) -> None:
+        """Confirm the labels the reply shows printed; fail the rest on a fault."""
+        printed_through = labels_before - status.formats_in_buffer - status.labels_remaining
+        while self._unsettled and self._unsettled[0].sequence <= printed_through:
+            self._unsettled.popleft().status = status
+        if status.faults and self._unsettled:
+            fault = PrinterFault(
+                f"{self.transport.url}: printer reports {', '.join(status.faults)}"
+            )
+            while self._unsettled and self._unsettled[0].sequence <= labels_before:
+                self._unsettled.popleft().error = fault
+            self._cancel_buffer = True
+
+    def _broken(self, exc: Exception) -> None:
+        """The link or the reply stream failed: every owed reply and unsettled label fails."""
+        for query in self._owed:
+            query.error = exc
+        self._owed.clear()
+        self._rx = b""
+        for label in self._unsettled:
+            label.error = exc
+        self._unsettled.clear()
+        self._status_at = -math.inf
+        self._lost(exc)
+
+    # -- labels -----------------------------------------------------------------------
 
     async def download_fonts(self) -> None:
         """Send every TrueType font the template names (``~DY``), once per connection."""
@@ -237,56 +443,118 @@ class ZplPrinter(_StatusSource):
             await self.transport.write(download_truetype(name, path.read_bytes()))
         self._fonts_sent = True
 
-    async def _wait_until(
-        self, ok: Callable[[PrinterStatus], bool], what: str, *, sent: bool = False
-    ) -> PrinterStatus:
-        """Poll until ``ok``; a fault raises :class:`PrinterFault`.
+    async def submit(self, data: LabelData) -> PendingLabel:
+        """Render, wait for room and a printer without fault, and write the label.
 
-        ``sent``: waiting for a label already sent. Once it has printed (``ok``), a fault
-        reported with it concerns the next label (paper ran out after this one), so the
-        label is not reported as failed and then printed twice by a retry.
+        Returns once the label is written; ``await pending.confirmed()`` for its
+        confirmation. Labels are written in the order :meth:`submit` is called.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.print_timeout
-        while True:
-            status = await self.status()
-            if sent and ok(status):
-                return status
-            if status.faults:
-                raise PrinterFault(
-                    f"{self.transport.url}: printer reports {', '.join(status.faults)}"
-                )
-            if ok(status):
-                return status
-            if loop.time() >= deadline:
-                raise DeviceTimeout(f"{self.transport.url}: {what} within {self.print_timeout:g} s")
-            await asyncio.sleep(self.poll_interval)
-
-    async def print_label(self, data: LabelData) -> PrintReceipt:
-        """Render, wait for room, send, and (with ``confirm``) wait until printed."""
         label = self.template.render(data)
         started = time.perf_counter()
         async with self._lock:
             if not self._fonts_sent:
                 await self.download_fonts()
-            await self._wait_until(
-                lambda s: s.formats_in_buffer + s.labels_remaining < self.max_in_flight,
-                "no room in the printer's buffer",
-            )
-            try:
-                await self.transport.write(label)
-            except TransportError as exc:
-                self._lost(exc)
-                raise
+            await self._wait_for_room()
+            query = await self._ask(label)
             self._sequence += 1
+            pending = PendingLabel(self, self._sequence, len(label), started)
+            if query.error is None:
+                self._unsettled.append(pending)
+            else:
+                pending.error = query.error
+            return pending
+
+    async def print_label(self, data: LabelData) -> PrintReceipt:
+        """Render, wait for room, send, and (with ``confirm``) wait until printed."""
+        pending = await self.submit(data)
+        if self.confirm:
+            return await pending.confirmed()
+        return PrintReceipt(
+            pending.sequence,
+            pending.label_bytes,
+            False,
+            self._events.last or PrinterStatus(),
+            time.perf_counter() - pending.started,
+        )
+
+    async def _wait_for_room(self) -> None:
+        """Until fewer than ``max_in_flight`` labels are unsettled and no fault is reported.
+
+        The lock is held: no label is written meanwhile.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.print_timeout
+        while True:
+            while len(self._unsettled) >= self.max_in_flight:
+                with contextlib.suppress(DeviceError):
+                    await self._until_settled(self._unsettled[0], deadline, locked=True)
+            if self._cancel_buffer:
+                await self._cancel()
+            known = self._events.last
+            stale = loop.time() - self._status_at > self.poll_interval
+            if not self._owed and (stale or known is None or known.faults):
+                # Nothing on its way from the printer, and what we know is stale or a
+                # fault (which may have been cleared since): ask.
+                await self._answer(await self._ask())
             status = self._events.last or PrinterStatus()
-            if self.confirm:
-                status = await self._wait_until(
-                    lambda s: not s.busy, "label not printed", sent=True
+            if status.faults:
+                raise PrinterFault(
+                    f"{self.transport.url}: printer reports {', '.join(status.faults)}"
                 )
-            return PrintReceipt(
-                self._sequence, len(label), self.confirm, status, time.perf_counter() - started
-            )
+            if len(self._unsettled) < self.max_in_flight:
+                return
+
+    async def _confirm(self, pending: PendingLabel) -> PrintReceipt:
+        loop = asyncio.get_running_loop()
+        try:
+            await self._until_settled(pending, loop.time() + self.print_timeout)
+        except DeviceError:
+            if self._cancel_buffer:
+                # At once, before the fault is cleared and the printer prints them.
+                async with self._lock:
+                    if self._cancel_buffer:
+                        await self._cancel()
+            raise
+        assert pending.status is not None
+        return PrintReceipt(
+            pending.sequence,
+            pending.label_bytes,
+            True,
+            pending.status,
+            time.perf_counter() - pending.started,
+        )
+
+    async def _until_settled(
+        self, pending: PendingLabel, deadline: float, *, locked: bool = False
+    ) -> None:
+        """Read owed replies, or ask again every ``poll_interval``, until ``pending`` settles.
+
+        ``locked``: the caller holds the write lock (it may ask without taking it).
+        """
+        loop = asyncio.get_running_loop()
+        while not pending.settled:
+            if self._owed:
+                await self._read_owed(lambda: pending.settled)
+                continue
+            if loop.time() >= deadline:
+                error = DeviceTimeout(
+                    f"{self.transport.url}: label not printed within {self.print_timeout:g} s"
+                )
+                while self._unsettled and self._unsettled[0].sequence <= pending.sequence:
+                    self._unsettled.popleft().error = error
+                self._cancel_buffer = True
+                break
+            await asyncio.sleep(self.poll_interval)
+            if pending.settled or self._owed:
+                continue
+            if locked:
+                await self._ask()
+            elif not self._lock.locked():  # else the holder asks
+                async with self._lock:
+                    if not pending.settled and not self._owed:
+                        await self._ask()
+        if pending.error is not None:
+            raise pending.error
 
 
 class EscposPrinter(_StatusSource):
@@ -357,4 +625,4 @@ class EscposPrinter(_StatusSource):
             )
 
 
-__all__ = ["EscposPrinter", "PrintReceipt", "StatusChange", "ZplPrinter"]
+__all__ = ["EscposPrinter", "PendingLabel", "PrintReceipt", "StatusChange", "ZplPrinter"]

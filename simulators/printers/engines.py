@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -75,9 +76,32 @@ class PrintedLabel:
 
     index: int
     raw: bytes
-    fields: tuple[str, ...]
+    #: The field data, when known at printing (``None``: read from ``raw`` when asked).
+    known_fields: tuple[str, ...] | None
     kind: Literal["zpl", "escpos"]
     image: Image.Image | None = field(default=None, compare=False)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The field data (``^FD``) the label carried, in order."""
+        if self.known_fields is not None:
+            return self.known_fields
+        return zpl_fields(self.raw)
+
+
+def zpl_fields(raw: bytes) -> tuple[str, ...]:
+    """The field data of one ZPL format, ``^FH`` escapes decoded."""
+    fields: list[str] = []
+    hex_mode = False
+    for command in parse_commands(raw):
+        if command.name == "FH":
+            hex_mode = True
+        elif command.name == "FD":
+            data = unescape_field(command.params) if hex_mode else command.params
+            fields.append(data.decode("utf-8", "replace"))
+        elif command.name == "FS":
+            hex_mode = False
+    return tuple(fields)
 
 
 class LinkDrop(Exception):
@@ -111,6 +135,13 @@ class ZplEngine:
         self._queue: deque[bytes] = deque()
         self._printing_until: float | None = None
         self.paused = False
+        #: Called after every :meth:`feed` (the physical line wakes up to move the belt).
+        self.on_feed: Callable[[], None] | None = None
+
+    @property
+    def holds_labels(self) -> bool:
+        """Whether labels wait in the buffer or are printing (its clock must advance)."""
+        return bool(self._queue)
 
     @property
     def seconds_per_label(self) -> float:
@@ -127,7 +158,8 @@ class ZplEngine:
             cutter_fault=self.faults.cutter_fault,
             head_too_hot=self.faults.head_too_hot,
             paused=self.paused,
-            formats_in_buffer=len(self._queue),
+            # The format being printed has left the receive buffer; it is the label remaining.
+            formats_in_buffer=len(self._queue) - (1 if self._printing_until is not None else 0),
             labels_remaining=1 if self._printing_until is not None else 0,
             partial_format=b"^XA" in self._buffer,
         )
@@ -163,26 +195,24 @@ class ZplEngine:
             self._printing_until = now + self.seconds_per_label
 
     def _finish(self, raw: bytes) -> None:
-        fields: list[str] = []
-        hex_mode = False
-        for command in parse_commands(raw):
-            if command.name == "FH":
-                hex_mode = True
-            elif command.name == "FD":
-                data = unescape_field(command.params) if hex_mode else command.params
-                fields.append(data.decode("utf-8", "replace"))
-            elif command.name == "FS":
-                hex_mode = False
+        # The fields are parsed when someone asks (a scanner reads the symbols itself).
         image = None
         if self.render_images:
             from lineside.codecs.render import render_zpl
 
             image = render_zpl(raw, engine="builtin")
-        self.printed.append(PrintedLabel(len(self.printed) + 1, raw, tuple(fields), "zpl", image))
+        self.printed.append(PrintedLabel(len(self.printed) + 1, raw, None, "zpl", image))
         self.faults.label_printed()
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the host; return the bytes the printer answers."""
+        try:
+            return self._feed(data)
+        finally:
+            if self.on_feed is not None:
+                self.on_feed()
+
+    def _feed(self, data: bytes) -> bytes:
         self._buffer += data
         replies: list[bytes] = []
         while self._buffer:
@@ -263,6 +293,10 @@ class EscposEngine:
         self.printed: list[PrintedLabel] = []
         self._buffer = b""
         self.online = True
+        #: Called after every :meth:`feed` (the physical line wakes up to move the belt).
+        self.on_feed: Callable[[], None] | None = None
+        #: Labels print as they arrive: nothing waits for the clock.
+        self.holds_labels = False
 
     def status(self) -> PrinterStatus:
         """The status the printer would report now."""
@@ -289,6 +323,13 @@ class EscposEngine:
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the host; return the bytes the printer answers."""
+        try:
+            return self._feed(data)
+        finally:
+            if self.on_feed is not None:
+                self.on_feed()
+
+    def _feed(self, data: bytes) -> bytes:
         self._buffer += data
         replies: list[bytes] = []
         while True:

@@ -158,13 +158,35 @@ def test_a_label_seen_again_in_view_is_a_re_read_and_later_a_duplicate() -> None
     assert verdicts(later) == [Reject("S2", "duplicate: serial already commissioned")]
 
 
-def test_a_read_of_a_unit_sent_but_not_yet_printed_is_a_duplicate() -> None:
+def test_a_read_before_the_print_confirmation_waits_for_it() -> None:
     line = running()
     printed(line, "S1")
     line.sent("S2")
-    decisions = line.read(code("S2"), SerialState.SENT, now=0.1)
-    assert verdicts(decisions) == [Reject("S1", "duplicate: serial already sent")]
-    assert line.awaits("S2")
+    # A printer with labels in its buffer confirms S2 a moment after it came out.
+    assert line.read(code("S2"), SerialState.SENT, now=0.1) == []
+    assert line.read(code("S2"), SerialState.SENT, now=0.11) == [ShowRead("]d2…", "re-read")]
+    assert line.counters.commissioned == 0
+    assert line.awaits("S1")
+    decisions = line.printed("S2", now=0.12)
+    assert decisions[0] == AwaitRead("S2", WINDOW)
+    assert verdicts(decisions) == [Commission("S2")]
+    assert line.counters.commissioned == 1
+    assert line.awaits("S1")
+    assert not line.awaits("S2")
+    assert line.timeout("S2") == []
+
+
+def test_a_read_before_a_print_that_fails_is_dropped_and_the_unit_rejected() -> None:
+    line = running()
+    line.sent("S1")
+    assert line.read(code("S1"), SerialState.SENT, now=0.1) == []
+    decisions = line.print_failed("S1", "paper_out", AlarmCode.PAPER_OUT)
+    assert verdicts(decisions) == [Reject("S1", "printer fault: paper_out")]
+    assert line.counters.commissioned == 0
+    # The label printed after all and comes by again: a duplicate, with no unit waiting.
+    again = line.read(code("S1"), SerialState.REJECTED, now=0.2)
+    assert verdicts(again) == []
+    assert any(isinstance(d, StrayRead) for d in again)
 
 
 def test_a_bad_read_with_no_unit_waiting_is_a_stray_read() -> None:
