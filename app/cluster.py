@@ -35,13 +35,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from getpass import getuser
 from multiprocessing.sharedctypes import SynchronizedArray
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from app.demo.stack import PACKAGES_ROOT, find_mosquitto, free_port
+from app.demo.stack import PACKAGES_ROOT, find_mosquitto, free_port, mosquitto_config
 from lineside import contract
 from lineside.epcis import event_hash
 from lineside.errors import ConfigError, LinesideError
@@ -372,18 +371,7 @@ class SiteBroker:
     def start(self, timeout: float = 20.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "mosquitto.conf"
-        lines = [
-            f"user {getuser()}",
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
-            "persistence false",
-            # Never drop a QoS 1 message queued for a subscriber or for the bridge.
-            "max_queued_messages 0",
-            "max_inflight_messages 0",
-            f"log_dest file {self.workdir / 'mosquitto.log'}",
-            "",
-        ]
-        text = "\n".join(lines)
+        text = mosquitto_config(self.port, self.workdir)
         if self.central:
             text += bridge_config(self.site, self.central)
         config.write_text(text, encoding="utf-8")

@@ -33,10 +33,11 @@ from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.bench.report import Figure
+from app.cluster import postgres_database
 from lineside import contract
 from lineside.epcis import event_hash
 from lineside.mqtt import BrokerEndpoint, connect, make_client
@@ -47,7 +48,6 @@ from server.ingest import Ingestor, IngestSettings
 
 logger = logging.getLogger(__name__)
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 _WINDOW = 800
 #: The ingest bench fails (rather than hangs) when nothing is stored for this long.
 _STALL_S = 60.0
@@ -108,18 +108,8 @@ def _database(backend: str) -> Iterator[str]:
             migrate(url)
             yield url
         return
-    name = f"lineside_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate(url)
+    with postgres_database("lineside_bench") as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _payloads(site: str, line: str, events: int) -> list[bytes]:

@@ -170,6 +170,23 @@ def demo_admin_password(options: DemoOptions) -> str:
 # --------------------------------------------------------------------------- processes
 
 
+def mosquitto_config(port: int, workdir: Path) -> str:
+    """The configuration of a private Mosquitto on ``port`` that logs into ``workdir``:
+    anonymous on loopback, nothing persisted, and never a QoS 1 message dropped for a slow
+    subscriber or bridge (no queue or in-flight limit)."""
+    lines = [
+        # Started as root, Mosquitto would switch to a user who cannot read here.
+        f"user {getuser()}",
+        f"listener {port} 127.0.0.1",
+        "allow_anonymous true",
+        "persistence false",
+        "max_queued_messages 0",
+        "max_inflight_messages 0",
+        f"log_dest file {workdir / 'mosquitto.log'}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 class MosquittoBroker:
     """A private Mosquitto on a free port, configured as a deployment must be
     (``max_queued_messages 0``: a slow subscriber is never silently dropped)."""
@@ -187,22 +204,7 @@ class MosquittoBroker:
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "mosquitto.conf"
-        config.write_text(
-            "\n".join(
-                [
-                    # Started as root, Mosquitto would switch to a user who cannot read here.
-                    f"user {getuser()}",
-                    f"listener {self.port} 127.0.0.1",
-                    "allow_anonymous true",
-                    "persistence false",
-                    "max_queued_messages 0",
-                    "max_inflight_messages 0",
-                    f"log_dest file {self.workdir / 'mosquitto.log'}",
-                ]
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+        config.write_text(mosquitto_config(self.port, self.workdir), encoding="utf-8")
         self._process = await asyncio.create_subprocess_exec(
             self.binary,
             "-c",
