@@ -24,25 +24,25 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from lineside.gs1 import GS, GS1Message, Gtin, to_digital_link
 from lineside.gs1.digital_link import GS1_RESOLVER_ROOT
 
-#: Every field name a template may use. ``extra`` values are reached as ``extra.<key>``.
-STANDARD_FIELDS: frozenset[str] = frozenset(
-    {
-        "product_name",
-        "gtin",
-        "lot",
-        "serial",
-        "expiry",
-        "production_date",
-        "best_before",
-        "producer",
-        "origin",
-        "digital_link",
-        "element_string",
-        "hri",
-        "hri_lines",
-        "hri_text",
-    }
+#: The order :meth:`LabelData.fields` lists the fields in.
+_ORDER = (
+    "product_name",
+    "gtin",
+    "lot",
+    "serial",
+    "expiry",
+    "production_date",
+    "best_before",
+    "producer",
+    "origin",
+    "digital_link",
+    "element_string",
+    "hri",
+    "hri_lines",
+    "hri_text",
 )
+#: Every field name a template may use. ``extra`` values are reached as ``extra.<key>``.
+STANDARD_FIELDS: frozenset[str] = frozenset(_ORDER)
 
 #: Fields always present, whatever the unit: a template may use them unconditionally.
 ALWAYS_PRESENT: frozenset[str] = frozenset(
@@ -167,20 +167,3 @@ _FROM_MESSAGE: dict[str, Callable[[LabelData, GS1Message], str]] = {
     "hri_text": lambda _, message: " ".join(h.replace(" ", "\u00a0", 1) for h in message.as_hri()),
 }
 _MESSAGE_FIELDS = frozenset(_FROM_MESSAGE)
-#: The order :meth:`LabelData.fields` lists the fields in.
-_ORDER = (
-    "product_name",
-    "gtin",
-    "lot",
-    "serial",
-    "expiry",
-    "production_date",
-    "best_before",
-    "producer",
-    "origin",
-    "digital_link",
-    "element_string",
-    "hri",
-    "hri_lines",
-    "hri_text",
-)
