@@ -65,6 +65,21 @@ _GTIN = re.compile(r"^https://id\.gs1\.org/01/(\d{14})(?:/|$)")
 _SSCC = re.compile(r"^https://id\.gs1\.org/00/(\d{18})$")
 _HASH_ID = re.compile(r"^ni:///sha-256;([0-9a-fA-F]*)(?:\?.*)?$")
 
+# On PostgreSQL the batch's serials travel as arrays in statements whose text never
+# changes (parsed once per connection), rather than as ever different IN lists.
+_PG_ISSUED = """
+SELECT i.gtin, i.serial, b.line_id
+FROM unnest(%(gtin)s::text[], %(serial)s::text[]) AS wanted(gtin, serial)
+JOIN issued_serials AS i ON i.gtin = wanted.gtin AND i.serial = wanted.serial
+JOIN serial_blocks AS b ON b.id = i.block_id
+"""
+_PG_CLAIM = """
+INSERT INTO issued_serials (gtin, serial, block_id)
+SELECT %(gtin)s, serial, %(block_id)s FROM unnest(%(serial)s::text[]) AS claimed(serial)
+ON CONFLICT DO NOTHING
+RETURNING serial
+"""
+
 
 def hash_problem(event: dict[str, Any], *, context: object = None) -> str | None:
     """Why ``event``'s ``eventID`` cannot be trusted, or None when it is its event hash
@@ -194,8 +209,14 @@ class EventRights:
     def _issued(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
         if not pairs:
             return {}
-        found: dict[tuple[str, str], str] = {}
         ordered = sorted(pairs)
+        if self.session.get_bind().dialect.name == "postgresql":
+            gtins, serials = (list(column) for column in zip(*ordered, strict=True))
+            rows = self.session.connection().exec_driver_sql(
+                _PG_ISSUED, {"gtin": gtins, "serial": serials}
+            )
+            return {(gtin, serial): line for gtin, serial, line in rows}
+        found: dict[tuple[str, str], str] = {}
         for start in range(0, len(ordered), 500):
             chunk = ordered[start : start + 500]
             rows = self.session.execute(
@@ -295,31 +316,49 @@ class EventRights:
             self.session.execute(
                 _insert(self.session, SerialBlock).values(block).on_conflict_do_nothing()
             )
-            rows = [{"gtin": gtin, "serial": serial, "block_id": block_id} for serial in serials]
-            self.session.execute(_insert(self.session, IssuedSerial).on_conflict_do_nothing(), rows)
-            elsewhere = self.session.scalar(
-                select(IssuedSerial.serial)
-                .join(SerialBlock, SerialBlock.id == IssuedSerial.block_id)
-                .where(
-                    IssuedSerial.gtin == gtin,
-                    IssuedSerial.serial.in_(serials),
-                    SerialBlock.line_id != line_id,
+            claimed = self._insert_claims(block_id, gtin, serials)
+            # A serial not inserted was claimed meanwhile by another transaction: by
+            # another ingestor of this line (harmless), or by another line (a conflict).
+            missing = [serial for serial in serials if serial not in claimed]
+            if missing:
+                elsewhere = self.session.scalar(
+                    select(IssuedSerial.serial)
+                    .join(SerialBlock, SerialBlock.id == IssuedSerial.block_id)
+                    .where(
+                        IssuedSerial.gtin == gtin,
+                        IssuedSerial.serial.in_(missing),
+                        SerialBlock.line_id != line_id,
+                    )
+                    .limit(1)
                 )
-                .limit(1)
-            )
-            if elsewhere is not None:
-                raise ClaimConflict(
-                    f"serial {elsewhere} of GTIN {gtin} was just claimed by another line"
+                if elsewhere is not None:
+                    raise ClaimConflict(
+                        f"serial {elsewhere} of GTIN {gtin} was just claimed by another line"
+                    )
+            if claimed:
+                self.session.execute(
+                    update(SerialBlock)
+                    .where(SerialBlock.id == block_id)
+                    .values(count=SerialBlock.count + len(claimed))
                 )
-            issued = select(func.count()).where(IssuedSerial.block_id == block_id)
-            self.session.execute(
-                update(SerialBlock)
-                .where(SerialBlock.id == block_id)
-                .values(count=issued.scalar_subquery())
-            )
             recorded += len(serials)
         self._claims.clear()
         return recorded
+
+    def _insert_claims(self, block_id: str, gtin: str, serials: list[str]) -> set[str]:
+        """Insert the serials not issued yet into ``block_id``; returns those inserted."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            rows = self.session.connection().exec_driver_sql(
+                _PG_CLAIM, {"gtin": gtin, "serial": serials, "block_id": block_id}
+            )
+        else:
+            rows = self.session.execute(
+                _insert(self.session, IssuedSerial)
+                .on_conflict_do_nothing()
+                .returning(IssuedSerial.serial),
+                [{"gtin": gtin, "serial": serial, "block_id": block_id} for serial in serials],
+            )
+        return {serial for (serial,) in rows}
 
 
 class ClaimConflict(Exception):
