@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from lineside.epcis.identifiers import canonical_digital_link
@@ -201,6 +202,8 @@ class _Namespaces:
 
 def _namespaces(context: object) -> _Namespaces:
     """Prefix maps from a JSON-LD ``@context`` (a URL, a mapping, or a list of them)."""
+    if context is None:
+        return _NO_CONTEXT
     declared: dict[str, str] = {}
     names_only: dict[str, str] = {}
     items = context if isinstance(context, list) else [context]
@@ -219,6 +222,10 @@ def _namespaces(context: object) -> _Namespaces:
     # defined as {"@id": ...} objects come from XML namespaces (see lineside.epcis.xml):
     # they expand names only, because XML text is never a compact IRI.
     return _Namespaces(keys={**_KNOWN_PREFIXES, **names_only, **declared}, values=declared)
+
+
+#: The prefix maps of an event without ``@context`` (the usual case), built once.
+_NO_CONTEXT = _Namespaces(keys=dict(_KNOWN_PREFIXES), values={})
 
 
 # --- value normalisation -------------------------------------------------------------
@@ -266,6 +273,9 @@ def _numeric(text: str) -> str:
     return str(number)
 
 
+# Most values of a line's events repeat (business step, read point, GTIN, company
+# prefix): their normalised form is kept rather than worked out again for every event.
+@lru_cache(maxsize=4096)
 def _canonical_value(text: str) -> str:
     for legacy, web in _LEGACY_CBV:
         text = text.replace(legacy, web)
@@ -289,18 +299,21 @@ def _text(value: object, ns: _Namespaces) -> str:
     return str(value)
 
 
+_expand_term = lru_cache(maxsize=1024)(expand_cbv_term)
+
+
 def _vocabulary(name: str, value: object, parent: str) -> object:
     """Expand a bare vocabulary term the way the JSON-LD context does."""
     if not isinstance(value, str):
         return value
     if parent == "" and name == "bizStep":
-        return expand_cbv_term(BizStep, value)
+        return _expand_term(BizStep, value)
     if (parent == "" and name == "disposition") or parent == "persistentDisposition":
-        return expand_cbv_term(Disposition, value)
+        return _expand_term(Disposition, value)
     if parent == "bizTransactionList" and name == "type":
-        return expand_cbv_term(BizTransactionType, value)
+        return _expand_term(BizTransactionType, value)
     if parent in ("sourceList", "destinationList") and name == "type":
-        return expand_cbv_term(SourceDestType, value)
+        return _expand_term(SourceDestType, value)
     if parent == "sensorReport" and name in ("type", "exception", "component"):
         if ":" in value:
             prefix, _, local = value.partition(":")
@@ -385,16 +398,24 @@ def _ordered(children: list[_Node], order: _Order, *, top: bool) -> str:
         extensions = [c for c in children if _is_user_extension(c)]
         for c in extensions:
             children.remove(c)
+    # The children of each name, in their order: one pass, not one per name of ``order``.
+    named: dict[str, list[_Node]] = {}
+    for child in children:
+        named.setdefault(child.name, []).append(child)
     out: list[str] = []
+    consumed: list[_Node] = []
     for name, sub_order in order:
         values = []
-        for child in [c for c in children if c.name == name]:
+        for child in named.get(name, ()):
             rendered = _ordered_child(child, sub_order)
             if rendered:
                 values.append(rendered)
             if not child.children:
-                children.remove(child)
+                consumed.append(child)
         out.extend(sorted(values))
+    if consumed:
+        gone = {id(child) for child in consumed}
+        children[:] = [child for child in children if id(child) not in gone]
     if extensions:
         out.append(_generic(extensions))
     return "".join(out)

@@ -212,10 +212,10 @@ class EventRights:
         ordered = sorted(pairs)
         if self.session.get_bind().dialect.name == "postgresql":
             gtins, serials = (list(column) for column in zip(*ordered, strict=True))
-            rows = self.session.connection().exec_driver_sql(
+            issued = self.session.connection().exec_driver_sql(
                 _PG_ISSUED, {"gtin": gtins, "serial": serials}
             )
-            return {(gtin, serial): line for gtin, serial, line in rows}
+            return {(gtin, serial): line for gtin, serial, line in issued}
         found: dict[tuple[str, str], str] = {}
         for start in range(0, len(ordered), 500):
             chunk = ordered[start : start + 500]
@@ -348,17 +348,18 @@ class EventRights:
     def _insert_claims(self, block_id: str, gtin: str, serials: list[str]) -> set[str]:
         """Insert the serials not issued yet into ``block_id``; returns those inserted."""
         if self.session.get_bind().dialect.name == "postgresql":
-            rows = self.session.connection().exec_driver_sql(
+            inserted = self.session.connection().exec_driver_sql(
                 _PG_CLAIM, {"gtin": gtin, "serial": serials, "block_id": block_id}
             )
-        else:
-            rows = self.session.execute(
-                _insert(self.session, IssuedSerial)
-                .on_conflict_do_nothing()
-                .returning(IssuedSerial.serial),
-                [{"gtin": gtin, "serial": serial, "block_id": block_id} for serial in serials],
-            )
-        return {serial for (serial,) in rows}
+            return {serial for (serial,) in inserted}
+        rows = [{"gtin": gtin, "serial": serial, "block_id": block_id} for serial in serials]
+        returned = self.session.execute(
+            _insert(self.session, IssuedSerial)
+            .on_conflict_do_nothing()
+            .returning(IssuedSerial.serial),
+            rows,
+        )
+        return {serial for (serial,) in returned}
 
 
 class ClaimConflict(Exception):
