@@ -17,13 +17,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
     shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
     reason="mosquitto binary not installed",
 )
-def test_bench_ingest_reports_both_backends_beside_naive() -> None:
-    figures = bench_ingest(events=400)
+def test_bench_ingest_reports_every_run_beside_the_broker_ceiling() -> None:
+    figures = bench_ingest(events=400, broker_runs=1)
     assert [f.name for f in figures] == [
+        "broker_e2e_msgs_per_s",
         "ingest_postgresql_events_per_s",
+        "ingest_postgresql_events_per_s_2_ingestors",
+        "ingest_postgresql_events_per_s_4_ingestors",
         "ingest_sqlite_events_per_s",
     ]
-    assert all(f.value > 0 and f.baseline is not None and f.baseline > 0 for f in figures)
+    ceiling = figures[0].value
+    assert ceiling > 0
+    for figure in figures[1:]:
+        assert figure.value > 0
+        assert figure.baseline == ceiling
+        assert figure.target == round(0.75 * ceiling, 1)
 
 
 def test_bench_trace_reports_percentiles() -> None:
