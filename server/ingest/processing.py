@@ -308,8 +308,10 @@ class BatchProcessor:
                 organisation_id=line.organisation_id,
             )
             events.append((item.indexed, origin))
-        rights.record_claims()
         inserted = store_events(session, events, record_time=now)
+        # Last: recording the claims locks the line's offline-block rows until the commit,
+        # and other ingestors' batches of the same line wait for that lock.
+        rights.record_claims()
         return BatchResult(
             stored=len(inserted),
             duplicates=len(events) - len(inserted),
