@@ -405,8 +405,11 @@ def _ordered(children: list[_Node], order: _Order, *, top: bool) -> str:
     out: list[str] = []
     consumed: list[_Node] = []
     for name, sub_order in order:
+        group = named.get(name)
+        if group is None:
+            continue
         values = []
-        for child in named.get(name, ()):
+        for child in group:
             rendered = _ordered_child(child, sub_order)
             if rendered:
                 values.append(rendered)
