@@ -475,12 +475,86 @@ def prehash_string(
     event_type = data.get("type")
     if not isinstance(event_type, str) or not event_type:
         raise EPCISError("type: an event needs its type (ObjectEvent, AggregationEvent...)")
+    if context is None and not ignore_fields:
+        plain = _plain_prehash(data)
+        if plain is not None:
+            return f"eventType={event_type}{plain}"
+    return _tree_prehash(data, event_type, context, ignore_fields)
+
+
+def _tree_prehash(
+    data: Mapping[str, Any], event_type: str, context: object, ignore_fields: Iterable[str]
+) -> str:
+    """The pre-hash string of any event, through the tree of its fields."""
     ns = _namespaces(context if context is not None else data.get("@context"))
     children = _nodes(data, ns, "")
     ordered = _ordered(children, _EVENT_ORDER, top=True)
     ignored = _IGNORED_TOP | {ns.key(name) for name in ignore_fields}
     rest = _generic([c for c in children if c.name not in ignored])
     return f"eventType={event_type}{ordered}{rest}"
+
+
+#: The fields of a plain event (the kind a line sends) as :func:`_plain_prehash` renders
+#: them: each is text, a list of identifiers, or a location; in the standard order.
+_PLAIN_TEXT = ("eventTime", "eventTimeZoneOffset", "parentID")
+_PLAIN_LISTS = ("epcList", "inputEPCList", "childEPCs", "outputEPCList")
+_PLAIN_TERMS = ("action", "bizStep", "disposition")
+_PLAIN_LOCATIONS = ("readPoint", "bizLocation")
+_PLAIN_FIELDS = frozenset(
+    (*_PLAIN_TEXT, *_PLAIN_LISTS, *_PLAIN_TERMS, *_PLAIN_LOCATIONS, *_IGNORED_TOP)
+)
+
+
+def _plain_prehash(data: Mapping[str, Any]) -> str | None:
+    """The pre-hash string after ``eventType=`` of a plain event, or None when ``data`` is
+    not one (another field, a value of another shape): the tree renders those.
+
+    A plain event names only the standard fields of :data:`_PLAIN_FIELDS`, without
+    ``@context``; rendered here directly, it gives what the tree gives, at a fraction
+    of the cost.
+    """
+    for key, value in data.items():
+        if key not in _PLAIN_FIELDS:
+            return None
+        if value is None:
+            continue
+        if key in _PLAIN_LISTS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                return None
+        elif key in _PLAIN_LOCATIONS:
+            if not isinstance(value, dict) or value.keys() != {"id"}:
+                return None
+            if not isinstance(value["id"], str):
+                return None
+        elif not isinstance(value, str):
+            return None
+    out: list[str] = []
+    for key in ("eventTime", "eventTimeZoneOffset", "parentID"):
+        _plain_text(out, key, data.get(key))
+    for key in _PLAIN_LISTS:
+        values = data.get(key)
+        if values:
+            rendered = sorted(
+                "epc=" + _canonical_value(text) for v in values if (text := v.strip())
+            )
+            if rendered:
+                out.append(key + "".join(rendered))
+    _plain_text(out, "action", data.get("action"))
+    for key, kind in (("bizStep", BizStep), ("disposition", Disposition)):
+        term = data.get(key)
+        _plain_text(out, key, _expand_term(kind, term) if isinstance(term, str) else None)
+    for key in _PLAIN_LOCATIONS:
+        location = data.get(key)
+        if isinstance(location, dict):
+            place = location["id"].strip()
+            if place:
+                out.append(f"{key}id={_canonical_value(place)}")
+    return "".join(out)
+
+
+def _plain_text(out: list[str], key: str, value: object) -> None:
+    if isinstance(value, str) and (text := value.strip()):
+        out.append(f"{key}={_utc_millis(text) if _is_time(key) else _canonical_value(text)}")
 
 
 def hash_prehash(prehash: str) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lineside.epcis import (
@@ -17,6 +17,7 @@ from lineside.epcis import (
     decommissioning_event,
     document_hashes,
     event_hash,
+    hashing,
     packing_event,
     parse_event,
     prehash_string,
@@ -232,3 +233,63 @@ def test_builders_agree_with_the_reference_implementation(
     # The reference skips events it cannot read (with a log line only): compare counts too.
     assert reference == [e.event_id for e in events]
     assert document_hashes(document) == reference
+
+
+_TEXTS = st.sampled_from(
+    [
+        "",
+        " ",
+        "ADD",
+        " OBSERVE ",
+        "commissioning",
+        "urn:epcglobal:cbv:bizstep:packing",
+        "https://ref.gs1.org/cbv/Disp-active",
+        "in_progress",
+        "007",
+        "2.50",
+        "cbv:x",
+        "2026-01-01T07:00:00.0005+07:00",
+        "2026-01-01T00:00:00Z",
+        "not a time",
+        "+07:00",
+        "urn:epc:id:sgtin:8934567.089012.S1",
+        "urn:epc:id:sscc:8934567.0000000001",
+        "https://id.gs1.org/01/08934567890128/21/A1",
+        "https://example.com/01/8934567890128/21/x?y",
+        " https://id.gs1.org/414/8934567000017 ",
+    ]
+)
+_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+_LOCATIONS = ("readPoint", "bizLocation")
+_SCALARS = ("eventTime", "eventTimeZoneOffset", "parentID", "action", "bizStep", "disposition")
+#: Events of the plain shape: every field optional, each of its usual type.
+_PLAIN_EVENTS = st.fixed_dictionaries(
+    {},
+    optional={
+        **{key: st.lists(_TEXTS, max_size=4) for key in _LISTS},
+        **{key: st.fixed_dictionaries({"id": _TEXTS}) for key in _LOCATIONS},
+        **dict.fromkeys((*_SCALARS, "eventID", "recordTime"), _TEXTS),
+    },
+)
+#: Anything that makes an event not plain: an unusual value or another field.
+_ODD = st.tuples(
+    st.sampled_from([*_LISTS, *_LOCATIONS, *_SCALARS, "errorDeclaration", "example:x"]),
+    st.one_of(
+        _TEXTS,
+        st.integers(),
+        st.lists(st.one_of(_TEXTS, st.none(), st.integers()), max_size=3),
+        st.fixed_dictionaries({"id": st.one_of(_TEXTS, st.integers())}),
+        st.fixed_dictionaries({"id": _TEXTS, "#text": _TEXTS}),
+    ),
+)
+
+
+@settings(max_examples=500)
+@given(_PLAIN_EVENTS, st.lists(_ODD, max_size=2))
+def test_plain_events_hash_as_through_the_tree(
+    fields: dict[str, Any], odd: list[tuple[str, Any]]
+) -> None:
+    # Events of the plain shape a line sends take a direct path; it must agree with the
+    # general rendering, and anything else must be left to the general rendering.
+    event = {"type": "ObjectEvent", **fields, **dict(odd)}
+    assert prehash_string(event) == hashing._tree_prehash(event, "ObjectEvent", None, ())
