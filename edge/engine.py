@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -88,6 +89,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Weight of the newest sample in the commit and print time averages.
+_EWMA_WEIGHT = 0.2
 
 
 class UnitPrinter(Protocol):
@@ -168,8 +172,10 @@ class LineEngine:
             case_printer=case_printer,
             case_verifier=case_verifier or CountVerifier(),
         )
-        self._allocated: deque[str] = deque()  # taken from the reserve, not yet sent
         self._unconfirmed: list[tuple[str, PrintConfirmation]] = []  # sent, oldest first
+        # Measured (EWMA, seconds): one batch commit; printing (or sending) one label.
+        self._commit_s: float | None = None
+        self._print_s: float | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = asyncio.Event()
@@ -249,7 +255,7 @@ class LineEngine:
             state=state,
             work_order=self.order.id if self.order else None,
             counters=LineCounters(
-                allocated=c.printed + len(self._allocated),
+                allocated=c.printed,
                 printed=c.printed,
                 commissioned=c.commissioned,
                 rejected=c.rejected,
@@ -358,11 +364,6 @@ class LineEngine:
         await self._idle.wait()
         await self._wait_verdicts()
         self.flush()
-        for serial in list(self._allocated):
-            self.journal.serials.transition(
-                serial, SerialState.VOIDED, reason="allocated, not printed (work order closed)"
-            )
-        self._allocated.clear()
         await self._packer.finish(order)
         report = self._reconcile(order)
         self.journal.audit.append(
@@ -471,44 +472,74 @@ class LineEngine:
                 finally:
                     self._idle.set()
 
-    async def _take_serial(self, order: WorkOrder) -> str:
-        if not self._allocated:
-            batch = self.config.timing.allocation_batch
-            try:
-                await self._supply.ensure(batch, order.product.gtin)
-            except SerialSourceError as exc:
-                self._fx.apply(self.machine.no_serials(str(exc)))
-                raise
-            self._allocated.extend(
-                self.journal.serials.allocate(
-                    batch, work_order=order.id, gtin=order.product.gtin, lot=order.lot
-                )
-            )
-        return self._allocated.popleft()
+    def _batch_size(self) -> int:
+        """How many units to mark sent in the next commit.
+
+        The labels of one batch print while the next batch is committed, so a batch should
+        take about as long to print as a commit takes: fewer units leave the printer idle
+        during the commit, more only add latency. Both times are measured (EWMA); the
+        machine's limit (room in flight, quantity left, ``allocation_batch``) caps it.
+        """
+        limit = self.machine.batch_size()
+        if self._print_s is None or self._commit_s is None:
+            return 1  # nothing measured yet
+        if self._print_s <= 0:
+            return limit
+        return max(1, min(limit, math.ceil(self._commit_s / self._print_s)))
+
+    @staticmethod
+    def _ewma(average: float | None, sample: float) -> float:
+        return sample if average is None else average + _EWMA_WEIGHT * (sample - average)
+
+    async def _take_serials(self, order: WorkOrder, count: int) -> list[str]:
+        """``count`` serials, allocated in the group transaction (committed by the caller)."""
+        try:
+            await self._supply.ensure(count, order.product.gtin)
+        except SerialSourceError as exc:
+            self._fx.apply(self.machine.no_serials(str(exc)))
+            raise
+        self.journal.hold()
+        return self.journal.serials.allocate(
+            count, work_order=order.id, gtin=order.product.gtin, lot=order.lot
+        )
 
     async def _print_batch(self) -> None:
         order = self.machine.order
         assert order is not None
-        # Mark a few serials "sent" in one commit, durably, before any of them is printed.
+        # Allocate a few serials and mark them "sent" in ONE commit, durably, before any of
+        # them is printed.
+        try:
+            serials = await self._take_serials(order, self._batch_size())
+        except SerialSourceError:
+            serials = []
         units: list[tuple[str, UnitLabel]] = []
-        for _ in range(self.machine.batch_size()):
-            try:
-                serial = await self._take_serial(order)
-            except SerialSourceError:
-                break
-            if self._obs is not None:
-                self._obs.taken[serial] = time.monotonic()
-            label = codes.unit_label(order, serial, resolver=self.config.line.resolver)
+        if serials:
             self.journal.hold()
-            self.journal.serials.transition(serial, SerialState.SENT)
-            self.machine.sent(serial)
-            units.append((serial, label))
+            self.journal.serials.transition_many(serials, SerialState.ALLOCATED, SerialState.SENT)
+            taken_at = time.monotonic()
+            resolver = self.config.line.resolver
+            for serial in serials:
+                if self._obs is not None:
+                    self._obs.taken[serial] = taken_at
+                self.machine.sent(serial)
+                units.append((serial, codes.unit_label(order, serial, resolver=resolver)))
+        committing = time.perf_counter()
         self.flush()
+        if units:
+            self._commit_s = self._ewma(self._commit_s, time.perf_counter() - committing)
         # The previous batch's labels printed during that commit: confirm them first (the
         # run loop confirms the last batch before it waits for anything else).
         running = self.machine.phase is Phase.RUNNING
         await self._confirm_sent()
         paused_meanwhile = running and self.machine.phase is not Phase.RUNNING
+        printing = time.perf_counter()
+        await self._send(units, paused_meanwhile=paused_meanwhile)
+        if units:
+            spent = time.perf_counter() - printing
+            self._print_s = self._ewma(self._print_s, spent / len(units))
+
+    async def _send(self, units: list[tuple[str, UnitLabel]], *, paused_meanwhile: bool) -> None:
+        """Print (or send to a pipelining printer) a committed batch's labels, in order."""
         printer = self._printer
         pipelined = printer if isinstance(printer, PipelinedUnitPrinter) else None
         for index, (serial, label) in enumerate(units):

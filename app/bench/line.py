@@ -69,7 +69,6 @@ url = "mqtt://{host}:{port}"
 [timing]
 verify_window_ms = 500
 max_in_flight = {in_flight}
-allocation_batch = 1
 [outbox]
 path = "line.db"
 """,
