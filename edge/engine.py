@@ -365,6 +365,7 @@ class LineEngine:
         await self._wait_verdicts()
         self.flush()
         await self._packer.finish(order)
+        self.flush()  # the last case and pallet, before the report counts them
         report = self._reconcile(order)
         self.journal.audit.append(
             operator=operator,
