@@ -201,9 +201,14 @@ def test_the_reserve_size_follows_additions_allocations_and_rollbacks(tmp_path: 
     assert j.serials.reserve_size("08934567890111") == 3
     j.serials.allocate(3, work_order="WO1", gtin=gtin, lot="L1")  # D, E, then A
     assert (j.serials.reserve_size(gtin), j.serials.reserve_size("08934567890111")) == (2, 2)
-    with pytest.raises(RuntimeError), j.transaction():
-        j.serials.allocate(2, work_order="WO1", gtin=gtin, lot="L1")
-        raise RuntimeError("rolled back")
+
+    def allocate_then_fail() -> None:
+        with j.transaction():
+            j.serials.allocate(2, work_order="WO1", gtin=gtin, lot="L1")
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        allocate_then_fail()
     assert j.serials.reserve_size(gtin) == 2
     again = Journal.open(tmp_path / "line.db")  # counted from the database
     assert again.serials.reserve_size(gtin) == 2
