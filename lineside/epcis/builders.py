@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
-from lineside.epcis.hashing import event_hash, hash_prehash, prehash_string
+from lineside.epcis.hashing import event_hash, hash_prehash, prehash_string, prehash_value
 from lineside.epcis.models import (
     AggregationEvent,
     Event,
@@ -167,7 +167,7 @@ class CommissioningTemplate:
 
     _EPC = "https://id.gs1.org/01/00000000000000/21/TEMPLATE"
     _TIME = datetime(2000, 1, 1, tzinfo=UTC)
-    _TAIL = "epcListepc="
+    _TAIL = "epcListepc="  # what comes before the EPC of a one-EPC list
 
     def __init__(
         self,
@@ -203,14 +203,10 @@ class CommissioningTemplate:
         self._middle = middle + self._TAIL
         self._tail = tail
 
-    @classmethod
-    def _variable(cls, epc: str, time_text: str) -> tuple[str, str]:
+    @staticmethod
+    def _variable(epc: str, time_text: str) -> tuple[str, str]:
         """The time and the EPC as the event hash writes them (canonical forms)."""
-        minimal = prehash_string({"type": "ObjectEvent", "eventTime": time_text, "epcList": [epc]})
-        time_part, _, epc_part = minimal.removeprefix("eventType=ObjectEventeventTime=").partition(
-            cls._TAIL
-        )
-        return time_part, epc_part
+        return prehash_value(time_text, time=True), prehash_value(epc)
 
     def event(self, epc: str, event_time: datetime) -> dict[str, Any]:
         """The JSON-LD of the commissioning of ``epc`` at ``event_time``, with its eventID."""
