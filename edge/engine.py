@@ -603,7 +603,13 @@ class LineEngine:
             return
         with self.guard():
             code = ScannedCode.of(read)
-            known = None if code.serial is None else self.journal.serials.state_of(code.serial)
+            serial = code.serial
+            if serial is None:
+                known = None
+            elif self.machine.awaits(serial):
+                known = SerialState.SENT  # in flight: journalled sent (no query per unit)
+            else:
+                known = self.journal.serials.state_of(serial)
             self._fx.apply(self.machine.read(code, known, time.monotonic()))
             if code.grade is not None:
                 self._fx.apply(self.quality.add(code.grade))
