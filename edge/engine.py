@@ -26,6 +26,13 @@ Decisions, documented here because the operator sees their effect:
 * **Restart**: serials ``sent`` when the agent stopped are rejected ("in flight when the agent
   stopped") with a decommissioning event; serials ``allocated`` but never sent are voided
   without an event (they were never printed). The work order comes back paused.
+* **Batches**: the serials of a batch are taken from the reserve and marked ``sent`` in ONE
+  commit (one fsync), which must be durable before any of their labels is printed. Its
+  size follows the measured commit and print times: about as many labels as print during
+  one commit, so the printer is not left idle, and no more (latency), within
+  ``allocation_batch`` and the room in flight. Verdicts, cases and pallets join a group
+  commit (``GROUP_COMMIT_S``); the fsync'd commits are where a fast line spends most of
+  its time.
 """
 
 from __future__ import annotations
