@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -40,7 +41,7 @@ def test_the_template_event_is_the_built_event(
     produced: date | None,
     best_before: date | None,
 ) -> None:
-    fields = {
+    fields: dict[str, Any] = {
         "read_point": READ_POINT,
         "biz_location": BIZ_LOCATION,
         "lot": lot,
