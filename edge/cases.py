@@ -180,9 +180,7 @@ class CasePacker:
                 self._fx.apply(self._machine.case_not_packed(members, problem))
                 return False
             # A unit voided while its case was being labelled must not be packed.
-            members = [
-                s for s in members if self._journal.serials.state_of(s) is SerialState.COMMISSIONED
-            ]
+            members = self._journal.serials.in_state_of(members, SerialState.COMMISSIONED)
             children = [codes.unit_epc(order.product.gtin, s) for s in members]
             event = codes.packing(sscc, children, when=now(), where=self._fx.where)
             self._fx.hold()  # group-committed with the verdicts (nothing is printed after it)

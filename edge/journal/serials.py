@@ -150,6 +150,19 @@ class SerialStore:
         row = self._db.one("SELECT state FROM serials WHERE serial = ?", (serial,))
         return SerialState(row[0]) if row else None
 
+    def in_state_of(self, serials: Sequence[str], state: SerialState) -> list[str]:
+        """Those of ``serials`` now in ``state``, in the order given (one query)."""
+        found: set[str] = set()
+        for start in range(0, len(serials), 500):  # SQLite's limit on bound parameters
+            chunk = serials[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.all(
+                f"SELECT serial FROM serials WHERE state = ? AND serial IN ({marks})",  # noqa: S608
+                (state.value, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return [s for s in serials if s in found]
+
     def transition(
         self,
         serial: str,

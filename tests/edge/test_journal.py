@@ -212,3 +212,17 @@ def test_the_reserve_size_follows_additions_allocations_and_rollbacks(tmp_path: 
     assert j.serials.reserve_size(gtin) == 2
     again = Journal.open(tmp_path / "line.db")  # counted from the database
     assert again.serials.reserve_size(gtin) == 2
+
+
+def test_in_state_of_keeps_the_given_order_past_the_parameter_limit(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path / "line.db")
+    serials = [f"S{n:04d}" for n in range(1200)]
+    j.serials.add_to_reserve(serials, source="local")
+    j.serials.allocate(1200, work_order="WO1", gtin="08934567890128", lot="L1")
+    voided = serials[::7]
+    for serial in voided:
+        j.serials.transition(serial, SerialState.VOIDED, reason="test")
+    asked = [*reversed(serials), "UNKNOWN"]
+    assert j.serials.in_state_of(asked, SerialState.VOIDED) == list(reversed(voided))
+    allocated = j.serials.in_state_of(asked, SerialState.ALLOCATED)
+    assert len(allocated) == 1200 - len(voided)
