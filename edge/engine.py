@@ -97,8 +97,47 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Weight of the newest sample in the commit and print time averages.
-_EWMA_WEIGHT = 0.2
+
+class BatchSizer:
+    """How many units to mark sent in the next commit.
+
+    The labels of one batch print while the next batch is committed, so a batch should take
+    about as long to print as a commit takes: fewer units leave the printer idle during the
+    commit, more only add latency. Both times are measured (moving averages); the machine's
+    limit (room in flight, quantity left, ``allocation_batch``) caps the size.
+
+    >>> sizer = BatchSizer()
+    >>> sizer.size(16)  # nothing measured yet
+    1
+    >>> sizer.committed(0.004); sizer.printed(0.001)
+    >>> sizer.size(16), sizer.size(3)
+    (4, 3)
+    """
+
+    #: Weight of the newest sample in the averages.
+    WEIGHT = 0.2
+
+    def __init__(self) -> None:
+        self.commit_s: float | None = None
+        self.print_s: float | None = None
+
+    def _average(self, average: float | None, sample: float) -> float:
+        return sample if average is None else average + self.WEIGHT * (sample - average)
+
+    def committed(self, seconds: float) -> None:
+        """One batch commit took ``seconds``."""
+        self.commit_s = self._average(self.commit_s, seconds)
+
+    def printed(self, seconds_per_label: float) -> None:
+        """Printing (or sending) a batch took ``seconds_per_label`` a label."""
+        self.print_s = self._average(self.print_s, seconds_per_label)
+
+    def size(self, limit: int) -> int:
+        if self.commit_s is None or self.print_s is None:
+            return 1
+        if self.print_s <= 0:
+            return limit
+        return max(1, min(limit, math.ceil(self.commit_s / self.print_s)))
 
 
 class UnitPrinter(Protocol):
@@ -180,9 +219,7 @@ class LineEngine:
             case_verifier=case_verifier or CountVerifier(),
         )
         self._unconfirmed: list[tuple[str, PrintConfirmation]] = []  # sent, oldest first
-        # Measured (EWMA, seconds): one batch commit; printing (or sending) one label.
-        self._commit_s: float | None = None
-        self._print_s: float | None = None
+        self._batches = BatchSizer()
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = asyncio.Event()
@@ -480,61 +517,32 @@ class LineEngine:
                 finally:
                     self._idle.set()
 
-    def _batch_size(self) -> int:
-        """How many units to mark sent in the next commit.
-
-        The labels of one batch print while the next batch is committed, so a batch should
-        take about as long to print as a commit takes: fewer units leave the printer idle
-        during the commit, more only add latency. Both times are measured (EWMA); the
-        machine's limit (room in flight, quantity left, ``allocation_batch``) caps it.
-        """
-        limit = self.machine.batch_size()
-        if self._print_s is None or self._commit_s is None:
-            return 1  # nothing measured yet
-        if self._print_s <= 0:
-            return limit
-        return max(1, min(limit, math.ceil(self._commit_s / self._print_s)))
-
-    @staticmethod
-    def _ewma(average: float | None, sample: float) -> float:
-        return sample if average is None else average + _EWMA_WEIGHT * (sample - average)
-
     async def _take_serials(self, order: WorkOrder, count: int) -> list[str]:
-        """``count`` serials, allocated in the group transaction (committed by the caller)."""
+        """``count`` serials allocated and marked sent, to commit before printing ([] if none)."""
         try:
             await self._supply.ensure(count, order.product.gtin)
         except SerialSourceError as exc:
             self._fx.apply(self.machine.no_serials(str(exc)))
-            raise
+            return []
         self.journal.hold()
         return self.journal.serials.allocate(
-            count, work_order=order.id, gtin=order.product.gtin, lot=order.lot
+            count, work_order=order.id, gtin=order.product.gtin, lot=order.lot, sent=True
         )
 
     async def _print_batch(self) -> None:
         order = self.machine.order
         assert order is not None
-        # Allocate a few serials and mark them "sent" in ONE commit, durably, before any of
-        # them is printed.
-        try:
-            serials = await self._take_serials(order, self._batch_size())
-        except SerialSourceError:
-            serials = []
-        units: list[tuple[str, UnitLabel]] = []
-        if serials:
-            self.journal.hold()
-            self.journal.serials.transition_many(serials, SerialState.ALLOCATED, SerialState.SENT)
-            taken_at = time.monotonic()
-            resolver = self.config.line.resolver
-            for serial in serials:
-                if self._obs is not None:
-                    self._obs.taken[serial] = taken_at
-                self.machine.sent(serial)
-                units.append((serial, codes.unit_label(order, serial, resolver=resolver)))
+        serials = await self._take_serials(order, self._batches.size(self.machine.batch_size()))
+        taken_at, resolver = time.monotonic(), self.config.line.resolver
+        units = [(s, codes.unit_label(order, s, resolver=resolver)) for s in serials]
+        for serial in serials:
+            if self._obs is not None:
+                self._obs.taken[serial] = taken_at
+            self.machine.sent(serial)
         committing = time.perf_counter()
         self.flush()
         if units:
-            self._commit_s = self._ewma(self._commit_s, time.perf_counter() - committing)
+            self._batches.committed(time.perf_counter() - committing)
         # The previous batch's labels printed during that commit: confirm them first (the
         # run loop confirms the last batch before it waits for anything else).
         running = self.machine.phase is Phase.RUNNING
@@ -543,8 +551,7 @@ class LineEngine:
         printing = time.perf_counter()
         await self._send(units, paused_meanwhile=paused_meanwhile)
         if units:
-            spent = time.perf_counter() - printing
-            self._print_s = self._ewma(self._print_s, spent / len(units))
+            self._batches.printed((time.perf_counter() - printing) / len(units))
 
     async def _send(self, units: list[tuple[str, UnitLabel]], *, paused_meanwhile: bool) -> None:
         """Print (or send to a pipelining printer) a committed batch's labels, in order."""
@@ -611,12 +618,10 @@ class LineEngine:
         with self.guard():
             code = ScannedCode.of(read)
             serial = code.serial
-            if serial is None:
-                known = None
-            elif self.machine.awaits(serial):
-                known = SerialState.SENT  # in flight: journalled sent (no query per unit)
+            if serial is not None and self.machine.awaits(serial):
+                known: SerialState | None = SerialState.SENT  # in flight: no query per read
             else:
-                known = self.journal.serials.state_of(serial)
+                known = None if serial is None else self.journal.serials.state_of(serial)
             self._fx.apply(self.machine.read(code, known, time.monotonic()))
             if code.grade is not None:
                 self._fx.apply(self.quality.add(code.grade))

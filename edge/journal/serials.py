@@ -109,8 +109,11 @@ class SerialStore:
             return sum(counts.values())
         return counts.get(gtin, 0) + counts.get(None, 0)
 
-    def allocate(self, count: int, *, work_order: str, gtin: str, lot: str) -> list[str]:
-        """Move ``count`` serials from the reserve to the journal, durably, and return them.
+    def allocate(
+        self, count: int, *, work_order: str, gtin: str, lot: str, sent: bool = False
+    ) -> list[str]:
+        """Move ``count`` serials from the reserve to the journal, durably, and return them
+        (already ``sent`` when ``sent``: their labels are printed once this commits).
 
         Raises :class:`JournalError` when the reserve holds fewer than ``count``.
         """
@@ -142,6 +145,8 @@ class SerialStore:
                     for s in serials
                 ],
             )
+            if sent:
+                self.transition_many(serials, SerialState.ALLOCATED, SerialState.SENT)
         return serials
 
     # -- states -------------------------------------------------------------------------
