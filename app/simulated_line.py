@@ -31,7 +31,7 @@ class SimulationOptions:
     script: ReadScript = field(default_factory=lambda: ReadScript(travel_s=0.005))
     #: Seconds the unit printer takes per label (0: flat out).
     print_s: float = 0.0
-    #: How many printed labels the unit printer remembers.
+    #: How many printed labels the unit printer (and the case printer) remembers.
     keep: int = 10_000
 
 
@@ -55,6 +55,6 @@ def simulated_line(options: SimulationOptions | None = None) -> SimulatedLine:
     reader = PushReader(READER_ID)
     conveyor = Conveyor.in_process(reader.transmit, options.script)
     printer = SimulatedUnitPrinter(conveyor.carry, print_s=options.print_s, keep=options.keep)
-    case_printer = SimulatedCasePrinter()
+    case_printer = SimulatedCasePrinter(keep=options.keep)
     devices = LineDevices(unit_printer=printer, verify_reader=reader, case_printer=case_printer)
     return SimulatedLine(devices, printer, case_printer, conveyor, reader)

@@ -180,11 +180,10 @@ class CasePacker:
                 self._fx.apply(self._machine.case_not_packed(members, problem))
                 return False
             # A unit voided while its case was being labelled must not be packed.
-            members = [
-                s for s in members if self._journal.serials.state_of(s) is SerialState.COMMISSIONED
-            ]
+            members = self._journal.serials.in_state_of(members, SerialState.COMMISSIONED)
             children = [codes.unit_epc(order.product.gtin, s) for s in members]
             event = codes.packing(sscc, children, when=now(), where=self._fx.where)
+            self._fx.hold()  # group-committed with the verdicts (nothing is printed after it)
             self._journal.containers.add(
                 sscc,
                 level="case",
@@ -192,7 +191,6 @@ class CasePacker:
                 serials=members,
                 outbox=[self._fx.event_item(event, order.id)] if members else [],
             )
-            self._fx.committed()
             self._machine.counters.cases += 1
             logger.info("case %s: %d units%s", sscc, len(members), " (partial)" if partial else "")
             if order.cases_per_pallet:
@@ -221,6 +219,7 @@ class CasePacker:
         event = codes.packing(
             sscc, [codes.sscc_epc(c) for c in cases], when=now(), where=self._fx.where
         )
+        self._fx.hold()
         self._journal.containers.add(
             sscc,
             level="pallet",
@@ -228,7 +227,6 @@ class CasePacker:
             child_containers=cases,
             outbox=[self._fx.event_item(event, order.id)],
         )
-        self._fx.committed()
         self._machine.counters.pallets += 1
         logger.info("pallet %s: %d cases%s", sscc, len(cases), " (partial)" if partial else "")
 
@@ -273,6 +271,7 @@ class CasePacker:
         if level == "pallet":
             ext = (ext + 1) % 10
         first, last = line.sscc_references()
+        self._fx.hold()  # the commit below also carries the verdicts waiting for theirs
         try:
             reference = self._journal.containers.next_sscc_reference(first, last)
         except JournalWriteError:

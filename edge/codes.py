@@ -149,6 +149,30 @@ def commissioning(
     return _with_id(event)
 
 
+class UnitCommissioning:
+    """:func:`commissioning` of one unit at a time for one work order, prepared once
+    (:class:`lineside.epcis.CommissioningTemplate`): what the line does for every unit."""
+
+    def __init__(self, order: WorkOrder, where: Where) -> None:
+        from lineside.epcis.builders import CommissioningTemplate
+
+        self.order_id = order.id
+        self.where = where
+        self._gtin = order.product.gtin
+        self._template = CommissioningTemplate(
+            read_point=where.read_point,
+            biz_location=where.biz_location,
+            lot=order.lot,
+            expiry=order.expiry_date,
+            production_date=order.production_date,
+            best_before=order.best_before,
+        )
+
+    def event(self, serial: str, *, when: datetime) -> dict[str, Any]:
+        """The same as ``commissioning(order, [serial], when=when, where=where)``."""
+        return self._template.event(unit_epc(self._gtin, serial), when)
+
+
 def decommissioning(
     gtin: str, serials: list[str], *, when: datetime, where: Where, reason: str
 ) -> dict[str, Any]:

@@ -345,7 +345,8 @@ class TimingSection(_Model):
     verify_window_ms: int = Field(default=800, ge=10, le=60_000)
     #: Units printed but not yet verified; lets the line run faster than one round trip.
     max_in_flight: int = Field(default=16, ge=1, le=1024)
-    #: Serials allocated (durably) ahead of printing, in one transaction.
+    #: At most this many serials are allocated and marked sent in one commit before their
+    #: labels are printed (the engine sizes each batch from measured commit and print times).
     allocation_batch: int = Field(default=32, ge=1, le=10_000)
     #: How long after its label is printed the case scanner must read a case's SSCC.
     case_verify_window_ms: int = Field(default=3000, ge=10, le=120_000)

@@ -116,6 +116,7 @@ class LineEffects:
         self._reject_tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[], None]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._commissioning: codes.UnitCommissioning | None = None
 
     # -- observers ----------------------------------------------------------------------
 
@@ -280,7 +281,10 @@ class LineEffects:
         order = self._machine.order
         assert order is not None
         self._cancel_timer(serial)
-        event = codes.commissioning(order, [serial], when=now(), where=self.where)
+        making = self._commissioning
+        if making is None or making.order_id != order.id or making.where != self.where:
+            making = self._commissioning = codes.UnitCommissioning(order, self.where)
+        event = making.event(serial, when=now())
         self.hold()
         self.journal.serials.transition(
             serial, SerialState.COMMISSIONED, outbox=[self.event_item(event, order.id)]

@@ -26,12 +26,20 @@ Decisions, documented here because the operator sees their effect:
 * **Restart**: serials ``sent`` when the agent stopped are rejected ("in flight when the agent
   stopped") with a decommissioning event; serials ``allocated`` but never sent are voided
   without an event (they were never printed). The work order comes back paused.
+* **Batches**: the serials of a batch are taken from the reserve and marked ``sent`` in ONE
+  commit (one fsync), which must be durable before any of their labels is printed. Its
+  size follows the measured commit and print times: about as many labels as print during
+  one commit, so the printer is not left idle, and no more (latency), within
+  ``allocation_batch`` and the room in flight. Verdicts, cases and pallets join a group
+  commit (``GROUP_COMMIT_S``); the fsync'd commits are where a fast line spends most of
+  its time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -88,6 +96,48 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class BatchSizer:
+    """How many units to mark sent in the next commit.
+
+    The labels of one batch print while the next batch is committed, so a batch should take
+    about as long to print as a commit takes: fewer units leave the printer idle during the
+    commit, more only add latency. Both times are measured (moving averages); the machine's
+    limit (room in flight, quantity left, ``allocation_batch``) caps the size.
+
+    >>> sizer = BatchSizer()
+    >>> sizer.size(16)  # nothing measured yet
+    1
+    >>> sizer.committed(0.004); sizer.printed(0.001)
+    >>> sizer.size(16), sizer.size(3)
+    (4, 3)
+    """
+
+    #: Weight of the newest sample in the averages.
+    WEIGHT = 0.2
+
+    def __init__(self) -> None:
+        self.commit_s: float | None = None
+        self.print_s: float | None = None
+
+    def _average(self, average: float | None, sample: float) -> float:
+        return sample if average is None else average + self.WEIGHT * (sample - average)
+
+    def committed(self, seconds: float) -> None:
+        """One batch commit took ``seconds``."""
+        self.commit_s = self._average(self.commit_s, seconds)
+
+    def printed(self, seconds_per_label: float) -> None:
+        """Printing (or sending) a batch took ``seconds_per_label`` a label."""
+        self.print_s = self._average(self.print_s, seconds_per_label)
+
+    def size(self, limit: int) -> int:
+        if self.commit_s is None or self.print_s is None:
+            return 1
+        if self.print_s <= 0:
+            return limit
+        return max(1, min(limit, math.ceil(self.commit_s / self.print_s)))
 
 
 class UnitPrinter(Protocol):
@@ -168,8 +218,8 @@ class LineEngine:
             case_printer=case_printer,
             case_verifier=case_verifier or CountVerifier(),
         )
-        self._allocated: deque[str] = deque()  # taken from the reserve, not yet sent
         self._unconfirmed: list[tuple[str, PrintConfirmation]] = []  # sent, oldest first
+        self._batches = BatchSizer()
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = asyncio.Event()
@@ -249,7 +299,7 @@ class LineEngine:
             state=state,
             work_order=self.order.id if self.order else None,
             counters=LineCounters(
-                allocated=c.printed + len(self._allocated),
+                allocated=c.printed,
                 printed=c.printed,
                 commissioned=c.commissioned,
                 rejected=c.rejected,
@@ -358,12 +408,8 @@ class LineEngine:
         await self._idle.wait()
         await self._wait_verdicts()
         self.flush()
-        for serial in list(self._allocated):
-            self.journal.serials.transition(
-                serial, SerialState.VOIDED, reason="allocated, not printed (work order closed)"
-            )
-        self._allocated.clear()
         await self._packer.finish(order)
+        self.flush()  # the last case and pallet, before the report counts them
         report = self._reconcile(order)
         self.journal.audit.append(
             operator=operator,
@@ -471,44 +517,44 @@ class LineEngine:
                 finally:
                     self._idle.set()
 
-    async def _take_serial(self, order: WorkOrder) -> str:
-        if not self._allocated:
-            batch = self.config.timing.allocation_batch
-            try:
-                await self._supply.ensure(batch, order.product.gtin)
-            except SerialSourceError as exc:
-                self._fx.apply(self.machine.no_serials(str(exc)))
-                raise
-            self._allocated.extend(
-                self.journal.serials.allocate(
-                    batch, work_order=order.id, gtin=order.product.gtin, lot=order.lot
-                )
-            )
-        return self._allocated.popleft()
+    async def _take_serials(self, order: WorkOrder, count: int) -> list[str]:
+        """``count`` serials allocated and marked sent, to commit before printing ([] if none)."""
+        try:
+            await self._supply.ensure(count, order.product.gtin)
+        except SerialSourceError as exc:
+            self._fx.apply(self.machine.no_serials(str(exc)))
+            return []
+        self.journal.hold()
+        return self.journal.serials.allocate(
+            count, work_order=order.id, gtin=order.product.gtin, lot=order.lot, sent=True
+        )
 
     async def _print_batch(self) -> None:
         order = self.machine.order
         assert order is not None
-        # Mark a few serials "sent" in one commit, durably, before any of them is printed.
-        units: list[tuple[str, UnitLabel]] = []
-        for _ in range(self.machine.batch_size()):
-            try:
-                serial = await self._take_serial(order)
-            except SerialSourceError:
-                break
+        serials = await self._take_serials(order, self._batches.size(self.machine.batch_size()))
+        taken_at, resolver = time.monotonic(), self.config.line.resolver
+        units = [(s, codes.unit_label(order, s, resolver=resolver)) for s in serials]
+        for serial in serials:
             if self._obs is not None:
-                self._obs.taken[serial] = time.monotonic()
-            label = codes.unit_label(order, serial, resolver=self.config.line.resolver)
-            self.journal.hold()
-            self.journal.serials.transition(serial, SerialState.SENT)
+                self._obs.taken[serial] = taken_at
             self.machine.sent(serial)
-            units.append((serial, label))
+        committing = time.perf_counter()
         self.flush()
+        if units:
+            self._batches.committed(time.perf_counter() - committing)
         # The previous batch's labels printed during that commit: confirm them first (the
         # run loop confirms the last batch before it waits for anything else).
         running = self.machine.phase is Phase.RUNNING
         await self._confirm_sent()
         paused_meanwhile = running and self.machine.phase is not Phase.RUNNING
+        printing = time.perf_counter()
+        await self._send(units, paused_meanwhile=paused_meanwhile)
+        if units:
+            self._batches.printed((time.perf_counter() - printing) / len(units))
+
+    async def _send(self, units: list[tuple[str, UnitLabel]], *, paused_meanwhile: bool) -> None:
+        """Print (or send to a pipelining printer) a committed batch's labels, in order."""
         printer = self._printer
         pipelined = printer if isinstance(printer, PipelinedUnitPrinter) else None
         for index, (serial, label) in enumerate(units):
@@ -571,7 +617,11 @@ class LineEngine:
             return
         with self.guard():
             code = ScannedCode.of(read)
-            known = None if code.serial is None else self.journal.serials.state_of(code.serial)
+            serial = code.serial
+            if serial is not None and self.machine.awaits(serial):
+                known: SerialState | None = SerialState.SENT  # in flight: no query per read
+            else:
+                known = None if serial is None else self.journal.serials.state_of(serial)
             self._fx.apply(self.machine.read(code, known, time.monotonic()))
             if code.grade is not None:
                 self._fx.apply(self.quality.add(code.grade))

@@ -127,7 +127,8 @@ class OutboxPublisher:
         # Resend rounds since the last receipt: each one doubles the wait (up to 8 times).
         self._quiet_rounds = 0
         self._next_scan = 0.0
-        self._acked: deque[int] = deque()
+        self._acked: deque[int] = deque()  # confirmed, listeners not yet told
+        self._deleting: list[int] = []  # confirmed, listeners told, rows not yet deleted
         self._last_sent = 0
         self._usage = OutboxUsage(0, 0, budget_bytes, alarm_at)
         self._acked_total = 0
@@ -237,7 +238,7 @@ class OutboxPublisher:
 
     @property
     def acked_total(self) -> int:
-        """Messages confirmed (and deleted) since :meth:`start`."""
+        """Messages confirmed since :meth:`start` (their rows are deleted soon after)."""
         return self._acked_total
 
     @property
@@ -329,6 +330,12 @@ class OutboxPublisher:
         # Deleting acknowledged rows need not survive a power cut: a row that comes back is
         # simply sent again, and the event hash makes the duplicate harmless.
         conn.execute("PRAGMA synchronous=NORMAL")
+        # Never wait for the write lock: the engine's connection holds it for its group
+        # commits, and SQLite's busy handler would sleep (up to 100 ms a try) while rows
+        # wait to be sent. A delete that finds the lock taken is tried again on the next wake.
+        conn.execute("PRAGMA busy_timeout=0")
+        # It reads the newest rows only: a small page cache (memory stays flat on long runs).
+        conn.execute("PRAGMA cache_size=-512")
         try:
             self._refresh_usage(conn)
             last_usage = time.monotonic()
@@ -336,10 +343,10 @@ class OutboxPublisher:
                 self._wake.wait(0.05)
                 self._wake.clear()
                 try:
-                    self._delete_acked(conn)
                     if self._connected.is_set():
                         self._resend_unconfirmed(conn)
                         self._send_more(conn)
+                    self._delete_acked(conn)
                     if time.monotonic() - last_usage > 0.2 or not self._inflight:
                         self._refresh_usage(conn)
                         last_usage = time.monotonic()
@@ -349,7 +356,7 @@ class OutboxPublisher:
                     # the line producing into an outbox nobody sends.
                     logger.warning("outbox publisher: %s; retrying", exc)
                     time.sleep(0.5)
-            self._delete_acked(conn)
+            self._delete_acked(conn, wait=True)
         except Exception:
             logger.exception("outbox publisher failed")
             raise
@@ -360,30 +367,41 @@ class OutboxPublisher:
         row = conn.execute("SELECT count(*), total(length(payload)) FROM outbox").fetchone()
         self._usage = OutboxUsage(int(row[0]), int(row[1]), self._budget, self._alarm_at)
 
-    def _delete_acked(self, conn: sqlite3.Connection) -> None:
+    def _delete_acked(self, conn: sqlite3.Connection, *, wait: bool = False) -> None:
+        """Tell the listeners of newly confirmed rows, then delete every confirmed row.
+
+        Without ``wait``, a write lock held by the engine leaves the rows for the next try.
+        """
         with self._lock:
-            seqs = list(self._acked)
+            fresh = list(self._acked)
             self._acked.clear()
-        if not seqs:
+        if fresh:
+            self._acked_total += len(fresh)
+            for listener in self._ack_listeners:
+                listener(fresh)
+            self._deleting.extend(fresh)
+        if not self._deleting:
             return
+        seqs = self._deleting
         try:
+            if wait:
+                conn.execute("PRAGMA busy_timeout=5000")
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
             conn.execute("COMMIT")
-        except sqlite3.OperationalError:
-            # A full disk can refuse even a delete (the WAL grows), or the lock can stay
-            # busy: the rows stay and are deleted on a later try, or sent again after a
-            # restart (harmless duplicates).
+        except sqlite3.OperationalError as exc:
+            # The lock is taken (tried again on the next wake), or a full disk refuses even
+            # a delete (the WAL grows): the rows stay and are deleted on a later try, or sent
+            # again after a restart (harmless duplicates).
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            with self._lock:
-                self._acked.extendleft(reversed(seqs))
+            busy = (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if busy and not wait:
+                return
             raise
-        self._acked_total += len(seqs)
+        self._deleting = []
         self._refresh_usage(conn)
-        for listener in self._ack_listeners:
-            listener(seqs)
 
     def _resend_unconfirmed(self, conn: sqlite3.Connection) -> None:
         """Send again, oldest first, the event rows without a receipt for ``resend_after_s``."""

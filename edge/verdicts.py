@@ -290,7 +290,8 @@ class VerdictMachine:
         self._early: dict[str, tuple[ScannedCode, float]] = {}
         self._case_members: list[str] = []
         self._commissioned_at: dict[str, float] = {}
-        self._rate: deque[float] = deque()
+        # Units commissioned per whole second, the last minute of them: [second, count].
+        self._rate: deque[list[int]] = deque()
         self._consecutive_rejects = 0
         self._unread_units = 0  # units in a row that got no read while the scanner was silent
         self._silent_alarmed = False
@@ -326,10 +327,13 @@ class VerdictMachine:
         return serial in self._in_flight
 
     def rate_per_minute(self, now: float) -> float:
-        """Units commissioned in the minute before ``now``."""
-        while self._rate and self._rate[0] < now - 60:
+        """Units commissioned in the minute before ``now`` (to the second)."""
+        self._forget_rate(now)
+        return float(sum(count for _, count in self._rate))
+
+    def _forget_rate(self, now: float) -> None:
+        while self._rate and self._rate[0][0] <= int(now) - 60:
             self._rate.popleft()
-        return float(len(self._rate))
 
     # -- work orders --------------------------------------------------------------------
 
@@ -571,9 +575,12 @@ class VerdictMachine:
         if len(self._commissioned_at) > 4 * self.policy.max_in_flight + 64:
             for old in list(self._commissioned_at)[: len(self._commissioned_at) // 2]:
                 del self._commissioned_at[old]
-        self._rate.append(now)
-        while self._rate and self._rate[0] < now - 60:
-            self._rate.popleft()
+        second = int(now)
+        if self._rate and self._rate[-1][0] == second:
+            self._rate[-1][1] += 1
+        else:
+            self._rate.append([second, 1])
+            self._forget_rate(now)
         self.counters.commissioned += 1
         self._consecutive_rejects = 0
         self._case_members.append(serial)

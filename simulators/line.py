@@ -452,10 +452,11 @@ class SimulatedUnitPrinter:
 
 
 class SimulatedCasePrinter:
-    """Keeps every case and pallet label it is asked to print."""
+    """Keeps the last ``keep`` case and pallet labels it is asked to print (bounded: the
+    simulator may run for days)."""
 
-    def __init__(self) -> None:
-        self.printed: list[CaseLabelData] = []
+    def __init__(self, keep: int = 10_000) -> None:
+        self.printed: deque[CaseLabelData] = deque(maxlen=keep)
 
     async def open(self) -> None:
         """Nothing to connect: the printer is in process."""

@@ -43,10 +43,10 @@ def _decode_suite(quick: bool) -> list[Figure]:
     return [*bench_decode(frames=6 if quick else 90), *bench_framing()]
 
 
-def _line_suite(quick: bool) -> list[Figure]:
+def _line_suite(quick: bool, units: int | None = None) -> list[Figure]:
     from app.bench.line import bench_line
 
-    return bench_line(units=500 if quick else 5000)
+    return bench_line(units=units or (500 if quick else 5000))
 
 
 def _ingest_suite(quick: bool) -> list[Figure]:
@@ -101,8 +101,12 @@ def _load_average() -> list[float]:
     return [round(load, 2) for load in os.getloadavg()]
 
 
-def run_suites(names: list[str], quick: bool) -> dict[str, Any]:
-    """Run the named suites and return the report (figures, errors, machine)."""
+def run_suites(
+    names: list[str], quick: bool, suites: dict[str, Suite] | None = None
+) -> dict[str, Any]:
+    """Run the named suites and return the report (figures, errors, machine).
+
+    ``suites`` replaces some of them (a suite run with its command's options)."""
     report: dict[str, Any] = {
         "lineside": __version__,
         "started_at": datetime.now(UTC).isoformat(),
@@ -119,7 +123,7 @@ def run_suites(names: list[str], quick: bool) -> dict[str, Any]:
         started = time.perf_counter()
         entry: dict[str, Any] = {}
         try:
-            suite = SUITES.get(name) or OPT_IN_SUITES[name]
+            suite = (suites or {}).get(name) or SUITES.get(name) or OPT_IN_SUITES[name]
             entry["figures"] = [figure.to_json_dict() for figure in suite(quick)]
         except Exception as exc:  # one failing suite must not hide the others
             entry["error"] = f"{type(exc).__name__}: {exc}"
@@ -172,8 +176,10 @@ def render_table(report: dict[str, Any], console: Console) -> None:
     )
 
 
-def _run(names: list[str], quick: bool, out: Path | None) -> None:
-    report = run_suites(names, quick)
+def _run(
+    names: list[str], quick: bool, out: Path | None, suites: dict[str, Suite] | None = None
+) -> None:
+    report = run_suites(names, quick, suites)
     target = out or Path("bench-report.json")
     target.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console = Console()
@@ -203,7 +209,18 @@ def _register(name: str, help_text: str) -> None:
 
 _register("print", "Labels generated per second (ZPL, ESC/POS) and through TCP.")
 _register("decode", "Camera frames decoded with zxing-cpp vs pyzbar; serial framing rate.")
-_register("line", "The line engine against simulators and Mosquitto: units/s, latency, memory.")
+UnitsOption = Annotated[
+    int | None,
+    typer.Option("--units", min=1, help="Units in the flat-out run (default 5,000; 500 quick)."),
+]
+
+
+@app.command("line")
+def _line(quick: QuickOption = False, out: OutOption = None, units: UnitsOption = None) -> None:
+    """The line engine against simulators and Mosquitto: units/s, latency, memory."""
+    _run(["line"], quick, out, {"line": lambda q: _line_suite(q, units)})
+
+
 _register("ingest", "Server ingestion into PostgreSQL and SQLite vs naive; trace latency.")
 _register("e2e", "Allocation to stored-at-server, everything on one host.")
 _register(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,16 @@ class Database:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._in_tx = False
+        self._rollback_listeners: list[Callable[[], None]] = []
+
+    def on_rollback(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` whenever a transaction is rolled back (a store that keeps
+        figures in memory forgets them)."""
+        self._rollback_listeners.append(listener)
+
+    def _rolled_back(self) -> None:
+        for listener in self._rollback_listeners:
+            listener()
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -82,10 +92,10 @@ class Database:
         except sqlite3.Error as exc:
             raise translate(exc) from exc
 
-    def run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        """Execute ``sql`` once for each parameter tuple."""
+    def run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> int:
+        """Execute ``sql`` once for each parameter tuple; return how many rows it changed."""
         try:
-            self._conn.executemany(sql, params)
+            return self._conn.executemany(sql, params).rowcount
         except sqlite3.Error as exc:
             raise translate(exc) from exc
 
@@ -132,6 +142,7 @@ class Database:
         with contextlib.suppress(sqlite3.Error):
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
+        self._rolled_back()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -146,6 +157,7 @@ class Database:
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
+            self._rolled_back()
             raise
         else:
             try:
@@ -153,6 +165,7 @@ class Database:
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
+                self._rolled_back()
                 raise translate(exc) from exc
         finally:
             self._in_tx = False

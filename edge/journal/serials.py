@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from edge.journal.database import Database
 from edge.journal.errors import JournalError
@@ -61,6 +61,24 @@ class SerialStore:
     def __init__(self, db: Database, outbox: OutboxStore) -> None:
         self._db = db
         self._outbox = outbox
+        # Serials in the reserve by the GTIN they are for (None: any), counted once and then
+        # kept up to date here (this store is the reserve's only writer); forgotten when a
+        # transaction rolls back. Counting a large reserve on every allocation costs O(n).
+        self._reserve_counts: dict[str | None, int] | None = None
+        db.on_rollback(self._forget_counts)
+
+    def _forget_counts(self) -> None:
+        self._reserve_counts = None
+
+    def _counts(self) -> dict[str | None, int]:
+        if self._reserve_counts is None:
+            rows = self._db.all("SELECT gtin, count(*) FROM reserve GROUP BY gtin")
+            self._reserve_counts = {gtin: int(n) for gtin, n in rows}
+        return self._reserve_counts
+
+    def _count_change(self, gtin: str | None, change: int) -> None:
+        if self._reserve_counts is not None:
+            self._reserve_counts[gtin] = self._reserve_counts.get(gtin, 0) + change
 
     # -- reserve ------------------------------------------------------------------------
 
@@ -81,17 +99,21 @@ class SerialStore:
                     "INSERT OR IGNORE INTO reserve (serial, source, gtin) VALUES (?, ?, ?)",
                     (serial, source, gtin),
                 )
+            self._count_change(gtin, added)
         return added
 
     def reserve_size(self, gtin: str | None = None) -> int:
         """Serials in the reserve usable for ``gtin`` (all of them when ``gtin`` is None)."""
+        counts = self._counts()
         if gtin is None:
-            return self._count("SELECT count(*) FROM reserve")
-        mine = self._count("SELECT count(*) FROM reserve WHERE gtin = ?", (gtin,))
-        return mine + self._count("SELECT count(*) FROM reserve WHERE gtin IS NULL")
+            return sum(counts.values())
+        return counts.get(gtin, 0) + counts.get(None, 0)
 
-    def allocate(self, count: int, *, work_order: str, gtin: str, lot: str) -> list[str]:
-        """Move ``count`` serials from the reserve to the journal, durably, and return them.
+    def allocate(
+        self, count: int, *, work_order: str, gtin: str, lot: str, sent: bool = False
+    ) -> list[str]:
+        """Move ``count`` serials from the reserve to the journal, durably, and return them
+        (already ``sent`` when ``sent``: their labels are printed once this commits).
 
         Raises :class:`JournalError` when the reserve holds fewer than ``count``.
         """
@@ -101,6 +123,7 @@ class SerialStore:
             rows = self._db.all(
                 "SELECT serial FROM reserve WHERE gtin = ? ORDER BY rowid LIMIT ?", (gtin, count)
             )
+            mine = len(rows)
             if len(rows) < count:
                 rows += self._db.all(
                     "SELECT serial FROM reserve WHERE gtin IS NULL ORDER BY rowid LIMIT ?",
@@ -112,6 +135,8 @@ class SerialStore:
                 )
             serials = [r[0] for r in rows]
             self._db.run_many("DELETE FROM reserve WHERE serial = ?", [(s,) for s in serials])
+            self._count_change(gtin, -mine)
+            self._count_change(None, mine - count)
             self._db.run_many(
                 "INSERT INTO serials (serial, gtin, lot, work_order, state, allocated_at, "
                 "updated_at) VALUES (?,?,?,?,?,?,?)",
@@ -120,6 +145,8 @@ class SerialStore:
                     for s in serials
                 ],
             )
+            if sent:
+                self.transition_many(serials, SerialState.ALLOCATED, SerialState.SENT)
         return serials
 
     # -- states -------------------------------------------------------------------------
@@ -127,6 +154,19 @@ class SerialStore:
     def state_of(self, serial: str) -> SerialState | None:
         row = self._db.one("SELECT state FROM serials WHERE serial = ?", (serial,))
         return SerialState(row[0]) if row else None
+
+    def in_state_of(self, serials: Sequence[str], state: SerialState) -> list[str]:
+        """Those of ``serials`` now in ``state``, in the order given (one query)."""
+        found: set[str] = set()
+        for start in range(0, len(serials), 500):  # SQLite's limit on bound parameters
+            chunk = serials[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.all(
+                f"SELECT serial FROM serials WHERE state = ? AND serial IN ({marks})",  # noqa: S608
+                (state.value, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return [s for s in serials if s in found]
 
     def transition(
         self,
@@ -156,6 +196,33 @@ class SerialStore:
             )
             self._outbox.add(outbox)
         return previous
+
+    def transition_many(
+        self, serials: Sequence[str], expected: SerialState, state: SerialState
+    ) -> None:
+        """Move every one of ``serials`` from ``expected`` to ``state``, in one statement.
+
+        Raises :class:`JournalError` (and changes nothing, the transaction being rolled back)
+        when one of them is not in ``expected``, or for a transition OPEN-SCS does not allow.
+        """
+        if state not in _TRANSITIONS[expected]:
+            raise JournalError(f"cannot go from {expected.value} to {state.value}")
+        at = time.time()
+        with self._db.transaction():
+            self._db.run("SAVEPOINT transition_many")
+            changed = self._db.run_many(
+                "UPDATE serials SET state = ?, updated_at = ? WHERE serial = ? AND state = ?",
+                [(state.value, at, serial, expected.value) for serial in serials],
+            )
+            if changed != len(serials):
+                # Undo this statement only: a group transaction around it goes on.
+                self._db.run("ROLLBACK TO transition_many")
+                self._db.run("RELEASE transition_many")
+                raise JournalError(
+                    f"{len(serials) - changed} of {len(serials)} serials were not "
+                    f"{expected.value}: none moved to {state.value}"
+                )
+            self._db.run("RELEASE transition_many")
 
     # -- reading ------------------------------------------------------------------------
 
@@ -224,8 +291,3 @@ class SerialStore:
             (work_order,),
         )
         return {str(reason): int(n) for reason, n in rows}
-
-    def _count(self, sql: str, params: tuple[str, ...] = ()) -> int:
-        row = self._db.one(sql, params)
-        assert row is not None
-        return int(row[0])

@@ -36,16 +36,29 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
-from lineside.epcis.hashing import event_hash
-from lineside.epcis.models import AggregationEvent, Event, ObjectEvent, parse_event
-from lineside.epcis.vocabulary import LINESIDE_NAMESPACE, Action, BizStep, Disposition
+from lineside.epcis.hashing import event_hash, hash_prehash, prehash_string, prehash_value
+from lineside.epcis.models import (
+    AggregationEvent,
+    Event,
+    ObjectEvent,
+    format_time,
+    parse_event,
+)
+from lineside.epcis.vocabulary import (
+    LINESIDE_NAMESPACE,
+    Action,
+    BizStep,
+    Disposition,
+    is_absolute_uri,
+)
 from lineside.errors import EPCISError
 
 __all__ = [
     "LINESIDE_NAMESPACE",
+    "CommissioningTemplate",
     "commissioning_event",
     "decommissioning_event",
     "packing_event",
@@ -129,6 +142,92 @@ def commissioning_event(
     if ilmd:
         data["ilmd"] = ilmd
     return _build(data, ObjectEvent)
+
+
+class CommissioningTemplate:
+    """:func:`commissioning_event` for one EPC at a time, prepared once per work order.
+
+    A line commissions its units one by one with the same lot, dates and locations: only
+    the EPC and the time change. The template builds (and validates) the event once, keeps
+    its JSON-LD and its pre-hash string cut around the time and the EPC, and then gives each
+    unit's JSON-LD, hash ``eventID`` included, without building the model again. The result
+    is equal to ``commissioning_event(epcs=[epc], event_time=..., ...).to_jsonld()``.
+
+    >>> from datetime import datetime, timezone
+    >>> t = CommissioningTemplate(
+    ...     read_point="https://id.gs1.org/414/8934567000017/254/L1",
+    ...     biz_location="https://id.gs1.org/414/8934567000017", lot="L2405")
+    >>> epc = "https://id.gs1.org/01/08934567890120/21/Ab3x"
+    >>> when = datetime(2024, 5, 1, 1, 0, tzinfo=timezone.utc)
+    >>> t.event(epc, when) == commissioning_event(
+    ...     epcs=[epc], event_time=when, read_point=t.read_point,
+    ...     biz_location=t.biz_location, lot="L2405").to_jsonld()
+    True
+    """
+
+    _EPC = "https://id.gs1.org/01/00000000000000/21/TEMPLATE"
+    _TIME = datetime(2000, 1, 1, tzinfo=UTC)
+    _TAIL = "epcListepc="  # what comes before the EPC of a one-EPC list
+
+    def __init__(
+        self,
+        *,
+        read_point: str,
+        biz_location: str,
+        lot: str | None = None,
+        expiry: date | None = None,
+        production_date: date | None = None,
+        best_before: date | None = None,
+    ) -> None:
+        self.read_point = read_point
+        self.biz_location = biz_location
+        self._fields: dict[str, Any] = {
+            "read_point": read_point,
+            "biz_location": biz_location,
+            "lot": lot,
+            "expiry": expiry,
+            "production_date": production_date,
+            "best_before": best_before,
+        }
+        self._jsonld = commissioning_event(
+            epcs=[self._EPC], event_time=self._TIME, **self._fields
+        ).to_jsonld()
+        time_text, epc_text = self._variable(self._EPC, format_time(self._TIME))
+        prehash = prehash_string(self._jsonld)
+        time_mark, epc_mark = f"eventTime={time_text}", f"{self._TAIL}{epc_text}"
+        if prehash.count(time_mark) != 1 or prehash.count(epc_mark) != 1:  # pragma: no cover
+            raise EPCISError("commissioning template: time or EPC not found once in the hash")
+        head, _, rest = prehash.partition(time_mark)
+        middle, _, tail = rest.partition(epc_mark)
+        self._head = head + "eventTime="
+        self._middle = middle + self._TAIL
+        self._tail = tail
+
+    @staticmethod
+    def _variable(epc: str, time_text: str) -> tuple[str, str]:
+        """The time and the EPC as the event hash writes them (canonical forms)."""
+        return prehash_value(time_text, time=True), prehash_value(epc)
+
+    def event(self, epc: str, event_time: datetime) -> dict[str, Any]:
+        """The JSON-LD of the commissioning of ``epc`` at ``event_time``, with its eventID."""
+        if event_time.utcoffset() != self._TIME.utcoffset() or event_time.tzinfo is not UTC:
+            # Another offset: the template is for UTC times; build it the long way.
+            return commissioning_event(
+                epcs=[epc], event_time=event_time, **self._fields
+            ).to_jsonld()
+        if not is_absolute_uri(epc):
+            raise EPCISError(f"epcList: {epc!r} is not an absolute URI or URN")
+        time_text = format_time(event_time)
+        canonical_time, canonical_epc = self._variable(epc, time_text)
+        prehash = f"{self._head}{canonical_time}{self._middle}{canonical_epc}{self._tail}"
+        data = {
+            key: dict(value) if isinstance(value, dict) else value
+            for key, value in self._jsonld.items()
+        }
+        data["eventTime"] = time_text
+        data["epcList"] = [epc]
+        data["eventID"] = hash_prehash(prehash)
+        return data
 
 
 def decommissioning_event(

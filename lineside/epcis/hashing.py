@@ -39,6 +39,7 @@ their ``https://ref.gs1.org/cbv/`` URIs, numbers to their shortest form (``"2.50
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -430,6 +431,22 @@ def _ordered_child(child: _Node, sub_order: _Order | None) -> str:
     if text:
         text = "=" + (_utc_millis(text) if _is_time(child.name) else _canonical_value(text))
     return child.name + text + grand if (text or grand) else ""
+
+
+def prehash_value(text: str, *, time: bool = False) -> str:
+    """A leaf value (a time when ``time``) as the pre-hash string of an event without
+    ``@context`` writes it.
+
+    >>> prehash_value("2024-01-01T07:00:00+07:00", time=True)
+    '2024-01-01T00:00:00.000Z'
+    """
+    text = _no_context().value(text).strip()
+    return _utc_millis(text) if time else _canonical_value(text)
+
+
+@functools.cache
+def _no_context() -> _Namespaces:
+    return _namespaces(None)
 
 
 def _generic(children: list[_Node]) -> str:

@@ -78,8 +78,16 @@ class SerialGenerator:
 
     def generate(self) -> str:
         """One new random serial."""
+        # One draw for the whole serial (uniform over the space), written in base len(symbols):
+        # the same distribution as a draw per character, for one call to the OS's RNG.
         symbols = self._symbols
-        return "".join(secrets.choice(symbols) for _ in range(self.length))
+        base = len(symbols)
+        number = secrets.randbelow(self.space_size)
+        chars = []
+        for _ in range(self.length):
+            number, digit = divmod(number, base)
+            chars.append(symbols[digit])
+        return "".join(chars)
 
     def guess_probability(self, issued: int) -> float:
         """Chance that one random guess hits one of ``issued`` serials.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -228,3 +230,80 @@ async def test_random_bytes_on_the_verify_scanner_never_stop_the_line(reads: lis
 
     with tempfile.TemporaryDirectory() as tmp:
         await scenario(Path(tmp))
+
+
+def _committed_state(path: Path, serial: str) -> str | None:
+    """The serial's state as another process would see it: committed rows only."""
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT state FROM serials WHERE serial = ?", (serial,)).fetchone()
+    finally:
+        conn.close()
+    return None if row is None else str(row[0])
+
+
+async def test_every_label_is_durably_sent_before_it_is_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = SimulatedLine(tmp_path)
+    states: list[str | None] = []
+    print_unit = line.printer.print_unit
+
+    async def checked(label: UnitLabelData) -> None:
+        states.append(_committed_state(line.config.outbox.path, label.serial))
+        await print_unit(label)
+
+    monkeypatch.setattr(line.printer, "print_unit", checked)
+    await run_order(line, make_order(quantity=40))
+    assert states == ["sent"] * 40
+
+
+async def test_a_crash_between_commit_and_print_never_reuses_a_serial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = SimulatedLine(tmp_path)
+    crashed = asyncio.Event()
+    print_unit = line.printer.print_unit
+    printed_before: list[str] = []
+
+    async def dies_on_the_tenth(label: UnitLabelData) -> None:
+        if len(printed_before) == 9:
+            crashed.set()
+            await asyncio.Event().wait()  # the process dies here: this label never prints
+        printed_before.append(label.serial)
+        await print_unit(label)
+
+    monkeypatch.setattr(line.printer, "print_unit", dies_on_the_tenth)
+    runner = asyncio.create_task(line.engine.run())
+    line.engine.load(make_order(quantity=30))
+    line.engine.start()
+    await asyncio.wait_for(crashed.wait(), 10)
+    runner.cancel()
+    line.journal.close()
+    committed = _states(line.config.outbox.path)
+    unprinted = {s for s, state in committed.items() if state == "sent"} - set(printed_before)
+    assert unprinted  # the batch committed as sent, not (all) printed
+
+    again = SimulatedLine(tmp_path)
+    again.engine.recover()
+    runner = asyncio.create_task(again.engine.run())
+    again.engine.start()
+    await asyncio.wait_for(again.engine.wait_closed(), 10)
+    await again.engine.stop()
+    await runner
+    printed_after = [label.serial for label in again.printer.printed]
+    assert not unprinted & set(printed_after)
+    assert len(set(printed_before + printed_after)) == len(printed_before) + len(printed_after)
+    rejected = set(again.journal.serials.in_state("WO-1", SerialState.REJECTED))
+    assert unprinted <= rejected
+    counts = again.journal.serials.lot_counts("WO-1")[0]
+    assert counts.commissioned == 30
+    assert counts.unaccounted == 0
+
+
+def _states(path: Path) -> dict[str, str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {str(s): str(st) for s, st in conn.execute("SELECT serial, state FROM serials")}
+    finally:
+        conn.close()

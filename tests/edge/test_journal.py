@@ -174,3 +174,55 @@ def test_reads_for_the_demo_and_the_benchmarks(tmp_path: Path) -> None:
     assert journal.outbox.pending_events() == 1  # the alarm is not an event
     assert journal.outbox.pending()[0] == 2
     journal.close()
+
+
+def test_transition_many_moves_all_or_none(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path / "line.db")
+    j.serials.add_to_reserve(["A", "B", "C"], source="local")
+    j.serials.allocate(3, work_order="WO1", gtin="08934567890128", lot="L1")
+    j.serials.transition("C", SerialState.VOIDED, reason="test")
+    j.hold()
+    j.serials.transition_many(["A"], SerialState.ALLOCATED, SerialState.SENT)
+    with pytest.raises(JournalError, match="1 of 2 serials were not allocated"):
+        j.serials.transition_many(["B", "C"], SerialState.ALLOCATED, SerialState.SENT)
+    j.flush()  # the group goes on without the refused statement
+    states = {s: j.serials.state_of(s) for s in "ABC"}
+    assert states == {"A": SerialState.SENT, "B": SerialState.ALLOCATED, "C": SerialState.VOIDED}
+    with pytest.raises(JournalError, match="cannot go from allocated to commissioned"):
+        j.serials.transition_many(["B"], SerialState.ALLOCATED, SerialState.COMMISSIONED)
+
+
+def test_the_reserve_size_follows_additions_allocations_and_rollbacks(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path / "line.db")
+    gtin = "08934567890128"
+    j.serials.add_to_reserve(["A", "B", "C"], source="local")
+    j.serials.add_to_reserve(["D", "E"], source="server", gtin=gtin)
+    assert (j.serials.reserve_size(), j.serials.reserve_size(gtin)) == (5, 5)
+    assert j.serials.reserve_size("08934567890111") == 3
+    j.serials.allocate(3, work_order="WO1", gtin=gtin, lot="L1")  # D, E, then A
+    assert (j.serials.reserve_size(gtin), j.serials.reserve_size("08934567890111")) == (2, 2)
+
+    def allocate_then_fail() -> None:
+        with j.transaction():
+            j.serials.allocate(2, work_order="WO1", gtin=gtin, lot="L1")
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        allocate_then_fail()
+    assert j.serials.reserve_size(gtin) == 2
+    again = Journal.open(tmp_path / "line.db")  # counted from the database
+    assert again.serials.reserve_size(gtin) == 2
+
+
+def test_in_state_of_keeps_the_given_order_past_the_parameter_limit(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path / "line.db")
+    serials = [f"S{n:04d}" for n in range(1200)]
+    j.serials.add_to_reserve(serials, source="local")
+    j.serials.allocate(1200, work_order="WO1", gtin="08934567890128", lot="L1")
+    voided = serials[::7]
+    for serial in voided:
+        j.serials.transition(serial, SerialState.VOIDED, reason="test")
+    asked = [*reversed(serials), "UNKNOWN"]
+    assert j.serials.in_state_of(asked, SerialState.VOIDED) == list(reversed(voided))
+    allocated = j.serials.in_state_of(asked, SerialState.ALLOCATED)
+    assert len(allocated) == 1200 - len(voided)

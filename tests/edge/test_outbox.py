@@ -57,6 +57,36 @@ def test_rows_are_published_in_order_and_deleted_on_puback(tmp_path: Path) -> No
         journal.close()
 
 
+@pytest.mark.skipif(not broker_up(), reason="Mosquitto not running on 127.0.0.1:1883")
+def test_rows_are_sent_while_the_engine_holds_the_write_lock(tmp_path: Path) -> None:
+    """The publisher never waits for the engine's write lock: it sends and reports the
+    confirmed rows at once, and deletes them once the lock is free."""
+    topic = f"lineside-test/{tmp_path.name}/events"
+    journal = Journal.open(tmp_path / "line.db")
+    collector = Collector(1883, topic)
+    for _ in range(50):
+        journal.outbox.enqueue([_item(topic)])
+    publisher = OutboxPublisher(
+        tmp_path / "line.db", BrokerEndpoint("127.0.0.1", 1883), f"pub-{tmp_path.name}"[:60]
+    )
+    acked: list[int] = []
+    publisher.add_ack_listener(acked.extend)
+    journal.hold()  # the engine's group transaction: the write lock is taken
+    publisher.start()
+    try:
+        wait_until(lambda: sorted(acked) == list(range(1, 51)), "rows confirmed", timeout=10)
+        assert collector.wait_for(lambda m: len({x["seq"] for x in m}) == 50)
+        assert journal.outbox.pending()[0] == 50  # not deleted while the lock is held
+        journal.flush()
+        assert publisher.drain(10)
+        assert journal.outbox.pending() == (0, 0)
+        assert sorted(acked) == list(range(1, 51))  # each row reported once
+    finally:
+        publisher.stop(flush_timeout=1)
+        collector.close()
+        journal.close()
+
+
 @pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto binary not installed")
 def test_broker_outage_loses_nothing_and_keeps_order(
     tmp_path: Path, private_broker: StartBroker

@@ -505,3 +505,14 @@ def test_every_unit_printed_gets_exactly_one_verdict(events: list[tuple[str, int
     assert sorted(judged) == sorted(printed_serials)
     assert line.counters.commissioned + line.counters.rejected == len(printed_serials)
     assert line.in_flight == 0
+
+
+def test_the_rate_counts_the_units_commissioned_in_the_last_minute() -> None:
+    line = running(quantity=1000, units_per_case=1000)
+    for n in range(6):
+        serial = f"S{n}"
+        printed(line, serial, at=100.0 + 10 * n)
+        line.read(code(serial), SerialState.SENT, now=100.5 + 10 * n)  # 100.5 ... 150.5
+    assert line.rate_per_minute(151.0) == 6.0
+    assert line.rate_per_minute(161.0) == 5.0  # the first, at 100.5, is over a minute ago
+    assert line.rate_per_minute(300.0) == 0.0

@@ -48,3 +48,9 @@ def test_invalid_settings(kwargs: dict[str, object], error: str) -> None:
 def test_negative_issued_count() -> None:
     with pytest.raises(GS1Error, match="must not be negative"):
         SerialGenerator().guess_probability(-1)
+
+
+def test_every_serial_of_the_space_can_be_drawn() -> None:
+    generator = SerialGenerator(length=2, alphabet="ABC", avoid_ambiguous=False)
+    drawn = {generator.generate() for _ in range(2000)}  # misses one with p < 1e-100
+    assert drawn == {a + b for a in "ABC" for b in "ABC"}
