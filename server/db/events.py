@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, delete, select
+from sqlalchemy import Connection, Select, String, and_, delete, literal, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -544,6 +544,34 @@ def containers_of(session: Session, epc: str, limit: int = 16) -> list[str]:
         chain.append(parent)
         current = parent
     return chain
+
+
+def trace_events(session: Session, epc: str, depth: int = 16) -> list[Event]:
+    """Every event naming ``epc`` or one of its containers (case, pallet...), oldest first.
+
+    One query: a recursive CTE follows the containment chain up from ``epc`` (at most
+    ``depth`` levels; ``UNION`` stops at a cycle), then the events naming any identifier
+    of the chain are read in one semi-join, instead of a query per level.
+    """
+    chain = select(
+        literal(epc, type_=String(URI_LENGTH)).label("epc"), literal(0).label("level")
+    ).cte("chain", recursive=True)
+    parents = (
+        select(Containment.parent_epc, (chain.c.level + 1).label("level"))
+        .join(chain, Containment.child_epc == chain.c.epc)
+        .where(chain.c.level < depth)
+    )
+    chain = chain.union(parents)
+    statement = (
+        select(Event)
+        .where(
+            Event.event_id.in_(
+                select(EventEpc.event_id).where(EventEpc.epc.in_(select(chain.c.epc)))
+            )
+        )
+        .order_by(Event.event_time, Event.pk)
+    )
+    return list(session.scalars(statement))
 
 
 def events_matching_any(session: Session, epcs: Iterable[str]) -> Select[Event]:
