@@ -54,7 +54,6 @@ _COLUMNS = {
     "event_epcs": EPC_COLUMNS,
     "containment": CONTAINMENT_COLUMNS,
 }
-_MARKER = "bench_trace_marker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +100,7 @@ def _copy_load(url: str, events: int) -> int:
                     if not rows:
                         continue
                     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-                    with cursor.copy(statement) as copy:  # type: ignore[arg-type]
+                    with cursor.copy(statement) as copy:
                         for row in rows:
                             copy.write_row(row)
             connection.commit()
@@ -111,11 +110,13 @@ def _copy_load(url: str, events: int) -> int:
 
 def _marker(engine: Engine) -> tuple[int, int, str, float] | None:
     with engine.connect() as connection:
-        exists = connection.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": _MARKER})
+        exists = connection.scalar(
+            text("SELECT to_regclass(:name) IS NOT NULL"), {"name": "bench_trace_marker"}
+        )
         if not exists:
             return None
         row = connection.execute(
-            text(f"SELECT events, loader, revision, load_s FROM {_MARKER}")
+            text("SELECT events, loader, revision, load_s FROM bench_trace_marker")
         ).first()
     return None if row is None else (int(row[0]), int(row[1]), str(row[2]), float(row[3]))
 
@@ -126,7 +127,9 @@ def _vacuum_analyze(engine: Engine) -> None:
         autocommit.exec_driver_sql("VACUUM ANALYZE")
 
 
-def postgres_store(events: int, revision: str | None = None, name: str | None = None) -> LoadedStore:
+def postgres_store(
+    events: int, revision: str | None = None, name: str | None = None
+) -> LoadedStore:
     """The kept PostgreSQL store of ``events`` events, loaded now unless already there.
 
     ``revision`` migrates to that schema revision instead of the head (to measure a
@@ -167,12 +170,14 @@ def postgres_store(events: int, revision: str | None = None, name: str | None = 
         with engine.begin() as connection:
             connection.execute(
                 text(
-                    f"CREATE TABLE {_MARKER} (events bigint, loader integer, revision text,"
-                    " load_s double precision, loaded_at timestamptz DEFAULT now())"
+                    "CREATE TABLE bench_trace_marker (events bigint, loader integer,"
+                    " revision text, load_s double precision, loaded_at timestamptz DEFAULT now())"
                 )
             )
             connection.execute(
-                text(f"INSERT INTO {_MARKER} VALUES (:events, :loader, :revision, :load_s)"),
+                text(
+                    "INSERT INTO bench_trace_marker VALUES (:events, :loader, :revision, :load_s)"
+                ),
                 {"events": loaded, "loader": LOADER_VERSION, "revision": target, "load_s": load_s},
             )
     finally:
@@ -235,7 +240,7 @@ def _percentile(timings: list[float], share: float) -> float:
 
 
 def _trace_figures(
-    backend: str, engine: Engine, events: int, queries: int, label: str, target: float
+    backend: str, engine: Engine, events: int, *, queries: int, label: str, target: float
 ) -> list[Figure]:
     _latencies(engine, events, 100, trace_events, seed=1)  # warm the cache, as a server is
     one = _latencies(engine, events, queries, trace_events, seed=7)
@@ -268,15 +273,20 @@ def _trace_figures(
 
 
 def bench_trace(
-    events: int = 10_000_000, sqlite_events: int = 200_000, queries: int = 1000
+    events: int = 10_000_000,
+    sqlite_events: int = 200_000,
+    queries: int = 1000,
+    database: str | None = None,
 ) -> list[Figure]:
     """Trace p50/p99 on PostgreSQL at ``events`` (and SQLite at ``sqlite_events``),
-    and the PostgreSQL load time."""
+    and the PostgreSQL load time; ``database`` names the kept PostgreSQL database."""
     label = _size_label(events)
-    store = postgres_store(events)
+    store = postgres_store(events, name=database)
     engine = make_engine(store.url)
     try:
-        figures = _trace_figures("postgresql", engine, store.events, queries, label, 10.0)
+        figures = _trace_figures(
+            "postgresql", engine, store.events, queries=queries, label=label, target=10.0
+        )
     finally:
         engine.dispose()
     when = "in an earlier run (database kept)" if store.reused else "in this run"
@@ -301,7 +311,12 @@ def bench_trace(
             with engine.connect() as connection:
                 connection.exec_driver_sql("ANALYZE")
             figures += _trace_figures(
-                "sqlite", engine, loaded, queries, _size_label(sqlite_events), 50.0
+                "sqlite",
+                engine,
+                loaded,
+                queries=queries,
+                label=_size_label(sqlite_events),
+                target=50.0,
             )
         finally:
             engine.dispose()

@@ -78,6 +78,49 @@ def units_per_line(events: int, lines: int) -> int:
     return pallets * UNITS_PER_PALLET
 
 
+class _Line:
+    """One line's events: its ID, read point, sequence numbers, and the shared clock."""
+
+    def __init__(self, line: int, clock: datetime, step: timedelta) -> None:
+        self.line_id = f"L{line:03d}"
+        self.read_point = f"https://id.gs1.org/414/{_PREFIX}{line:05d}"
+        self.clock = clock
+        self.step = step
+        self.seq = 0
+
+    def event(self, kind: str, key: str, body: dict[str, Any]) -> tuple[str, Row]:
+        self.clock += self.step
+        self.seq += 1
+        event_id = _event_id(f"{self.line_id}:{key}")
+        document = {
+            "type": kind,
+            "eventTime": self.clock.isoformat().replace("+00:00", "Z"),
+            "eventTimeZoneOffset": "+07:00",
+            "eventID": event_id,
+            "readPoint": {"id": self.read_point},
+            **body,
+        }
+        row = (
+            event_id,
+            kind,
+            body.get("action"),
+            body["bizStep"],
+            body.get("disposition"),
+            self.clock,
+            "+07:00",
+            self.clock + timedelta(seconds=2),
+            self.read_point,
+            None,
+            self.line_id,
+            "agent-1",
+            self.seq,
+            "mqtt",
+            1,
+            json.dumps(document),
+        )
+        return "events", row
+
+
 def generate(events: int, lines: int = 20) -> Iterator[tuple[str, Row]]:
     """``(table, row)`` pairs for about ``events`` events (whole pallets) on ``lines`` lines."""
     per_line = units_per_line(events, lines)
@@ -85,42 +128,8 @@ def generate(events: int, lines: int = 20) -> Iterator[tuple[str, Row]]:
     step = _SPAN / (lines * pallets * EVENTS_PER_PALLET)
     clock = _T0
     for line in range(lines):
-        line_id = f"L{line:03d}"
-        read_point = f"https://id.gs1.org/414/{_PREFIX}{line:05d}"
-        seq = 0
-
-        def event(kind: str, key: str, body: dict[str, Any]) -> tuple[str, Row]:
-            nonlocal clock, seq
-            clock += step
-            seq += 1
-            event_id = _event_id(f"{line_id}:{key}")
-            document = {
-                "type": kind,
-                "eventTime": clock.isoformat().replace("+00:00", "Z"),
-                "eventTimeZoneOffset": "+07:00",
-                "eventID": event_id,
-                "readPoint": {"id": read_point},
-                **body,
-            }
-            row = (
-                event_id,
-                kind,
-                body.get("action"),
-                body["bizStep"],
-                body.get("disposition"),
-                clock,
-                "+07:00",
-                clock + timedelta(seconds=2),
-                read_point,
-                None,
-                line_id,
-                "agent-1",
-                seq,
-                "mqtt",
-                1,
-                json.dumps(document),
-            )
-            return "events", row
+        state = _Line(line, clock, step)
+        event = state.event
 
         for pallet in range(pallets):
             pallet_epc = _sscc(line, 1, pallet)
@@ -190,3 +199,4 @@ def generate(events: int, lines: int = 20) -> Iterator[tuple[str, Row]]:
             )
             yield table, row
             yield "event_epcs", (row[0], pallet_epc, "epc")
+        clock = state.clock

@@ -286,7 +286,7 @@ new AS (
         read_point, biz_location, line_id, device_id, seq, source, capture_job_id,
         organisation_id, document, %(record_time)b
     FROM incoming ORDER BY position
-    ON CONFLICT (event_id) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING event_id
 ),
 epcs AS (

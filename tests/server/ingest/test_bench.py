@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from app.bench.ingest import bench_ingest, bench_trace
+from app.bench.ingest import bench_ingest
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -24,14 +24,3 @@ def test_bench_ingest_reports_both_backends_beside_naive() -> None:
         "ingest_sqlite_events_per_s",
     ]
     assert all(f.value > 0 and f.baseline is not None and f.baseline > 0 for f in figures)
-
-
-def test_bench_trace_reports_percentiles() -> None:
-    figures = {f.name: f for f in bench_trace(events=220, queries=20)}
-    assert set(figures) == {
-        "trace_postgresql_p50_ms",
-        "trace_postgresql_p99_ms",
-        "trace_sqlite_p50_ms",
-        "trace_sqlite_p99_ms",
-    }
-    assert figures["trace_sqlite_p50_ms"].value <= figures["trace_sqlite_p99_ms"].value
