@@ -2,8 +2,9 @@
 
 :func:`index_event` turns an EPCIS 2.0 JSON-LD event into the rows the store keeps
 (sans-I/O: no database involved); :func:`store_events` writes a batch with
-``INSERT ... ON CONFLICT DO NOTHING`` on the event ID, so redelivered events are ignored
-on SQLite and PostgreSQL alike, and returns which events were new.
+``INSERT ... ON CONFLICT DO NOTHING`` on the event ID (with the event time on a
+PostgreSQL store partitioned by it), so redelivered events are ignored on SQLite and
+PostgreSQL alike, and returns which events were new.
 
 >>> indexed = index_event({
 ...     "type": "AggregationEvent", "action": "ADD", "bizStep": "packing",
