@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from app.cli import app
 from server.db import downgrade, make_engine, make_session_factory, migrate
 from server.db.events import EventOrigin, index_event, store_events, trace_events
 from server.db.models import Event, EventEpc
@@ -85,18 +87,17 @@ def test_trace_crosses_partitions(pg_session: Session) -> None:
 
 
 def test_ensure_partitions_moves_a_years_rows_out_of_the_default(pg_session: Session) -> None:
-    this_year = datetime.now(UTC).year
-    late = BASE_TIME.replace(year=this_year + 3)
+    year = datetime.now(UTC).year + 7
+    late = BASE_TIME.replace(year=year)
     far = object_event([sgtin(20)], minutes=int((late - BASE_TIME).total_seconds() // 60))
     _store(pg_session, far)
     assert _partition_of(pg_session, far["eventID"]) == "events_default"
-    connection = pg_session.connection()
-    made = ensure_event_partitions(connection, ahead=3)
+    made = ensure_event_partitions(pg_session.connection(), ahead=7)
     pg_session.commit()
-    assert made == [this_year + 2, this_year + 3]
-    assert _partition_of(pg_session, far["eventID"]) == f"events_y{this_year + 3}"
+    assert made[-1] == year
+    assert _partition_of(pg_session, far["eventID"]) == f"events_y{year}"
     assert [e.event_id for e in trace_events(pg_session, sgtin(20))] == [far["eventID"]]
-    assert ensure_event_partitions(pg_session.connection(), ahead=3) == []
+    assert ensure_event_partitions(pg_session.connection(), ahead=7) == []
     # Still refused once moved.
     assert _store(pg_session, far) == set()
 
@@ -146,3 +147,18 @@ def test_downgrade_and_upgrade_keep_every_event(fresh_pg: Engine) -> None:
         newest = session.scalar(select(func.max(Event.pk)))
         assert newest is not None
         assert newest > max(int(str(pk)) for pk, _ in before)
+
+
+def test_partitions_command(session: Session, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINESIDE_SERVER_DATABASE_URL", db_url)
+    result = CliRunner().invoke(app, ["server", "partitions", "--ahead", "5"])
+    assert result.exit_code == 0, result.output
+    if session.get_bind().dialect.name == "sqlite":
+        assert "not partitioned" in result.output
+        return
+    this_year = datetime.now(UTC).year
+    assert "event partitions up to date" in result.output
+    tables = set(inspect(session.connection()).get_table_names())
+    assert f"events_y{this_year + 5}" in tables
+    again = CliRunner().invoke(app, ["server", "partitions", "--ahead", "5"])
+    assert "(created: none)" in again.output
