@@ -32,6 +32,8 @@ EVENTS_PER_PALLET = UNITS_PER_PALLET + CASES_PER_PALLET + 2
 _T0 = datetime(2025, 1, 1, tzinfo=UTC)
 #: Two years of production, shared out between the lines.
 _SPAN = timedelta(days=730)
+#: The calendar years the events fall in (a partitioned store has a partition for each).
+YEARS = (2025, 2026)
 _PREFIX = "8934567"
 _GTIN = "08934567890128"
 

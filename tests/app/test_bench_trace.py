@@ -51,6 +51,15 @@ def test_loaded_store_is_kept_and_reused(database: str) -> None:
     # Whole pallets on every one of the 20 lines.
     assert again.events == first.events == 20 * EVENTS_PER_PALLET
     assert again.load_s == first.load_s
+    engine = create_engine(again.url)
+    with engine.connect() as connection:
+        where = "SELECT tableoid::regclass::text, count(*) FROM events GROUP BY 1 ORDER BY 1"
+        spread = {str(name): int(count) for name, count in connection.execute(text(where))}
+    engine.dispose()
+    # Each year of the data in its partition, none in the default one.
+    assert "events_default" not in spread
+    assert {"events_y2025", "events_y2026"} <= set(spread)
+    assert sum(spread.values()) == again.events
     # A marker of another loader or schema, and the store is loaded afresh.
     engine = create_engine(again.url)
     with engine.begin() as connection:
