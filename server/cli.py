@@ -76,6 +76,28 @@ def migrate(config: ConfigOption = None) -> None:
     Console().print("[green]database is up to date[/green]")
 
 
+@app.command()
+def partitions(
+    config: ConfigOption = None,
+    ahead: Annotated[int, typer.Option(help="Years after this one to create.")] = 1,
+) -> None:
+    """Create the coming years' event partitions (PostgreSQL; run yearly, or at deploy)."""
+    from server.db import make_engine
+    from server.db.partitions import ensure_event_partitions, is_partitioned
+
+    engine = make_engine(_settings(config).database_url)
+    try:
+        with engine.begin() as connection:
+            if not is_partitioned(connection):
+                Console().print("events are not partitioned here: nothing to do")
+                return
+            made = ensure_event_partitions(connection, ahead=ahead)
+    finally:
+        engine.dispose()
+    created = ", ".join(str(year) for year in made) or "none"
+    Console().print(f"[green]event partitions up to date[/green] (created: {created})")
+
+
 @app.command("seed-demo")
 def seed_demo(
     config: ConfigOption = None,

@@ -24,7 +24,7 @@ from lineside import __version__
 
 app = typer.Typer(
     name="bench",
-    help="Run benchmarks (print, decode, line, ingest, e2e) and write a JSON report.",
+    help="Run benchmarks (print, decode, line, ingest, trace, e2e) and write a JSON report.",
     invoke_without_command=True,
 )
 
@@ -50,12 +50,17 @@ def _line_suite(quick: bool, units: int | None = None) -> list[Figure]:
 
 
 def _ingest_suite(quick: bool) -> list[Figure]:
-    from app.bench.ingest import bench_ingest, bench_trace
+    from app.bench.ingest import bench_ingest
 
-    return [
-        *bench_ingest(events=2000 if quick else 20000),
-        *bench_trace(events=20_000 if quick else 1_000_000),
-    ]
+    return bench_ingest(events=2000 if quick else 20000)
+
+
+def _trace_suite(quick: bool) -> list[Figure]:
+    from app.bench.trace import bench_trace
+
+    if quick:
+        return bench_trace(events=100_000, sqlite_events=20_000, queries=300)
+    return bench_trace(events=10_000_000, sqlite_events=200_000, queries=1000)
 
 
 def _e2e_suite(quick: bool) -> list[Figure]:
@@ -83,6 +88,7 @@ SUITES: dict[str, Suite] = {
     "decode": _decode_suite,
     "line": _line_suite,
     "ingest": _ingest_suite,
+    "trace": _trace_suite,
     "e2e": _e2e_suite,
 }
 #: Run only when named (``lineside bench replica``, ``lineside bench cluster``): they start
@@ -221,7 +227,12 @@ def _line(quick: QuickOption = False, out: OutOption = None, units: UnitsOption 
     _run(["line"], quick, out, {"line": lambda q: _line_suite(q, units)})
 
 
-_register("ingest", "Server ingestion into PostgreSQL and SQLite vs naive; trace latency.")
+_register("ingest", "Ingest into PostgreSQL (1, 2, 4 ingestors) and SQLite vs the broker alone.")
+_register(
+    "trace",
+    "Trace latency over 10 million stored events (PostgreSQL, loaded once with COPY and "
+    "kept) and the load time; SQLite at 200,000.",
+)
 _register("e2e", "Allocation to stored-at-server, everything on one host.")
 _register(
     "replica",

@@ -1,13 +1,11 @@
-"""Aggregator benchmarks: MQTT ingest throughput and trace-query latency.
+"""Aggregator benchmark: MQTT ingest throughput (trace latency: :mod:`app.bench.trace`).
 
 ``bench_ingest`` publishes events to a real Mosquitto and measures how many stored
 events per second ingestor processes sustain into PostgreSQL (one, two and four sharing
 a subscription) and SQLite, beside the broker's own ceiling in the same run: the same
 messages, published the same way, taken by a consumer that stores nothing. Publisher
 and consumers run in child processes, as lines and aggregators do, so the figures are
-theirs and not the bench's. ``bench_trace``
-bulk-loads a store, runs ``ANALYZE``, and measures the latency of a full trace (a unit's
-events, its containers and theirs).
+theirs and not the bench's.
 
 Without a broker address, a private Mosquitto is started on a free port with the
 settings a deployment needs (no queue limit, no in-flight limit); otherwise the given
@@ -16,10 +14,8 @@ broker is used and publishing is windowed so its default queue limit drops nothi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
-import random
 import shutil
 import socket
 import subprocess
@@ -35,16 +31,12 @@ from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
 from app.bench.report import Figure
 from app.cluster import postgres_database
 from lineside import contract
 from lineside.epcis import event_hash
 from lineside.mqtt import BrokerEndpoint, connect, make_client
 from server.db import make_engine, make_session_factory, migrate
-from server.db.events import EventOrigin, containers_of, events_for_epc, index_event, store_events
 from server.db.models import CompanyPrefix, Device, Line, Organisation
 from server.ingest import Ingestor, IngestSettings
 
@@ -373,94 +365,3 @@ def bench_ingest(
 @contextmanager
 def _given(broker: tuple[str, int]) -> Iterator[tuple[str, int]]:
     yield broker
-
-
-def _bulk_load(factory: sessionmaker[Session], events: int, per_case: int = 10) -> list[str]:
-    """Units commissioned and packed into cases, cases onto pallets; returns the units."""
-    units: list[str] = []
-    batch: list[dict[str, Any]] = []
-    origin = EventOrigin(line_id="L1", device_id="agent-1")
-    n = case = 0
-
-    def flush() -> None:
-        with factory() as session, session.begin():
-            store_events(session, [(index_event(e), origin) for e in batch])
-        batch.clear()
-
-    while n < events:
-        case_units = []
-        for _ in range(per_case):
-            event = _event(n, "u")
-            batch.append(event)
-            case_units.append(event["epcList"][0])
-            n += 1
-        units.extend(case_units)
-        case += 1
-        sscc = f"https://id.gs1.org/00/38934567{case:010d}"
-        batch.append(
-            {
-                "type": "AggregationEvent",
-                "eventTime": (_T0 + timedelta(milliseconds=n)).isoformat(),
-                "eventTimeZoneOffset": "+07:00",
-                "parentID": sscc,
-                "childEPCs": case_units,
-                "action": "ADD",
-                "bizStep": "packing",
-                "eventID": f"ni:///sha-256;{hashlib.sha256(sscc.encode()).hexdigest()}?ver=CBV2.0",
-            }
-        )
-        n += 1
-        if len(batch) >= 5000:
-            flush()
-    if batch:
-        flush()
-    return units
-
-
-def _analyze(engine: Engine) -> None:
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
-
-
-def bench_trace(events: int = 1_000_000, queries: int = 500) -> list[Figure]:
-    """Trace latency p50/p99 (a unit's events + containers + their events) on PostgreSQL."""
-    figures: list[Figure] = []
-    for backend in ("postgresql", "sqlite"):
-        with _database(backend) as url:
-            engine = make_engine(url)
-            factory = make_session_factory(engine)
-            units = _bulk_load(factory, events)
-            # Autovacuum would get there too, later; a trace planned without statistics
-            # over a million fresh rows can pick a parallel scan.
-            _analyze(engine)
-            rng = random.Random(7)
-            timings: list[float] = []
-            with factory() as session:
-                for _ in range(queries):
-                    unit = rng.choice(units)
-                    started = time.perf_counter()
-                    found = list(events_for_epc(session, unit))
-                    for container in containers_of(session, unit):
-                        found += events_for_epc(session, container)
-                    timings.append((time.perf_counter() - started) * 1000)
-                    if len(found) < 2:
-                        raise RuntimeError(f"trace of {unit} found {len(found)} events")
-            engine.dispose()
-        timings.sort()
-        p50 = timings[len(timings) // 2]
-        p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-        note = f"{events} events bulk-loaded, {queries} random units"
-        figures.append(
-            Figure(f"trace_{backend}_p50_ms", round(p50, 2), "ms", note=note, lower_is_better=True)
-        )
-        figures.append(
-            Figure(
-                f"trace_{backend}_p99_ms",
-                round(p99, 2),
-                "ms",
-                target=50.0,
-                lower_is_better=True,
-                note=note,
-            )
-        )
-    return figures

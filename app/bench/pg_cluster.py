@@ -144,11 +144,14 @@ class ReplicationPair:
         self._standby_sql("SELECT pg_wal_replay_resume()")
 
     def wait_replayed(self, timeout: float = 30.0) -> None:
-        """Wait until the standby has applied everything the primary has written so far."""
+        """Wait until the standby has applied everything the primary has written so far
+        (up to its WAL insert position: asynchronous commits are not written out yet)."""
         primary = create_engine(self.primary_url(), isolation_level="AUTOCOMMIT")
         try:
             with primary.connect() as connection:
-                target = str(connection.execute(text("SELECT pg_current_wal_lsn()")).scalar())
+                target = str(
+                    connection.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar()
+                )
         finally:
             primary.dispose()
         deadline = time.monotonic() + timeout

@@ -2,8 +2,9 @@
 
 :func:`index_event` turns an EPCIS 2.0 JSON-LD event into the rows the store keeps
 (sans-I/O: no database involved); :func:`store_events` writes a batch with
-``INSERT ... ON CONFLICT DO NOTHING`` on the event ID, so redelivered events are ignored
-on SQLite and PostgreSQL alike, and returns which events were new.
+``INSERT ... ON CONFLICT DO NOTHING`` on the event ID (with the event time on a
+PostgreSQL store partitioned by it), so redelivered events are ignored on SQLite and
+PostgreSQL alike, and returns which events were new.
 
 >>> indexed = index_event({
 ...     "type": "AggregationEvent", "action": "ADD", "bizStep": "packing",
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, delete, select
+from sqlalchemy import Connection, Select, String, and_, delete, literal, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -261,6 +262,10 @@ _PG_EVENT_COLUMNS = (
 # The EPC rows ride along in a data-modifying CTE, joined to the events that were
 # really new. Casts are to unconstrained types on purpose: a value too long must fail
 # at the column (and the message be dead-lettered), never be truncated by a cast.
+# An event ID is stored once whatever its time: on a store partitioned by event time the
+# unique key is (event_id, event_time), so the first of an ID in the batch is kept and an
+# ID already stored is skipped before the insert; ON CONFLICT still settles a race between
+# two ingestors with the same event (same ID, same time).
 _PG_STORE = """
 WITH incoming AS (
     SELECT * FROM unnest(
@@ -285,8 +290,10 @@ new AS (
         event_id, type, action, biz_step, disposition, event_time, event_time_zone_offset,
         read_point, biz_location, line_id, device_id, seq, source, capture_job_id,
         organisation_id, document, %(record_time)b
-    FROM incoming ORDER BY position
-    ON CONFLICT (event_id) DO NOTHING
+    FROM (SELECT DISTINCT ON (event_id) * FROM incoming ORDER BY event_id, position) AS first
+    WHERE NOT EXISTS (SELECT 1 FROM events AS stored WHERE stored.event_id = first.event_id)
+    ORDER BY position
+    ON CONFLICT DO NOTHING
     RETURNING event_id
 ),
 epcs AS (
@@ -544,6 +551,34 @@ def containers_of(session: Session, epc: str, limit: int = 16) -> list[str]:
         chain.append(parent)
         current = parent
     return chain
+
+
+def trace_events(session: Session, epc: str, depth: int = 16) -> list[Event]:
+    """Every event naming ``epc`` or one of its containers (case, pallet...), oldest first.
+
+    One query: a recursive CTE follows the containment chain up from ``epc`` (at most
+    ``depth`` levels; ``UNION`` stops at a cycle), then the events naming any identifier
+    of the chain are read in one semi-join, instead of a query per level.
+    """
+    chain = select(
+        literal(epc, type_=String(URI_LENGTH)).label("epc"), literal(0).label("level")
+    ).cte("chain", recursive=True)
+    parents = (
+        select(Containment.parent_epc, (chain.c.level + 1).label("level"))
+        .join(chain, Containment.child_epc == chain.c.epc)
+        .where(chain.c.level < depth)
+    )
+    chain = chain.union(parents)
+    statement = (
+        select(Event)
+        .where(
+            Event.event_id.in_(
+                select(EventEpc.event_id).where(EventEpc.epc.in_(select(chain.c.epc)))
+            )
+        )
+        .order_by(Event.event_time, Event.pk)
+    )
+    return list(session.scalars(statement))
 
 
 def events_matching_any(session: Session, epcs: Iterable[str]) -> Select[Event]:

@@ -18,6 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 
 from server.db.engine import make_engine, normalise_url
+from server.db.partitions import ensure_event_partitions
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -33,8 +34,18 @@ def alembic_config(url: str | URL) -> Config:
 
 
 def migrate(url: str | URL, revision: str = "head") -> None:
-    """Upgrade the database at ``url`` to ``revision`` (the newest by default)."""
+    """Upgrade the database at ``url`` to ``revision`` (the newest by default).
+
+    On a partitioned PostgreSQL store, the yearly event partitions are then brought up
+    to date too (:func:`server.db.partitions.ensure_event_partitions`).
+    """
     command.upgrade(alembic_config(url), revision)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            ensure_event_partitions(connection)
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str | URL, revision: str = "base") -> None:

@@ -442,6 +442,11 @@ class Event(Base):
 
     ``document`` is the event exactly as received (JSON-LD); the other columns are
     copies for querying. ``pk`` gives a stable insertion order for query paging.
+
+    On PostgreSQL the table is partitioned by year of ``event_time`` (migration 0010,
+    :mod:`server.db.partitions`): there the primary key is ``(pk, event_time)``, the
+    event ID is unique together with the event time (which a redelivered event repeats)
+    and no foreign key can point at ``event_id``. The models describe the SQLite table.
     """
 
     __tablename__ = "events"

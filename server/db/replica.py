@@ -76,9 +76,13 @@ def replication_lag(primary: Connection, replica: Connection) -> ReplicationLag:
     """Measure the standby behind ``replica`` against ``primary`` (two small queries).
 
     The primary's WAL position is read first: a standby that has replayed up to it has
-    everything committed before the measurement began.
+    everything committed before the measurement began. It is the *insert* position: with
+    ``synchronous_commit = off`` a commit returns before its WAL is written, so the write
+    position (``pg_current_wal_lsn()``) can lag behind commits already visible there.
     """
-    primary_lsn = parse_lsn(str(primary.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()))
+    primary_lsn = parse_lsn(
+        str(primary.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar_one())
+    )
     in_recovery, replayed, behind = replica.execute(
         text(
             "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn(), "

@@ -20,6 +20,7 @@ from server.db.events import (
     index_event,
     parent_of,
     store_events,
+    trace_events,
 )
 from server.db.models import Containment, EpcRole, Event, EventEpc
 from tests.server.factories import aggregation_event, object_event, sgtin, sscc
@@ -74,6 +75,33 @@ def test_containment_follows_add_and_delete(session: Session) -> None:
     _store(session, aggregation_event(sscc(1), [units[0]], action="DELETE", minutes=3))
     assert parent_of(session, units[0]) is None
     assert parent_of(session, units[1]) == sscc(1)
+
+
+def test_trace_follows_the_containers_in_one_query(session: Session) -> None:
+    unit = sgtin(30)
+    commissioned = object_event([unit], minutes=0)
+    packed = aggregation_event(sscc(1), [unit], minutes=5)
+    palletised = aggregation_event(sscc(2), [sscc(1)], minutes=6)
+    shipped = object_event([sscc(2)], biz_step="shipping", action="OBSERVE", minutes=9)
+    other = object_event([sgtin(31)], minutes=1)
+    _store(session, shipped, other, palletised, packed, commissioned)
+    chain = (commissioned, packed, palletised, shipped)
+    assert [e.event_id for e in trace_events(session, unit)] == [e["eventID"] for e in chain]
+    assert [e.event_id for e in trace_events(session, sscc(1))] == [e["eventID"] for e in chain[1:]]
+    assert [e.event_id for e in trace_events(session, unit, depth=1)] == [
+        e["eventID"] for e in chain[:3]
+    ]
+    assert trace_events(session, sgtin(404)) == []
+
+
+def test_trace_stops_at_a_containment_cycle(session: Session) -> None:
+    one = aggregation_event(sscc(1), [sscc(2)], minutes=1)
+    two = aggregation_event(sscc(2), [sscc(1)], minutes=2)
+    _store(session, one, two)
+    assert [e.event_id for e in trace_events(session, sscc(1))] == [
+        one["eventID"],
+        two["eventID"],
+    ]
 
 
 def test_late_older_aggregation_does_not_move_a_child(session: Session) -> None:

@@ -13,13 +13,38 @@ from lineside.errors import ConfigError
 from server.db import current_revision, downgrade, head_revision, make_engine, migrate
 from server.db.engine import normalise_url
 from server.db.models import Base
+from server.db.partitions import include_object
+
+
+def _differences(engine: Engine) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(kind, table, columns) of each difference between the database and the models."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
+        differences = compare_metadata(context, Base.metadata)
+    found = []
+    for difference in differences:
+        kind, item = difference[0], difference[1]
+        columns = tuple(column.name for column in getattr(item, "columns", ()))
+        found.append((kind, getattr(getattr(item, "table", item), "name", ""), columns))
+    return sorted(found)
 
 
 def test_migrated_database_matches_models(engine: Engine) -> None:
-    with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
-    assert differences == []
+    differences = _differences(engine)
+    if engine.dialect.name == "sqlite":
+        assert differences == []
+        return
+    # Partitioned by event time (0010): the event ID is unique with the time, and
+    # nothing can reference the event ID alone. Nothing else differs.
+    assert differences == [
+        ("add_constraint", "events", ("event_id",)),
+        ("add_fk", "event_contexts", ("event_id",)),
+        ("add_fk", "event_epcs", ("event_id",)),
+        ("add_fk", "portal_outbox", ("event_id",)),
+        ("remove_constraint", "events", ("event_id", "event_time")),
+    ]
 
 
 def test_migrated_database_is_at_head(db_url: str) -> None:

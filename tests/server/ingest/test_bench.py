@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from app.bench.ingest import bench_ingest, bench_trace
+from app.bench.ingest import bench_ingest
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -32,14 +32,3 @@ def test_bench_ingest_reports_every_run_beside_the_broker_ceiling() -> None:
         assert figure.value > 0
         assert figure.baseline == ceiling
         assert figure.target == round(0.75 * ceiling, 1)
-
-
-def test_bench_trace_reports_percentiles() -> None:
-    figures = {f.name: f for f in bench_trace(events=220, queries=20)}
-    assert set(figures) == {
-        "trace_postgresql_p50_ms",
-        "trace_postgresql_p99_ms",
-        "trace_sqlite_p50_ms",
-        "trace_sqlite_p99_ms",
-    }
-    assert figures["trace_sqlite_p50_ms"].value <= figures["trace_sqlite_p99_ms"].value
