@@ -33,6 +33,7 @@ from typing import Any
 
 from app.bench.report import Figure
 from app.cluster import postgres_database
+from app.demo.stack import mosquitto_config
 from lineside import contract
 from lineside.epcis import event_hash
 from lineside.mqtt import BrokerEndpoint, connect, make_client
@@ -73,10 +74,7 @@ def _private_broker() -> Iterator[tuple[str, int]]:
         port = int(probe.getsockname()[1])
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "mosquitto.conf"
-        config.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-            "max_queued_messages 0\nmax_inflight_messages 0\npersistence false\n"
-        )
+        config.write_text(mosquitto_config(port, Path(folder)), encoding="utf-8")
         process = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 10

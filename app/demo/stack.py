@@ -173,7 +173,8 @@ def demo_admin_password(options: DemoOptions) -> str:
 def mosquitto_config(port: int, workdir: Path) -> str:
     """The configuration of a private Mosquitto on ``port`` that logs into ``workdir``:
     anonymous on loopback, nothing persisted, and never a QoS 1 message dropped for a slow
-    subscriber or bridge (no queue or in-flight limit)."""
+    subscriber or bridge (no queue or in-flight limit), and Nagle's algorithm off (as in the
+    production configuration)."""
     lines = [
         # Started as root, Mosquitto would switch to a user who cannot read here.
         f"user {getuser()}",
@@ -182,6 +183,7 @@ def mosquitto_config(port: int, workdir: Path) -> str:
         "persistence false",
         "max_queued_messages 0",
         "max_inflight_messages 0",
+        "set_tcp_nodelay true",
         f"log_dest file {workdir / 'mosquitto.log'}",
     ]
     return "\n".join(lines) + "\n"
