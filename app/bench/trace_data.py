@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -123,6 +123,28 @@ class _Line:
         return "events", row
 
 
+def _packed(
+    event: Callable[[str, str, dict[str, Any]], tuple[str, Row]], parent: str, children: list[str]
+) -> Iterator[tuple[str, Row]]:
+    """The packing event of ``children`` into ``parent``, its identifiers and containment."""
+    table, row = event(
+        "AggregationEvent",
+        parent,
+        {
+            "action": "ADD",
+            "parentID": parent,
+            "childEPCs": children,
+            "bizStep": "packing",
+            "disposition": "in_progress",
+        },
+    )
+    yield table, row
+    yield "event_epcs", (row[0], parent, "parent")
+    for epc in children:
+        yield "event_epcs", (row[0], epc, "child")
+        yield "containment", (epc, parent, row[0], row[5])
+
+
 def generate(events: int, lines: int = 20) -> Iterator[tuple[str, Row]]:
     """``(table, row)`` pairs for about ``events`` events (whole pallets) on ``lines`` lines."""
     per_line = units_per_line(events, lines)
@@ -156,39 +178,9 @@ def generate(events: int, lines: int = 20) -> Iterator[tuple[str, Row]]:
                     )
                     yield table, row
                     yield "event_epcs", (row[0], epc, "epc")
-                table, row = event(
-                    "AggregationEvent",
-                    case_epc,
-                    {
-                        "action": "ADD",
-                        "parentID": case_epc,
-                        "childEPCs": units,
-                        "bizStep": "packing",
-                        "disposition": "in_progress",
-                    },
-                )
-                yield table, row
-                yield "event_epcs", (row[0], case_epc, "parent")
-                for epc in units:
-                    yield "event_epcs", (row[0], epc, "child")
-                    yield "containment", (epc, case_epc, row[0], row[5])
+                yield from _packed(event, case_epc, units)
                 cases.append(case_epc)
-            table, row = event(
-                "AggregationEvent",
-                pallet_epc,
-                {
-                    "action": "ADD",
-                    "parentID": pallet_epc,
-                    "childEPCs": cases,
-                    "bizStep": "packing",
-                    "disposition": "in_progress",
-                },
-            )
-            yield table, row
-            yield "event_epcs", (row[0], pallet_epc, "parent")
-            for epc in cases:
-                yield "event_epcs", (row[0], epc, "child")
-                yield "containment", (epc, pallet_epc, row[0], row[5])
+            yield from _packed(event, pallet_epc, cases)
             table, row = event(
                 "ObjectEvent",
                 f"ship:{pallet_epc}",
