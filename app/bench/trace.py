@@ -40,7 +40,7 @@ from app.bench.trace_data import (
 )
 from app.cluster import PG_ADMIN_URL
 from server.db import head_revision, make_engine, make_session_factory, migrate
-from server.db.events import containers_of, events_for_epc, trace_events
+from server.db.events import events_for_epc, parent_of, trace_events
 from server.db.models import Containment, Event, EventEpc
 from server.db.partitions import is_partitioned
 
@@ -215,9 +215,12 @@ def _sqlite_load(url: str, events: int) -> int:
 
 
 def _per_level(session: Session, unit: str) -> list[Event]:
+    """The baseline: the events of the unit, then its container's and so on, a query each."""
     found = list(events_for_epc(session, unit))
-    for container in containers_of(session, unit):
+    current = unit
+    while (container := parent_of(session, current)) is not None:
         found += events_for_epc(session, container)
+        current = container
     return found
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, String, and_, delete, literal, select
+from sqlalchemy import CTE, Connection, Select, and_, delete, literal, or_, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -540,42 +540,55 @@ def children_of(session: Session, parent_epc: str) -> list[str]:
     return list(session.scalars(statement))
 
 
-def containers_of(session: Session, epc: str, limit: int = 16) -> list[str]:
-    """The chain of containers of ``epc``, innermost first (case, then pallet...)."""
-    chain: list[str] = []
-    current = epc
-    while len(chain) < limit:
-        parent = parent_of(session, current)
-        if parent is None or parent in chain or parent == epc:
+def _chain(epcs: Sequence[str], depth: int) -> CTE:
+    """The containers of the first of ``epcs`` that is packed, then theirs, with their
+    level (1: its case...), as a recursive CTE of at most ``depth`` levels."""
+    first = (
+        select(Containment.parent_epc.label("epc"))
+        .where(Containment.child_epc.in_(list(epcs)))
+        .limit(1)
+        .subquery()
+    )
+    chain = select(first.c.epc, literal(1).label("level")).cte("chain", recursive=True)
+    parents = (
+        select(Containment.parent_epc, (chain.c.level + 1).label("level"))
+        .join(chain, Containment.child_epc == chain.c.epc)
+        .where(chain.c.level < depth)
+    )
+    return chain.union_all(parents)
+
+
+def containers_of(session: Session, epcs: Sequence[str] | str, limit: int = 16) -> list[str]:
+    """The chain of containers of ``epcs`` (one identifier, or several forms of one code),
+    innermost first (case, then pallet...), read in one recursive query.
+
+    The chain ends before a container seen already (a cycle left by bad data).
+    """
+    own = [epcs] if isinstance(epcs, str) else list(epcs)
+    if not own:
+        return []
+    chain = _chain(own, limit)
+    found = session.scalars(select(chain.c.epc).order_by(chain.c.level))
+    result: list[str] = []
+    for epc in found:
+        if epc in result or epc in own:
             break
-        chain.append(parent)
-        current = parent
-    return chain
+        result.append(epc)
+    return result
 
 
 def trace_events(session: Session, epc: str, depth: int = 16) -> list[Event]:
     """Every event naming ``epc`` or one of its containers (case, pallet...), oldest first.
 
     One query: a recursive CTE follows the containment chain up from ``epc`` (at most
-    ``depth`` levels; ``UNION`` stops at a cycle), then the events naming any identifier
-    of the chain are read in one semi-join, instead of a query per level.
+    ``depth`` levels), then the events naming ``epc`` or any container of the chain are
+    read in one semi-join, instead of a query per level.
     """
-    chain = select(
-        literal(epc, type_=String(URI_LENGTH)).label("epc"), literal(0).label("level")
-    ).cte("chain", recursive=True)
-    parents = (
-        select(Containment.parent_epc, (chain.c.level + 1).label("level"))
-        .join(chain, Containment.child_epc == chain.c.epc)
-        .where(chain.c.level < depth)
-    )
-    chain = chain.union(parents)
+    chain = _chain([epc], depth)
+    named = or_(EventEpc.epc == epc, EventEpc.epc.in_(select(chain.c.epc)))
     statement = (
         select(Event)
-        .where(
-            Event.event_id.in_(
-                select(EventEpc.event_id).where(EventEpc.epc.in_(select(chain.c.epc)))
-            )
-        )
+        .where(Event.event_id.in_(select(EventEpc.event_id).where(named)))
         .order_by(Event.event_time, Event.pk)
     )
     return list(session.scalars(statement))

@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lineside.gs1 import GS1_RESOLVER_ROOT
+from server.db.events import containers_of
 from server.db.models import (
     ConsumerScan,
     Containment,
@@ -161,21 +162,6 @@ def _as_date(value: Any) -> date | None:
         except ValueError:
             return None
     return None
-
-
-def _ancestors(session: Session, identifiers: Sequence[str]) -> list[str]:
-    """Parents of the first identifier that is packed, then their parents (case, pallet…)."""
-    chain: list[str] = []
-    current = list(identifiers)
-    for _ in range(8):  # deeper hierarchies than unit/case/pallet/container are not real
-        parent = session.scalar(
-            select(Containment.parent_epc).where(Containment.child_epc.in_(current)).limit(1)
-        )
-        if parent is None or parent in chain:
-            break
-        chain.append(parent)
-        current = [parent]
-    return chain
 
 
 def active_recall(session: Session, gtin: str | None, lot: str | None) -> Recall | None:
@@ -364,7 +350,8 @@ def trace(
     organisation = product.organisation if product is not None else None
     ref = with_company_prefix(session, ref, organisation)
     own = instance_identifiers(ref, domains)
-    parents = _ancestors(session, own) if own else []
+    # Deeper hierarchies than unit/case/pallet/container are not real: 8 levels at most.
+    parents = containers_of(session, own, limit=8)
     lot_ids = class_identifiers(ref, domains) if not own else []
     via_of = dict.fromkeys(own + lot_ids, "self")
     via_of.update(dict.fromkeys(parents, "parent"))

@@ -104,6 +104,19 @@ def test_trace_stops_at_a_containment_cycle(session: Session) -> None:
     ]
 
 
+def test_containers_of_several_forms_of_a_code_and_of_a_cycle(session: Session) -> None:
+    _store(session, aggregation_event(sscc(1), [sgtin(40)], minutes=1))
+    _store(session, aggregation_event(sscc(2), [sscc(1)], minutes=2))
+    # The first form of the code that is packed gives the chain; the others are not.
+    assert containers_of(session, [sgtin(404), sgtin(40)]) == [sscc(1), sscc(2)]
+    assert containers_of(session, [sgtin(404)]) == []
+    assert containers_of(session, []) == []
+    assert containers_of(session, sgtin(40), limit=1) == [sscc(1)]
+    _store(session, aggregation_event(sscc(1), [sscc(2)], minutes=3))  # bad data: a cycle
+    assert containers_of(session, sscc(1)) == [sscc(2)]
+    assert containers_of(session, sgtin(40)) == [sscc(1), sscc(2)]
+
+
 def test_late_older_aggregation_does_not_move_a_child(session: Session) -> None:
     unit = sgtin(5)
     _store(session, aggregation_event(sscc(2), [unit], minutes=10))
