@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CTE, Connection, Select, and_, delete, literal, or_, select
+from sqlalchemy import CTE, Connection, Select, String, and_, delete, literal, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -584,11 +584,25 @@ def trace_events(session: Session, epc: str, depth: int = 16) -> list[Event]:
     ``depth`` levels), then the events naming ``epc`` or any container of the chain are
     read in one semi-join, instead of a query per level.
     """
-    chain = _chain([epc], depth)
-    named = or_(EventEpc.epc == epc, EventEpc.epc.in_(select(chain.c.epc)))
+    # The chain starts at ``epc`` itself (level 0): one set of identifiers for the
+    # semi-join, which the planner probes through the index (an OR of ``epc`` and the
+    # containers' set would scan event_epcs).
+    chain = select(
+        literal(epc, type_=String(URI_LENGTH)).label("epc"), literal(0).label("level")
+    ).cte("chain", recursive=True)
+    parents = (
+        select(Containment.parent_epc, (chain.c.level + 1).label("level"))
+        .join(chain, Containment.child_epc == chain.c.epc)
+        .where(chain.c.level < depth)
+    )
+    chain = chain.union(parents)
     statement = (
         select(Event)
-        .where(Event.event_id.in_(select(EventEpc.event_id).where(named)))
+        .where(
+            Event.event_id.in_(
+                select(EventEpc.event_id).where(EventEpc.epc.in_(select(chain.c.epc)))
+            )
+        )
         .order_by(Event.event_time, Event.pk)
     )
     return list(session.scalars(statement))
