@@ -268,15 +268,30 @@ _PLAIN_EVENTS = st.fixed_dictionaries(
     optional={
         **{key: st.lists(_TEXTS, max_size=4) for key in _LISTS},
         **{key: st.fixed_dictionaries({"id": _TEXTS}) for key in _LOCATIONS},
-        **dict.fromkeys((*_SCALARS, "eventID", "recordTime"), _TEXTS),
+        **dict.fromkeys((*_SCALARS, "eventID", "recordTime", "lineside:reason"), _TEXTS),
+        # A line's lot and dates; keys of any prefix, known or not, or none.
+        "ilmd": st.dictionaries(
+            st.sampled_from(
+                ["cbvmda:lotNumber", "cbvmda:itemExpirationDate", "ex:grade", "lot", "gs1:x"]
+            ),
+            _TEXTS,
+            max_size=3,
+        ),
+        "example:note": _TEXTS,
     },
 )
 #: Anything that makes an event not plain: an unusual value or another field.
 _ODD = st.tuples(
-    st.sampled_from([*_LISTS, *_LOCATIONS, *_SCALARS, "errorDeclaration", "example:x"]),
+    st.sampled_from(
+        [*_LISTS, *_LOCATIONS, *_SCALARS, "errorDeclaration", "example:x", "ilmd", "comment"]
+    ),
     st.one_of(
         _TEXTS,
         st.integers(),
+        st.none(),
+        st.fixed_dictionaries({"cbvmda:lotNumber": st.one_of(st.integers(), st.none())}),
+        st.fixed_dictionaries({"comment": _TEXTS, "rdfs:comment": _TEXTS}),
+        st.fixed_dictionaries({"cbvmda:lotNumber": st.fixed_dictionaries({"#text": _TEXTS})}),
         st.lists(st.one_of(_TEXTS, st.none(), st.integers()), max_size=3),
         st.fixed_dictionaries({"id": st.one_of(_TEXTS, st.integers())}),
         st.fixed_dictionaries({"id": _TEXTS, "#text": _TEXTS}),
