@@ -422,20 +422,24 @@ def _store_portable(
         }
         for indexed, origin in unique.values()
     ]
-    statement = (
-        sqlite.insert(Event)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(Event.event_id)
-    )
-    inserted = set(connection.execute(statement, rows).scalars())
+    inserted = set(connection.execute(_SQLITE_EVENTS, rows).scalars())
     epc_rows = [
         {"event_id": event_id, "epc": item.epc, "role": item.role}
         for event_id in inserted
         for item in unique[event_id][0].epcs
     ]
     if epc_rows:
-        connection.execute(sqlite.insert(EventEpc).on_conflict_do_nothing(), epc_rows)
+        connection.execute(_SQLITE_EPCS, epc_rows)
     return inserted
+
+
+# Built once (a statement carries its cache key): small batches run them often.
+_SQLITE_EVENTS = (
+    sqlite.insert(Event)
+    .on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(Event.event_id)
+)
+_SQLITE_EPCS = sqlite.insert(EventEpc).on_conflict_do_nothing()
 
 
 def _apply_containment(connection: Connection, aggregations: Sequence[IndexedEvent]) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -437,6 +437,16 @@ class _LineInfo:
         )
 
 
+# Built once: a statement object carries its cache key, so executing it again skips
+# building the expression and looking up its compiled form (a batch of one event runs a
+# dozen statements; building them cost more than running them).
+_REGISTRY = (
+    select(Line.id, Line.site, Line.organisation_id, Line.offline_reserve, Device.id)
+    .outerjoin(Device, Device.line_id == Line.id)
+    .where(Line.id.in_(bindparam("lines", expanding=True)))
+)
+
+
 def _registry(
     session: Session, line_ids: set[str | None]
 ) -> tuple[dict[str | None, _LineInfo], dict[str, str]]:
@@ -451,12 +461,8 @@ def _registry(
         return {}, {}
     lines: dict[str | None, _LineInfo] = {}
     devices: dict[str, str] = {}
-    statement = (
-        select(Line.id, Line.site, Line.organisation_id, Line.offline_reserve, Device.id)
-        .outerjoin(Device, Device.line_id == Line.id)
-        .where(Line.id.in_(wanted))
-    )
-    for line_id, site, organisation_id, reserve, device_id in session.execute(statement):
+    rows = session.connection().execute(_REGISTRY, {"lines": sorted(wanted)})
+    for line_id, site, organisation_id, reserve, device_id in rows:
         lines[line_id] = _LineInfo(line_id, site, organisation_id, reserve or 0)
         if device_id is not None:
             devices[device_id] = line_id

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -79,6 +79,44 @@ SELECT %(gtin)s, serial, %(block_id)s FROM unnest(%(serial)s::text[]) AS claimed
 ON CONFLICT DO NOTHING
 RETURNING serial
 """
+
+# Built once and run on the connection: a batch of one event runs each of them once, and
+# building a statement (and going through the ORM to run it) cost more than running it.
+_PREFIX_OWNERS = select(CompanyPrefix.prefix, CompanyPrefix.organisation_id).where(
+    CompanyPrefix.prefix.in_(bindparam("prefixes", expanding=True))
+)
+_PRODUCT_OWNERS = select(Product.gtin, Product.organisation_id).where(
+    Product.gtin.in_(bindparam("gtins", expanding=True))
+)
+_ISSUED = (
+    select(IssuedSerial.gtin, IssuedSerial.serial, SerialBlock.line_id)
+    .join(SerialBlock, SerialBlock.id == IssuedSerial.block_id)
+    .where(tuple_(IssuedSerial.gtin, IssuedSerial.serial).in_(bindparam("pairs", expanding=True)))
+)
+_OFFLINE_USED = select(func.coalesce(func.sum(SerialBlock.count), 0)).where(
+    SerialBlock.line_id == bindparam("line_id"),
+    SerialBlock.id.startswith(OFFLINE_BLOCK_PREFIX),
+)
+_CLAIMED_ELSEWHERE = (
+    select(IssuedSerial.serial)
+    .join(SerialBlock, SerialBlock.id == IssuedSerial.block_id)
+    .where(
+        IssuedSerial.gtin == bindparam("gtin"),
+        IssuedSerial.serial.in_(bindparam("serials", expanding=True)),
+        SerialBlock.line_id != bindparam("line_id"),
+    )
+    .limit(1)
+)
+_COUNT_CLAIMED = (
+    update(SerialBlock)
+    .where(SerialBlock.id == bindparam("block_id"))
+    .values(count=SerialBlock.count + bindparam("claimed"))
+)
+_NEW_BLOCK = {
+    "postgresql": postgresql.insert(SerialBlock).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(SerialBlock).on_conflict_do_nothing(),
+}
+_SQLITE_CLAIM = sqlite.insert(IssuedSerial).on_conflict_do_nothing().returning(IssuedSerial.serial)
 
 
 def hash_problem(event: dict[str, Any], *, context: object = None) -> str | None:
@@ -191,19 +229,13 @@ class EventRights:
         candidates = {d[:n] for d in digit_strings for n in range(4, 13) if len(d) >= n}
         if not candidates:
             return {}
-        rows = self.session.execute(
-            select(CompanyPrefix.prefix, CompanyPrefix.organisation_id).where(
-                CompanyPrefix.prefix.in_(sorted(candidates))
-            )
-        )
+        rows = self.session.connection().execute(_PREFIX_OWNERS, {"prefixes": sorted(candidates)})
         return {prefix: int(owner) for prefix, owner in rows}
 
     def _product_owners(self, gtins: set[str]) -> dict[str, int]:
         if not gtins:
             return {}
-        rows = self.session.execute(
-            select(Product.gtin, Product.organisation_id).where(Product.gtin.in_(sorted(gtins)))
-        )
+        rows = self.session.connection().execute(_PRODUCT_OWNERS, {"gtins": sorted(gtins)})
         return {gtin: int(owner) for gtin, owner in rows}
 
     def _issued(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -217,24 +249,15 @@ class EventRights:
             )
             return {(gtin, serial): line for gtin, serial, line in issued}
         found: dict[tuple[str, str], str] = {}
+        connection = self.session.connection()
         for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            rows = self.session.execute(
-                select(IssuedSerial.gtin, IssuedSerial.serial, SerialBlock.line_id)
-                .join(SerialBlock, SerialBlock.id == IssuedSerial.block_id)
-                .where(tuple_(IssuedSerial.gtin, IssuedSerial.serial).in_(chunk))
-            )
+            rows = connection.execute(_ISSUED, {"pairs": ordered[start : start + 500]})
             found.update({(gtin, serial): line for gtin, serial, line in rows})
         return found
 
     def _offline_in_use(self, line_id: str) -> int:
         if line_id not in self._offline_used:
-            used = self.session.scalar(
-                select(func.coalesce(func.sum(SerialBlock.count), 0)).where(
-                    SerialBlock.line_id == line_id,
-                    SerialBlock.id.startswith(OFFLINE_BLOCK_PREFIX),
-                )
-            )
+            used = self.session.connection().scalar(_OFFLINE_USED, {"line_id": line_id})
             self._offline_used[line_id] = int(used or 0)
         return self._offline_used[line_id]
 
@@ -309,38 +332,26 @@ class EventRights:
         by one, when the other claim is visible and refuses the event.
         """
         recorded = 0
+        connection = self.session.connection()
         for (line_id, gtin), serials in self._claims.items():
             block_id = offline_block_id(line_id, gtin)
             block = {"id": block_id, "gtin": gtin, "line_id": line_id, "count": 0,
                      "issued_at": utcnow()}  # fmt: skip
-            self.session.execute(
-                _insert(self.session, SerialBlock).values(block).on_conflict_do_nothing()
-            )
+            connection.execute(_NEW_BLOCK[connection.dialect.name], block)
             claimed = self._insert_claims(block_id, gtin, serials)
             # A serial not inserted was claimed meanwhile by another transaction: by
             # another ingestor of this line (harmless), or by another line (a conflict).
             missing = [serial for serial in serials if serial not in claimed]
             if missing:
-                elsewhere = self.session.scalar(
-                    select(IssuedSerial.serial)
-                    .join(SerialBlock, SerialBlock.id == IssuedSerial.block_id)
-                    .where(
-                        IssuedSerial.gtin == gtin,
-                        IssuedSerial.serial.in_(missing),
-                        SerialBlock.line_id != line_id,
-                    )
-                    .limit(1)
+                elsewhere = connection.scalar(
+                    _CLAIMED_ELSEWHERE, {"gtin": gtin, "serials": missing, "line_id": line_id}
                 )
                 if elsewhere is not None:
                     raise ClaimConflict(
                         f"serial {elsewhere} of GTIN {gtin} was just claimed by another line"
                     )
             if claimed:
-                self.session.execute(
-                    update(SerialBlock)
-                    .where(SerialBlock.id == block_id)
-                    .values(count=SerialBlock.count + len(claimed))
-                )
+                connection.execute(_COUNT_CLAIMED, {"block_id": block_id, "claimed": len(claimed)})
             recorded += len(serials)
         self._claims.clear()
         return recorded
@@ -353,23 +364,12 @@ class EventRights:
             )
             return {serial for (serial,) in inserted}
         rows = [{"gtin": gtin, "serial": serial, "block_id": block_id} for serial in serials]
-        returned = self.session.execute(
-            _insert(self.session, IssuedSerial)
-            .on_conflict_do_nothing()
-            .returning(IssuedSerial.serial),
-            rows,
-        )
+        returned = self.session.connection().execute(_SQLITE_CLAIM, rows)
         return {serial for (serial,) in returned}
 
 
 class ClaimConflict(Exception):
     """Two lines claimed the same serial at once; the batch must be checked again."""
-
-
-def _insert(session: Session, model: type[Any]) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
 
 
 def _longest(prefixes: dict[str, int], digits: str) -> int | None:
