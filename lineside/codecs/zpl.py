@@ -12,6 +12,7 @@ Field data is always hex-escaped with ``^FH\`` so no data can inject a command:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -173,6 +174,7 @@ class ZplCommand:
 
 
 _PREFIXES = (0x5E, 0x7E)  # ^ ~
+_PREFIX = re.compile(rb"[\^~]")
 
 
 def _dy_payload_length(header: bytes) -> int | None:
@@ -199,14 +201,15 @@ def parse_commands(data: bytes) -> list[ZplCommand]:
     n = len(data)
     line = 1
     while i < n:
-        byte = data[i]
-        if byte not in _PREFIXES:
-            if byte == 0x0A:
-                line += 1
-            i += 1
+        if data[i] not in _PREFIXES:
+            # Text before the first command (line breaks): skip to a prefix in one search.
+            found = _PREFIX.search(data, i)
+            k = found.start() if found is not None else n
+            line += data.count(b"\n", i, k)
+            i = k
             continue
         start = i
-        prefix = chr(byte)
+        prefix = chr(data[i])
         name_bytes = data[i + 1 : i + 3]
         if len(name_bytes) < 2 or any(b in _PREFIXES for b in name_bytes):
             if name_bytes[:1] in (b"A",) and len(name_bytes) >= 1 and i + 2 <= n:
@@ -236,9 +239,8 @@ def parse_commands(data: bytes) -> list[ZplCommand]:
                 commands.append(ZplCommand(prefix, name, data[j:end], start, line))
                 i = end
                 continue
-        k = j
-        while k < n and data[k] not in _PREFIXES:
-            k += 1
+        found = _PREFIX.search(data, j)
+        k = found.start() if found is not None else n
         params = data[j:k]
         commands.append(ZplCommand(prefix, name, params.rstrip(b"\r\n"), start, line))
         line += params.count(b"\n")

@@ -88,6 +88,31 @@ def test_tokenizer_random_bytes_never_crash(data: bytes) -> None:
         parse_commands(data)
 
 
+_commands = st.lists(
+    st.tuples(
+        st.sampled_from(["^", "~"]),
+        st.sampled_from(["FO", "FD", "FS", "BX", "XA", "XZ", "HS", "CI"]),
+        st.text(alphabet="0123456789,ABCxyz \n", max_size=12),
+        st.text(alphabet=" \r\n", max_size=3),
+    ),
+    max_size=12,
+)
+
+
+@given(st.text(alphabet=" \r\n", max_size=4), _commands)
+def test_tokenizer_gives_back_each_command_with_its_line(
+    leading: str, written: list[tuple[str, str, str, str]]
+) -> None:
+    data = leading + "".join(prefix + name + params + gap for prefix, name, params, gap in written)
+    parsed = parse_commands(data.encode("ascii"))
+    expected = []
+    line = 1 + leading.count("\n")
+    for prefix, name, params, gap in written:
+        expected.append((prefix, name, (params + gap).rstrip("\r\n"), line))
+        line += (params + gap).count("\n")
+    assert [(c.prefix, c.name, c.params.decode(), c.line) for c in parsed] == expected
+
+
 _cset82 = st.text(
     alphabet=st.sampled_from(
         "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
