@@ -244,8 +244,15 @@ _LEGACY_CBV = (
 )
 
 
+#: A timestamp already in the canonical form (a line writes its times so): kept as is.
+_CANONICAL_TIME = re.compile(r"[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
 def _utc_millis(text: str) -> str:
     """A timestamp in UTC at millisecond precision; unparseable text is kept as is."""
+    if _CANONICAL_TIME.fullmatch(text):
+        # Valid, it renders as itself; invalid (a 30th of February), it is kept as is.
+        return text
     m = _RFC3339.match(text)
     if m is None:
         return text

@@ -120,6 +120,29 @@ def test_hash_is_invariant_under_time_zone(moment: datetime, offset_minutes: int
     assert event_hash(utc) == event_hash(shifted)
 
 
+@given(
+    st.datetimes(min_value=datetime(1001, 1, 1), max_value=datetime(9998, 12, 31)),
+    st.integers(min_value=-12 * 60, max_value=14 * 60),
+    st.sampled_from(["milliseconds", "microseconds", "seconds"]),
+)
+def test_times_written_in_any_form_reach_the_canonical_one(
+    moment: datetime, offset_minutes: int, precision: str
+) -> None:
+    # The canonical form is kept as it is (the line writes its times so); every other
+    # spelling of the same moment is brought to it.
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000, tzinfo=UTC)
+    canonical = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    local = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    assert hashing.prehash_value(canonical, time=True) == canonical
+    if precision != "seconds" or moment.microsecond == 0:
+        assert hashing.prehash_value(local.isoformat(timespec=precision), time=True) == canonical
+
+
+def test_times_that_are_no_date_are_kept_as_written() -> None:
+    for text in ("2024-02-30T00:00:00.000Z", "2024-13-01T00:00:00.000Z", "not a time"):
+        assert hashing.prehash_value(text, time=True) == text
+
+
 def test_precision_and_spelling_do_not_change_the_hash() -> None:
     variants = [
         {**BASE, "eventTime": "2024-05-01T08:30:15.1230000+07:00"},
