@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
@@ -35,7 +35,7 @@ from app.bench.report import Figure
 from app.cluster import postgres_database
 from app.demo.stack import mosquitto_config
 from lineside import contract
-from lineside.epcis import event_hash
+from lineside.epcis.builders import CommissioningTemplate
 from lineside.mqtt import BrokerEndpoint, connect, make_client
 from server.db import make_engine, make_session_factory, migrate
 from server.db.models import CompanyPrefix, Device, Line, Organisation
@@ -51,19 +51,19 @@ _T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _BENCH_PREFIX = "8934567"
 
 
+#: The events a line sends: commissioning with its lot and expiry, eventID the event hash
+#: (the server refuses any other), built as the line builds them.
+_COMMISSIONING = CommissioningTemplate(
+    read_point="https://id.gs1.org/414/8934567000017/254/L1",
+    biz_location="https://id.gs1.org/414/8934567000017",
+    lot="L2601",
+    expiry=date(2027, 1, 1),
+)
+
+
 def _event(n: int, salt: str) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": (_T0 + timedelta(milliseconds=n)).isoformat().replace("+00:00", "Z"),
-        "eventTimeZoneOffset": "+07:00",
-        "epcList": [f"https://id.gs1.org/01/08934567890128/21/{salt}{n}"],
-        "action": "ADD",
-        "bizStep": "commissioning",
-        "disposition": "active",
-        "readPoint": {"id": "https://id.gs1.org/414/8934567000017"},
-    }
-    event["eventID"] = event_hash(event)  # the server refuses any other
-    return event
+    epc = f"https://id.gs1.org/01/08934567890128/21/{salt}{n}"
+    return _COMMISSIONING.event(epc, _T0 + timedelta(milliseconds=n))
 
 
 @contextmanager
