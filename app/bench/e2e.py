@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 from dataclasses import dataclass, replace
@@ -57,6 +58,16 @@ def measure_latencies(stack: DemoStack, parts: DemoLineParts) -> tuple[list[floa
     return latencies, first, last
 
 
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU time a process has used so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True, slots=True)
 class _Measured:
     units_per_s: float
@@ -64,12 +75,29 @@ class _Measured:
     p99_ms: float
     lost: int
     measured: int
+    #: CPU milliseconds per unit by role: agent, ingestor, server, broker, and this
+    #: process (the device simulators and the observer).
+    cpu_ms: dict[str, float]
+
+    @property
+    def cpu_total_ms(self) -> float:
+        return sum(self.cpu_ms.values())
+
+    def cpu_note(self) -> str:
+        parts = sorted(self.cpu_ms.items(), key=lambda item: -item[1])
+        return ", ".join(f"{role} {ms:.2f}" for role, ms in parts)
 
 
 async def _measure_run(options: DemoOptions, units: int) -> _Measured:
     async with DemoStack(options) as stack:
+        processes = {**stack.process_ids(), "simulators and observer": os.getpid()}
+        before = {role: cpu_seconds(pid) for role, pid in processes.items()}
         await stack.start_work_orders(units)
         await stack.wait_finished(timeout=max(120.0, units / 10))
+        spent: dict[str, float] = {}
+        for role, pid in processes.items():
+            group = role.split()[0] if role.startswith(("agent", "ingestor")) else role
+            spent[group] = spent.get(group, 0.0) + cpu_seconds(pid) - before[role]
         await stack.stop_agents()
         summary = await stack.summary(agents_stopped=True)
         parts = stack.lines[0]
@@ -81,6 +109,7 @@ async def _measure_run(options: DemoOptions, units: int) -> _Measured:
         p99_ms=percentile(latencies, 0.99) * 1000 if latencies else 0.0,
         lost=summary.lost + (units - len(latencies)),
         measured=len(latencies),
+        cpu_ms={role: seconds * 1000 / units for role, seconds in spent.items()},
     )
 
 
@@ -118,6 +147,7 @@ def bench_end_to_end(
         paced = asyncio.run(
             _measure_run(replace(in_process, workdir=root / "paced", rate=paced_rate), units)
         )
+    cores = os.cpu_count() or 1
     note = f"{units} units, one line, SQLite, 2 ingestors, private Mosquitto"
     paced_note = f"{note}; line paced at {paced_rate:g} labels/s"
     return [
@@ -129,6 +159,20 @@ def bench_end_to_end(
             baseline_name="in_process_line_units_per_s",
             baseline=round(baseline.units_per_s, 1),
             note=f"{note}; real drivers and simulators, flat out",
+        ),
+        Figure(
+            "e2e_cpu_ms_per_unit",
+            round(real.cpu_total_ms, 2),
+            "ms",
+            lower_is_better=True,
+            baseline_name="in_process_line_cpu_ms_per_unit",
+            baseline=round(baseline.cpu_total_ms, 2),
+            note=(
+                f"CPU of every process per unit, flat out through the drivers: "
+                f"{real.cpu_note()}; {cores} cores allow at most "
+                f"{cores * 1000 / real.cpu_total_ms:.0f} units/s at this cost. "
+                f"In process: {baseline.cpu_note()}"
+            ),
         ),
         Figure(
             "e2e_paced_units_per_s",

@@ -200,6 +200,11 @@ class MosquittoBroker:
         self._process: asyncio.subprocess.Process | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The broker's process, while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
@@ -298,6 +303,11 @@ class EmbeddedBroker:
         self.port = free_port()
         self._log = log
         self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's process, while it runs."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def url(self) -> str:
@@ -1037,6 +1047,21 @@ class DemoStack:
             dead_letters=getattr(self, "_dead_letters", 0),
             broker=self.broker_name,
         )
+
+    def process_ids(self) -> dict[str, int]:
+        """The running processes of the stack by role (agents, ingestors, server, broker);
+        the simulators and the observer run in this process."""
+        found: dict[str, int] = {}
+        for parts in self.lines:
+            if parts.agent is not None:
+                found[f"agent {parts.line_id}"] = parts.agent.pid
+        for index, ingestor in enumerate(self.ingestors):
+            found[f"ingestor {index + 1}"] = ingestor.pid
+        if self.server is not None:
+            found["server"] = self.server.pid
+        if self.broker is not None and self.broker.pid is not None:
+            found["broker"] = self.broker.pid
+        return found
 
     async def stop_agents(self) -> None:
         await asyncio.gather(

@@ -157,6 +157,18 @@ def test_nothing_lost_and_the_order_reconciles(outcome: Outcome) -> None:
     assert len(outcome.commissioned) == UNITS
 
 
+def test_the_stack_names_its_processes(outcome: Outcome) -> None:
+    # What the end-to-end bench charges CPU to; the broker here is the shared one.
+    roles = outcome.stack.process_ids()
+    assert set(roles) == {
+        f"agent {outcome.stack.lines[0].line_id}",
+        "ingestor 1",
+        "ingestor 2",
+        "server",
+    }
+    assert len(set(roles.values())) == len(roles)
+
+
 async def test_every_unit_is_traced_commissioned_and_in_a_case(outcome: Outcome) -> None:
     stack = outcome.stack
     gtin = stack.lines[0].gtin
