@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import unquote
 
 from lineside.gs1.digital_link import GS1_RESOLVER_ROOT
@@ -362,6 +363,13 @@ def canonical_digital_link(value: object) -> str | None:
     """
     if not isinstance(value, str) or "." not in value:
         return None
+    return _canonical(value)
+
+
+# An event's identifiers are read several times on their way in (its hash, its owner, its
+# index): each one is worked out once.
+@lru_cache(maxsize=4096)
+def _canonical(value: str) -> str | None:
     if value.startswith("urn:"):
         return _from_urn(value)
     return _from_digital_link(value)
