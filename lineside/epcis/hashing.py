@@ -244,15 +244,35 @@ _LEGACY_CBV = (
 )
 
 
-#: A timestamp already in the canonical form (a line writes its times so): kept as is.
-_CANONICAL_TIME = re.compile(r"[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+#: A UTC timestamp with milliseconds or more digits (``Z``), as a line writes its times.
+_UTC_TIME = re.compile(r"([1-9]\d{3})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})(\d*)Z", re.ASCII)
 
 
 def _utc_millis(text: str) -> str:
     """A timestamp in UTC at millisecond precision; unparseable text is kept as is."""
-    if _CANONICAL_TIME.fullmatch(text):
-        # Valid, it renders as itself; invalid (a 30th of February), it is kept as is.
+    m = _UTC_TIME.fullmatch(text)
+    if m is None:
+        return _utc_millis_parsed(text)
+    if not m[8]:
+        # Canonical already. Valid, it renders as itself; invalid (a 30th of February),
+        # it is kept as is.
         return text
+    try:
+        year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
+        datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return text
+    # Round the digits past the milliseconds half to even, as the general path does.
+    millis, rest = int(m[7]), m[8]
+    if rest[0] > "5" or (rest[0] == "5" and (rest[1:].strip("0") or millis % 2)):
+        millis += 1
+        if millis == 1000:  # into the next second: the general path carries it
+            return _utc_millis_parsed(text)
+    return f"{text[:19]}.{millis:03d}Z"
+
+
+def _utc_millis_parsed(text: str) -> str:
+    """:func:`_utc_millis` of any RFC 3339 timestamp, through its date and time."""
     m = _RFC3339.match(text)
     if m is None:
         return text
