@@ -51,6 +51,8 @@ class DriverUnitPrinter:
     def __init__(self, driver: Driver, *, resolver: str) -> None:
         self.driver = driver
         self._resolver = resolver
+        # The last unit's data without its serial: a work order's units differ only in it.
+        self._order_data: tuple[tuple[object, ...], LabelData] | None = None
 
     async def open(self) -> None:
         await self.driver.transport.open()
@@ -66,15 +68,18 @@ class DriverUnitPrinter:
         await poll_printer(self.driver, paused, ready=lambda: report(None, AlarmCode.PAPER_OUT))
 
     def _data(self, label: UnitLabel) -> LabelData:
-        return LabelData(
-            product_name=label.product_name,
-            gtin=label.gtin,
-            lot=label.lot,
-            serial=label.serial,
-            expiry=label.expiry,
-            production_date=label.production_date,
-            resolver=self._resolver,
-        )
+        key = (label.product_name, label.gtin, label.lot, label.expiry, label.production_date)
+        if self._order_data is None or self._order_data[0] != key:
+            order_data = LabelData(
+                product_name=label.product_name,
+                gtin=label.gtin,
+                lot=label.lot,
+                expiry=label.expiry,
+                production_date=label.production_date,
+                resolver=self._resolver,
+            )
+            self._order_data = (key, order_data)
+        return self._order_data[1].with_serial(label.serial)
 
     async def print_unit(self, label: UnitLabel) -> None:
         await self.driver.print_label(self._data(label))

@@ -21,7 +21,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lineside.gs1 import GS, GS1Message, Gtin, to_digital_link
+from lineside.errors import GS1Error
+from lineside.gs1 import GS, ElementString, GS1Message, Gtin, to_digital_link
 from lineside.gs1.digital_link import GS1_RESOLVER_ROOT
 
 #: The order :meth:`LabelData.fields` lists the fields in.
@@ -97,6 +98,18 @@ class LabelData(BaseModel):
         # so every label built from this data carries a valid element string.
         self.gs1_message().validate()
         return self
+
+    def with_serial(self, serial: str) -> LabelData:
+        """The same data for another unit: what ``LabelData(..., serial=serial)`` gives.
+
+        Only the serial is checked (everything else was when ``self`` was made); a serial
+        that fails goes through the constructor, for its usual error.
+        """
+        try:
+            ElementString("21", serial).validate()
+        except GS1Error:
+            return LabelData(**{**self.model_dump(), "serial": serial})
+        return self.model_copy(update={"serial": serial})
 
     def gs1_message(self) -> GS1Message:
         """The unit's element strings: fixed-length AIs first, then lot and serial."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -102,3 +104,28 @@ def test_named_fields_are_those_of_every_field(names: set[str]) -> None:
     everything = unit.fields()
     assert unit.fields(names) == {k: v for k, v in everything.items() if k in names}
     assert unit.fields(names, message=unit.gs1_message()) == unit.fields(names)
+
+
+def _made_or_refused(make: Callable[[], LabelData]) -> LabelData | list[str]:
+    try:
+        return make()
+    except ValidationError as refused:
+        return [error["msg"] for error in refused.errors()]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lot=st.none() | _cset82,
+    serial=st.one_of(_cset82, st.text(max_size=25), st.sampled_from(["", "a" * 20, "a" * 21])),
+    expiry=_dates,
+)
+def test_with_serial_is_the_constructor(lot: str | None, serial: str, expiry: date | None) -> None:
+    # The line builds a work order's data once and gives each unit its serial; the result,
+    # or the refusal, must be the constructor's.
+    fields: dict[str, Any] = {"product_name": "Trà", "gtin": "08934567890120", "lot": lot}
+    order = LabelData(**fields, expiry=expiry)
+    expected = _made_or_refused(lambda: LabelData(**fields, expiry=expiry, serial=serial))
+    made = _made_or_refused(lambda: order.with_serial(serial))
+    assert made == expected
+    if isinstance(made, LabelData) and isinstance(expected, LabelData):
+        assert made.fields() == expected.fields()
