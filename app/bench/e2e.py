@@ -119,7 +119,8 @@ def bench_end_to_end(
     """Allocation → printed → verified → published → stored at the server, on one host.
 
     Three runs of the same work order on the same kind of stack (private Mosquitto,
-    SQLite, two ingestors sharing the subscription), side by side:
+    SQLite and one ingestor: SQLite takes one writer at a time, and a second ingestor
+    only adds its CPU), side by side:
 
     * **flat out through the drivers**: the real printer and scanner drivers against the
       TCP simulators, as fast as they go — the sustained throughput;
@@ -138,6 +139,7 @@ def bench_end_to_end(
             units_per_case=24,
             workdir=root / "drivers",
             verify_window_ms=2000,
+            ingestors=1,
         )
         real = asyncio.run(_measure_run(base, units))
         in_process = replace(base, simulate=True, script=ReadScript())
@@ -148,7 +150,7 @@ def bench_end_to_end(
             _measure_run(replace(in_process, workdir=root / "paced", rate=paced_rate), units)
         )
     cores = os.cpu_count() or 1
-    note = f"{units} units, one line, SQLite, 2 ingestors, private Mosquitto"
+    note = f"{units} units, one line, SQLite, 1 ingestor, private Mosquitto"
     paced_note = f"{note}; line paced at {paced_rate:g} labels/s"
     return [
         Figure(
