@@ -107,6 +107,32 @@ def _load_average() -> list[float]:
     return [round(load, 2) for load in os.getloadavg()]
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(stolen, all) CPU time of the machine since boot, in clock ticks (``/proc/stat``):
+    on a virtual machine, time the host gave to others while we wanted to run."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(f) for f in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
+def _steal_share(before: tuple[int, int]) -> float:
+    stolen, total = (now - then for now, then in zip(_cpu_ticks(), before, strict=True))
+    return round(stolen / total, 3) if total > 0 else 0.0
+
+
+def _python_reference_s() -> float:
+    """Seconds for a fixed pure-Python loop: how fast this machine runs Python right now,
+    to compare absolute figures between machines (ratios need no such help)."""
+    started = time.perf_counter()
+    total = 0
+    for n in range(3_000_000):
+        total += n & 7
+    return round(time.perf_counter() - started, 3)
+
+
 def run_suites(
     names: list[str], quick: bool, suites: dict[str, Suite] | None = None
 ) -> dict[str, Any]:
@@ -121,12 +147,14 @@ def run_suites(
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "load_average_at_start": _load_average(),
+            "python_reference_s": _python_reference_s(),
         },
         "quick": quick,
         "suites": {},
     }
     for name in names:
         started = time.perf_counter()
+        ticks = _cpu_ticks()
         entry: dict[str, Any] = {}
         try:
             suite = (suites or {}).get(name) or SUITES.get(name) or OPT_IN_SUITES[name]
@@ -135,6 +163,7 @@ def run_suites(
             entry["error"] = f"{type(exc).__name__}: {exc}"
         entry["seconds"] = round(time.perf_counter() - started, 2)
         entry["load_average_after"] = _load_average()
+        entry["cpu_steal_share"] = _steal_share(ticks)
         report["suites"][name] = entry
     return report
 
@@ -176,9 +205,16 @@ def render_table(report: dict[str, Any], console: Console) -> None:
     loads = ", ".join(
         f"{suite} {entry['load_average_after'][0]}" for suite, entry in report["suites"].items()
     )
+    steal = ", ".join(
+        f"{suite} {entry['cpu_steal_share']:.0%}" for suite, entry in report["suites"].items()
+    )
     console.print(
         f"{machine['cpus']} CPUs; 1-min load average at start "
         f"{machine['load_average_at_start'][0]}, after each suite: {loads}"
+    )
+    console.print(
+        f"Python reference loop {machine['python_reference_s']} s; "
+        f"CPU time stolen by the host during each suite: {steal}"
     )
 
 

@@ -31,8 +31,10 @@ def test_report_records_load_and_keeps_going_after_a_failed_suite(
     [figure] = report["suites"]["fast"]["figures"]
     assert figure["ratio"] == 5.0
     assert figure["meets_target"] is True
+    assert report["machine"]["python_reference_s"] > 0
     for entry in report["suites"].values():
         assert all(load >= 0 for load in entry["load_average_after"])
+        assert 0 <= entry["cpu_steal_share"] <= 1
 
     out = StringIO()
     cli.render_table(report, Console(file=out, width=160))
@@ -40,3 +42,4 @@ def test_report_records_load_and_keeps_going_after_a_failed_suite(
     assert "fast_per_s" in text
     assert "the broker went away" in text
     assert "1-min load average at start" in text
+    assert "CPU time stolen by the host during each suite: broken" in text
