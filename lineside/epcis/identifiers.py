@@ -304,6 +304,7 @@ _EPC_SCHEMES: dict[str, Callable[[str], str | None]] = {
     "pgln": _pgln,
 }
 
+_CANONICAL_ITEM = re.compile(r"https://id\.gs1\.org/01/\d{14}/21/[^/?#]+", re.ASCII)
 _URL = re.compile(r"^https?://[^/?#]*(?P<path>/[^?#]*)(?:\?[^#]*)?(?:#.*)?$")
 
 
@@ -370,6 +371,10 @@ def canonical_digital_link(value: object) -> str | None:
 # index): each one is worked out once.
 @lru_cache(maxsize=4096)
 def _canonical(value: str) -> str | None:
+    if _CANONICAL_ITEM.fullmatch(value):
+        # A serialised item written canonically (what a line writes): rebuilt from its
+        # parts it would come back as it is, when it is valid.
+        return value if _CANONICAL.match(value) else None
     if value.startswith("urn:"):
         return _from_urn(value)
     return _from_digital_link(value)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lineside.epcis import identifiers
 from lineside.epcis.identifiers import canonical_digital_link, epc_urn, gs1_check_digit
 
 
@@ -108,3 +109,15 @@ def test_urn_and_digital_link_round_trip(
     link = canonical_digital_link(urn)
     assert link is not None
     assert epc_urn(link, prefix_length) == urn
+
+
+@settings(max_examples=400)
+@given(
+    st.text(alphabet="0123456789١", min_size=13, max_size=15),
+    st.text(alphabet="AZaz09!%&'()*+,-.:;<=>?_\"/#?é ", min_size=0, max_size=12),
+)
+def test_canonical_items_take_a_short_path_to_the_same_answer(gtin: str, serial: str) -> None:
+    # An item already written canonically is recognised without being taken apart; the
+    # answer must be the one taking it apart gives, valid or not.
+    value = f"https://id.gs1.org/01/{gtin}/21/{serial}"
+    assert canonical_digital_link(value) == identifiers._from_digital_link(value)
