@@ -368,8 +368,9 @@ def canonical_digital_link(value: object) -> str | None:
 
 
 # An event's identifiers are read several times on their way in (its hash, its owner, its
-# index): each one is worked out once.
-@lru_cache(maxsize=4096)
+# index), within one batch of at most a few hundred events: each is worked out once. Small,
+# as a line's memory must stay flat over millions of units.
+@lru_cache(maxsize=1024)
 def _canonical(value: str) -> str | None:
     if _CANONICAL_ITEM.fullmatch(value):
         # A serialised item written canonically (what a line writes): rebuilt from its
