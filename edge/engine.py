@@ -338,8 +338,8 @@ class LineEngine:
                 commissioned=counts.get(SerialState.COMMISSIONED, 0),
                 rejected=counts.get(SerialState.REJECTED, 0),
                 voided=counts.get(SerialState.VOIDED, 0),
-                cases=len(self.journal.containers.of_order(order.id, "case")),
-                pallets=len(self.journal.containers.of_order(order.id, "pallet")),
+                cases=self.journal.containers.count_of_order(order.id, "case"),
+                pallets=self.journal.containers.count_of_order(order.id, "pallet"),
             )
             if state is WorkOrderState.RUNNING:
                 self.journal.work_orders.set_state(order.id, WorkOrderState.PAUSED)

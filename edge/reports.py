@@ -30,8 +30,8 @@ def reconciliation_report(
         line=line,
         work_order=work_order,
         lots=tuple(journal.serials.lot_counts(work_order)),
-        cases=len(journal.containers.of_order(work_order, "case")),
-        pallets=len(journal.containers.of_order(work_order, "pallet")),
+        cases=journal.containers.count_of_order(work_order, "case"),
+        pallets=journal.containers.count_of_order(work_order, "pallet"),
     )
 
 

@@ -68,6 +68,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_ids(stack: DemoStack) -> dict[str, int]:
+    """The running processes of ``stack`` by role (agents, ingestors, server, broker); the
+    simulators and the observer run in this process."""
+    found: dict[str, int] = {}
+    for parts in stack.lines:
+        if parts.agent is not None:
+            found[f"agent {parts.line_id}"] = parts.agent.pid
+    for index, ingestor in enumerate(stack.ingestors):
+        found[f"ingestor {index + 1}"] = ingestor.pid
+    if stack.server is not None:
+        found["server"] = stack.server.pid
+    if stack.broker is not None and stack.broker.pid is not None:
+        found["broker"] = stack.broker.pid
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class _Measured:
     units_per_s: float
@@ -90,7 +106,7 @@ class _Measured:
 
 async def _measure_run(options: DemoOptions, units: int) -> _Measured:
     async with DemoStack(options) as stack:
-        processes = {**stack.process_ids(), "simulators and observer": os.getpid()}
+        processes = {**process_ids(stack), "simulators and observer": os.getpid()}
         before = {role: cpu_seconds(pid) for role, pid in processes.items()}
         await stack.start_work_orders(units)
         await stack.wait_finished(timeout=max(120.0, units / 10))

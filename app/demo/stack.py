@@ -1048,21 +1048,6 @@ class DemoStack:
             broker=self.broker_name,
         )
 
-    def process_ids(self) -> dict[str, int]:
-        """The running processes of the stack by role (agents, ingestors, server, broker);
-        the simulators and the observer run in this process."""
-        found: dict[str, int] = {}
-        for parts in self.lines:
-            if parts.agent is not None:
-                found[f"agent {parts.line_id}"] = parts.agent.pid
-        for index, ingestor in enumerate(self.ingestors):
-            found[f"ingestor {index + 1}"] = ingestor.pid
-        if self.server is not None:
-            found["server"] = self.server.pid
-        if self.broker is not None and self.broker.pid is not None:
-            found["broker"] = self.broker.pid
-        return found
-
     async def stop_agents(self) -> None:
         await asyncio.gather(
             *(stop_process(line.agent, f"agent {line.line_id}") for line in self.lines)

@@ -53,6 +53,15 @@ class ContainerStore:
         rows = self._db.all(sql + " ORDER BY rowid", (work_order, level))
         return [r[0] for r in rows]
 
+    def count_of_order(self, work_order: str, level: str) -> int:
+        """How many cases or pallets a work order has (counted by SQLite: a million-unit
+        order has tens of thousands of cases, not to be read into memory to count them)."""
+        row = self._db.one(
+            "SELECT count(*) FROM containers WHERE work_order = ? AND level = ?",
+            (work_order, level),
+        )
+        return int(row[0]) if row is not None else 0
+
     def container_of(self, serial: str) -> str | None:
         """The SSCC of the case ``serial`` is packed in, or ``None``."""
         row = self._db.one("SELECT container FROM serials WHERE serial = ?", (serial,))

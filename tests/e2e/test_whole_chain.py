@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from app.bench.e2e import process_ids
 from app.demo.stack import DemoOptions, DemoStack, RunSummary
 from simulators.line import ReadScript
 from tests.support.databases import postgres_database
@@ -159,7 +160,7 @@ def test_nothing_lost_and_the_order_reconciles(outcome: Outcome) -> None:
 
 def test_the_stack_names_its_processes(outcome: Outcome) -> None:
     # What the end-to-end bench charges CPU to; the broker here is the shared one.
-    roles = outcome.stack.process_ids()
+    roles = process_ids(outcome.stack)
     assert set(roles) == {
         f"agent {outcome.stack.lines[0].line_id}",
         "ingestor 1",

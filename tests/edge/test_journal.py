@@ -153,6 +153,19 @@ def test_other_sqlite_errors_are_journal_errors_not_write_failures(tmp_path: Pat
     journal.close()
 
 
+def test_cases_and_pallets_are_counted_per_work_order_and_level(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "line.db")
+    for n, (level, order) in enumerate(
+        [("case", "WO-1"), ("case", "WO-1"), ("pallet", "WO-1"), ("case", "WO-2")]
+    ):
+        journal.containers.add(f"0893456700000000{n:02d}", level=level, work_order=order)
+    assert journal.containers.count_of_order("WO-1", "case") == 2
+    assert journal.containers.count_of_order("WO-1", "pallet") == 1
+    assert journal.containers.count_of_order("WO-2", "case") == 1
+    assert journal.containers.count_of_order("WO-3", "case") == 0
+    journal.close()
+
+
 def test_reads_for_the_demo_and_the_benchmarks(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path / "line.db")
     journal.serials.add_to_reserve(["A", "B", "C"], source="local")
