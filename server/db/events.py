@@ -544,6 +544,18 @@ def children_of(session: Session, parent_epc: str) -> list[str]:
     return list(session.scalars(statement))
 
 
+def _climb(start: Select[str, int], depth: int, *, distinct: bool = False) -> CTE:
+    """A recursive CTE ``chain(epc, level)``: the rows of ``start``, then the container of
+    each, up to level ``depth`` (``UNION`` when ``distinct``, else ``UNION ALL``)."""
+    chain = start.cte("chain", recursive=True)
+    parents = (
+        select(Containment.parent_epc, (chain.c.level + 1).label("level"))
+        .join(chain, Containment.child_epc == chain.c.epc)
+        .where(chain.c.level < depth)
+    )
+    return chain.union(parents) if distinct else chain.union_all(parents)
+
+
 def _chain(epcs: Sequence[str], depth: int) -> CTE:
     """The containers of the first of ``epcs`` that is packed, then theirs, with their
     level (1: its case...), as a recursive CTE of at most ``depth`` levels."""
@@ -553,13 +565,7 @@ def _chain(epcs: Sequence[str], depth: int) -> CTE:
         .limit(1)
         .subquery()
     )
-    chain = select(first.c.epc, literal(1).label("level")).cte("chain", recursive=True)
-    parents = (
-        select(Containment.parent_epc, (chain.c.level + 1).label("level"))
-        .join(chain, Containment.child_epc == chain.c.epc)
-        .where(chain.c.level < depth)
-    )
-    return chain.union_all(parents)
+    return _climb(select(first.c.epc, literal(1).label("level")), depth)
 
 
 def containers_of(session: Session, epcs: Sequence[str] | str, limit: int = 16) -> list[str]:
@@ -591,15 +597,11 @@ def trace_events(session: Session, epc: str, depth: int = 16) -> list[Event]:
     # The chain starts at ``epc`` itself (level 0): one set of identifiers for the
     # semi-join, which the planner probes through the index (an OR of ``epc`` and the
     # containers' set would scan event_epcs).
-    chain = select(
-        literal(epc, type_=String(URI_LENGTH)).label("epc"), literal(0).label("level")
-    ).cte("chain", recursive=True)
-    parents = (
-        select(Containment.parent_epc, (chain.c.level + 1).label("level"))
-        .join(chain, Containment.child_epc == chain.c.epc)
-        .where(chain.c.level < depth)
+    chain = _climb(
+        select(literal(epc, type_=String(URI_LENGTH)).label("epc"), literal(0).label("level")),
+        depth,
+        distinct=True,
     )
-    chain = chain.union(parents)
     statement = (
         select(Event)
         .where(
