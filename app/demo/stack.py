@@ -189,13 +189,14 @@ def mosquitto_config(port: int, workdir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-class MosquittoBroker:
-    """A private Mosquitto on a free port, configured as a deployment must be
-    (``max_queued_messages 0``: a slow subscriber is never silently dropped)."""
+class _BrokerProcess:
+    """A broker in a process of its own, on a free port of 127.0.0.1."""
 
-    def __init__(self, workdir: Path, binary: str) -> None:
+    #: How :meth:`stop` names it.
+    name = "broker"
+
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.binary = binary
         self.port = free_port()
         self._process: asyncio.subprocess.Process | None = None
 
@@ -207,6 +208,21 @@ class MosquittoBroker:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        await stop_process(self._process, self.name)
+        self._process = None
+
+
+class MosquittoBroker(_BrokerProcess):
+    """A private Mosquitto on a free port, configured as a deployment must be
+    (``max_queued_messages 0``: a slow subscriber is never silently dropped)."""
+
+    name = "mosquitto"
+
+    def __init__(self, workdir: Path, binary: str) -> None:
+        super().__init__(workdir)
+        self.binary = binary
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -222,10 +238,6 @@ class MosquittoBroker:
             preexec_fn=_die_with_parent,
         )
         await wait_for_port(self.port, 10.0, what="mosquitto")
-
-    async def stop(self) -> None:
-        await stop_process(self._process, "mosquitto")
-        self._process = None
 
 
 #: How the demo describes the embedded broker (``DemoStack.broker_name``).
@@ -291,27 +303,18 @@ def run_embedded_broker(port: int) -> None:
     asyncio.run(serve())
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(_BrokerProcess):
     """The embedded pure-Python broker (amqtt, MQTT 3.1.1) in its own process, on a free port.
 
     Used when Mosquitto is not installed. It keeps persistent QoS 1 sessions in memory
     only (see :data:`EMBEDDED_BROKER_CAVEAT`) and has no shared subscriptions.
     """
 
+    name = "embedded broker"
+
     def __init__(self, workdir: Path, log: Any = None) -> None:
-        self.workdir = workdir
-        self.port = free_port()
+        super().__init__(workdir)
         self._log = log
-        self._process: asyncio.subprocess.Process | None = None
-
-    @property
-    def pid(self) -> int | None:
-        """The broker's process, while it runs."""
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -327,10 +330,6 @@ class EmbeddedBroker:
             preexec_fn=_die_with_parent,
         )
         await wait_for_port(self.port, 20.0, what="embedded broker (amqtt)")
-
-    async def stop(self) -> None:
-        await stop_process(self._process, "embedded broker")
-        self._process = None
 
 
 async def wait_for_port(port: int, timeout: float, *, what: str) -> None:
