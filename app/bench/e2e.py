@@ -68,20 +68,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def process_ids(stack: DemoStack) -> dict[str, int]:
-    """The running processes of ``stack`` by role (agents, ingestors, server, broker); the
+def process_ids(stack: DemoStack) -> dict[str, list[int]]:
+    """The running processes of ``stack`` by role (agent, ingestor, server, broker); the
     simulators and the observer run in this process."""
-    found: dict[str, int] = {}
-    for parts in stack.lines:
-        if parts.agent is not None:
-            found[f"agent {parts.line_id}"] = parts.agent.pid
-    for index, ingestor in enumerate(stack.ingestors):
-        found[f"ingestor {index + 1}"] = ingestor.pid
-    if stack.server is not None:
-        found["server"] = stack.server.pid
-    if stack.broker is not None and stack.broker.pid is not None:
-        found["broker"] = stack.broker.pid
-    return found
+    found = {
+        "agent": [parts.agent.pid for parts in stack.lines if parts.agent is not None],
+        "ingestor": [ingestor.pid for ingestor in stack.ingestors],
+        "server": [stack.server.pid] if stack.server is not None else [],
+        "broker": [stack.broker.pid] if stack.broker is not None and stack.broker.pid else [],
+    }
+    return {role: pids for role, pids in found.items() if pids}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +102,15 @@ class _Measured:
 
 async def _measure_run(options: DemoOptions, units: int) -> _Measured:
     async with DemoStack(options) as stack:
-        processes = {**process_ids(stack), "simulators and observer": os.getpid()}
-        before = {role: cpu_seconds(pid) for role, pid in processes.items()}
+        processes = {**process_ids(stack), "simulators and observer": [os.getpid()]}
+
+        def used() -> dict[str, float]:
+            return {role: sum(map(cpu_seconds, pids)) for role, pids in processes.items()}
+
+        before = used()
         await stack.start_work_orders(units)
         await stack.wait_finished(timeout=max(120.0, units / 10))
-        spent: dict[str, float] = {}
-        for role, pid in processes.items():
-            group = role.split()[0] if role.startswith(("agent", "ingestor")) else role
-            spent[group] = spent.get(group, 0.0) + cpu_seconds(pid) - before[role]
+        spent = {role: seconds - before[role] for role, seconds in used().items()}
         await stack.stop_agents()
         summary = await stack.summary(agents_stopped=True)
         parts = stack.lines[0]
