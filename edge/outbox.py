@@ -301,8 +301,14 @@ class OutboxPublisher:
         """Flush what the broker can take within ``flush_timeout``, publish ``final``, stop."""
         if self._thread is None:
             return
-        if self.connected:
-            self.drain(flush_timeout)
+        if not (self.connected and self.drain(flush_timeout)):
+            left = self._pending_count()
+            if left:
+                logger.warning(
+                    "stopping with %d message(s) in the outbox (unsent, or awaiting the "
+                    "server's receipt): they are sent again at the next start",
+                    left,
+                )
         if final is not None and self.connected:
             info = self._client.publish(final.topic, final.payload, qos=1, retain=True)
             try:

@@ -369,6 +369,19 @@ async def stop_process(
         await process.wait()
 
 
+def lost_events(published: set[str], stored: set[str], left: set[str], expected: int) -> int:
+    """How many of a run's events the server does not have.
+
+    ``published``: the event IDs seen on the broker; ``stored``: those the server has;
+    ``left``: those still in the agents' outboxes after they stopped; ``expected``: how many
+    the lines' reports count. An event left in an outbox is lost to the run unless the
+    server stored it (its receipt came too late for the agent's stop flush); events the
+    reports count but nobody saw are lost too.
+    """
+    made = published | left
+    return len(made - stored) + max(0, expected - len(made))
+
+
 def _python_env() -> dict[str, str]:
     env = dict(os.environ)
     path = env.get("PYTHONPATH")
@@ -985,15 +998,15 @@ class DemoStack:
             engine.dispose()
         return result
 
-    def outbox_left(self) -> int:
-        """Messages still waiting in the agents' outboxes (read after they stopped)."""
-        left = 0
+    def outbox_left(self) -> set[str]:
+        """The events still waiting in the agents' outboxes (read after they stopped)."""
+        left: set[str] = set()
         for parts in self.lines:
             if not parts.journal_path.exists():
                 continue
             journal = Journal.open(parts.journal_path)
             try:
-                left += journal.outbox.pending_events()
+                left |= journal.outbox.pending_events()
             finally:
                 journal.close()
         return left
@@ -1016,8 +1029,8 @@ class DemoStack:
             cases += report.cases
             pallets += report.pallets
         expected = commissioned + rejected + cases + pallets
-        left = self.outbox_left() if agents_stopped else 0
-        lost = len(published - stored) + left + max(0, expected - len(published))
+        left = self.outbox_left() if agents_stopped else set()
+        lost = lost_events(published, stored, left, expected)
         conveyor = ConveyorStats()
         for parts in self.lines:
             if parts.physical is not None:

@@ -63,8 +63,8 @@ class OutboxStore:
         assert row is not None
         return int(row[0]), int(row[1])
 
-    def pending_events(self) -> int:
-        """EPCIS events (not alarms, acks or reports) waiting for the broker."""
-        row = self._db.one("SELECT count(*) FROM outbox WHERE event_id IS NOT NULL")
-        assert row is not None
-        return int(row[0])
+    def pending_events(self) -> set[str]:
+        """The ``eventID`` of each EPCIS event (not alarms, acks or reports) still waiting
+        for the broker or for the server's receipt."""
+        rows = self._db.all("SELECT event_id FROM outbox WHERE event_id IS NOT NULL")
+        return {str(row[0]) for row in rows}

@@ -38,3 +38,9 @@ def run_demo(tmp_path: Path, *args: str, timeout: float = 170) -> subprocess.Com
         timeout=timeout,
         check=False,
     )
+
+
+def demo_logs(tmp_path: Path, tail: int = 2000) -> str:
+    """The end of each process log the demo wrote (shown when a demo test fails)."""
+    logs = sorted((tmp_path / "demo" / "logs").glob("*.log"))
+    return "\n".join(f"== {log.name}\n{log.read_text(errors='replace')[-tail:]}" for log in logs)

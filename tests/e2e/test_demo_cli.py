@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.demo.stack import find_mosquitto
-from tests.e2e.demo_run import demo_command, demo_env, run_demo
+from tests.e2e.demo_run import demo_command, demo_env, demo_logs, run_demo
 from tests.support.waiting import wait_until
 
 pytestmark = [
@@ -84,4 +84,4 @@ def test_demo_stopped_with_ctrl_c_prints_its_summary(tmp_path: Path) -> None:
     summary = [line for line in lines if line.startswith("stopped:")]
     assert summary, out[-3000:]
     assert "commissioned" in summary[0]
-    assert "lost 0" in summary[0]
+    assert "lost 0" in summary[0], demo_logs(tmp_path)

@@ -204,12 +204,13 @@ def test_server_confirm_keeps_events_until_their_receipt_and_resends_the_others(
         assert collector.wait_for(lambda m: len({x["seq"] for x in m}) == 20)
         # The broker has every row; only the alarm is gone, the events wait for the server.
         wait_until(lambda: journal.outbox.pending()[0] == 20, "the alarm deleted on PUBACK")
-        assert journal.outbox.pending_events() == 20
+        assert len(journal.outbox.pending_events()) == 20
         # Receipts of another line, or malformed ones, confirm nothing.
         _publish(1883, topics.receipts, _receipt(topics, range(1, 21), line="L2"))
         _publish(1883, topics.receipts, b'{"schema_version": 1, "kind": "receipt"}')
         _publish(1883, topics.receipts, _receipt(topics, range(1, 11)))
-        wait_until(lambda: journal.outbox.pending_events() == 10, "receipted events deleted")
+        wait_until(lambda: len(journal.outbox.pending_events()) == 10, "receipted events deleted")
+        assert journal.outbox.pending_events() == {f"e{n}" for n in range(10, 20)}
         assert not publisher.drain(0.1)
         # Without a receipt the rest is sent again, and again, until the server confirms.
         assert collector.wait_for(lambda m: sum(x["seq"] == 20 for x in m) >= 3, timeout=30)
@@ -220,6 +221,34 @@ def test_server_confirm_keeps_events_until_their_receipt_and_resends_the_others(
     finally:
         publisher.stop(flush_timeout=1)
         collector.close()
+        journal.close()
+
+
+@pytest.mark.skipif(not broker_up(), reason="Mosquitto not running on 127.0.0.1:1883")
+def test_stopping_before_the_receipts_keeps_the_events_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    topics = Topics("s" + uuid.uuid4().hex[:8], "L1")
+    journal = Journal.open(tmp_path / "line.db")
+    for n in range(3):
+        journal.outbox.enqueue([OutboxItem(topics.events, _seq_body, event_id=f"e{n}")])
+    publisher = OutboxPublisher(
+        tmp_path / "line.db",
+        BrokerEndpoint("127.0.0.1", 1883),
+        f"stop-{topics.site}",
+        confirm="server",
+        receipts_topic=topics.receipts,
+    )
+    publisher.start()
+    try:
+        assert publisher.wait_connected(10)
+        wait_until(lambda: publisher.unconfirmed == 3, "the events sent")
+    finally:
+        with caplog.at_level("WARNING", logger="edge.outbox"):
+            publisher.stop(flush_timeout=0.2)
+        # No receipt came: the events stay for the next start, and the log says how many.
+        assert journal.outbox.pending_events() == {"e0", "e1", "e2"}
+        assert "stopping with 3 message(s) in the outbox" in caplog.text
         journal.close()
 
 
