@@ -115,6 +115,27 @@ def _redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+class _AfterOwnDisconnect(logging.Filter):
+    """Drops paho's "Client is not connected" error when it follows our own disconnect.
+
+    paho's network thread may run one more loop after ``disconnect()`` has closed the
+    socket, and logs that loop as an error (states ``MQTT_CS_DISCONNECTING`` and
+    ``MQTT_CS_DISCONNECTED`` are set by ``disconnect()`` only; a lost connection is
+    ``MQTT_CS_CONNECTION_LOST`` and is still logged). Nothing is wrong then, and the message
+    would only mislead whoever reads the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            message.startswith("Client is not connected")
+            and message.endswith(("MQTT_CS_DISCONNECTING", "MQTT_CS_DISCONNECTED"))
+        )
+
+
+_AFTER_OWN_DISCONNECT = _AfterOwnDisconnect()
+
+
 def make_client(
     endpoint: BrokerEndpoint,
     client_id: str,
@@ -162,7 +183,9 @@ def make_client(
         )
     if will is not None:
         client.will_set(will.topic, will.payload, qos=1, retain=True)
-    client.enable_logger(logger or logging.getLogger("lineside.mqtt"))
+    paho_logger = logger or logging.getLogger("lineside.mqtt")
+    paho_logger.addFilter(_AFTER_OWN_DISCONNECT)  # the same filter once per logger
+    client.enable_logger(paho_logger)
     client.on_socket_open = _send_without_delay
     return client
 
