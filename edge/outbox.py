@@ -145,7 +145,9 @@ class OutboxPublisher:
             self._endpoint,
             self._client_id,
             protocol="3.1.1",
-            max_inflight=self._window,
+            # Unlimited in paho: the pump never hands it more than ``window`` rows, and
+            # paho's own limit walks every message in flight on each PUBACK.
+            max_inflight=0,
             will=self._will,
             logger=logging.getLogger(__name__ + ".paho"),
         )

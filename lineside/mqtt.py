@@ -153,7 +153,9 @@ def make_client(
     messages) across reconnects: ``clean_session=False`` on 3.1.1, ``clean_start=False``
     and a session expiry (given to :func:`connect`) on MQTT 5. paho's own queue of
     outgoing packets is unbounded, so an acknowledgement or an event is never dropped by
-    the client itself.
+    the client itself. ``max_inflight`` is paho's limit on QoS 1 messages in flight (20
+    unless given; 0 for none, for a caller that bounds them itself: paho walks every
+    message in flight on each PUBACK while it enforces a limit).
     """
     if protocol == "5":
         client = mqtt.Client(
