@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -21,8 +22,12 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.mqtt
 
 
+def _seq_body(seq: int) -> bytes:
+    return b'{"seq": %d}' % seq
+
+
 def _item(topic: str) -> OutboxItem:
-    return OutboxItem(topic, lambda seq: b'{"seq": %d}' % seq)
+    return OutboxItem(topic, _seq_body)
 
 
 def _first_seen(messages: list[dict[str, int]]) -> list[int]:
@@ -181,24 +186,35 @@ def _receipt(topics: Topics, seqs: range, *, line: str | None = None) -> bytes:
     return encode(Receipt(site=topics.site, line=line or topics.line, seqs=Receipt.ranges(seqs)))
 
 
+def _confirmed_by_server(
+    tmp_path: Path, topics: Topics, client_id: str, events: int, **options: Any
+) -> tuple[Journal, OutboxPublisher]:
+    """A journal holding ``events`` events (``e0``, ``e1``...) and a publisher, not yet
+    started, that deletes each on the server's receipt."""
+    journal = Journal.open(tmp_path / "line.db")
+    for n in range(events):
+        journal.outbox.enqueue([OutboxItem(topics.events, _seq_body, event_id=f"e{n}")])
+    publisher = OutboxPublisher(
+        tmp_path / "line.db",
+        BrokerEndpoint("127.0.0.1", 1883),
+        client_id,
+        confirm="server",
+        receipts_topic=topics.receipts,
+        **options,
+    )
+    return journal, publisher
+
+
 @pytest.mark.skipif(not broker_up(), reason="Mosquitto not running on 127.0.0.1:1883")
 def test_server_confirm_keeps_events_until_their_receipt_and_resends_the_others(
     tmp_path: Path,
 ) -> None:
     topics = Topics("s" + uuid.uuid4().hex[:8], "L1")
-    journal = Journal.open(tmp_path / "line.db")
     collector = Collector(1883, topics.events)
-    for n in range(20):
-        journal.outbox.enqueue([OutboxItem(topics.events, _seq_body, event_id=f"e{n}")])
-    journal.outbox.enqueue([OutboxItem(topics.alarms, _seq_body)])  # not an event
-    publisher = OutboxPublisher(
-        tmp_path / "line.db",
-        BrokerEndpoint("127.0.0.1", 1883),
-        f"confirm-{topics.site}",
-        confirm="server",
-        receipts_topic=topics.receipts,
-        resend_after_s=0.5,
+    journal, publisher = _confirmed_by_server(
+        tmp_path, topics, f"confirm-{topics.site}", 20, resend_after_s=0.5
     )
+    journal.outbox.enqueue([OutboxItem(topics.alarms, _seq_body)])  # not an event
     publisher.start()
     try:
         assert collector.wait_for(lambda m: len({x["seq"] for x in m}) == 20)
@@ -229,16 +245,7 @@ def test_stopping_before_the_receipts_keeps_the_events_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     topics = Topics("s" + uuid.uuid4().hex[:8], "L1")
-    journal = Journal.open(tmp_path / "line.db")
-    for n in range(3):
-        journal.outbox.enqueue([OutboxItem(topics.events, _seq_body, event_id=f"e{n}")])
-    publisher = OutboxPublisher(
-        tmp_path / "line.db",
-        BrokerEndpoint("127.0.0.1", 1883),
-        f"stop-{topics.site}",
-        confirm="server",
-        receipts_topic=topics.receipts,
-    )
+    journal, publisher = _confirmed_by_server(tmp_path, topics, f"stop-{topics.site}", 3)
     publisher.start()
     try:
         assert publisher.wait_connected(10)
@@ -252,28 +259,15 @@ def test_stopping_before_the_receipts_keeps_the_events_and_says_so(
         journal.close()
 
 
-def _seq_body(seq: int) -> bytes:
-    return b'{"seq": %d}' % seq
-
-
 @pytest.mark.skipif(not broker_up(), reason="Mosquitto not running on 127.0.0.1:1883")
 def test_server_confirm_sends_no_more_than_max_unconfirmed_ahead_of_the_receipts(
     tmp_path: Path,
 ) -> None:
     """A stalled aggregator leaves the backlog in the outbox, not in the broker."""
     topics = Topics("s" + uuid.uuid4().hex[:8], "L1")
-    journal = Journal.open(tmp_path / "line.db")
     collector = Collector(1883, topics.events)
-    for n in range(12):
-        journal.outbox.enqueue([OutboxItem(topics.events, _seq_body, event_id=f"e{n}")])
-    publisher = OutboxPublisher(
-        tmp_path / "line.db",
-        BrokerEndpoint("127.0.0.1", 1883),
-        f"window-{topics.site}",
-        confirm="server",
-        receipts_topic=topics.receipts,
-        resend_after_s=0.3,
-        max_unconfirmed=5,
+    journal, publisher = _confirmed_by_server(
+        tmp_path, topics, f"window-{topics.site}", 12, resend_after_s=0.3, max_unconfirmed=5
     )
     publisher.start()
     try:
