@@ -41,7 +41,11 @@ def _yymmdd(day: date) -> str:
 
 @dataclass(frozen=True, slots=True)
 class UnitLabel:
-    """Everything a unit label template may show, already encoded."""
+    """One unit's label data, as the engine hands it to the unit printer.
+
+    A printer driver lays it out with its template (:mod:`edge.printers.label_data` makes
+    the Digital Link and the human-readable lines a template asks for).
+    """
 
     serial: str
     gtin: str
@@ -50,12 +54,8 @@ class UnitLabel:
     product_name_en: str | None
     production_date: date
     expiry: date | None
-    #: GS1 element string with GS separators (for the DataMatrix).
+    #: GS1 element string with GS separators (what the DataMatrix carries), validated.
     element_string: str
-    #: Human-readable interpretation, one AI per line.
-    hri: tuple[str, ...]
-    #: Uncompressed Digital Link for the QR code.
-    digital_link: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +74,16 @@ class ContainerLabel:
     expiry: date | None = None
 
 
-def unit_label(order: WorkOrder, serial: str, *, resolver: str) -> UnitLabel:
-    """The label data of one unit of ``order``."""
-    from lineside.gs1 import GS1Message, to_digital_link
+def unit_label(order: WorkOrder, serial: str) -> UnitLabel:
+    """The label data of one unit of ``order``; :class:`GS1Error` when it is not valid GS1."""
+    from lineside.gs1 import GS1Message
 
     pairs = [("01", order.product.gtin), ("10", order.lot)]
     if order.expiry_date is not None:
         pairs.append(("17", _yymmdd(order.expiry_date)))
     pairs.append(("21", serial))
     message = GS1Message.from_pairs(pairs)
+    message.validate()
     return UnitLabel(
         serial=serial,
         gtin=order.product.gtin,
@@ -92,8 +93,6 @@ def unit_label(order: WorkOrder, serial: str, *, resolver: str) -> UnitLabel:
         production_date=order.production_date,
         expiry=order.expiry_date,
         element_string=message.as_raw(),
-        hri=tuple(message.as_hri()),
-        digital_link=to_digital_link(message, stem=resolver),
     )
 
 

@@ -533,8 +533,8 @@ class LineEngine:
         order = self.machine.order
         assert order is not None
         serials = await self._take_serials(order, self._batches.size(self.machine.batch_size()))
-        taken_at, resolver = time.monotonic(), self.config.line.resolver
-        units = [(s, codes.unit_label(order, s, resolver=resolver)) for s in serials]
+        taken_at = time.monotonic()
+        units = [(s, codes.unit_label(order, s)) for s in serials]
         for serial in serials:
             if self._obs is not None:
                 self._obs.taken[serial] = taken_at
