@@ -9,7 +9,12 @@ Mosquitto at 127.0.0.1:1883, and reports:
 * p50 / p99 latency from a serial's allocation to the broker's PUBACK of its commissioning
   event, flat out (target p99 ≤ 10 ms) and paced by a 10 ms/label printer (target p99 ≤ 50);
 * resident memory growth over the flat-out run (target < 5 MB over 1,000,000 units:
-  ``lineside bench line --units 1000000``; a shorter run says how many units it covered).
+  ``lineside bench line --units 1000000``; a shorter run says how many units it covered);
+* the same flat-out run with fewer units allowed in flight (8 and 4 instead of 16): what a
+  shorter queue between printer and camera gives in latency and costs in throughput.
+  Flat out, the CPU is the bottleneck and latency is the queue in front of it (Little's
+  law: units in flight / units per second), so these figures show the trade the target
+  pair (≥ 2,000 units/s, p99 ≤ 10 ms) asks to escape.
 
 Latencies are counted in a histogram (0.1 ms buckets), not kept one by one, so a long run
 measures its memory rather than the benchmark's.
@@ -41,6 +46,11 @@ from lineside.mqtt import BrokerEndpoint
 from simulators.line import ReadScript
 
 logger = logging.getLogger(__name__)
+
+#: Units allowed between printer and camera in the flat-out and paced runs.
+IN_FLIGHT = 16
+#: The shorter queues the line suite also runs flat out, side by side with :data:`IN_FLIGHT`.
+FEWER_IN_FLIGHT = (8, 4)
 
 
 class LatencyHistogram:
@@ -91,7 +101,7 @@ async def _run(
     port: int,
     *,
     print_s: float = 0.0,
-    in_flight: int = 16,
+    in_flight: int = IN_FLIGHT,
 ) -> tuple[float, LatencyHistogram, float]:
     line_id = "B" + uuid.uuid4().hex[:8]
     config = parse_config(
@@ -189,7 +199,37 @@ def bench_line(units: int = 5000, *, host: str = "127.0.0.1", port: int = 1883) 
         paced_rate, paced, _ = asyncio.run(
             _run(short, Path(tmp) / "paced", host, port, print_s=0.01)
         )
+        fewer = {
+            n: asyncio.run(
+                _run(min(units, 5000), Path(tmp) / f"in-flight-{n}", host, port, in_flight=n)
+            )
+            for n in FEWER_IN_FLIGHT
+        }
     where = f"simulated printer and camera, journal fsync, Mosquitto {host}:{port}"
+    frontier = [
+        figure
+        for n, (n_rate, n_flat, _) in fewer.items()
+        for figure in (
+            Figure(
+                f"line_units_per_s_{n}_in_flight",
+                n_rate,
+                "units/s",
+                baseline_name="line_units_per_s",
+                baseline=rate,
+                note=f"flat out, {n_flat.count} units, at most {n} in flight ({IN_FLIGHT} above)",
+            ),
+            Figure(
+                f"line_latency_p99_ms_{n}_in_flight",
+                n_flat.percentile_ms(0.99),
+                "ms",
+                lower_is_better=True,
+                baseline_name="line_latency_p99_ms",
+                baseline=flat.percentile_ms(0.99),
+                note=f"flat out at {n_rate:.0f} units/s, at most {n} in flight; "
+                f"p50 {n_flat.percentile_ms(0.5)} ms",
+            ),
+        )
+    ]
     return [
         Figure(
             "line_units_per_s",
@@ -238,4 +278,5 @@ def bench_line(units: int = 5000, *, host: str = "127.0.0.1", port: int = 1883) 
             lower_is_better=True,
             note=f"over {units} units flat out (the target is for 1,000,000)",
         ),
+        *frontier,
     ]
