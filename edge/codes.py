@@ -75,7 +75,7 @@ class ContainerLabel:
 
 
 def unit_label(order: WorkOrder, serial: str) -> UnitLabel:
-    """The label data of one unit of ``order``; :class:`GS1Error` when it is not valid GS1."""
+    """The label data of one unit of ``order``; raises ``GS1Error`` when it is not valid GS1."""
     from lineside.gs1 import GS1Message
 
     pairs = [("01", order.product.gtin), ("10", order.lot)]
